@@ -1,0 +1,83 @@
+"""Value objects shared by authentication, authorization and the transports.
+
+Authentication answers "who is this" with an `Identity`; authorization answers "may they do this" with a
+`Decision` for an `AccessRequest`. The two never import each other; the servicer joins them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Mapping
+
+
+class CredentialKind(StrEnum):
+    X509_SVID = "x509_svid"  # SPIFFE URI SAN in a client certificate
+    LINKERD_CERT = "linkerd_cert"  # Linkerd DNS-form identity in a client certificate
+    L5D_HEADER = "l5d_header"  # l5d-client-id header from the local Linkerd proxy (HTTP only)
+    OIDC = "oidc"  # JWT from an SSO issuer
+    K8S_SA_TOKEN = "k8s_sa_token"  # projected Kubernetes service-account token
+    ROLE = "role"  # a plain Pulsar role from another provider, not verified by meshgate
+
+
+def _frozen(attrs: Mapping[str, tuple[str, ...]] | None) -> Mapping[str, tuple[str, ...]]:
+    return MappingProxyType(dict(attrs or {}))
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """A verified caller. `principal` is the canonical string handed to the broker as the Pulsar role."""
+
+    principal: str
+    kind: CredentialKind
+    expires_at: datetime | None = None
+    issuer: str = ""
+    # Claims exposed to the policy, e.g. {"groups": ("payments-oncall",)}.
+    attributes: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: _frozen(None))
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "attributes", _frozen(self.attributes))
+
+
+@dataclass(frozen=True, slots=True)
+class Resource:
+    """What an action touches. Fields not relevant to an action stay empty."""
+
+    tenant: str = ""
+    namespace: str = ""  # "tenant/ns"
+    topic: str = ""  # full name, e.g. "persistent://tenant/ns/topic"
+    cluster: str = ""
+    broker: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class AccessRequest:
+    principal: str
+    action: str  # see meshgate.policy.actions for the table of names
+    resource: Resource
+    subscription: str = ""
+    issuer: str = ""
+    attributes: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: _frozen(None))
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "attributes", _frozen(self.attributes))
+
+
+@dataclass(frozen=True, slots=True)
+class ShadowEffect:
+    """What an audit-only rule would have done; logged, never enforced."""
+
+    rule_id: str
+    would_allow: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    allowed: bool
+    rule_id: str  # the rule that decided, "" when nothing matched
+    reason_code: str  # stable code: allowed_by_rule, denied_by_rule, no_matching_rule, superuser, ...
+    reason: str  # one human sentence
+    revision: str  # policy revision that decided
+    shadow: tuple[ShadowEffect, ...] = ()
