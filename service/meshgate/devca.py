@@ -57,9 +57,13 @@ class LeafSpec:
     not_before: datetime | None = None
     not_after: datetime | None = None
     is_ca: bool = False
-    key_usage: str = "signing"  # signing | cert_sign | none | non_critical
-    eku: Sequence[x509.ObjectIdentifier] | None = (ExtendedKeyUsageOID.CLIENT_AUTH, ExtendedKeyUsageOID.SERVER_AUTH)
+    key_usage: str = "signing"  # signing | cert_sign | crl_sign | no_digital_signature | none | non_critical
+    eku: Sequence[x509.ObjectIdentifier] | None = (
+        ExtendedKeyUsageOID.CLIENT_AUTH,
+        ExtendedKeyUsageOID.SERVER_AUTH,
+    )
     san_critical: bool = True
+    self_signed: bool = False  # sign with the leaf's own key, issuer = subject
     extra_extensions: list[tuple[x509.ExtensionType, bool]] = field(default_factory=list)
 
 
@@ -72,13 +76,13 @@ def _key_usage(kind: str) -> tuple[x509.KeyUsage, bool] | None:
         return None
     cert_sign = kind == "cert_sign"
     usage = x509.KeyUsage(
-        digital_signature=True,
+        digital_signature=kind != "no_digital_signature",
         content_commitment=False,
-        key_encipherment=False,
+        key_encipherment=kind == "no_digital_signature",
         data_encipherment=False,
         key_agreement=False,
         key_cert_sign=cert_sign,
-        crl_sign=cert_sign,
+        crl_sign=cert_sign or kind == "crl_sign",
         encipher_only=False,
         decipher_only=False,
     )
@@ -97,6 +101,10 @@ class DevCA:
         days: int = 3650,
         parent: DevCA | None = None,
         permitted_uris: Sequence[str] | None = None,
+        permitted_dns: Sequence[str] | None = None,
+        uri_sans: Sequence[str] = (),
+        not_before: datetime | None = None,
+        not_after: datetime | None = None,
     ) -> None:
         self.now = now or datetime.now(UTC)
         self.key = new_key(key_kind)
@@ -107,26 +115,29 @@ class DevCA:
             .issuer_name(parent.cert.subject if parent else _name(name))
             .public_key(self.key.public_key())
             .serial_number(x509.random_serial_number())
-            .not_valid_before(self.now - timedelta(hours=1))
-            .not_valid_after(self.now + timedelta(days=days))
+            .not_valid_before(not_before or self.now - timedelta(hours=1))
+            .not_valid_after(not_after or self.now + timedelta(days=days))
             .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
             .add_extension(
                 x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True
             )
             .add_extension(x509.SubjectKeyIdentifier.from_public_key(self.key.public_key()), critical=False)
         )
-        if permitted_uris is not None:
-            constraints = x509.NameConstraints(
-                permitted_subtrees=[x509.UniformResourceIdentifier(u) for u in permitted_uris],
-                excluded_subtrees=None,
-            )
+        permitted: list[x509.GeneralName] = [x509.UniformResourceIdentifier(u) for u in permitted_uris or ()]
+        permitted += [x509.DNSName(d) for d in permitted_dns or ()]
+        if permitted:
+            constraints = x509.NameConstraints(permitted_subtrees=permitted, excluded_subtrees=None)
             builder = builder.add_extension(constraints, critical=True)
+        if uri_sans:
+            # SPIRE's CAs carry their trust domain as a URI SAN (`spiffe://example.org`).
+            sans = x509.SubjectAlternativeName([x509.UniformResourceIdentifier(u) for u in uri_sans])
+            builder = builder.add_extension(sans, critical=False)
         signer = parent.key if parent else self.key
         if parent:
             builder = builder.add_extension(
                 x509.AuthorityKeyIdentifier.from_issuer_public_key(parent.key.public_key()), critical=False
             )
-        self.cert = builder.sign(signer, hashes.SHA256())
+        self.cert: x509.Certificate = builder.sign(signer, hashes.SHA256())
 
     def intermediate(self, name: str = "meshgate dev intermediate", **kwargs: object) -> DevCA:
         return DevCA(name, parent=self, now=self.now, **kwargs)  # type: ignore[arg-type]
@@ -145,19 +156,20 @@ class DevCA:
 
     def issue(self, spec: LeafSpec) -> Issued:
         key = new_key(spec.key_kind)
+        signer = key if spec.self_signed else self.key
         not_before = spec.not_before or self.now - timedelta(minutes=5)
         not_after = spec.not_after or self.now + timedelta(hours=24)
         builder = (
             x509.CertificateBuilder()
             .subject_name(_name(spec.common_name))
-            .issuer_name(self.cert.subject)
+            .issuer_name(_name(spec.common_name) if spec.self_signed else self.cert.subject)
             .public_key(key.public_key())
             .serial_number(x509.random_serial_number())
             .not_valid_before(not_before)
             .not_valid_after(not_after)
             .add_extension(x509.BasicConstraints(ca=spec.is_ca, path_length=None), critical=True)
             .add_extension(
-                x509.AuthorityKeyIdentifier.from_issuer_public_key(self.key.public_key()), critical=False
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(signer.public_key()), critical=False
             )
         )
         usage = _key_usage(spec.key_usage)
@@ -174,7 +186,7 @@ class DevCA:
             builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=critical)
         for ext, critical in spec.extra_extensions:
             builder = builder.add_extension(ext, critical=critical)
-        return Issued(builder.sign(self.key, hashes.SHA256()), key)
+        return Issued(builder.sign(signer, hashes.SHA256()), key)
 
     def issue_svid(self, spiffe_id: str, **kwargs: object) -> Issued:
         return self.issue(LeafSpec(uris=[spiffe_id], **kwargs))  # type: ignore[arg-type]
