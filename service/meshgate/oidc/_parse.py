@@ -1,0 +1,93 @@
+"""Typed readers for raw config mappings. Every error names the full key path, e.g. `issuers[0].audiences`."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Collection, Mapping
+from urllib.parse import urlsplit
+
+from meshgate.errors import ConfigError
+
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def reject_unknown(raw: Mapping[str, object], allowed: Collection[str], where: str) -> None:
+    for key in raw:
+        if key not in allowed:
+            raise ConfigError(f"{where}.{key}: unknown key")
+
+
+def get_str(raw: Mapping[str, object], key: str, where: str, default: str | None = None) -> str:
+    value = raw.get(key, default)
+    if not isinstance(value, str) or not value or value != value.strip():
+        raise ConfigError(f"{where}.{key}: must be a non-empty string without surrounding spaces")
+    return value
+
+
+def get_opt_str(raw: Mapping[str, object], key: str, where: str) -> str | None:
+    return None if raw.get(key) is None else get_str(raw, key, where)
+
+
+def get_str_list(
+    raw: Mapping[str, object], key: str, where: str, *, default: tuple[str, ...] = ()
+) -> tuple[str, ...]:
+    value = raw.get(key, list(default))
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise ConfigError(f"{where}.{key}: must be a list of non-empty strings")
+    if len(set(value)) != len(value):
+        raise ConfigError(f"{where}.{key}: must not contain duplicates")
+    return tuple(value)
+
+
+def get_number(
+    raw: Mapping[str, object], key: str, where: str, default: float, *, low: float, high: float
+) -> float:
+    value = raw.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
+        raise ConfigError(f"{where}.{key}: must be a number in [{low}, {high}]")
+    return float(value)
+
+
+def get_int(raw: Mapping[str, object], key: str, where: str, default: int, *, low: int, high: int) -> int:
+    value = raw.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ConfigError(f"{where}.{key}: must be an integer in [{low}, {high}]")
+    return value
+
+
+def get_bool(raw: Mapping[str, object], key: str, where: str, default: bool) -> bool:
+    value = raw.get(key, default)
+    if not isinstance(value, bool):
+        raise ConfigError(f"{where}.{key}: must be true or false")
+    return value
+
+
+def is_loopback_host(host: str) -> bool:
+    if host in LOOPBACK_HOSTS:
+        return True
+    try:
+        return ipaddress.ip_address(host) in (ipaddress.ip_address("127.0.0.1"), ipaddress.ip_address("::1"))
+    except ValueError:
+        return False
+
+
+def fetchable_url_problem(url: str) -> str | None:
+    """Why `url` may not be fetched (None when fine): HTTPS required, plain HTTP only to loopback hosts."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+    except ValueError:
+        return "is not a valid URL"
+    if not host or parts.username or parts.password or parts.fragment:
+        return "must be an absolute URL with a host and no user info or fragment"
+    if parts.scheme == "https" or (parts.scheme == "http" and is_loopback_host(host)):
+        return None
+    return "must use https (plain http only for 127.0.0.1, localhost, ::1)"
+
+
+def get_url(raw: Mapping[str, object], key: str, where: str) -> str | None:
+    url = get_opt_str(raw, key, where)
+    problem = None if url is None else fetchable_url_problem(url)
+    if problem:
+        raise ConfigError(f"{where}.{key}: {problem}")
+    return url

@@ -1,0 +1,145 @@
+"""Async facade over `TokenValidator` + `JwksCache`: unknown-kid refetch and a cache of verified tokens."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+
+from meshgate.clock import Clock, monotonic
+from meshgate.errors import AuthenticationError
+from meshgate.model import Identity
+from meshgate.oidc.compact import parse_compact
+from meshgate.oidc.fetch import Fetcher
+from meshgate.oidc.issuers import IssuerConfig
+from meshgate.oidc.jwks_cache import JwksCache
+from meshgate.oidc.reasons import UnknownKidError
+from meshgate.oidc.settings import OidcSettings
+from meshgate.oidc.validator import TokenValidator
+
+
+class TokenCache:
+    """Bounded LRU of verified tokens keyed by sha256(token); an entry lives until min(exp, now + ttl)."""
+
+    def __init__(self, max_entries: int, ttl_seconds: float, clock: Clock) -> None:
+        self._max = max_entries
+        self._ttl = ttl_seconds
+        self._clock = clock
+        self._entries: OrderedDict[bytes, tuple[Identity, float]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, token: str) -> Identity | None:
+        key = hashlib.sha256(token.encode()).digest()
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        if self._clock.now().timestamp() >= entry[1]:
+            del self._entries[key]
+            return None
+        self._entries.move_to_end(key)
+        return entry[0]
+
+    def put(self, token: str, identity: Identity) -> None:
+        if self._max <= 0 or identity.expires_at is None:
+            return
+        key = hashlib.sha256(token.encode()).digest()
+        until = min(identity.expires_at.timestamp(), self._clock.now().timestamp() + self._ttl)
+        self._entries[key] = (identity, until)
+        self._entries.move_to_end(key)
+        if len(self._entries) > self._max:
+            self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
+class TokenAuthenticator:
+    def __init__(
+        self, validator: TokenValidator, cache: JwksCache, clock: Clock, settings: OidcSettings
+    ) -> None:
+        self._validator = validator
+        self._cache = cache
+        self._settings = settings
+        self._tokens = TokenCache(settings.token_cache_size, settings.token_cache_ttl_seconds, clock)
+
+    @classmethod
+    def from_config(
+        cls,
+        issuers: Sequence[IssuerConfig],
+        settings: OidcSettings,
+        clock: Clock,
+        *,
+        fetcher: Fetcher | None = None,
+        monotonic_clock: Callable[[], float] = monotonic,
+    ) -> TokenAuthenticator:
+        cache = JwksCache(issuers, settings, fetcher=fetcher, monotonic_clock=monotonic_clock)
+        validator = TokenValidator(issuers, cache, clock, max_token_bytes=settings.max_token_bytes)
+        return cls(validator, cache, clock, settings)
+
+    @property
+    def keys(self) -> JwksCache:
+        return self._cache
+
+    async def start(self, *, wait: bool = True) -> None:
+        await self._cache.start(wait=wait)
+
+    async def close(self) -> None:
+        await self._cache.close()
+
+    async def authenticate(self, token: str) -> Identity:
+        """The verified identity, or `AuthenticationError` with a stable code. Failures are never cached."""
+        cacheable = len(token) <= self._settings.max_token_bytes
+        hit = self._tokens.get(token) if cacheable else None
+        if hit is not None:
+            return hit
+        identity = await self._validate(token)
+        if cacheable:
+            self._tokens.put(token, identity)
+        return identity
+
+    async def _validate(self, token: str) -> Identity:
+        try:
+            return self._validator.validate(token)
+        except UnknownKidError as err:
+            if not await self._refetch(err.issuer):
+                raise
+        return self._validator.validate(token)
+
+    async def _refetch(self, issuer: str) -> bool:
+        try:
+            async with asyncio.timeout(self._settings.unknown_kid_wait_seconds):
+                return await self._cache.refresh_unknown_kid(issuer)
+        except TimeoutError:
+            return False
+
+
+async def authenticate_token_once(
+    config_issuers: Sequence[IssuerConfig],
+    token: str,
+    clock: Clock,
+    *,
+    settings: OidcSettings | None = None,
+    fetcher: Fetcher | None = None,
+) -> Identity:
+    """One-shot validation (the CLI): fetch the keys of the token's issuer once, then validate."""
+    settings = settings or OidcSettings()
+    cache = JwksCache(config_issuers, settings, fetcher=fetcher)
+    validator = TokenValidator(config_issuers, cache, clock, max_token_bytes=settings.max_token_bytes)
+    issuer = _peek_issuer(token, settings.max_token_bytes)
+    if issuer is not None:
+        await cache.refresh(issuer)
+    try:
+        return validator.validate(token)
+    finally:
+        await cache.close()
+
+
+def _peek_issuer(token: str, max_bytes: int) -> str | None:
+    try:
+        iss = parse_compact(token, max_bytes).payload.get("iss")
+    except AuthenticationError:  # the validator reports the precise reason
+        return None
+    return iss if isinstance(iss, str) else None

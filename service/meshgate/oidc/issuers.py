@@ -1,0 +1,132 @@
+"""Issuer configuration: `IssuerConfig` and `parse_issuers`, which fails fast with the offending key named."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+from meshgate.errors import ConfigError
+from meshgate.oidc import _parse as p
+from meshgate.oidc.principal import PrincipalRule, check_trust_domain, parse_principal_rule
+
+# Asymmetric algorithms only. `none` and HS* can never be configured.
+SUPPORTED_ALGORITHMS = frozenset(
+    {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
+)
+DEFAULT_ALGORITHMS = ("RS256",)
+DEFAULT_PRINCIPAL = "oidc:{iss}#{sub}"
+DEFAULT_TRUST_DOMAIN = "cluster.local"
+MAX_LEEWAY_SECONDS = 300
+DISCOVERY_PATH = "/.well-known/openid-configuration"
+
+_COMMON_KEYS = (
+    "issuer",
+    "discovery_url",
+    "jwks_url",
+    "audiences",
+    "algorithms",
+    "kind",
+    "leeway_seconds",
+    "expose_claims",
+    "require_kid",
+)
+_KIND_KEYS = {"sso": ("principal",), "kubernetes": ("trust_domain",)}
+
+
+class IssuerKind(StrEnum):
+    SSO = "sso"
+    KUBERNETES = "kubernetes"
+
+
+@dataclass(frozen=True, slots=True)
+class IssuerConfig:
+    issuer: str  # compared with `iss` by exact string match
+    jwks_url: str | None  # exactly one of jwks_url / discovery_url is set
+    discovery_url: str | None
+    audiences: tuple[str, ...]
+    algorithms: tuple[str, ...]
+    kind: IssuerKind
+    leeway_seconds: int = 0
+    principal: PrincipalRule | None = None  # sso only
+    expose_claims: tuple[str, ...] = ()
+    trust_domain: str = DEFAULT_TRUST_DOMAIN  # kubernetes only
+    require_kid: bool = True  # False: a token without `kid` may use the issuer's only key
+
+
+def parse_issuers(raw: Sequence[Mapping[str, object]]) -> tuple[IssuerConfig, ...]:
+    if isinstance(raw, str | bytes) or not isinstance(raw, Sequence) or not raw:
+        raise ConfigError("issuers: must be a non-empty list")
+    issuers = tuple(_parse_one(item, f"issuers[{i}]") for i, item in enumerate(raw))
+    names = [cfg.issuer for cfg in issuers]
+    for i, name in enumerate(names):
+        if name in names[:i]:
+            raise ConfigError(f"issuers[{i}].issuer: duplicate issuer {name!r}")
+    return issuers
+
+
+def _parse_one(raw: object, where: str) -> IssuerConfig:
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{where}: must be a mapping")
+    kind = _kind(raw, where)
+    p.reject_unknown(raw, _COMMON_KEYS + _KIND_KEYS[kind.value], where)
+    issuer = p.get_str(raw, "issuer", where)
+    jwks_url, discovery_url = _key_urls(raw, where, issuer)
+    return IssuerConfig(
+        issuer=issuer,
+        jwks_url=jwks_url,
+        discovery_url=discovery_url,
+        audiences=_audiences(raw, where),
+        algorithms=_algorithms(raw, where),
+        kind=kind,
+        leeway_seconds=p.get_int(raw, "leeway_seconds", where, 0, low=0, high=MAX_LEEWAY_SECONDS),
+        principal=_principal(raw, where, kind),
+        expose_claims=p.get_str_list(raw, "expose_claims", where),
+        trust_domain=check_trust_domain(
+            p.get_str(raw, "trust_domain", where, DEFAULT_TRUST_DOMAIN), f"{where}.trust_domain"
+        ),
+        require_kid=p.get_bool(raw, "require_kid", where, True),
+    )
+
+
+def _kind(raw: Mapping[str, object], where: str) -> IssuerKind:
+    value = p.get_str(raw, "kind", where, IssuerKind.SSO.value)
+    try:
+        return IssuerKind(value)
+    except ValueError:
+        raise ConfigError(f"{where}.kind: must be sso or kubernetes") from None
+
+
+def _key_urls(raw: Mapping[str, object], where: str, issuer: str) -> tuple[str | None, str | None]:
+    jwks_url = p.get_url(raw, "jwks_url", where)
+    discovery_url = p.get_url(raw, "discovery_url", where)
+    if jwks_url and discovery_url:
+        raise ConfigError(f"{where}.jwks_url: set either jwks_url or discovery_url, not both")
+    if jwks_url is None and discovery_url is None:
+        discovery_url = issuer.rstrip("/") + DISCOVERY_PATH
+        problem = p.fetchable_url_problem(discovery_url)
+        if problem:
+            raise ConfigError(f"{where}.issuer: discovery URL derived from it {problem}")
+    return jwks_url, discovery_url
+
+
+def _audiences(raw: Mapping[str, object], where: str) -> tuple[str, ...]:
+    audiences = p.get_str_list(raw, "audiences", where)
+    if not audiences:
+        raise ConfigError(f"{where}.audiences: at least one audience is required")
+    return audiences
+
+
+def _algorithms(raw: Mapping[str, object], where: str) -> tuple[str, ...]:
+    algorithms = p.get_str_list(raw, "algorithms", where, default=DEFAULT_ALGORITHMS)
+    bad = [alg for alg in algorithms if alg not in SUPPORTED_ALGORITHMS]
+    if bad or not algorithms:
+        raise ConfigError(f"{where}.algorithms: {bad or 'empty'}; allowed: {sorted(SUPPORTED_ALGORITHMS)}")
+    return algorithms
+
+
+def _principal(raw: Mapping[str, object], where: str, kind: IssuerKind) -> PrincipalRule | None:
+    if kind is IssuerKind.KUBERNETES:
+        return None
+    source = p.get_str(raw, "principal", where, DEFAULT_PRINCIPAL)
+    return parse_principal_rule(source, f"{where}.principal")

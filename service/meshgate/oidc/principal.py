@@ -1,0 +1,99 @@
+"""Map verified claims to a principal string and to exposed attributes.
+
+SSO issuers use a `PrincipalRule`: a plain claim name (`sub`, `email`, `preferred_username`) or a template
+such as `"oidc:{iss}#{sub}"`. Kubernetes issuers map `system:serviceaccount:<ns>:<sa>` to a SPIFFE ID.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from meshgate.errors import ConfigError
+from meshgate.oidc.reasons import Reason, fail
+
+PLAIN_CLAIMS = frozenset({"sub", "email", "preferred_username"})
+_CLAIM_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+_DNS_LABEL = r"[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?"
+_DNS_SUBDOMAIN = r"[a-z0-9](?:[-.a-z0-9]{0,251}[a-z0-9])?"
+_SA_SUB = re.compile(rf"system:serviceaccount:({_DNS_LABEL}):({_DNS_SUBDOMAIN})")
+_TRUST_DOMAIN = re.compile(r"[a-z0-9._-]{1,255}")
+_MAX_VALUE = 1024
+
+
+@dataclass(frozen=True, slots=True)
+class PrincipalRule:
+    """Literal text and claim placeholders, in order: `("oidc:", "{iss}", "#", "{sub}")` as parts."""
+
+    source: str
+    literals: tuple[str, ...]
+    claims: tuple[str, ...]  # claims[i] follows literals[i]; len(literals) == len(claims) + 1
+
+    def render(self, payload: Mapping[str, object]) -> str:
+        out = [self.literals[0]]
+        for claim, literal in zip(self.claims, self.literals[1:], strict=True):
+            out += [claim_text(payload, claim), literal]
+        return "".join(out)
+
+
+def parse_principal_rule(source: str, where: str) -> PrincipalRule:
+    if source in PLAIN_CLAIMS:
+        return PrincipalRule(source, ("", ""), (source,))
+    literals: list[str] = []
+    claims: list[str] = []
+    try:
+        parsed = list(string.Formatter().parse(source))
+    except ValueError as exc:
+        raise ConfigError(f"{where}: invalid template ({exc})") from None
+    for literal, field, spec, conversion in parsed:
+        if field is not None and (spec or conversion or not _CLAIM_NAME.fullmatch(field)):
+            raise ConfigError(f"{where}: placeholder {{{field}}} must be a bare claim name")
+        literals.append(literal)
+        if field is not None:
+            claims.append(field)
+    if not claims:
+        raise ConfigError(f"{where}: must be sub, email, preferred_username or a template with a {{claim}}")
+    if len(literals) == len(claims):
+        literals.append("")
+    return PrincipalRule(source, tuple(literals), tuple(claims))
+
+
+def claim_text(payload: Mapping[str, object], claim: str) -> str:
+    value = payload.get(claim)
+    if value is None:
+        fail(Reason.MISSING_CLAIM, f"claim {claim!r} is required by the principal mapping")
+    if not isinstance(value, str) or not value or len(value) > _MAX_VALUE or not value.isprintable():
+        fail(Reason.BAD_CLAIM, f"claim {claim!r} must be a non-empty printable string")
+    return value
+
+
+def check_trust_domain(value: str, where: str) -> str:
+    if not _TRUST_DOMAIN.fullmatch(value):
+        raise ConfigError(f"{where}: not a valid SPIFFE trust domain")
+    return value
+
+
+def service_account_principal(sub: str, trust_domain: str) -> str:
+    match = _SA_SUB.fullmatch(sub)
+    if match is None:
+        fail(Reason.BAD_CLAIM, "sub is not system:serviceaccount:<namespace>:<name>")
+    namespace, account = match.groups()
+    return f"spiffe://{trust_domain}/ns/{namespace}/sa/{account}"
+
+
+def exposed_attributes(payload: Mapping[str, object], names: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
+    """Claims listed in `expose_claims`: a string or a list of strings; absent claims are left out."""
+    out: dict[str, tuple[str, ...]] = {}
+    for name in names:
+        value = payload.get(name)
+        if value is None:
+            continue
+        if isinstance(value, str):
+            out[name] = (value,)
+        elif isinstance(value, list) and len(value) <= 256 and all(isinstance(v, str) for v in value):
+            out[name] = tuple(value)
+        else:
+            fail(Reason.BAD_CLAIM, f"claim {name!r} must be a string or a list of strings")
+    return out

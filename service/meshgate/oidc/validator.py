@@ -1,0 +1,106 @@
+"""`TokenValidator`: pure, synchronous JWT verification. Keys come from a `KeySource`; time from a `Clock`.
+
+Order: strict compact parse → header rules → issuer chosen by the unverified `iss` → that issuer's algorithm
+allow-list → that issuer's keys only → PyJWT signature check → claim checks → principal mapping.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from jwt import PyJWS
+from jwt.exceptions import InvalidKeyError, InvalidSignatureError, PyJWTError
+
+from meshgate.clock import Clock
+from meshgate.errors import ConfigError
+from meshgate.model import CredentialKind, Identity
+from meshgate.oidc.checks import check_audience, check_header, check_times, require_str, unverified_issuer
+from meshgate.oidc.compact import parse_compact
+from meshgate.oidc.issuers import IssuerConfig, IssuerKind
+from meshgate.oidc.keys import KeySource, VerificationKey
+from meshgate.oidc.principal import exposed_attributes, service_account_principal
+from meshgate.oidc.reasons import Reason, UnknownKidError, fail
+
+DEFAULT_MAX_TOKEN_BYTES = 16384
+# Signature only: claims are checked by us, against the injected clock.
+_JWS = PyJWS(options={"verify_signature": True, "enforce_minimum_key_length": True})
+
+
+class TokenValidator:
+    def __init__(
+        self,
+        issuers: Iterable[IssuerConfig],
+        keys: KeySource,
+        clock: Clock,
+        *,
+        max_token_bytes: int = DEFAULT_MAX_TOKEN_BYTES,
+    ) -> None:
+        self._issuers = {cfg.issuer: cfg for cfg in issuers}
+        self._keys = keys
+        self._clock = clock
+        self._max_token_bytes = max_token_bytes
+
+    @property
+    def issuers(self) -> Mapping[str, IssuerConfig]:
+        return self._issuers
+
+    def validate(self, token: str) -> Identity:
+        """Verify `token` and map it to an `Identity`, or raise `AuthenticationError` with a `Reason` code."""
+        parsed = parse_compact(token, self._max_token_bytes)
+        alg, kid = check_header(parsed.header)
+        config = unverified_issuer(parsed.payload, self._issuers)
+        if alg not in config.algorithms:
+            fail(Reason.ALG_NOT_ALLOWED, f"algorithm {alg} is not allowed for this issuer")
+        key = self._key_for(config, kid, alg)
+        _verify_signature(token, key, alg)
+        return _identity(config, parsed.payload, self._clock.now().timestamp())
+
+    def _key_for(self, config: IssuerConfig, kid: str | None, alg: str) -> VerificationKey:
+        snapshot = self._keys.snapshot(config.issuer)
+        if not snapshot.usable:
+            fail(Reason.JWKS_UNAVAILABLE, f"keys of the issuer are {snapshot.state.value}")
+        if kid is None:
+            if config.require_kid or len(snapshot.keys) != 1:
+                raise UnknownKidError("token has no kid and the key cannot be chosen", issuer=config.issuer)
+            key = next(iter(snapshot.keys.values()))
+        else:
+            found = snapshot.keys.get(kid)
+            if found is None:
+                raise UnknownKidError("kid is not in the issuer's key set", issuer=config.issuer)
+            key = found
+        if not key.accepts(alg):
+            fail(Reason.ALG_NOT_ALLOWED, f"key {key.kid!r} may not be used with {alg}")
+        return key
+
+
+def _verify_signature(token: str, key: VerificationKey, alg: str) -> None:
+    try:
+        _JWS.decode_complete(token, key.key, algorithms=[alg])
+    except InvalidSignatureError:
+        fail(Reason.BAD_SIGNATURE, "signature verification failed")
+    except InvalidKeyError:
+        fail(Reason.ALG_NOT_ALLOWED, "key is not usable with the token's algorithm")
+    except PyJWTError as exc:
+        fail(Reason.MALFORMED, f"rejected by PyJWT: {type(exc).__name__}")
+
+
+def _identity(config: IssuerConfig, payload: Mapping[str, Any], now: float) -> Identity:
+    exp = check_times(payload, now, config.leeway_seconds)
+    check_audience(payload, config.audiences)
+    sub = require_str(payload, "sub")
+    if config.kind is IssuerKind.KUBERNETES:
+        principal, kind = service_account_principal(sub, config.trust_domain), CredentialKind.K8S_SA_TOKEN
+    else:
+        rule = config.principal
+        if rule is None:
+            raise ConfigError(f"issuer {config.issuer!r}: sso issuers need a principal rule")
+        principal, kind = rule.render(payload), CredentialKind.OIDC
+    return Identity(
+        principal=principal,
+        kind=kind,
+        expires_at=datetime.fromtimestamp(exp, UTC),
+        issuer=config.issuer,
+        attributes=exposed_attributes(payload, config.expose_claims),
+    )
