@@ -54,13 +54,14 @@ def check_validity(certs: Sequence[x509.Certificate], now: datetime, skew: timed
     The returned time is `now` moved into the chain's common validity window (by at most `skew`), so the path
     builder, which has no notion of skew, agrees with this check.
     """
-    for cert in certs:
+    for index, cert in enumerate(certs):
+        who = "leaf" if index == 0 else f"chain {describe(cert)}"
         if cert.not_valid_after_utc < now - skew:
-            fail(IdentityCode.EXPIRED, f"{describe(cert)} expired at {cert.not_valid_after_utc.isoformat()}")
+            fail(IdentityCode.EXPIRED, f"{who} expired at {cert.not_valid_after_utc.isoformat()}")
         if cert.not_valid_before_utc > now + skew:
             fail(
                 IdentityCode.NOT_YET_VALID,
-                f"{describe(cert)} is not valid before {cert.not_valid_before_utc.isoformat()}",
+                f"{who} is not valid before {cert.not_valid_before_utc.isoformat()}",
             )
     latest_start = max(c.not_valid_before_utc for c in certs)
     earliest_end = min(c.not_valid_after_utc for c in certs)
