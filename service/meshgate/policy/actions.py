@@ -1,0 +1,132 @@
+"""The action names the broker shim sends, and the patterns and verbs rules may use for them.
+
+This module is the contract with the Java shim: every name below is built from one of Pulsar's
+authorization enums, lower-cased, and `docs/policy.md` documents the same table. A name not in
+`ACTIONS` is unknown and always denied.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from functools import cache
+from types import MappingProxyType
+from typing import Final
+
+from meshgate.errors import PolicyError
+
+TOPIC_OPERATIONS: Final = (
+    "lookup", "produce", "consume", "compact", "expire_messages", "offload", "peek_messages",
+    "reset_cursor", "skip", "terminate", "unload", "grant_permission", "get_permission",
+    "revoke_permission", "add_bundle_range", "get_bundle_range", "delete_bundle_range", "subscribe",
+    "get_subscriptions", "unsubscribe", "get_stats", "get_metadata", "delete_metadata", "update_metadata",
+    "get_backlog_size", "set_replicated_subscription_status", "get_replicated_subscription_status",
+    "trim_topic",
+)  # fmt: skip
+NAMESPACE_OPERATIONS: Final = (
+    "create_topic", "get_topic", "get_topics", "delete_topic", "add_bundle", "delete_bundle", "get_bundle",
+    "get_permission", "grant_permission", "revoke_permission", "clear_backlog", "unsubscribe", "packages",
+    "trim_topic", "functions", "sources", "sinks",
+)  # fmt: skip
+TENANT_OPERATIONS: Final = (
+    "create_namespace", "delete_namespace", "list_namespaces", "list_tenants", "get_tenant",
+    "create_tenant", "update_tenant", "delete_tenant", "admin",
+)  # fmt: skip
+POLICY_NAMES: Final = (
+    "all", "anti_affinity", "auto_subscription_creation", "auto_topic_creation", "backlog", "compaction",
+    "delayed_delivery", "inactive_topic", "deduplication", "max_consumers", "max_producers",
+    "deduplication_snapshot", "max_unacked", "max_subscriptions", "offload", "partition", "persistence",
+    "rate", "retention", "replication", "replication_rate", "schema_compatibility_strategy",
+    "subscription_auth_mode", "subscription_expiration_time", "encryption", "ttl", "max_topics",
+    "resourcegroup", "entry_filters", "shadow_topic", "dispatcher_pause_on_ack_state_persistent",
+    "allow_clusters", "cluster_migration", "namespace_isolation", "allow_custom_metric_labels",
+)  # fmt: skip
+POLICY_OPERATIONS: Final = ("read", "write")
+BROKER_OPERATIONS: Final = (
+    "list_brokers", "get_broker", "get_leader_broker", "list_owned_namespaces",
+    "list_dynamic_configurations", "update_dynamic_configuration", "delete_dynamic_configuration",
+    "list_runtime_configurations", "get_internal_configuration_data", "check_backlog_quota",
+    "health_check", "shutdown",
+)  # fmt: skip
+CLUSTER_OPERATIONS: Final = (
+    "list_clusters", "get_cluster", "create_cluster", "update_cluster", "delete_cluster",
+    "get_peer_cluster", "update_peer_cluster", "get_failure_domain", "update_failure_domain",
+    "delete_failure_domain",
+)  # fmt: skip
+
+SUPERUSER: Final = "superuser"
+TENANT_ADMIN: Final = "tenant.admin"
+
+
+def _policy_actions(prefix: str) -> list[str]:
+    return [f"{prefix}.{name}.{op}" for name in POLICY_NAMES for op in POLICY_OPERATIONS]
+
+
+def _build_table() -> tuple[str, ...]:
+    names = [f"topic.{op}" for op in TOPIC_OPERATIONS]
+    names += [f"namespace.{op}" for op in NAMESPACE_OPERATIONS]
+    names += [f"tenant.{op}" for op in TENANT_OPERATIONS]
+    names += _policy_actions("namespace_policy") + _policy_actions("topic_policy")
+    names += [f"broker.{op}" for op in BROKER_OPERATIONS]
+    names += [f"cluster.{op}" for op in CLUSTER_OPERATIONS]
+    names += _policy_actions("cluster_policy")
+    names.append(SUPERUSER)
+    return tuple(names)
+
+
+ACTIONS: Final[tuple[str, ...]] = _build_table()
+ACTION_SET: Final[frozenset[str]] = frozenset(ACTIONS)
+
+# Actions whose request names a subscription; a rule's `subscriptions` list narrows only these.
+SUBSCRIPTION_ACTIONS: Final[frozenset[str]] = frozenset(
+    {
+        "topic.consume", "topic.subscribe", "topic.unsubscribe", "topic.skip", "topic.reset_cursor",
+        "topic.expire_messages", "topic.peek_messages", "topic.set_replicated_subscription_status",
+        "topic.get_replicated_subscription_status", "namespace.unsubscribe",
+    }
+)  # fmt: skip
+
+_VIEW: Final = (
+    "topic.lookup", "topic.get_stats", "topic.get_metadata", "topic.get_subscriptions",
+    "topic.get_backlog_size", "namespace.get_topic", "namespace.get_topics", "namespace.get_bundle",
+    "tenant.get_tenant", "tenant.list_namespaces", "namespace_policy.*.read", "topic_policy.*.read",
+)  # fmt: skip
+_TENANT_ADMIN: Final = (
+    "tenant.admin", "tenant.get_tenant", "tenant.list_namespaces", "tenant.create_namespace",
+    "tenant.delete_namespace", "namespace.*", "namespace_policy.*", "topic.*", "topic_policy.*",
+)  # fmt: skip
+
+# Convenience verbs: each stands for exactly the patterns listed (documented in docs/policy.md).
+VERBS: Final = MappingProxyType(
+    {
+        "produce": ("topic.produce", "topic.lookup"),
+        "consume": ("topic.consume", "topic.subscribe", "topic.lookup"),
+        "view": _VIEW,
+        "tenant-admin": _TENANT_ADMIN,
+    }
+)
+
+
+def is_known(action: str) -> bool:
+    return action in ACTION_SET
+
+
+def _glob_matches(pattern: str, action: str) -> bool:
+    """`*` stands for exactly one dot-separated part; a lone `*` stands for every action."""
+    if pattern == "*":
+        return True
+    want, have = pattern.split("."), action.split(".")
+    return len(want) == len(have) and all(w in ("*", h) for w, h in zip(want, have, strict=True))
+
+
+@cache
+def expand_pattern(pattern: str) -> frozenset[str]:
+    """The concrete actions an action pattern or verb stands for; raises PolicyError if none."""
+    parts = VERBS.get(pattern, (pattern,))
+    found = frozenset(a for part in parts for a in ACTIONS if _glob_matches(part, a))
+    if not found:
+        raise PolicyError(f"unknown action {pattern!r} (see the action table in docs/policy.md)")
+    return found
+
+
+def expand_patterns(patterns: Iterable[str]) -> frozenset[str]:
+    return frozenset().union(*(expand_pattern(p) for p in patterns))

@@ -1,0 +1,105 @@
+"""Evaluate an AccessRequest against one compiled policy revision. Pure, synchronous, no I/O.
+
+Order of evaluation: super-users are allowed everything; an action outside the table is denied; a
+malformed resource is denied; then among the enforced rules that match, the first deny decides, else
+the first allow, else the default deny. Matching audit-only rules are reported in `Decision.shadow`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+
+from meshgate.errors import BadRequestError
+from meshgate.model import AccessRequest, Decision, Resource, ShadowEffect
+from meshgate.policy.actions import SUBSCRIPTION_ACTIONS, is_known
+from meshgate.policy.compile import CompiledRule
+from meshgate.policy.index import RuleIndex
+from meshgate.policy.patterns import Bindings
+from meshgate.policy.resources import ResourcePattern, Target, target_of
+from meshgate.policy.subjects import Subject
+from meshgate.policy.whocan import Grantee, who_can
+
+
+def subscription_ok(rule: CompiledRule, action: str, subscription: str, bindings: Bindings) -> bool:
+    """A rule's `subscriptions` narrows only actions that name a subscription."""
+    if rule.subscriptions is None or action not in SUBSCRIPTION_ACTIONS:
+        return True
+    return bool(subscription) and any(p.matches(subscription, bindings) for p in rule.subscriptions)
+
+
+def entry_matches(
+    rule: CompiledRule, subject: Subject, resource: ResourcePattern, req: AccessRequest, target: Target
+) -> bool:
+    """True if this (subject, resource) pair of `rule` covers `req`; the action is checked by the caller."""
+    bindings = subject.match(req.principal, req.issuer, req.attributes)
+    if bindings is None or not resource.matches(target, bindings):
+        return False
+    return subscription_ok(rule, req.action, req.subscription, bindings)
+
+
+def _sentence(req: AccessRequest, target: Target) -> str:
+    return f"{req.principal!r} to {req.action} on {target.describe()}"
+
+
+def decide_from_matches(
+    matched: Iterable[CompiledRule], req: AccessRequest, target: Target, revision: str
+) -> Decision:
+    """The decision for the rules that matched `req` (any order; rule order breaks ties)."""
+    ordered = sorted(set(matched), key=lambda r: r.order)
+    shadow = tuple(ShadowEffect(r.id, r.effect == "allow") for r in ordered if r.audit)
+    enforced = [r for r in ordered if not r.audit]
+    deny = next((r for r in enforced if r.effect == "deny"), None)
+    allow = next((r for r in enforced if r.effect == "allow"), None)
+    if deny is not None:
+        reason = f"rule {deny.id} denies {_sentence(req, target)}"
+        return Decision(False, deny.id, "denied_by_rule", reason, revision, shadow)
+    if allow is not None:
+        reason = f"rule {allow.id} allows {_sentence(req, target)}"
+        return Decision(True, allow.id, "allowed_by_rule", reason, revision, shadow)
+    reason = f"no rule allows {_sentence(req, target)}; access is denied by default"
+    return Decision(False, "", "no_matching_rule", reason, revision, shadow)
+
+
+def precheck(req: AccessRequest, superusers: frozenset[str], revision: str) -> Decision | Target:
+    """The decision that needs no rule (super-user, unknown action, bad resource), else the target."""
+    if req.principal in superusers:
+        reason = f"{req.principal!r} is a configured super-user and may do everything"
+        return Decision(True, "", "superuser", reason, revision)
+    if not is_known(req.action):
+        reason = f"action {req.action!r} is not in the action table; unknown actions are always denied"
+        return Decision(False, "", "unknown_action", reason, revision)
+    try:
+        return target_of(req.resource)
+    except BadRequestError as exc:
+        return Decision(False, "", "invalid_resource", exc.message, revision)
+
+
+@dataclass(frozen=True, slots=True)
+class PolicySnapshot:
+    """One immutable, compiled policy revision."""
+
+    revision: str
+    content_hash: str
+    rules: tuple[CompiledRule, ...]
+    superusers: frozenset[str] = frozenset()
+    source: str = ""
+    index: RuleIndex = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "index", RuleIndex(self.rules))
+
+    def with_superusers(self, superusers: Iterable[str]) -> PolicySnapshot:
+        return replace(self, superusers=frozenset(superusers))
+
+    def decide(self, req: AccessRequest) -> Decision:
+        early = precheck(req, self.superusers, self.revision)
+        if isinstance(early, Decision):
+            return early
+        entries = self.index.candidates(req.action, early.tenant, req.principal, req.issuer)
+        matched = [e.rule for e in entries if entry_matches(e.rule, e.subject, e.resource, req, early)]
+        return decide_from_matches(matched, req, early, self.revision)
+
+    def who_can(self, action: str, resource: Resource, subscription: str = "") -> list[Grantee]:
+        """Super-users, then every rule subject that matches `action` on `resource` (allows and denies)."""
+        return who_can(self.rules, self.superusers, action, resource, subscription)

@@ -1,0 +1,74 @@
+"""An index over compiled rules so a decision looks only at rules that could match.
+
+Entries are (rule, subject, resource) triples filed under every concrete action of the rule, the
+literal tenant of the resource pattern (or "any tenant"), and the subject's key: an exact principal,
+an OIDC issuer, or the short list of patterns. A lookup touches at most two tenant buckets and, in
+each, one exact list, one issuer list and the patterns; its cost does not grow with unrelated rules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+from meshgate.policy.compile import CompiledRule
+from meshgate.policy.resources import ResourcePattern
+from meshgate.policy.subjects import Subject
+
+
+class Entry(NamedTuple):
+    rule: CompiledRule
+    subject: Subject
+    resource: ResourcePattern
+
+
+@dataclass(slots=True)
+class _Bucket:
+    exact: dict[str, list[Entry]] = field(default_factory=dict)
+    issuers: dict[str, list[Entry]] = field(default_factory=dict)
+    patterns: list[Entry] = field(default_factory=list)
+
+    def add(self, entry: Entry) -> None:
+        kind, key = entry.subject.index_key
+        if kind == "exact":
+            self.exact.setdefault(key, []).append(entry)
+        elif kind == "issuer":
+            self.issuers.setdefault(key, []).append(entry)
+        else:
+            self.patterns.append(entry)
+
+    def candidates(self, principal: str, issuer: str) -> Iterator[Entry]:
+        yield from self.exact.get(principal, ())
+        if issuer:
+            yield from self.issuers.get(issuer, ())
+        yield from self.patterns
+
+
+_ANY_TENANT = None
+
+
+class RuleIndex:
+    """Built once per revision; read-only afterwards, so it is safe to share between threads."""
+
+    def __init__(self, rules: Iterable[CompiledRule]) -> None:
+        self._buckets: dict[tuple[str, str | None], _Bucket] = {}
+        for rule in rules:
+            for subject in rule.subjects:
+                for resource in rule.resources:
+                    self._add(Entry(rule, subject, resource))
+
+    def _add(self, entry: Entry) -> None:
+        tenant = entry.resource.tenant_literal
+        for action in entry.rule.actions:
+            bucket = self._buckets.get((action, tenant))
+            if bucket is None:
+                bucket = self._buckets[(action, tenant)] = _Bucket()
+            bucket.add(entry)
+
+    def candidates(self, action: str, tenant: str, principal: str, issuer: str) -> Iterator[Entry]:
+        """Every entry that could match; the caller still checks subject, resource and subscription."""
+        for key in ((action, tenant), (action, _ANY_TENANT)):
+            bucket = self._buckets.get(key)
+            if bucket is not None:
+                yield from bucket.candidates(principal, issuer)

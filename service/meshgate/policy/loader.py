@@ -1,0 +1,116 @@
+"""Read a policy folder once, validate every document, and compile it into a PolicySnapshot.
+
+The folder is resolved (`realpath`) once, so a git-sync or ConfigMap symlink swap during the read is
+either entirely before or entirely after it; the reloader re-checks the content hash to be sure.
+All errors of a revision are collected and raised together: nothing is half applied.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from meshgate.errors import PolicyError
+from meshgate.policy.compile import compile_documents
+from meshgate.policy.engine import PolicySnapshot
+from meshgate.policy.gitrev import git_revision
+from meshgate.policy.subjects import MeshNaming
+from meshgate.policy.yamlsrc import SourceDoc, parse_documents, schema_errors
+
+_SUFFIXES = (".yaml", ".yml")
+_TEST_SUFFIXES = ("_test.yaml", "_test.yml")
+
+
+@dataclass(frozen=True, slots=True)
+class PolicySource:
+    """The text of every YAML file of one policy folder, read at one moment."""
+
+    root: Path
+    revision: str
+    content_hash: str
+    files: tuple[tuple[str, str], ...]  # (path relative to root, text), sorted by path
+
+    def documents(self, *, tests: bool) -> tuple[list[SourceDoc], list[str]]:
+        """Schema-checked documents of the policy files (or of the `*_test.yaml` files) and errors."""
+        docs: list[SourceDoc] = []
+        errors: list[str] = []
+        want = "PolicyTestSuite" if tests else "AccessPolicy"
+        for name, text in self.files:
+            if name.endswith(_TEST_SUFFIXES) != tests:
+                continue
+            parsed, problems = parse_documents(text, name)
+            errors += problems
+            for doc in parsed:
+                found = schema_errors(doc)
+                errors += found
+                if not found and doc.data["kind"] != want:
+                    errors.append(f"{doc.where(('kind',))}: expected kind {want} in this file")
+                elif not found:
+                    docs.append(doc)
+        return docs, errors
+
+
+def _yaml_files(root: Path) -> Iterator[Path]:
+    seen: set[str] = set()
+    for folder, dirs, files in os.walk(root, followlinks=True):
+        real = os.path.realpath(folder)
+        if real in seen:
+            dirs[:] = []
+            continue
+        seen.add(real)
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(files):
+            if name.endswith(_SUFFIXES) and not name.startswith("."):
+                yield Path(folder) / name
+
+
+def content_hash(files: Iterable[tuple[str, str]]) -> str:
+    digest = hashlib.sha256()
+    for name, text in files:
+        data = text.encode("utf-8")
+        digest.update(f"{name}\0{len(data)}\0".encode())
+        digest.update(data)
+    return f"sha256:{digest.hexdigest()[:12]}"
+
+
+def read_source(path: Path) -> PolicySource:
+    """Read every `*.yaml`/`*.yml` below `path` (hidden folders skipped); raise PolicyError if unreadable."""
+    root = Path(os.path.realpath(path))
+    if not root.is_dir():
+        raise PolicyError(f"{path}: policy folder does not exist or is not a directory")
+    files = []
+    try:
+        for file in _yaml_files(root):
+            files.append((file.relative_to(root).as_posix(), file.read_text("utf-8")))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PolicyError(f"{path}: cannot read policy file: {exc}") from exc
+    files.sort()
+    digest = content_hash(files)
+    return PolicySource(root, git_revision(root) or digest, digest, tuple(files))
+
+
+def compile_source(
+    source: PolicySource, *, superusers: Iterable[str] = (), naming: MeshNaming | None = None
+) -> PolicySnapshot:
+    docs, errors = source.documents(tests=False)
+    rules, compile_errors = compile_documents(docs, naming or MeshNaming())
+    errors += compile_errors
+    if not errors and not docs:
+        errors.append(f"{source.root}: no policy documents (*.yaml other than *_test.yaml) found")
+    if errors:
+        raise PolicyError(
+            f"{len(errors)} error(s) in policy revision {source.revision}:\n" + "\n".join(errors)
+        )
+    return PolicySnapshot(
+        source.revision, source.content_hash, tuple(rules), frozenset(superusers), str(source.root)
+    )
+
+
+def load_policy(
+    path: Path, *, superusers: Iterable[str] = (), naming: MeshNaming | None = None
+) -> PolicySnapshot:
+    """Load, validate and compile the policy folder at `path`; raise PolicyError listing every problem."""
+    return compile_source(read_source(path), superusers=superusers, naming=naming)

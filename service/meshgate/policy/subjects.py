@@ -1,0 +1,182 @@
+"""Who a rule applies to: SPIFFE IDs and patterns, Linkerd identity names, OIDC claims, plain roles.
+
+Every subject answers `match(principal, issuer, attributes)` with the values it captured, or None.
+Linkerd DNS-form names are translated once, at compile time, to the canonical SPIFFE form
+`spiffe://<trust-domain>/ns/<ns>/sa/<sa>` that principals are matched in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from meshgate.errors import PolicyError
+from meshgate.policy.patterns import NO_BINDINGS, Bindings, Capture, SegmentPattern, parse_segment
+
+Attributes = Mapping[str, tuple[str, ...]]
+IndexKey = tuple[Literal["exact", "issuer", "pattern"], str]
+
+_LINKERD_MARKER = ".serviceaccount.identity."
+
+
+@dataclass(frozen=True, slots=True)
+class MeshNaming:
+    """How Linkerd names its workload identities: `<sa>.<ns>.serviceaccount.identity.<cp-ns>.<td>`."""
+
+    trust_domain: str = "cluster.local"
+    control_plane_ns: str = "linkerd"
+
+    @property
+    def identity_suffix(self) -> str:
+        return f"serviceaccount.identity.{self.control_plane_ns}.{self.trust_domain}"
+
+
+class Subject(Protocol):
+    @property
+    def text(self) -> str: ...
+    @property
+    def variables(self) -> frozenset[str]: ...
+    @property
+    def index_key(self) -> IndexKey: ...
+    def match(self, principal: str, issuer: str, attributes: Attributes) -> Bindings | None: ...
+    def specialize(self, bindings: Bindings) -> str: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ExactSubject:
+    """One principal string: a SPIFFE ID without wildcards, a translated Linkerd name, or a Pulsar role."""
+
+    text: str
+    principal: str
+    variables: frozenset[str] = frozenset()
+
+    @property
+    def index_key(self) -> IndexKey:
+        return ("exact", self.principal)
+
+    def match(self, principal: str, issuer: str, attributes: Attributes) -> Bindings | None:
+        return NO_BINDINGS if principal == self.principal else None
+
+    def specialize(self, bindings: Bindings) -> str:
+        return self.text
+
+
+@dataclass(frozen=True, slots=True)
+class SpiffePattern:
+    """`spiffe://td/ns/*/sa/{sa}`: each segment a glob; a capture must be a whole segment."""
+
+    text: str
+    segments: tuple[SegmentPattern, ...]
+    variables: frozenset[str]
+
+    @property
+    def index_key(self) -> IndexKey:
+        return ("pattern", "")
+
+    def match(self, principal: str, issuer: str, attributes: Attributes) -> Bindings | None:
+        if not principal.startswith("spiffe://"):
+            return None
+        parts = principal[len("spiffe://") :].split("/")
+        if len(parts) != len(self.segments):
+            return None
+        bound: dict[str, str] = {}
+        for segment, part in zip(self.segments, parts, strict=True):
+            token = segment.tokens[0]
+            if isinstance(token, Capture):
+                if not part or bound.setdefault(token.name, part) != part:
+                    return None
+            elif not segment.matches(part):
+                return None
+        return bound
+
+    def specialize(self, bindings: Bindings) -> str:
+        return "spiffe://" + "/".join(s.substitute(bindings) for s in self.segments)
+
+
+@dataclass(frozen=True, slots=True)
+class OidcSubject:
+    """Callers whose token came from `issuer` and, if `claim` is set, carries one of `values` in it."""
+
+    issuer: str
+    claim: str = ""
+    values: frozenset[str] = frozenset()
+    variables: frozenset[str] = frozenset()
+
+    @property
+    def text(self) -> str:
+        values = ",".join(sorted(self.values))
+        return f"oidc:{self.issuer}" + (f"[{self.claim}={values}]" if self.claim else "")
+
+    @property
+    def index_key(self) -> IndexKey:
+        return ("issuer", self.issuer)
+
+    def match(self, principal: str, issuer: str, attributes: Attributes) -> Bindings | None:
+        if issuer != self.issuer:
+            return None
+        if self.claim and self.values.isdisjoint(attributes.get(self.claim, ())):
+            return None
+        return NO_BINDINGS
+
+    def specialize(self, bindings: Bindings) -> str:
+        return self.text
+
+
+def spiffe_subject(text: str) -> Subject:
+    if not text.startswith("spiffe://"):
+        raise PolicyError(f"{text!r} is not a SPIFFE ID: it must start with spiffe://")
+    segments = tuple(parse_segment(part) for part in text[len("spiffe://") :].split("/"))
+    for segment in segments:
+        if segment.variables and len(segment.tokens) != 1:
+            raise PolicyError(f"{text!r}: a capture must be a whole path segment, like /ns/{{ns}}/")
+    variables = frozenset().union(*(s.variables for s in segments))
+    if all(s.literal is not None for s in segments):
+        return ExactSubject(text, text)
+    names = [t.name for s in segments for t in s.tokens if isinstance(t, Capture)]
+    if len(names) != len(set(names)):
+        raise PolicyError(f"{text!r} captures the same name twice")
+    return SpiffePattern(text, segments, variables)
+
+
+def linkerd_to_spiffe(name: str, naming: MeshNaming) -> str:
+    """Translate a Linkerd identity name or pattern (`*`, `*.suffix`) to a SPIFFE ID or pattern."""
+    if _LINKERD_MARKER in name:
+        head, tail = name.split(_LINKERD_MARKER, 1)
+        _, _, trust_domain = tail.partition(".")
+        labels = head.split(".")
+        if (
+            not trust_domain
+            or len(labels) > 2
+            or (len(labels) == 1 and head != "*")
+            or "" in labels
+            or "*" in labels[1:]
+        ):
+            raise PolicyError(
+                f"{name!r} is not a Linkerd identity: expected <sa>.<ns>{_LINKERD_MARKER}<cp>.<td>"
+            )
+        sa, ns = labels if len(labels) == 2 else ("*", "*")
+        return f"spiffe://{trust_domain}/ns/{ns}/sa/{sa}"
+    suffix = naming.identity_suffix
+    if name == "*" or (name.startswith("*.") and (suffix == name[2:] or suffix.endswith("." + name[2:]))):
+        return f"spiffe://{naming.trust_domain}/ns/*/sa/*"
+    raise PolicyError(
+        f"{name!r} does not name Linkerd identities of control plane {naming.control_plane_ns!r} "
+        f"in trust domain {naming.trust_domain!r}"
+    )
+
+
+def linkerd_subject(name: str, naming: MeshNaming) -> Subject:
+    if "{" in name:
+        raise PolicyError(f"{name!r}: Linkerd names cannot capture; use a spiffe:// pattern")
+    translated = spiffe_subject(linkerd_to_spiffe(name, naming))
+    if isinstance(translated, ExactSubject):
+        return ExactSubject(f"linkerd:{name}", translated.principal)
+    assert isinstance(translated, SpiffePattern)
+    return SpiffePattern(f"linkerd:{name}", translated.segments, translated.variables)
+
+
+def role_subject(role: str) -> Subject:
+    if not role or role != role.strip():
+        raise PolicyError(f"{role!r} is not a role: it is empty or has surrounding spaces")
+    return ExactSubject(f"role:{role}", role)
