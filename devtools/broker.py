@@ -1,0 +1,218 @@
+"""A real Apache Pulsar standalone broker (Maven Central jars) with the meshgate shim loaded.
+
+`org.apache.pulsar.PulsarStandaloneStarter` with RocksDB metadata and in-process bookies; no Docker.
+The classpath comes from `broker-runtime/pom.xml` (see `make broker-classpath`).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import ssl
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from devtools.pki import BROKER_ID, DevPki
+from devtools.ports import free_port, wait_for_port
+
+ROOT = Path(__file__).resolve().parent.parent
+PULSAR_VERSIONS = {"4.0": "4.0.7", "4.2": "4.2.4"}
+SHIM_JAR = ROOT / "plugin-shim" / "target" / "meshgate-pulsar-shim-0.1.0.jar"
+
+JVM_FLAGS = [
+    "-Xms256m",
+    "-Xmx1g",
+    "-XX:MaxDirectMemorySize=512m",
+    "-Djava.net.preferIPv4Stack=true",
+    "-Djute.maxbuffer=10485760",
+    "-Dio.netty.tryReflectionSetAccessible=true",
+    "-Dorg.apache.pulsar.shade.io.netty.tryReflectionSetAccessible=true",
+    "-Dlog4j.shutdownHookEnabled=false",
+    "--add-opens=java.base/java.io=ALL-UNNAMED",
+    "--add-opens=java.base/java.util.zip=ALL-UNNAMED",
+    "--add-opens=java.management/sun.management=ALL-UNNAMED",
+    "--add-opens=jdk.management/com.sun.management.internal=ALL-UNNAMED",
+    "--add-opens=java.base/java.nio=ALL-UNNAMED",
+    "--add-opens=java.base/jdk.internal.misc=ALL-UNNAMED",
+    "--add-opens=java.base/jdk.internal.platform=ALL-UNNAMED",
+    "--enable-native-access=ALL-UNNAMED",
+]
+
+
+def classpath_file(line: str) -> Path:
+    return ROOT / ".cache" / "broker" / PULSAR_VERSIONS[line] / "classpath.txt"
+
+
+@dataclass
+class BrokerPorts:
+    binary: int = field(default_factory=free_port)
+    binary_tls: int = field(default_factory=free_port)
+    web: int = field(default_factory=free_port)
+    web_tls: int = field(default_factory=free_port)
+    bookie: int = field(default_factory=free_port)
+
+
+@dataclass
+class BrokerSettings:
+    pki: DevPki
+    meshgate_target: str
+    workdir: Path
+    line: str = "4.0"
+    ports: BrokerPorts = field(default_factory=BrokerPorts)
+    refresh_check_seconds: int = 60
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+def broker_conf(s: BrokerSettings) -> str:
+    pki = s.pki
+    settings = {
+        "clusterName": "standalone",
+        "advertisedAddress": "127.0.0.1",
+        "bindAddress": "127.0.0.1",
+        "brokerServicePort": s.ports.binary,
+        "brokerServicePortTls": s.ports.binary_tls,
+        "webServicePort": s.ports.web,
+        "webServicePortTls": s.ports.web_tls,
+        "tlsCertificateFilePath": pki.cert("broker-server"),
+        "tlsKeyFilePath": pki.key("broker-server"),
+        "tlsTrustCertsFilePath": pki.ca_file,
+        "tlsRequireTrustedClientCertOnConnect": "true",
+        "tlsAllowInsecureConnection": "false",
+        "authenticationEnabled": "true",
+        "authenticationProviders": "dev.meshgate.pulsar.MeshgateTlsAuthenticationProvider,"
+        "dev.meshgate.pulsar.MeshgateTokenAuthenticationProvider",
+        "authenticationRefreshCheckSeconds": s.refresh_check_seconds,
+        "authorizationEnabled": "true",
+        "authorizationProvider": "dev.meshgate.pulsar.MeshgateAuthorizationProvider",
+        "superUserRoles": BROKER_ID,
+        "brokerClientTlsEnabled": "true",
+        "brokerClientAuthenticationPlugin": "org.apache.pulsar.client.impl.auth.AuthenticationTls",
+        "brokerClientAuthenticationParameters": f"tlsCertFile:{pki.cert('broker-client')},"
+        f"tlsKeyFile:{pki.key('broker-client')}",
+        "brokerClientTrustCertsFilePath": pki.ca_file,
+        "managedLedgerDefaultEnsembleSize": 1,
+        "managedLedgerDefaultWriteQuorum": 1,
+        "managedLedgerDefaultAckQuorum": 1,
+        "allowAutoTopicCreation": "true",
+        "meshgateTarget": s.meshgate_target,
+    }
+    settings.update(s.extra)
+    return "".join(f"{k}={v}\n" for k, v in settings.items())
+
+
+class StandaloneBroker:
+    """Start with `start()`, stop with `stop()`; `log` is the broker's log file."""
+
+    def __init__(self, settings: BrokerSettings) -> None:
+        self.settings = settings
+        self.workdir = settings.workdir
+        self.log = self.workdir / "broker.log"
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def service_url_tls(self) -> str:
+        return f"pulsar+ssl://127.0.0.1:{self.settings.ports.binary_tls}"
+
+    @property
+    def service_url(self) -> str:
+        return f"pulsar://127.0.0.1:{self.settings.ports.binary}"
+
+    @property
+    def web_url(self) -> str:
+        return f"http://127.0.0.1:{self.settings.ports.web}"
+
+    @property
+    def web_url_tls(self) -> str:
+        return f"https://127.0.0.1:{self.settings.ports.web_tls}"
+
+    def command(self) -> list[str]:
+        cp_file = classpath_file(self.settings.line)
+        if not cp_file.exists():
+            raise FileNotFoundError(f"{cp_file} missing: run `make broker-classpath` first")
+        if not SHIM_JAR.exists():
+            raise FileNotFoundError(f"{SHIM_JAR} missing: run `make shim` first")
+        classpath = f"{SHIM_JAR}:{cp_file.read_text().strip()}"
+        data = self.workdir / "data"
+        return [
+            shutil.which("java") or "java",
+            *JVM_FLAGS,
+            f"-Dlog4j.configurationFile={ROOT / 'devtools' / 'log4j2.xml'}",
+            f"-Dmeshgate.broker.log={self.log}",
+            "-cp",
+            classpath,
+            "org.apache.pulsar.PulsarStandaloneStarter",
+            "--config",
+            str(self.workdir / "standalone.conf"),
+            "--no-functions-worker",
+            "--no-stream-storage",
+            "--wipe-data",
+            "--num-bookies",
+            "1",
+            "--bookkeeper-port",
+            str(self.settings.ports.bookie),
+            "--metadata-dir",
+            str(data / "metadata"),
+            "--bookkeeper-dir",
+            str(data / "bookkeeper"),
+        ]
+
+    def start(self, timeout: float = 180.0) -> float:
+        """Start and wait until the broker serves and bootstrap is done; returns the seconds it took."""
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        (self.workdir / "standalone.conf").write_text(broker_conf(self.settings))
+        began = time.monotonic()
+        stdout = (self.workdir / "broker.stdout").open("wb")
+        self._process = subprocess.Popen(
+            self.command(), stdout=stdout, stderr=subprocess.STDOUT, cwd=self.workdir, start_new_session=True
+        )
+        self._wait_ready(began + timeout)
+        return time.monotonic() - began
+
+    def _wait_ready(self, deadline: float) -> None:
+        while time.monotonic() < deadline:
+            if self._process is not None and self._process.poll() is not None:
+                raise RuntimeError(f"broker exited with {self._process.returncode}; see {self.log}")
+            if self._bootstrap_done():
+                return
+            time.sleep(0.5)
+        self.stop()
+        raise TimeoutError(f"broker not ready in time; see {self.log}")
+
+    def admin_get(self, path: str, identity: str = "broker-client") -> tuple[int, str]:
+        """GET on the broker's HTTPS admin API as `identity` (a certificate name in the dev PKI)."""
+        pki = self.settings.pki
+        context = ssl.create_default_context(cafile=str(pki.ca_file))
+        context.load_cert_chain(str(pki.cert(identity)), str(pki.key(identity)))
+        request = urllib.request.Request(self.web_url_tls + path, headers={"X-Pulsar-Auth-Method-Name": "tls"})
+        try:
+            with urllib.request.urlopen(request, context=context, timeout=5) as response:
+                return int(response.status), response.read().decode()
+        except urllib.error.HTTPError as error:
+            return int(error.code), error.read().decode(errors="replace")
+
+    def _bootstrap_done(self) -> bool:
+        # Standalone creates the cluster, the `public` tenant and `public/default` after the service is
+        # ready; clients fail with "Namespace not found" until then.
+        if not wait_for_port(self.settings.ports.web_tls, 0.5):
+            return False
+        try:
+            status, body = self.admin_get("/admin/v2/namespaces/public")
+        except OSError:
+            return False
+        return status == 200 and "public/default" in body
+
+    def stop(self) -> None:
+        process, self._process = self._process, None
+        if process is None or process.poll() is not None:
+            return
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)

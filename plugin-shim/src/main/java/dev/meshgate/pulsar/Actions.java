@@ -1,0 +1,64 @@
+package dev.meshgate.pulsar;
+
+import dev.meshgate.proto.v1.Resource;
+import java.util.Locale;
+import org.apache.pulsar.common.naming.NamespaceName;
+import org.apache.pulsar.common.naming.TopicName;
+
+/**
+ * Builds the action names and resources of the meshgate policy language from Pulsar's enums.
+ * The names are the lower-cased enum constants, so an operation Pulsar adds later still reaches the
+ * service (which denies names it does not know) instead of failing in the broker.
+ */
+final class Actions {
+
+    static final String SUPERUSER = "superuser";
+    static final String TENANT_ADMIN = "tenant.admin";
+
+    private Actions() {
+    }
+
+    static String of(String family, Enum<?> operation) {
+        return family + "." + operation.name().toLowerCase(Locale.ROOT);
+    }
+
+    static String policy(String family, Enum<?> policy, Enum<?> operation) {
+        return family + "." + policy.name().toLowerCase(Locale.ROOT) + "." + operation.name().toLowerCase(Locale.ROOT);
+    }
+
+    // The broker passes null for parts that do not apply (e.g. the tenant of LIST_TENANTS); proto
+    // setters reject null, so every part goes through orEmpty.
+
+    static Resource topic(TopicName topic) {
+        if (topic == null) {
+            return Resource.getDefaultInstance();
+        }
+        return Resource.newBuilder()
+                .setTenant(orEmpty(topic.getTenant()))
+                .setNamespace(orEmpty(topic.getNamespace()))
+                .setTopic(topic.toString())
+                .build();
+    }
+
+    static Resource namespace(NamespaceName namespace) {
+        if (namespace == null) {
+            return Resource.getDefaultInstance();
+        }
+        return Resource.newBuilder()
+                .setTenant(orEmpty(namespace.getTenant()))
+                .setNamespace(namespace.toString())
+                .build();
+    }
+
+    static Resource tenant(String tenant) {
+        return Resource.newBuilder().setTenant(orEmpty(tenant)).build();
+    }
+
+    static Resource cluster(String cluster, String broker) {
+        return Resource.newBuilder().setCluster(orEmpty(cluster)).setBroker(orEmpty(broker)).build();
+    }
+
+    static String orEmpty(String value) {
+        return value == null ? "" : value;
+    }
+}

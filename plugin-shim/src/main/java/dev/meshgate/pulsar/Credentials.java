@@ -1,0 +1,68 @@
+package dev.meshgate.pulsar;
+
+import com.google.protobuf.ByteString;
+import dev.meshgate.proto.v1.CertificateChain;
+import dev.meshgate.proto.v1.Credential;
+import dev.meshgate.proto.v1.Peer;
+import java.net.SocketAddress;
+import java.security.cert.Certificate;
+import java.security.cert.CertificateEncodingException;
+import java.util.Optional;
+import org.apache.pulsar.broker.authentication.AuthenticationDataSource;
+
+/** Turns what the broker knows about a connection into the proto {@link Credential} and {@link Peer}. */
+final class Credentials {
+
+    static final String BEARER = "Bearer ";
+
+    private Credentials() {
+    }
+
+    /** The TLS client certificate chain, leaf first, or empty when the connection presented none. */
+    static Optional<Credential> certificateChain(AuthenticationDataSource data) throws CertificateEncodingException {
+        if (data == null || !data.hasDataFromTls()) {
+            return Optional.empty();
+        }
+        Certificate[] certs = data.getTlsCertificates();
+        if (certs == null || certs.length == 0) {
+            return Optional.empty();
+        }
+        CertificateChain.Builder chain = CertificateChain.newBuilder();
+        for (Certificate cert : certs) {
+            chain.addDer(ByteString.copyFrom(cert.getEncoded()));
+        }
+        return Optional.of(Credential.newBuilder().setCertificateChain(chain).build());
+    }
+
+    /** The bearer token from the binary CONNECT command or the HTTP Authorization header. */
+    static Optional<Credential> token(AuthenticationDataSource data) {
+        if (data == null) {
+            return Optional.empty();
+        }
+        String token = null;
+        if (data.hasDataFromCommand()) {
+            token = data.getCommandData();
+        } else if (data.hasDataFromHttp()) {
+            String header = data.getHttpHeader("Authorization");
+            if (header != null && header.startsWith(BEARER)) {
+                token = header.substring(BEARER.length());
+            }
+        }
+        if (token == null || token.isBlank()) {
+            return Optional.empty();
+        }
+        return Optional.of(Credential.newBuilder().setToken(token.trim()).build());
+    }
+
+    static Peer peer(AuthenticationDataSource data, String authMethod) {
+        Peer.Builder peer = Peer.newBuilder().setAuthMethod(authMethod);
+        if (data != null) {
+            SocketAddress address = data.getPeerAddress();
+            if (address != null) {
+                peer.setAddress(address.toString());
+            }
+            peer.setTransport(data.hasDataFromHttp() ? "http" : "binary");
+        }
+        return peer.build();
+    }
+}

@@ -1,0 +1,15 @@
+package dev.meshgate.pulsar;
+
+/** Why the shim refused something on its own, before or instead of a service answer. Feeds metrics and logs. */
+public enum FailureReason {
+    /** The connection offered no credential this provider understands. */
+    NO_CREDENTIAL,
+    /** The service answered with a rejection (the code travels in the message). */
+    REJECTED,
+    /** The service did not answer within the deadline. */
+    DEADLINE_EXCEEDED,
+    /** The service could not be reached or failed. */
+    SERVICE_ERROR,
+    /** The credential could not be encoded for the service (e.g. a broken certificate object). */
+    BAD_CREDENTIAL
+}

@@ -1,0 +1,105 @@
+package dev.meshgate.pulsar;
+
+import dev.meshgate.proto.v1.AuthenticateRequest;
+import dev.meshgate.proto.v1.AuthenticateResponse;
+import dev.meshgate.proto.v1.Credential;
+import dev.meshgate.proto.v1.Identity;
+import java.io.IOException;
+import java.net.SocketAddress;
+import java.util.Optional;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import javax.naming.AuthenticationException;
+import javax.net.ssl.SSLSession;
+import org.apache.pulsar.broker.ServiceConfiguration;
+import org.apache.pulsar.broker.authentication.AuthenticationDataSource;
+import org.apache.pulsar.broker.authentication.AuthenticationProvider;
+import org.apache.pulsar.broker.authentication.AuthenticationState;
+import org.apache.pulsar.common.api.AuthData;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Asks meshgate who the caller is. One subclass per Pulsar auth method, because the broker picks the
+ * provider by the method name the client sends ("tls" or "token").
+ */
+public abstract class MeshgateAuthenticationProvider implements AuthenticationProvider {
+
+    private static final Logger LOG = LoggerFactory.getLogger(MeshgateAuthenticationProvider.class);
+
+    private MeshgateConfig config;
+    private MeshgateClient client;
+
+    @Override
+    public void initialize(ServiceConfiguration conf) throws IOException {
+        try {
+            config = MeshgateConfig.from(conf);
+        } catch (IllegalArgumentException e) {
+            throw new IOException("meshgate: invalid broker configuration: " + e.getMessage(), e);
+        }
+        client = MeshgateClients.acquire(config);
+        LOG.info("meshgate {} authentication asks {}", getAuthMethodName(), config.target());
+    }
+
+    /** The credential this provider reads from the connection, if any. */
+    protected abstract Optional<Credential> credential(AuthenticationDataSource data) throws Exception;
+
+    @Override
+    public CompletableFuture<String> authenticateAsync(AuthenticationDataSource data) {
+        return verify(data).thenApply(Identity::getPrincipal);
+    }
+
+    /** Verifies the connection's credential; completes exceptionally with {@link AuthenticationException}. */
+    CompletableFuture<Identity> verify(AuthenticationDataSource data) {
+        Optional<Credential> credential;
+        try {
+            credential = credential(data);
+        } catch (Exception e) {
+            return failed(FailureReason.BAD_CREDENTIAL, "credential could not be read: " + e.getMessage());
+        }
+        if (credential.isEmpty()) {
+            return failed(FailureReason.NO_CREDENTIAL, "no " + getAuthMethodName() + " credential presented");
+        }
+        AuthenticateRequest request = AuthenticateRequest.newBuilder()
+                .setCredential(credential.get())
+                .setPeer(Credentials.peer(data, getAuthMethodName()))
+                .setRequestId(UUID.randomUUID().toString())
+                .build();
+        return client.authenticate(request).handle((response, error) -> identityOf(response, error));
+    }
+
+    private Identity identityOf(AuthenticateResponse response, Throwable error) {
+        if (error != null) {
+            FailureReason reason = GrpcErrors.reason(error);
+            throw new CompletionException(authError(reason, GrpcErrors.describe(error)));
+        }
+        if (response.hasIdentity()) {
+            return response.getIdentity();
+        }
+        String why = response.getRejection().getCode() + ": " + response.getRejection().getReason();
+        throw new CompletionException(authError(FailureReason.REJECTED, why));
+    }
+
+    private <T> CompletableFuture<T> failed(FailureReason reason, String message) {
+        return CompletableFuture.failedFuture(authError(reason, message));
+    }
+
+    private AuthenticationException authError(FailureReason reason, String message) {
+        incrementFailureMetric(reason);
+        return new AuthenticationException("meshgate " + getAuthMethodName() + " authentication failed ("
+                + reason.name().toLowerCase() + "): " + message);
+    }
+
+    @Override
+    public AuthenticationState newAuthState(AuthData authData, SocketAddress remoteAddress, SSLSession sslSession) {
+        return new MeshgateAuthenticationState(this, remoteAddress, sslSession);
+    }
+
+    @Override
+    public void close() {
+        if (config != null) {
+            MeshgateClients.release(config);
+        }
+    }
+}

@@ -1,0 +1,88 @@
+"""Conversions between the wire messages and the domain value objects."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from meshgate.errors import BadRequestError
+from meshgate.model import AccessRequest, Decision, Identity, Resource
+from meshgate.v1 import meshgate_pb2 as pb
+
+
+@dataclass(frozen=True, slots=True)
+class CredentialInput:
+    """Exactly one credential, as presented by the caller."""
+
+    cert_chain: tuple[bytes, ...] = ()
+    token: str = ""
+    l5d_client_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PeerInfo:
+    address: str = ""
+    auth_method: str = ""
+    transport: str = ""
+
+
+def credential_from_pb(msg: pb.Credential) -> CredentialInput | None:
+    kind = msg.WhichOneof("kind")
+    if kind == "certificate_chain":
+        if not msg.certificate_chain.der:
+            raise BadRequestError("certificate_chain has no certificates", code="bad_request")
+        return CredentialInput(cert_chain=tuple(msg.certificate_chain.der))
+    if kind == "token":
+        return CredentialInput(token=msg.token)
+    if kind == "l5d_client_id":
+        return CredentialInput(l5d_client_id=msg.l5d_client_id)
+    return None
+
+
+def peer_from_pb(msg: pb.Peer) -> PeerInfo:
+    return PeerInfo(address=msg.address, auth_method=msg.auth_method, transport=msg.transport)
+
+
+def identity_to_pb(identity: Identity) -> pb.AuthenticateResponse:
+    expires = int(identity.expires_at.timestamp() * 1000) if identity.expires_at else 0
+    return pb.AuthenticateResponse(
+        identity=pb.Identity(
+            principal=identity.principal,
+            credential_kind=identity.kind.value,
+            expires_at_unix_ms=expires,
+            issuer=identity.issuer,
+        )
+    )
+
+
+def rejection_to_pb(code: str, reason: str) -> pb.AuthenticateResponse:
+    return pb.AuthenticateResponse(rejection=pb.Rejection(code=code, reason=reason))
+
+
+def access_request_from_pb(msg: pb.AuthorizeRequest, caller: Identity | None) -> AccessRequest:
+    if not msg.principal:
+        raise BadRequestError("principal is required")
+    if not msg.action:
+        raise BadRequestError("action is required")
+    r = msg.resource
+    resource = Resource(r.tenant, r.namespace, r.topic, r.cluster, r.broker)
+    # Claims only count when the credential authenticates to the very principal asked about.
+    vouched = caller is not None and caller.principal == msg.principal
+    return AccessRequest(
+        principal=msg.principal,
+        action=msg.action,
+        resource=resource,
+        subscription=msg.subscription,
+        issuer=caller.issuer if vouched and caller else "",
+        attributes=caller.attributes if vouched and caller else {},
+    )
+
+
+def decision_to_pb(decision: Decision) -> pb.Decision:
+    return pb.Decision(
+        allowed=decision.allowed,
+        rule_id=decision.rule_id,
+        reason_code=decision.reason_code,
+        reason=decision.reason,
+        revision=decision.revision,
+        shadow=[pb.ShadowEffect(rule_id=s.rule_id, would_allow=s.would_allow) for s in decision.shadow],
+    )

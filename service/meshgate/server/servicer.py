@@ -1,0 +1,133 @@
+"""gRPC servicers: decode, call the domain, encode. Errors map to status in `status.py` only."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TypeVar
+
+import grpc
+
+from meshgate.authn import Authenticator
+from meshgate.authz import Authorizer
+from meshgate.errors import AuthenticationError
+from meshgate.model import Identity
+from meshgate.server import convert
+from meshgate.server.status import status_for
+from meshgate.v1 import meshgate_pb2 as pb
+from meshgate.v1 import meshgate_pb2_grpc as pb_grpc
+
+log = logging.getLogger("meshgate.server")
+_R = TypeVar("_R")
+
+
+async def _guarded(context: grpc.aio.ServicerContext[object, object], call: Callable[[], Awaitable[_R]]) -> _R:
+    try:
+        return await call()
+    except asyncio.CancelledError:
+        raise
+    except Exception as error:
+        code, detail = status_for(error)
+        if code == grpc.StatusCode.INTERNAL:
+            log.exception("request failed")
+        await context.abort(code, detail)
+        raise AssertionError("unreachable: abort raises") from error
+
+
+class AuthenticationServicer(pb_grpc.AuthenticationServicer):
+    def __init__(self, authenticator: Authenticator) -> None:
+        self._authenticator = authenticator
+
+    async def Authenticate(  # noqa: N802 - name fixed by the proto
+        self, request: pb.AuthenticateRequest, context: grpc.aio.ServicerContext[object, object]
+    ) -> pb.AuthenticateResponse:
+        return await _guarded(context, lambda: self._authenticate(request))
+
+    async def _authenticate(self, request: pb.AuthenticateRequest) -> pb.AuthenticateResponse:
+        credential = convert.credential_from_pb(request.credential)
+        peer = convert.peer_from_pb(request.peer)
+        if credential is None:
+            return convert.rejection_to_pb("no_credential", "the request carries no credential")
+        try:
+            identity = await self._authenticator.authenticate(credential, peer)
+        except AuthenticationError as rejected:
+            log.info("authentication rejected: %s (peer %s)", rejected, peer.address)
+            return convert.rejection_to_pb(rejected.code, rejected.message)
+        return convert.identity_to_pb(identity)
+
+
+class AuthorizationServicer(pb_grpc.AuthorizationServicer):
+    def __init__(
+        self,
+        authorizer: Authorizer,
+        authenticator: Authenticator,
+        revisions: RevisionFeed,
+    ) -> None:
+        self._authorizer = authorizer
+        self._authenticator = authenticator
+        self._revisions = revisions
+
+    async def Authorize(  # noqa: N802
+        self, request: pb.AuthorizeRequest, context: grpc.aio.ServicerContext[object, object]
+    ) -> pb.AuthorizeResponse:
+        return await _guarded(context, lambda: self._authorize(request))
+
+    async def AuthorizeBatch(  # noqa: N802
+        self, request: pb.AuthorizeBatchRequest, context: grpc.aio.ServicerContext[object, object]
+    ) -> pb.AuthorizeBatchResponse:
+        async def batch() -> pb.AuthorizeBatchResponse:
+            answers = [await self._authorize(r) for r in request.requests]
+            return pb.AuthorizeBatchResponse(decisions=[a.decision for a in answers])
+
+        return await _guarded(context, batch)
+
+    async def WatchRevision(  # noqa: N802
+        self, request: pb.WatchRevisionRequest, context: grpc.aio.ServicerContext[object, object]
+    ) -> AsyncIterator[pb.RevisionEvent]:
+        async for revision, activated_at in self._revisions.follow():
+            yield pb.RevisionEvent(revision=revision, activated_at_unix_ms=int(activated_at * 1000))
+
+    async def _authorize(self, request: pb.AuthorizeRequest) -> pb.AuthorizeResponse:
+        caller = await self._caller(request)
+        access = convert.access_request_from_pb(request, caller)
+        decision = self._authorizer.decide(access)
+        return pb.AuthorizeResponse(decision=convert.decision_to_pb(decision))
+
+    async def _caller(self, request: pb.AuthorizeRequest) -> Identity | None:
+        """The identity behind the attached credential, for its claims; None when absent or invalid."""
+        if not request.HasField("credential"):
+            return None
+        credential = convert.credential_from_pb(request.credential)
+        if credential is None:
+            return None
+        try:
+            return await self._authenticator.authenticate(credential, convert.peer_from_pb(request.peer))
+        except AuthenticationError:
+            return None
+
+
+class RevisionFeed:
+    """Fans policy revision changes out to every WatchRevision stream."""
+
+    def __init__(self, current: Callable[[], str]) -> None:
+        self._current = current
+        self._activated_at = time.time()
+        self._queues: set[asyncio.Queue[tuple[str, float]]] = set()
+
+    def publish(self, revision: str) -> None:
+        """Call on the event loop whenever a new revision becomes active."""
+        self._activated_at = time.time()
+        for queue in self._queues:
+            queue.put_nowait((revision, self._activated_at))
+
+    async def follow(self) -> AsyncIterator[tuple[str, float]]:
+        queue: asyncio.Queue[tuple[str, float]] = asyncio.Queue()
+        self._queues.add(queue)
+        try:
+            yield self._current(), self._activated_at
+            while True:
+                yield await queue.get()
+        finally:
+            self._queues.discard(queue)
