@@ -7,6 +7,7 @@ trust domain instead of rejecting them, and has no length limits) and turns its 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from spiffe import SpiffeId
@@ -39,7 +40,7 @@ def parse_spiffe_id(raw: str) -> SpiffeID:
     try:
         parsed = SpiffeId(raw)
     except PySpiffeError as err:
-        fail(IdentityCode.MALFORMED_SPIFFE_ID, f"{raw!r} is not a SPIFFE ID: {_detail(err)}")
+        fail(IdentityCode.MALFORMED_SPIFFE_ID, f"{raw!r} is not a SPIFFE ID: {_detail(raw, err)}")
     if str(parsed) != raw:
         fail(
             IdentityCode.MALFORMED_SPIFFE_ID,
@@ -68,6 +69,8 @@ def _check_length(raw: str) -> None:
         fail(IdentityCode.MALFORMED_SPIFFE_ID, f"SPIFFE ID longer than {MAX_ID_BYTES} bytes")
 
 
-def _detail(err: PySpiffeError) -> str:
-    # py-spiffe messages look like "Invalid SPIFFE ID 'x': detail"; keep the detail, on one line.
-    return str(err).rsplit("': ", 1)[-1].replace("\n", " ")
+def _detail(raw: str, err: PySpiffeError) -> str:
+    """py-spiffe's reason without its "Invalid SPIFFE ID '<raw>': " wrapper, on one line."""
+    text = str(err).removeprefix(f"Invalid SPIFFE ID '{raw}': ").removeprefix("Invalid SPIFFE ID: ")
+    text = re.sub(r"^Invalid trust domain( '[^']*')?: ", "trust domain ", text)
+    return " ".join(text.split())
