@@ -83,6 +83,10 @@ class TokenAuthenticator:
     def keys(self) -> JwksCache:
         return self._cache
 
+    @property
+    def tokens(self) -> TokenCache:
+        return self._tokens
+
     async def start(self, *, wait: bool = True) -> None:
         await self._cache.start(wait=wait)
 

@@ -17,7 +17,8 @@ from typing import Any
 from meshgate.oidc.reasons import Reason, fail
 
 _SEGMENT = r"[A-Za-z0-9_-]"
-_COMPACT = re.compile(rf"({_SEGMENT}+)\.({_SEGMENT}+)\.({_SEGMENT}+)")
+# The signature may be empty so that `alg: none` tokens get their own code (alg_not_allowed).
+_COMPACT = re.compile(rf"({_SEGMENT}+)\.({_SEGMENT}+)\.({_SEGMENT}*)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,8 +32,9 @@ def parse_compact(token: str, max_bytes: int) -> CompactToken:
         fail(Reason.TOKEN_TOO_LARGE, f"token has more than {max_bytes} characters")
     match = _COMPACT.fullmatch(token)
     if match is None:
-        fail(Reason.MALFORMED, "token is not three non-empty base64url segments")
-    header_b64, payload_b64, _signature = match.groups()
+        fail(Reason.MALFORMED, "token is not three base64url segments")
+    header_b64, payload_b64, signature_b64 = match.groups()
+    b64url_decode(signature_b64, "signature")
     return CompactToken(_json_object(header_b64, "header"), _json_object(payload_b64, "payload"))
 
 

@@ -98,7 +98,8 @@ class JwksCache:
         if wait:
             await asyncio.gather(*(self.refresh(issuer) for issuer in self._states))
         for issuer in self._states:
-            self._tasks.append(asyncio.create_task(self._refresh_loop(issuer), name=f"jwks-refresh {issuer}"))
+            loop = self._refresh_loop(issuer, fetch_first=not wait)
+            self._tasks.append(asyncio.create_task(loop, name=f"jwks-refresh {issuer}"))
 
     async def close(self) -> None:
         tasks = self._tasks + [s.inflight for s in self._states.values() if s.inflight is not None]
@@ -107,8 +108,10 @@ class JwksCache:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def _refresh_loop(self, issuer: str) -> None:
+    async def _refresh_loop(self, issuer: str, *, fetch_first: bool) -> None:
         state = self._states[issuer]
+        if fetch_first:
+            await self.refresh(issuer)
         while True:  # ends when close() cancels the task
             delay = state.interval if state.last_ok else self._settings.retry_seconds
             await asyncio.sleep(delay)

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from jwt import PyJWK
-from jwt.exceptions import PyJWKError
+from jwt.exceptions import PyJWKError, PyJWTError
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +122,7 @@ def _parse_jwk(entry: object) -> VerificationKey | None:
 def _public_key(entry: dict[str, Any], kty: str) -> PublicKey | None:
     try:
         loaded = PyJWK(entry, _FAMILY_ALG[kty]).key
-    except (PyJWKError, ValueError, TypeError, KeyError):
+    except (PyJWKError, PyJWTError, ValueError, TypeError, KeyError):
         return None
     if isinstance(loaded, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
         return None  # a private key published in a JWKS is a misconfiguration; refuse it
