@@ -31,7 +31,7 @@ _DEFAULT_NAMING = MeshNaming()
 
 
 def _naming(args: argparse.Namespace) -> MeshNaming:
-    return MeshNaming(args.trust_domain, args.control_plane_ns)
+    return MeshNaming(args.trust_domain, args.control_plane_namespace)
 
 
 def _load(folder: Path, args: argparse.Namespace) -> PolicySnapshot:
@@ -191,7 +191,9 @@ def _guard(func: Any) -> Any:
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--trust-domain", default=_DEFAULT_NAMING.trust_domain, help="Linkerd trust domain")
     parser.add_argument(
-        "--control-plane-ns", default=_DEFAULT_NAMING.control_plane_ns, help="Linkerd control plane ns"
+        "--control-plane-namespace",
+        default=_DEFAULT_NAMING.control_plane_namespace,
+        help="Linkerd control plane ns",
     )
 
 

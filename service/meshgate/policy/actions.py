@@ -111,10 +111,10 @@ def is_known(action: str) -> bool:
 
 
 def _glob_matches(pattern: str, action: str) -> bool:
-    """`*` stands for exactly one dot-separated part; a lone `*` stands for every action."""
-    if pattern == "*":
-        return True
+    """`*` stands for one dot-separated part; a trailing `*` for one or more (`topic_policy.*`)."""
     want, have = pattern.split("."), action.split(".")
+    if want[-1] == "*" and len(have) > len(want):
+        have = [*have[: len(want) - 1], "*"]
     return len(want) == len(have) and all(w in ("*", h) for w, h in zip(want, have, strict=True))
 
 

@@ -16,7 +16,7 @@ from meshgate.policy.actions import SUBSCRIPTION_ACTIONS, expand_patterns
 from meshgate.policy.patterns import SegmentPattern, parse_segment
 from meshgate.policy.resources import ResourcePattern, parse_resource_pattern
 from meshgate.policy.subjects import (
-    MeshNaming,
+    Naming,
     OidcSubject,
     Subject,
     linkerd_subject,
@@ -43,7 +43,7 @@ class CompiledRule:
     where: str  # file:line of the rule
 
 
-def compile_subject(raw: dict[str, Any], naming: MeshNaming) -> Subject:
+def compile_subject(raw: dict[str, Any], naming: Naming) -> Subject:
     if "spiffe" in raw:
         return spiffe_subject(raw["spiffe"])
     if "linkerd" in raw:
@@ -57,7 +57,7 @@ def compile_subject(raw: dict[str, Any], naming: MeshNaming) -> Subject:
 class _Compiler:
     """Collects errors while compiling one document's rules."""
 
-    def __init__(self, doc: SourceDoc, naming: MeshNaming, errors: list[str]) -> None:
+    def __init__(self, doc: SourceDoc, naming: Naming, errors: list[str]) -> None:
         self.doc, self.naming, self.errors = doc, naming, errors
 
     def each(self, items: Sequence[T], path: JsonPath, parse: Callable[[T], Any]) -> list[Any]:
@@ -123,7 +123,7 @@ def _sub_vars(rule: CompiledRule) -> Iterable[frozenset[str]]:
     return [s.variables for s in rule.subscriptions or ()]
 
 
-def compile_documents(docs: Iterable[SourceDoc], naming: MeshNaming) -> tuple[list[CompiledRule], list[str]]:
+def compile_documents(docs: Iterable[SourceDoc], naming: Naming) -> tuple[list[CompiledRule], list[str]]:
     """Rules of every AccessPolicy document in order, and every error found; ids must be unique."""
     rules: list[CompiledRule] = []
     errors: list[str] = []

@@ -17,7 +17,7 @@ from meshgate.errors import PolicyError
 from meshgate.policy.compile import compile_documents
 from meshgate.policy.engine import PolicySnapshot
 from meshgate.policy.gitrev import git_revision
-from meshgate.policy.subjects import MeshNaming
+from meshgate.policy.subjects import MeshNaming, Naming
 from meshgate.policy.yamlsrc import SourceDoc, parse_documents, schema_errors
 
 _SUFFIXES = (".yaml", ".yml")
@@ -93,7 +93,7 @@ def read_source(path: Path) -> PolicySource:
 
 
 def compile_source(
-    source: PolicySource, *, superusers: Iterable[str] = (), naming: MeshNaming | None = None
+    source: PolicySource, *, superusers: Iterable[str] = (), naming: Naming | None = None
 ) -> PolicySnapshot:
     docs, errors = source.documents(tests=False)
     rules, compile_errors = compile_documents(docs, naming or MeshNaming())
@@ -110,7 +110,7 @@ def compile_source(
 
 
 def load_policy(
-    path: Path, *, superusers: Iterable[str] = (), naming: MeshNaming | None = None
+    path: Path, *, superusers: Iterable[str] = (), naming: Naming | None = None
 ) -> PolicySnapshot:
     """Load, validate and compile the policy folder at `path`; raise PolicyError listing every problem."""
     return compile_source(read_source(path), superusers=superusers, naming=naming)

@@ -20,16 +20,21 @@ IndexKey = tuple[Literal["exact", "issuer", "pattern"], str]
 _LINKERD_MARKER = ".serviceaccount.identity."
 
 
-@dataclass(frozen=True, slots=True)
-class MeshNaming:
-    """How Linkerd names its workload identities: `<sa>.<ns>.serviceaccount.identity.<cp-ns>.<td>`."""
-
-    trust_domain: str = "cluster.local"
-    control_plane_ns: str = "linkerd"
+class Naming(Protocol):
+    """Where Linkerd's identity names live (`meshgate.identity.LinkerdNaming` fits)."""
 
     @property
-    def identity_suffix(self) -> str:
-        return f"serviceaccount.identity.{self.control_plane_ns}.{self.trust_domain}"
+    def trust_domain(self) -> str: ...
+    @property
+    def control_plane_namespace(self) -> str: ...
+
+
+@dataclass(frozen=True, slots=True)
+class MeshNaming:
+    """The default: `<sa>.<ns>.serviceaccount.identity.linkerd.cluster.local`."""
+
+    trust_domain: str = "cluster.local"
+    control_plane_namespace: str = "linkerd"
 
 
 class Subject(Protocol):
@@ -139,34 +144,38 @@ def spiffe_subject(text: str) -> Subject:
     return SpiffePattern(text, segments, variables)
 
 
-def linkerd_to_spiffe(name: str, naming: MeshNaming) -> str:
-    """Translate a Linkerd identity name or pattern (`*`, `*.suffix`) to a SPIFFE ID or pattern."""
+def _linkerd_head(name: str, head: str) -> tuple[str, str]:
+    """(sa, ns) of the part before `.serviceaccount.identity.`: `sa.ns`, `*.ns` or `*`."""
+    if head == "*":
+        return "*", "*"
+    sa, _, ns = head.rpartition(".")
+    if not sa or not ns or "*" in ns or ("*" in sa and sa != "*"):
+        raise PolicyError(f"{name!r} is not a Linkerd identity: expected <sa>.<ns>{_LINKERD_MARKER}<cp>.<td>")
+    return sa, ns
+
+
+def linkerd_to_spiffe(name: str, naming: Naming) -> str:
+    """Translate a Linkerd identity name or pattern (`*`, `*.suffix`) to a SPIFFE ID or pattern.
+
+    A full name carries its own trust domain; `naming` is needed only for `*` and short suffixes."""
+    name = name.lower().rstrip(".")
     if _LINKERD_MARKER in name:
         head, tail = name.split(_LINKERD_MARKER, 1)
         _, _, trust_domain = tail.partition(".")
-        labels = head.split(".")
-        if (
-            not trust_domain
-            or len(labels) > 2
-            or (len(labels) == 1 and head != "*")
-            or "" in labels
-            or "*" in labels[1:]
-        ):
-            raise PolicyError(
-                f"{name!r} is not a Linkerd identity: expected <sa>.<ns>{_LINKERD_MARKER}<cp>.<td>"
-            )
-        sa, ns = labels if len(labels) == 2 else ("*", "*")
+        if not trust_domain:
+            raise PolicyError(f"{name!r} is not a Linkerd identity: it has no trust domain")
+        sa, ns = _linkerd_head(name, head)
         return f"spiffe://{trust_domain}/ns/{ns}/sa/{sa}"
-    suffix = naming.identity_suffix
+    suffix = f"serviceaccount.identity.{naming.control_plane_namespace}.{naming.trust_domain}"
     if name == "*" or (name.startswith("*.") and (suffix == name[2:] or suffix.endswith("." + name[2:]))):
         return f"spiffe://{naming.trust_domain}/ns/*/sa/*"
     raise PolicyError(
-        f"{name!r} does not name Linkerd identities of control plane {naming.control_plane_ns!r} "
+        f"{name!r} does not name Linkerd identities of control plane {naming.control_plane_namespace!r} "
         f"in trust domain {naming.trust_domain!r}"
     )
 
 
-def linkerd_subject(name: str, naming: MeshNaming) -> Subject:
+def linkerd_subject(name: str, naming: Naming) -> Subject:
     if "{" in name:
         raise PolicyError(f"{name!r}: Linkerd names cannot capture; use a spiffe:// pattern")
     translated = spiffe_subject(linkerd_to_spiffe(name, naming))
