@@ -54,14 +54,15 @@ class IssuerConfig:
     require_kid: bool = True  # False: a token without `kid` may use the issuer's only key
 
 
-def parse_issuers(raw: Sequence[Mapping[str, object]]) -> tuple[IssuerConfig, ...]:
+def parse_issuers(raw: Sequence[Mapping[str, object]], *, where: str = "issuers") -> tuple[IssuerConfig, ...]:
+    """Validate the issuer list; errors name the key, e.g. `issuers[1].audiences` (prefix: `where`)."""
     if isinstance(raw, str | bytes) or not isinstance(raw, Sequence) or not raw:
-        raise ConfigError("issuers: must be a non-empty list")
-    issuers = tuple(_parse_one(item, f"issuers[{i}]") for i, item in enumerate(raw))
+        raise ConfigError(f"{where}: must be a non-empty list")
+    issuers = tuple(_parse_one(item, f"{where}[{i}]") for i, item in enumerate(raw))
     names = [cfg.issuer for cfg in issuers]
     for i, name in enumerate(names):
         if name in names[:i]:
-            raise ConfigError(f"issuers[{i}].issuer: duplicate issuer {name!r}")
+            raise ConfigError(f"{where}[{i}].issuer: duplicate issuer {name!r}")
     return issuers
 
 

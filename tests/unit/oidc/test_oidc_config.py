@@ -88,6 +88,12 @@ def test_duplicate_issuer_and_empty_list() -> None:
     assert "issuers: must be a non-empty list" in _error([])
 
 
+def test_error_prefix_is_configurable() -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_issuers([_sso(audiences=[])], where="oidc.issuers")
+    assert info.value.message.startswith("oidc.issuers[0].audiences")
+
+
 @pytest.mark.parametrize(
     "url", ["http://127.0.0.1:8080/jwks", "http://localhost/jwks", "http://[::1]:9/jwks", "https://idp/jwks"]
 )
