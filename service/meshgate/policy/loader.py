@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,6 +77,11 @@ def content_hash(files: Iterable[tuple[str, str]]) -> str:
     return f"sha256:{digest.hexdigest()[:12]}"
 
 
+def _error_position(error: str) -> tuple[str, int]:
+    found = re.match(r"(.*?):(\d+): ", error)
+    return (found.group(1), int(found.group(2))) if found else (error, 0)
+
+
 def read_source(path: Path) -> PolicySource:
     """Read every `*.yaml`/`*.yml` below `path` (hidden folders skipped); raise PolicyError if unreadable."""
     root = Path(os.path.realpath(path))
@@ -101,9 +107,9 @@ def compile_source(
     if not errors and not docs:
         errors.append(f"{source.root}: no policy documents (*.yaml other than *_test.yaml) found")
     if errors:
-        raise PolicyError(
-            f"{len(errors)} error(s) in policy revision {source.revision}:\n" + "\n".join(errors)
-        )
+        errors.sort(key=_error_position)
+        header = f"{len(errors)} error(s) in policy revision {source.revision}:\n"
+        raise PolicyError(header + "\n".join(errors))
     return PolicySnapshot(
         source.revision, source.content_hash, tuple(rules), frozenset(superusers), str(source.root)
     )

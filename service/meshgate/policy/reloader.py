@@ -1,0 +1,176 @@
+"""Keep a PolicyStore up to date with a policy folder: watch, validate, test, then swap.
+
+A new revision is swapped in only when it compiles AND its `*_test.yaml` suites pass; otherwise the
+last good snapshot keeps serving and `status` records the error. Changes are noticed with
+`watchfiles` (on the folder, and on its parent when the folder is a symlink, as git-sync makes it),
+and by a periodic check, because a Kubernetes ConfigMap or git-sync symlink swap can leave a watch
+on a deleted directory. Every check compares a content hash, so spurious events cost one read.
+
+    reloader = PolicyReloader(Path("/policies"), store, superusers={"broker"})
+    task = asyncio.create_task(reloader.run())   # first load happens at once, in a worker thread
+    ...
+    reloader.stop(); await task
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from datetime import datetime
+from pathlib import Path
+
+from watchfiles import awatch
+
+from meshgate.clock import Clock, SystemClock
+from meshgate.errors import PolicyError
+from meshgate.policy.engine import PolicySnapshot
+from meshgate.policy.loader import PolicySource, compile_source, read_source
+from meshgate.policy.store import PolicyStore
+from meshgate.policy.subjects import Naming
+from meshgate.policy.testing import load_suites, run_suites
+
+_log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ReloadStatus:
+    """For readiness, metrics and the CLI. Replaced as a whole, never mutated."""
+
+    revision: str = ""  # of the snapshot serving now ("" before the first success)
+    content_hash: str = ""
+    last_success_at: datetime | None = None
+    last_attempt_at: datetime | None = None
+    last_error: str = ""  # of the latest attempt; "" after a success
+    failed_revision: str = ""  # the revision that was refused, if the latest attempt failed
+    failures: int = 0  # failed attempts since start
+    tests_passed: int = 0  # policy tests run for the serving revision
+
+
+class PolicyReloader:
+    def __init__(
+        self,
+        path: Path,
+        store: PolicyStore,
+        *,
+        superusers: Iterable[str] = (),
+        naming: Naming | None = None,
+        clock: Clock | None = None,
+        poll_interval: float = 10.0,
+        debounce_ms: int = 300,
+    ) -> None:
+        self._path, self._store = Path(path), store
+        self._superusers, self._naming = frozenset(superusers), naming
+        self._clock = clock or SystemClock()
+        self._poll_ms, self._debounce_ms = int(poll_interval * 1000), debounce_ms
+        self._status = ReloadStatus()
+        self._refused: tuple[str, str] = ("", "")  # (content hash, revision) being built
+        self._refused_hash = ""  # content hash of the last refused revision
+        self._lock = threading.Lock()
+        self._stop: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def status(self) -> ReloadStatus:
+        return self._status
+
+    def reload_now(self) -> bool:
+        """Check the folder once; True if a new snapshot was swapped in. Never raises PolicyError."""
+        with self._lock:
+            for _ in range(3):  # the folder may change while it is read; try again a few times
+                try:
+                    return self._attempt()
+                except PolicyError as exc:
+                    if exc.code != "policy_changed":
+                        self._fail(exc)
+                        return False
+            self._refused = ("", self._refused[1])  # no verdict on any one content: try again next time
+            self._fail(PolicyError(f"{self._path}: policy folder keeps changing while it is loaded"))
+            return False
+
+    def _attempt(self) -> bool:
+        self._refused = ("", "")
+        source = read_source(self._path)
+        if source.content_hash in (self._status.content_hash, self._refused_hash):
+            return False
+        snapshot, tests = self._build(source)
+        if read_source(self._path).content_hash != source.content_hash:
+            raise PolicyError("policy folder changed while loading", code="policy_changed")
+        self._store.swap(snapshot)
+        now = self._clock.now()
+        self._status = ReloadStatus(
+            snapshot.revision,
+            snapshot.content_hash,
+            now,
+            now,
+            failures=self._status.failures,
+            tests_passed=tests,
+        )
+        self._refused_hash = ""
+        _log.info(
+            "policy revision %s active: %d rules, %d tests passed",
+            snapshot.revision,
+            len(snapshot.rules),
+            tests,
+        )
+        return True
+
+    def _build(self, source: PolicySource) -> tuple[PolicySnapshot, int]:
+        self._refused = (source.content_hash, source.revision)
+        snapshot = compile_source(source, superusers=self._superusers, naming=self._naming)
+        report = run_suites(snapshot, load_suites(source))
+        if not report.ok:
+            failed = [
+                f"{r.test.where}: {r.suite}/{r.test.name}: {r.failure}" for r in report.results if r.failure
+            ]
+            header = f"{report.failed} policy test(s) failed in revision {source.revision}:\n"
+            raise PolicyError(header + "\n".join(failed))
+        return snapshot, report.passed
+
+    def _fail(self, exc: PolicyError) -> None:
+        """Record a refused revision; it is not tried again until its content changes."""
+        status = self._status
+        self._refused_hash, revision = self._refused
+        self._status = replace(
+            status, last_attempt_at=self._clock.now(), last_error=exc.message, failed_revision=revision,
+            failures=status.failures + 1,
+        )  # fmt: skip
+        _log.error("policy revision refused, still serving %s: %s", status.revision or "nothing", exc.message)
+
+    def _watch_paths(self) -> list[Path]:
+        paths = [self._path]
+        if self._path.is_symlink():
+            paths.append(self._path.parent)
+        return paths
+
+    async def run(self) -> None:
+        """Load now, then watch until `stop()`; re-arms the watch when the folder's target changes."""
+        self._loop, self._stop = asyncio.get_running_loop(), asyncio.Event()
+        while not self._stop.is_set():
+            await asyncio.to_thread(self.reload_now)
+            try:
+                await self._watch()
+            except OSError as exc:  # folder missing (not synced yet) or unwatchable: poll instead
+                _log.warning("cannot watch %s (%s); polling", self._path, exc)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), self._poll_ms / 1000)
+
+    async def _watch(self) -> None:
+        assert self._stop is not None
+        target = os.path.realpath(self._path)
+        async for _changes in awatch(
+            *self._watch_paths(), watch_filter=None, stop_event=self._stop, debounce=self._debounce_ms,
+            rust_timeout=self._poll_ms, yield_on_timeout=True, ignore_permission_denied=True,
+        ):  # fmt: skip
+            await asyncio.to_thread(self.reload_now)
+            if os.path.realpath(self._path) != target:
+                return
+
+    def stop(self) -> None:
+        """Ask `run()` to return; safe to call from any thread."""
+        if self._loop is not None and self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)

@@ -1,0 +1,140 @@
+"""Resource patterns, partitions, and the normalized resource of a request."""
+
+from __future__ import annotations
+
+import pytest
+from meshgate.errors import BadRequestError, PolicyError
+from meshgate.model import Resource
+from meshgate.policy.patterns import glob_match, parse_segment
+from meshgate.policy.resources import Scope, Target, parse_resource, parse_resource_pattern, target_of
+
+
+@pytest.mark.parametrize(
+    ("pattern", "value", "expected"),
+    [
+        ("orders", "orders", True),
+        ("orders-*", "orders-eu", True),
+        ("orders-*", "orders-", True),
+        ("*-eu", "orders-eu", True),
+        ("*-eu-*", "a-eu-b", True),
+        ("a*a", "a", False),
+        ("a*a", "aa", True),
+        ("*", "", True),
+        ("x*y*z", "xzzyz", True),
+        ("x*y*z", "xzz", False),
+    ],
+)
+def test_glob(pattern: str, value: str, expected: bool) -> None:
+    assert glob_match(pattern.split("*"), value) is expected
+
+
+def test_segment_with_capture() -> None:
+    segment = parse_segment("{ns}-team")
+    assert segment.variables == {"ns"}
+    assert segment.matches("orders-team", {"ns": "orders"})
+    assert not segment.matches("orders-team", {"ns": "order"})
+    assert segment.literal is None
+    assert parse_segment("acme").literal == "acme"
+
+
+T = Target("persistent", "acme", "payments", "orders")
+
+
+@pytest.mark.parametrize(
+    ("pattern", "target", "expected"),
+    [
+        ("*", Target(), True),
+        ("acme", T, True),
+        ("acme/payments", T, True),
+        ("acme/*", T, True),
+        ("acme/billing", T, False),
+        ("persistent://acme/payments/orders", T, True),
+        ("persistent://acme/payments/ord*", T, True),
+        ("persistent://*/*/*", T, True),
+        ("non-persistent://acme/payments/orders", T, False),
+        ("persistent://acme/payments/orders", Target(tenant="acme", namespace="payments"), False),
+        ("acme", Target(cluster="c"), False),
+        ("cluster:prod-*", Target(cluster="prod-eu"), True),
+        ("cluster:prod-*", T, False),
+    ],
+)
+def test_pattern_matches(pattern: str, target: Target, expected: bool) -> None:
+    assert parse_resource_pattern(pattern).matches(target) is expected
+
+
+def test_tenant_literal_for_index() -> None:
+    assert parse_resource_pattern("persistent://acme/*/*").tenant_literal == "acme"
+    assert parse_resource_pattern("acme-*/x").tenant_literal is None
+    assert parse_resource_pattern("{ns}").tenant_literal is None
+    assert parse_resource_pattern("*").tenant_literal is None
+    assert parse_resource_pattern("cluster:x").scope is Scope.CLUSTER
+
+
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        ("a/b/c", "'a/b/c': a topic needs persistent:// or non-persistent:// in front"),
+        ("kafka://a/b/c", "'kafka://a/b/c': topic domain must be persistent or non-persistent, not 'kafka'"),
+        ("persistent://a/b", "'persistent://a/b': a topic pattern is <domain>://<tenant>/<namespace>/<topic>"),
+        ("persistent://a/b/t-partition-1", "'persistent://a/b/t-partition-1' names a partition; name the "
+                                           "partitioned topic instead"),
+        ("acme/", "empty name segment"),
+        ("acme/{ns", "'{ns' has a malformed capture: use {name} with lower-case letters, digits, '_'"),
+    ],
+)  # fmt: skip
+def test_pattern_errors(text: str, error: str) -> None:
+    with pytest.raises(PolicyError) as info:
+        parse_resource_pattern(text)
+    assert info.value.message == error
+
+
+def test_bind_extracts_captures() -> None:
+    pattern = parse_resource_pattern("persistent://{ns}-team/*/*")
+    assert pattern.bind(Target("persistent", "orders-team", "a", "b")) == {"ns": "orders"}
+    assert pattern.bind(Target("persistent", "orders", "a", "b")) is None
+
+
+@pytest.mark.parametrize(
+    ("resource", "target"),
+    [
+        (Resource(topic="persistent://acme/payments/orders-partition-12"), T),
+        (Resource(topic="persistent://acme/payments/orders"), T),
+        (
+            Resource(topic="non-persistent://acme/payments/x"),
+            Target("non-persistent", "acme", "payments", "x"),
+        ),
+        (Resource(tenant="acme", namespace="acme/payments"), Target(tenant="acme", namespace="payments")),
+        (Resource(tenant="acme"), Target(tenant="acme")),
+        (Resource(cluster="c", broker="b:1"), Target(cluster="c")),
+        (Resource(), Target()),
+    ],
+)
+def test_target_of(resource: Resource, target: Target) -> None:
+    assert target_of(resource) == target
+
+
+@pytest.mark.parametrize(
+    "resource",
+    [
+        Resource(topic="acme/payments/x"),
+        Resource(topic="persistent://acme/payments"),
+        Resource(namespace="acme"),
+    ],
+)
+def test_target_of_rejects_malformed(resource: Resource) -> None:
+    with pytest.raises(BadRequestError):
+        target_of(resource)
+
+
+@pytest.mark.parametrize(
+    ("text", "resource"),
+    [
+        ("persistent://a/b/c", Resource(tenant="a", namespace="a/b", topic="persistent://a/b/c")),
+        ("a/b", Resource(tenant="a", namespace="a/b")),
+        ("a", Resource(tenant="a")),
+        ("cluster:c", Resource(cluster="c")),
+        ("", Resource()),
+    ],
+)
+def test_parse_resource(text: str, resource: Resource) -> None:
+    assert parse_resource(text) == resource
