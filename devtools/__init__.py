@@ -1,4 +1,4 @@
-"""Development and test tooling: a dev PKI, a real standalone Pulsar broker, the meshgate service as a process.
+"""Development and test tooling, not shipped: a dev PKI, a real standalone Pulsar broker, meshgate as a process.
 
-Not part of the shipped package; `make run` and the test suites use it.
+`make run` and the test suites use it.
 """

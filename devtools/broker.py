@@ -6,11 +6,12 @@ The classpath comes from `broker-runtime/pom.xml` (see `make broker-classpath`).
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
-import subprocess
 import ssl
+import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -185,10 +186,18 @@ class StandaloneBroker:
 
     def admin_get(self, path: str, identity: str = "broker-client") -> tuple[int, str]:
         """GET on the broker's HTTPS admin API as `identity` (a certificate name in the dev PKI)."""
+        return self.admin_request("GET", path, None, identity)
+
+    def admin_request(
+        self, method: str, path: str, body: object, identity: str = "broker-client"
+    ) -> tuple[int, str]:
+        """A request to the HTTPS admin API authenticated by `identity`'s client certificate."""
         pki = self.settings.pki
         context = ssl.create_default_context(cafile=str(pki.ca_file))
         context.load_cert_chain(str(pki.cert(identity)), str(pki.key(identity)))
-        request = urllib.request.Request(self.web_url_tls + path, headers={"X-Pulsar-Auth-Method-Name": "tls"})
+        data = None if body is None else json.dumps(body).encode()
+        headers = {"X-Pulsar-Auth-Method-Name": "tls", "Content-Type": "application/json"}
+        request = urllib.request.Request(self.web_url_tls + path, data=data, headers=headers, method=method)
         try:
             with urllib.request.urlopen(request, context=context, timeout=5) as response:
                 return int(response.status), response.read().decode()

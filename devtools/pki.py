@@ -45,8 +45,10 @@ def create(directory: Path) -> DevPki:
     pki = DevPki(directory, DevCA(f"meshgate dev CA ({TRUST_DOMAIN})"))
     pki.ca_file.write_bytes(pem_bundle([pki.ca.cert]))
     # RSA for the serving certificate: the broker's and the C++ client's TLS stacks both take it.
-    pki.issue("broker-server", LeafSpec(dns=["localhost"], ips=["127.0.0.1"], common_name="localhost",
-                                        key_kind="rsa2048"))
+    pki.issue(
+        "broker-server",
+        LeafSpec(dns=["localhost"], ips=["127.0.0.1"], common_name="localhost", key_kind="rsa2048"),
+    )
     pki.issue("broker-client", LeafSpec(uris=[BROKER_ID]))
     for name, spiffe_id in WORKLOADS.items():
         pki.issue(name, LeafSpec(uris=[spiffe_id]))

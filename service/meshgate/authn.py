@@ -54,5 +54,7 @@ _V = TypeVar("_V")
 
 def _required(verifier: _V | None, kind: str) -> _V:
     if verifier is None:
-        raise AuthenticationError(f"{kind} credentials are not configured on this service", code="not_configured")
+        raise AuthenticationError(
+            f"{kind} credentials are not configured on this service", code="not_configured"
+        )
     return verifier

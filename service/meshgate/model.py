@@ -6,11 +6,11 @@ Authentication answers "who is this" with an `Identity`; authorization answers "
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from types import MappingProxyType
-from typing import Mapping
 
 
 class CredentialKind(StrEnum):

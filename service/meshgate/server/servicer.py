@@ -23,7 +23,9 @@ log = logging.getLogger("meshgate.server")
 _R = TypeVar("_R")
 
 
-async def _guarded(context: grpc.aio.ServicerContext[object, object], call: Callable[[], Awaitable[_R]]) -> _R:
+async def _guarded(
+    context: grpc.aio.ServicerContext[object, object], call: Callable[[], Awaitable[_R]]
+) -> _R:
     try:
         return await call()
     except asyncio.CancelledError:
@@ -40,7 +42,7 @@ class AuthenticationServicer(pb_grpc.AuthenticationServicer):
     def __init__(self, authenticator: Authenticator) -> None:
         self._authenticator = authenticator
 
-    async def Authenticate(  # noqa: N802 - name fixed by the proto
+    async def Authenticate(
         self, request: pb.AuthenticateRequest, context: grpc.aio.ServicerContext[object, object]
     ) -> pb.AuthenticateResponse:
         return await _guarded(context, lambda: self._authenticate(request))
@@ -69,12 +71,12 @@ class AuthorizationServicer(pb_grpc.AuthorizationServicer):
         self._authenticator = authenticator
         self._revisions = revisions
 
-    async def Authorize(  # noqa: N802
+    async def Authorize(
         self, request: pb.AuthorizeRequest, context: grpc.aio.ServicerContext[object, object]
     ) -> pb.AuthorizeResponse:
         return await _guarded(context, lambda: self._authorize(request))
 
-    async def AuthorizeBatch(  # noqa: N802
+    async def AuthorizeBatch(
         self, request: pb.AuthorizeBatchRequest, context: grpc.aio.ServicerContext[object, object]
     ) -> pb.AuthorizeBatchResponse:
         async def batch() -> pb.AuthorizeBatchResponse:
@@ -83,7 +85,7 @@ class AuthorizationServicer(pb_grpc.AuthorizationServicer):
 
         return await _guarded(context, batch)
 
-    async def WatchRevision(  # noqa: N802
+    async def WatchRevision(
         self, request: pb.WatchRevisionRequest, context: grpc.aio.ServicerContext[object, object]
     ) -> AsyncIterator[pb.RevisionEvent]:
         async for revision, activated_at in self._revisions.follow():

@@ -94,7 +94,8 @@ public class MeshgateAuthorizationProvider implements AuthorizationProvider {
     private static boolean allowed(String role, String action, Resource resource, AuthorizeResponse response,
                                    Throwable error) {
         if (error != null) {
-            LOG.warn("meshgate: denying {} {} for {}: {}", action, describe(resource), role, GrpcErrors.describe(error));
+            LOG.warn("meshgate: denying {} {} for {}: {}", action, describe(resource), role,
+                    GrpcErrors.describe(error));
             return false;
         }
         Decision decision = response.getDecision();

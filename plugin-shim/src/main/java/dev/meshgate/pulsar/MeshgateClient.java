@@ -10,10 +10,13 @@ import dev.meshgate.proto.v1.AuthenticationGrpc;
 import dev.meshgate.proto.v1.AuthorizationGrpc;
 import dev.meshgate.proto.v1.AuthorizeRequest;
 import dev.meshgate.proto.v1.AuthorizeResponse;
+import io.grpc.ConnectivityState;
 import io.grpc.ManagedChannel;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import java.io.Closeable;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -22,27 +25,49 @@ import java.util.concurrent.TimeUnit;
  */
 public final class MeshgateClient implements Closeable {
 
+    /** How often a broken channel skips gRPC's reconnect backoff, bounding recovery after a restart. */
+    static final long RECONNECT_CHECK_MILLIS = 250;
+
     private final ManagedChannel channel;
     private final MeshgateConfig config;
+    private final ScheduledExecutorService watcher;
 
     MeshgateClient(MeshgateConfig config) {
         this.config = config;
         this.channel = NettyChannelBuilder.forTarget(config.target()).usePlaintext().build();
+        this.watcher = Executors.newSingleThreadScheduledExecutor(runnable -> {
+            Thread thread = new Thread(runnable, "meshgate-channel-watch");
+            thread.setDaemon(true);
+            return thread;
+        });
+        watcher.scheduleWithFixedDelay(this::skipBackoffWhenBroken, RECONNECT_CHECK_MILLIS, RECONNECT_CHECK_MILLIS,
+                TimeUnit.MILLISECONDS);
+    }
+
+    private void skipBackoffWhenBroken() {
+        if (channel.getState(false) == ConnectivityState.TRANSIENT_FAILURE) {
+            channel.resetConnectBackoff();
+        }
     }
 
     public CompletableFuture<AuthenticateResponse> authenticate(AuthenticateRequest request) {
         return toCompletable(AuthenticationGrpc.newFutureStub(channel)
                 .withDeadlineAfter(config.authnDeadlineMillis(), TimeUnit.MILLISECONDS)
+                .withWaitForReady()
                 .authenticate(request));
     }
 
     public CompletableFuture<AuthorizeResponse> authorize(AuthorizeRequest request) {
         return toCompletable(AuthorizationGrpc.newFutureStub(channel)
                 .withDeadlineAfter(config.deadlineMillis(), TimeUnit.MILLISECONDS)
+                .withWaitForReady()
                 .authorize(request));
     }
 
-    private static <T> CompletableFuture<T> toCompletable(ListenableFuture<T> future) {
+    // Calls wait for a connection up to their deadline (never longer), and any failure resets the
+    // reconnect backoff: a restarted service is used on the next call, not after gRPC's backoff of
+    // up to two minutes, while a dead one still costs each caller at most one deadline.
+    private <T> CompletableFuture<T> toCompletable(ListenableFuture<T> future) {
         CompletableFuture<T> result = new CompletableFuture<>();
         Futures.addCallback(future, new FutureCallback<T>() {
             @Override
@@ -52,6 +77,7 @@ public final class MeshgateClient implements Closeable {
 
             @Override
             public void onFailure(Throwable error) {
+                channel.resetConnectBackoff();
                 result.completeExceptionally(error);
             }
         }, MoreExecutors.directExecutor());
@@ -60,6 +86,7 @@ public final class MeshgateClient implements Closeable {
 
     @Override
     public void close() {
+        watcher.shutdownNow();
         channel.shutdown();
         try {
             if (!channel.awaitTermination(2, TimeUnit.SECONDS)) {

@@ -1,0 +1,100 @@
+# meshgate: every check has one entry point here, and CI (.ci/run) runs exactly `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+MVN := mvn -B -q -s $(CURDIR)/build-support/maven-settings.xml
+PULSAR_40 := 4.0.7
+PULSAR_42 := 4.2.4
+CACHE := .cache/broker
+SHIM_JAR := plugin-shim/target/meshgate-pulsar-shim-0.1.0.jar
+PYTEST := $(PY) -m pytest -p no:cacheprovider
+
+.PHONY: help run test lint typecheck proto proto-check shim shim-verify broker-classpath \
+        test-unit test-conformance test-integration test-e2e bench clean
+
+help:
+	@echo "make run    - set up everything and run a local broker + meshgate with the example policies"
+	@echo "make test   - every check: lint, types, stale generated code, shim build + tests, all test tiers"
+	@echo "make bench  - benchmarks (writes BENCHMARKS.md)"
+
+# --- set-up -----------------------------------------------------------------------------------
+
+$(VENV)/.installed: pyproject.toml
+	@echo "==> Python virtualenv and dependencies"
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install -q --upgrade pip
+	@$(PY) -m pip install -q -e '.[dev]'
+	@touch $@
+
+venv: $(VENV)/.installed
+
+proto: $(VENV)/.installed
+	@scripts/gen_proto.sh
+
+proto-check: $(VENV)/.installed
+	@echo "==> generated protobuf code is up to date"
+	@tmp=$$(mktemp -d) && scripts/gen_proto.sh $$tmp >/dev/null && \
+	  diff -r -x __pycache__ $$tmp/meshgate/v1 service/meshgate/v1 && rm -rf $$tmp || \
+	  { echo "service/meshgate/v1 is stale: run 'make proto' and commit the result"; exit 1; }
+
+$(SHIM_JAR): $(shell find plugin-shim/src proto -type f) plugin-shim/pom.xml
+	@echo "==> building the broker shim (Maven; first run downloads dependencies)"
+	@cd plugin-shim && $(MVN) package -DskipTests
+
+shim: $(SHIM_JAR)
+
+shim-verify:
+	@echo "==> shim: compile, unit tests, Checkstyle"
+	@cd plugin-shim && $(MVN) verify
+
+$(CACHE)/%/classpath.txt: broker-runtime/pom.xml
+	@echo "==> resolving the Pulsar $* broker classpath from Maven Central (first run: ~250 MB)"
+	@mkdir -p $(@D)
+	@cd broker-runtime && $(MVN) dependency:build-classpath \
+	  -Dpulsar.version=$* -Dmdep.outputFile=$(abspath $@)
+
+broker-classpath: $(CACHE)/$(PULSAR_40)/classpath.txt $(CACHE)/$(PULSAR_42)/classpath.txt
+
+# --- the two commands -------------------------------------------------------------------------
+
+run: $(VENV)/.installed shim $(CACHE)/$(PULSAR_40)/classpath.txt
+	@$(PY) -m devtools.run
+
+test: lint typecheck proto-check shim-verify broker-classpath test-unit test-conformance test-integration test-e2e
+	@echo "==> all checks passed"
+
+# --- checks -----------------------------------------------------------------------------------
+
+lint: $(VENV)/.installed
+	@echo "==> ruff"
+	@$(VENV)/bin/ruff check service tests devtools
+	@$(VENV)/bin/ruff format --check service tests devtools
+
+typecheck: $(VENV)/.installed
+	@echo "==> mypy --strict"
+	@$(VENV)/bin/mypy
+
+test-unit: $(VENV)/.installed
+	@echo "==> unit tests"
+	@$(PYTEST) tests/unit -q
+
+test-conformance: $(VENV)/.installed
+	@echo "==> conformance tables (in process)"
+	@$(PYTEST) tests/conformance -q
+
+test-integration: $(VENV)/.installed
+	@echo "==> integration tests (real service on loopback)"
+	@$(PYTEST) tests/integration -q
+
+test-e2e: $(VENV)/.installed shim broker-classpath
+	@echo "==> end-to-end tests (real Pulsar $(PULSAR_40) and $(PULSAR_42) brokers)"
+	@$(PYTEST) tests/e2e -q
+
+bench: $(VENV)/.installed
+	@$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) .cache plugin-shim/target broker-runtime/target var

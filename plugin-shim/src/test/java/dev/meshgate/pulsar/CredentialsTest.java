@@ -1,0 +1,46 @@
+package dev.meshgate.pulsar;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.Optional;
+import org.apache.pulsar.broker.authentication.AuthenticationDataCommand;
+import org.apache.pulsar.broker.authentication.AuthenticationDataSource;
+import org.junit.jupiter.api.Test;
+
+class CredentialsTest {
+
+    @Test
+    void tokenComesFromTheConnectCommand() {
+        AuthenticationDataSource data = new AuthenticationDataCommand("eyJ.a.b");
+        assertEquals("eyJ.a.b", Credentials.token(data).orElseThrow().getToken());
+    }
+
+    @Test
+    void blankCommandDataIsNoToken() {
+        assertEquals(Optional.empty(), Credentials.token(new AuthenticationDataCommand("")));
+        assertEquals(Optional.empty(), Credentials.token(null));
+    }
+
+    @Test
+    void bearerHeaderOnHttp() {
+        AuthenticationDataSource http = new AuthenticationDataSource() {
+            @Override
+            public boolean hasDataFromHttp() {
+                return true;
+            }
+
+            @Override
+            public String getHttpHeader(String name) {
+                return "Authorization".equals(name) ? "Bearer tok.en.value" : null;
+            }
+        };
+        assertEquals("tok.en.value", Credentials.token(http).orElseThrow().getToken());
+        assertEquals("http", Credentials.peer(http, "token").getTransport());
+    }
+
+    @Test
+    void noTlsSessionMeansNoCertificateChain() throws Exception {
+        assertTrue(Credentials.certificateChain(new AuthenticationDataCommand("x")).isEmpty());
+    }
+}

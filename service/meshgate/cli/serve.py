@@ -1,0 +1,55 @@
+"""`meshgate serve`: run the gRPC service until SIGINT/SIGTERM, then drain and stop."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+
+from meshgate.config import ServiceConfig, load_config
+from meshgate.errors import MeshgateError
+from meshgate.server.app import serve
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser("serve", help="run the meshgate gRPC service")
+    parser.add_argument("--config", type=Path, help="service configuration file (YAML)")
+    parser.add_argument("--listen", help="override grpc.listen (host:port or unix:/path)")
+    parser.add_argument("--policy", type=Path, help="override policy.dir")
+    parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING, ERROR")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    env = dict(os.environ)
+    if args.listen:
+        env["MESHGATE_GRPC__LISTEN"] = args.listen
+    if args.policy:
+        env["MESHGATE_POLICY__DIR"] = str(args.policy.resolve())
+    try:
+        asyncio.run(_serve_until_signal(load_config(args.config, env=env)))
+    except MeshgateError as err:
+        print(f"meshgate serve: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _announce(port: int) -> None:
+    print(f"meshgate: ready on port {port}", flush=True)
+
+
+async def _serve_until_signal(config: ServiceConfig) -> None:
+    task = asyncio.create_task(serve(config, ready=_announce))
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, task.cancel)
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

@@ -1,0 +1,185 @@
+"""The service's configuration: one YAML file, typed sections, defaults → load → validate, fail fast.
+
+Every error names the key path (`identity.max_skew_seconds: ...`). Unknown keys are errors. Environment
+variables override single scalar keys for containers: `MESHGATE_GRPC__LISTEN=0.0.0.0:50051` sets
+`grpc.listen` (double underscore separates sections).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from meshgate.errors import ConfigError
+from meshgate.identity import LinkerdNaming
+from meshgate.oidc import IssuerConfig, OidcSettings, parse_issuers, parse_oidc_settings
+from meshgate.oidc import _parse as p
+
+ENV_PREFIX = "MESHGATE_"
+
+
+@dataclass(frozen=True)
+class GrpcConfig:
+    listen: str = "127.0.0.1:50051"  # host:port, or unix:/path/to.sock
+    max_concurrent_rpcs: int = 4096
+    max_message_bytes: int = 1 << 20
+
+
+@dataclass(frozen=True)
+class HttpConfig:
+    listen: str = ""  # host:port for /healthz, /readyz, /metrics; empty disables
+
+
+@dataclass(frozen=True)
+class PolicyConfig:
+    dir: Path = Path("policies")
+    superusers: tuple[str, ...] = ()
+    watch: bool = True
+
+
+@dataclass(frozen=True)
+class IdentityConfig:
+    trust_bundles: tuple[
+        str, ...
+    ] = ()  # "trust.domain=path.pem" or "path.pem" (domain from the CA's URI SAN)
+    max_skew_seconds: float = 30.0
+    linkerd: LinkerdNaming = field(default_factory=LinkerdNaming)
+    l5d_client_id: bool = False
+    cache_size: int = 10000
+
+
+@dataclass(frozen=True)
+class OidcConfig:
+    issuers: tuple[IssuerConfig, ...] = ()
+    settings: OidcSettings = field(default_factory=OidcSettings)
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    grpc: GrpcConfig = field(default_factory=GrpcConfig)
+    http: HttpConfig = field(default_factory=HttpConfig)
+    policy: PolicyConfig = field(default_factory=PolicyConfig)
+    identity: IdentityConfig = field(default_factory=IdentityConfig)
+    oidc: OidcConfig = field(default_factory=OidcConfig)
+
+
+_SECTIONS = ("grpc", "http", "policy", "identity", "oidc")
+
+
+def load_config(path: Path | None, env: Mapping[str, str] | None = None) -> ServiceConfig:
+    """Read `path` (or only defaults when None), apply environment overrides, validate."""
+    raw: dict[str, object] = {}
+    if path is not None:
+        raw = _read_yaml(path)
+    _apply_env(raw, os.environ if env is None else env)
+    base = path.parent if path is not None else Path.cwd()
+    return parse_config(raw, base)
+
+
+def _read_yaml(path: Path) -> dict[str, object]:
+    try:
+        loaded = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as err:
+        raise ConfigError(f"{path}: cannot read configuration: {err}") from err
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"{path}: the configuration must be a mapping of sections")
+    return loaded
+
+
+def _apply_env(raw: dict[str, object], env: Mapping[str, str]) -> None:
+    for name, value in env.items():
+        if not name.startswith(ENV_PREFIX) or "__" not in name:
+            continue
+        section, _, key = name[len(ENV_PREFIX) :].lower().partition("__")
+        target = raw.setdefault(section, {})
+        if not isinstance(target, dict):
+            raise ConfigError(f"{section}: must be a mapping (set by {name})")
+        target[key] = yaml.safe_load(value)
+
+
+def parse_config(raw: Mapping[str, object], base: Path) -> ServiceConfig:
+    p.reject_unknown(raw, _SECTIONS, "config")
+    return ServiceConfig(
+        grpc=_grpc(_section(raw, "grpc")),
+        http=HttpConfig(listen=_opt_str(_section(raw, "http"), "listen", "http", "", {"listen"})),
+        policy=_policy(_section(raw, "policy"), base),
+        identity=_identity(_section(raw, "identity"), base),
+        oidc=_oidc(_section(raw, "oidc")),
+    )
+
+
+def _section(raw: Mapping[str, object], name: str) -> Mapping[str, object]:
+    value = raw.get(name, {})
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{name}: must be a mapping")
+    return value
+
+
+def _opt_str(raw: Mapping[str, object], key: str, where: str, default: str, allowed: set[str]) -> str:
+    p.reject_unknown(raw, allowed, where)
+    return p.get_str(raw, key, where) if raw.get(key) else default
+
+
+def _grpc(raw: Mapping[str, object]) -> GrpcConfig:
+    p.reject_unknown(raw, ("listen", "max_concurrent_rpcs", "max_message_bytes"), "grpc")
+    d = GrpcConfig()
+    return GrpcConfig(
+        listen=p.get_str(raw, "listen", "grpc", d.listen),
+        max_concurrent_rpcs=p.get_int(
+            raw, "max_concurrent_rpcs", "grpc", d.max_concurrent_rpcs, low=1, high=1 << 20
+        ),
+        max_message_bytes=p.get_int(
+            raw, "max_message_bytes", "grpc", d.max_message_bytes, low=1024, high=1 << 26
+        ),
+    )
+
+
+def _policy(raw: Mapping[str, object], base: Path) -> PolicyConfig:
+    p.reject_unknown(raw, ("dir", "superusers", "watch"), "policy")
+    return PolicyConfig(
+        dir=base / p.get_str(raw, "dir", "policy", "policies"),
+        superusers=tuple(p.get_str_list(raw, "superusers", "policy", default=())),
+        watch=p.get_bool(raw, "watch", "policy", True),
+    )
+
+
+def _identity(raw: Mapping[str, object], base: Path) -> IdentityConfig:
+    allowed = ("trust_bundles", "max_skew_seconds", "linkerd", "l5d_client_id", "cache_size")
+    p.reject_unknown(raw, allowed, "identity")
+    d = IdentityConfig()
+    specs = p.get_str_list(raw, "trust_bundles", "identity", default=())
+    linkerd = _section(raw, "linkerd")
+    p.reject_unknown(linkerd, ("control_plane_namespace", "trust_domain"), "identity.linkerd")
+    return IdentityConfig(
+        trust_bundles=tuple(_rebase_spec(spec, base) for spec in specs),
+        max_skew_seconds=p.get_number(
+            raw, "max_skew_seconds", "identity", d.max_skew_seconds, low=0, high=600
+        ),
+        linkerd=LinkerdNaming(**{k: str(v) for k, v in linkerd.items()}),
+        l5d_client_id=p.get_bool(raw, "l5d_client_id", "identity", False),
+        cache_size=p.get_int(raw, "cache_size", "identity", d.cache_size, low=1, high=10_000_000),
+    )
+
+
+def _rebase_spec(spec: str, base: Path) -> str:
+    """Relative bundle paths are relative to the config file, like every other path in it."""
+    domain, sep, path = spec.rpartition("=")
+    return f"{domain}{sep}{base / path}"
+
+
+def _oidc(raw: Mapping[str, object]) -> OidcConfig:
+    issuers = raw.get("issuers", [])
+    if not isinstance(issuers, list):
+        raise ConfigError("oidc.issuers: must be a list of issuers")
+    settings = {k: v for k, v in raw.items() if k != "issuers"}
+    return OidcConfig(
+        issuers=parse_issuers(issuers) if issuers else (), settings=parse_oidc_settings(settings, "oidc")
+    )

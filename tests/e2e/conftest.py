@@ -1,0 +1,70 @@
+"""End-to-end fixtures: a real meshgate process and a real Pulsar standalone broker with the shim.
+
+The broker runs once per Pulsar line (4.0 LTS and 4.2) for the whole session; MESHGATE_PULSAR_LINES
+(comma-separated, default "4.0,4.2") narrows that.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from devtools import pki as dev_pki
+from devtools.broker import BrokerSettings, StandaloneBroker
+from devtools.service import MeshgateProcess, write_config
+
+ROOT = Path(__file__).resolve().parents[2]
+LINES = [line for line in os.environ.get("MESHGATE_PULSAR_LINES", "4.0,4.2").split(",") if line]
+
+
+@pytest.fixture(scope="session")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> dev_pki.DevPki:
+    return dev_pki.create(tmp_path_factory.mktemp("pki"))
+
+
+@pytest.fixture(scope="session")
+def meshgate(tmp_path_factory: pytest.TempPathFactory, pki: dev_pki.DevPki) -> Iterator[MeshgateProcess]:
+    work = tmp_path_factory.mktemp("meshgate")
+    config = write_config(
+        work / "meshgate.yaml",
+        port=0,
+        policy_dir=ROOT / "policies" / "examples",
+        trust_bundles=[f"{dev_pki.TRUST_DOMAIN}={pki.ca_file}"],
+        superusers=[dev_pki.BROKER_ID],
+    )
+    service = MeshgateProcess(config, work / "meshgate.log")
+    service.start()
+    yield service
+    service.stop()
+
+
+@pytest.fixture(scope="session", params=LINES, ids=lambda line: f"pulsar-{line}")
+def broker(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    pki: dev_pki.DevPki,
+    meshgate: MeshgateProcess,
+) -> Iterator[StandaloneBroker]:
+    line = str(request.param)
+    settings = BrokerSettings(
+        pki=pki, meshgate_target=meshgate.target, workdir=tmp_path_factory.mktemp(f"broker-{line}"), line=line
+    )
+    instance = StandaloneBroker(settings)
+    seconds = instance.start()
+    print(f"\npulsar {line} standalone broker ready in {seconds:.1f}s")
+    _create_tenant_and_namespace(instance)
+    yield instance
+    instance.stop()
+
+
+def _create_tenant_and_namespace(broker: StandaloneBroker) -> None:
+    """As the broker's own super-user identity, the way an operator bootstraps a cluster."""
+    status, body = broker.admin_request(
+        "PUT", "/admin/v2/tenants/acme", {"adminRoles": [], "allowedClusters": ["standalone"]}
+    )
+    assert status in (204, 409), (status, body)
+    status, body = broker.admin_request("PUT", "/admin/v2/namespaces/acme/payments", None)
+    assert status in (204, 409), (status, body)
