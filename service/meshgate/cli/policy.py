@@ -150,9 +150,10 @@ def _git(repo: Path, *argv: str) -> bytes:
 
 def _export(folder: Path, rev: str, into: Path) -> Path:
     """Extract the policy folder as it was at `rev` (via `git archive`) into `into`."""
+    top = Path(_git(folder, "rev-parse", "--show-toplevel").decode().strip())
     prefix = _git(folder, "rev-parse", "--show-prefix").decode().strip().rstrip("/")
     archive = into / "rev.tar"
-    archive.write_bytes(_git(folder, "archive", "--format=tar", f"{rev}:{prefix}" if prefix else rev))
+    archive.write_bytes(_git(top, "archive", "--format=tar", f"{rev}:{prefix}" if prefix else rev))
     target = into / "tree"
     with tarfile.open(archive) as tar:
         tar.extractall(target, filter="data")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 
 from meshgate.errors import PolicyError
 
@@ -52,10 +53,7 @@ class SegmentPattern:
     text: str
     tokens: tuple[Token, ...]
     pieces: tuple[str, ...] | None  # precomputed when there is no capture
-
-    @property
-    def variables(self) -> frozenset[str]:
-        return frozenset(t.name for t in self.tokens if isinstance(t, Capture))
+    variables: frozenset[str] = frozenset()
 
     @property
     def literal(self) -> str | None:
@@ -93,6 +91,7 @@ class SegmentPattern:
         )
 
 
+@lru_cache(maxsize=65536)
 def parse_segment(text: str, *, allow_slash: bool = False) -> SegmentPattern:
     """Parse one segment pattern; raise PolicyError naming the problem."""
     if not text:
@@ -110,6 +109,6 @@ def parse_segment(text: str, *, allow_slash: bool = False) -> SegmentPattern:
         raise PolicyError(
             f"{text!r} has a malformed capture: use {{name}} with lower-case letters, digits, '_'"
         )
-    has_capture = any(isinstance(t, Capture) for t in tokens)
-    pieces = None if has_capture else tuple(text.split(STAR))
-    return SegmentPattern(text, tuple(tokens), pieces)
+    variables = frozenset(t.name for t in tokens if isinstance(t, Capture))
+    pieces = None if variables else tuple(text.split(STAR))
+    return SegmentPattern(text, tuple(tokens), pieces, variables)

@@ -150,4 +150,6 @@ def parse_resource(text: str) -> Resource:
         target = target_of(Resource(topic=text))
         return Resource(tenant=target.tenant, namespace=f"{target.tenant}/{target.namespace}", topic=text)
     tenant, _, namespace = text.partition("/")
-    return Resource(tenant=tenant, namespace=text if namespace else "")
+    resource = Resource(tenant=tenant, namespace=text if namespace else "")
+    target_of(resource)  # raises BadRequestError for a/b/c and the like
+    return resource

@@ -10,8 +10,8 @@ from importlib import resources
 from typing import Any
 
 import yaml
-from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
-from jsonschema.exceptions import ValidationError  # type: ignore[import-untyped]
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError
 
 JsonPath = tuple[str | int, ...]
 
@@ -102,15 +102,14 @@ def _leaves(errors: list[ValidationError]) -> list[ValidationError]:
 def _describe(doc: SourceDoc, error: ValidationError) -> str:
     path: JsonPath = tuple(error.absolute_path)
     where = ".".join(str(p) for p in path) or "document"
-    if error.validator == "additionalProperties":
-        allowed = sorted(error.schema.get("properties", {}))
+    schema = error.schema if isinstance(error.schema, Mapping) else {}
+    if error.validator == "additionalProperties" and isinstance(error.instance, Mapping):
+        allowed = sorted(schema.get("properties", {}))
         extra = sorted(set(error.instance) - set(allowed))
         known = ", ".join(allowed)
         return f"{doc.where((*path, extra[0]))}: unknown key {extra[0]!r} in {where} (allowed: {known})"
     if error.validator == "required":
         return f"{doc.where(path)}: {where}: {error.message.replace('is a required property', 'is required')}"
-    if error.validator in ("minProperties", "maxProperties") and "subject" in str(
-        error.schema.get("title", "")
-    ):
+    if error.validator in ("minProperties", "maxProperties") and schema.get("title") == "subject":
         return f"{doc.where(path)}: {where}: a subject has exactly one of spiffe, linkerd, role, oidc"
     return f"{doc.where(path)}: {where}: {error.message}"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from conftest import HEADER, WritePolicy
-from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
+from jsonschema import Draft202012Validator
 from meshgate.errors import PolicyError
 from meshgate.policy import load_policy
 from meshgate.policy.loader import read_source
