@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,7 +25,8 @@ from meshgate.identity import (
 )
 from meshgate.identity.watcher import BundleWatcher
 from meshgate.oidc import TokenAuthenticator
-from meshgate.policy import PolicySnapshot, PolicyStore, load_policy
+from meshgate.policy import PolicySnapshot, PolicyStore
+from meshgate.policy.reloader import PolicyReloader
 from meshgate.server.servicer import AuthenticationServicer, AuthorizationServicer, RevisionFeed
 from meshgate.v1 import meshgate_pb2_grpc as pb_grpc
 
@@ -42,9 +44,11 @@ class Components:
     config: ServiceConfig
     authenticator: Authenticator
     policies: PolicyStore
+    reloader: PolicyReloader
     bundles: FileTrustBundles | None = None
     tokens: TokenAuthenticator | None = None
     stoppers: list[Callable[[], None]] = field(default_factory=list)
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
 
 def build_components(config: ServiceConfig, clock: Clock | None = None) -> Components:
@@ -67,12 +71,13 @@ def build_components(config: ServiceConfig, clock: Clock | None = None) -> Compo
     )
     mesh_header = L5dClientIdAuthenticator(config.identity.l5d_client_id, config.identity.linkerd)
     authenticator = Authenticator(certificates=certificates, tokens=tokens, mesh_header=mesh_header)
-    policies = PolicyStore(initial=load_snapshot(config))
-    return Components(config, authenticator, policies, bundles, tokens)
-
-
-def load_snapshot(config: ServiceConfig) -> PolicySnapshot:
-    return load_policy(config.policy.dir, superusers=config.policy.superusers)
+    policies = PolicyStore(clock=clock)
+    reloader = PolicyReloader(config.policy.dir, policies, superusers=config.policy.superusers, clock=clock)
+    if not reloader.reload_now():
+        # Keep running, NOT_SERVING and denying everything, until a valid revision lands: the Kubernetes
+        # way to say "not ready", and a git-sync fix needs no restart.
+        log.error("no valid policy in %s: %s", config.policy.dir, reloader.status.last_error)
+    return Components(config, authenticator, policies, reloader, bundles, tokens)
 
 
 @dataclass
@@ -92,11 +97,13 @@ async def start_grpc(components: Components) -> RunningServer:
             ("grpc.max_send_message_length", cfg.max_message_bytes),
         ],
     )
-    feed = RevisionFeed(lambda: components.policies.current().revision)
+    feed = RevisionFeed(lambda: _revision_or_empty(components.policies))
+    health_servicer = AsyncHealthServicer()
     loop = asyncio.get_running_loop()
 
     def on_swap(snapshot: PolicySnapshot) -> None:
         loop.call_soon_threadsafe(feed.publish, snapshot.revision)
+        asyncio.run_coroutine_threadsafe(_set_serving(health_servicer, True), loop)
 
     unsubscribe = components.policies.subscribe(on_swap)
     components.stoppers.append(unsubscribe)
@@ -105,7 +112,6 @@ async def start_grpc(components: Components) -> RunningServer:
     pb_grpc.add_AuthorizationServicer_to_server(
         AuthorizationServicer(authorizer, components.authenticator, feed), server
     )
-    health_servicer = AsyncHealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
         (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server
@@ -116,6 +122,11 @@ async def start_grpc(components: Components) -> RunningServer:
     return RunningServer(server, port, health_servicer, feed)
 
 
+def _revision_or_empty(policies: PolicyStore) -> str:
+    snapshot = policies.get()
+    return snapshot.revision if snapshot else ""
+
+
 async def _set_serving(servicer: Any, ready: bool) -> None:
     status = health_pb2.HealthCheckResponse.SERVING if ready else health_pb2.HealthCheckResponse.NOT_SERVING
     for name in ("", *SERVICE_NAMES):
@@ -123,7 +134,11 @@ async def _set_serving(servicer: Any, ready: bool) -> None:
 
 
 async def start_background(components: Components) -> None:
-    """Token key refresh and trust-bundle watching; stopped by `close_components`."""
+    """Policy and trust-bundle watching, token key refresh; stopped by `close_components`."""
+    if components.config.policy.watch:
+        task = asyncio.create_task(components.reloader.run(), name="policy-reloader")
+        components.stoppers.append(components.reloader.stop)
+        components.tasks.append(task)
     if components.tokens is not None:
         await components.tokens.start(wait=True)
     if components.bundles is not None:
@@ -135,6 +150,9 @@ async def start_background(components: Components) -> None:
 async def close_components(components: Components) -> None:
     for stop in reversed(components.stoppers):
         stop()
+    for task in components.tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait_for(task, timeout=5)
     if components.tokens is not None:
         await components.tokens.close()
 

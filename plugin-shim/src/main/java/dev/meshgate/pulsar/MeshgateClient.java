@@ -51,6 +51,7 @@ public final class MeshgateClient implements Closeable {
     }
 
     public CompletableFuture<AuthenticateResponse> authenticate(AuthenticateRequest request) {
+        skipBackoffWhenBroken();
         return toCompletable(AuthenticationGrpc.newFutureStub(channel)
                 .withDeadlineAfter(config.authnDeadlineMillis(), TimeUnit.MILLISECONDS)
                 .withWaitForReady()
@@ -58,6 +59,7 @@ public final class MeshgateClient implements Closeable {
     }
 
     public CompletableFuture<AuthorizeResponse> authorize(AuthorizeRequest request) {
+        skipBackoffWhenBroken();
         return toCompletable(AuthorizationGrpc.newFutureStub(channel)
                 .withDeadlineAfter(config.deadlineMillis(), TimeUnit.MILLISECONDS)
                 .withWaitForReady()
