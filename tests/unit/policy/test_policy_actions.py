@@ -86,3 +86,17 @@ def test_unknown_pattern_is_an_error(pattern: str) -> None:
 def test_expand_many_and_subscription_actions_are_known() -> None:
     assert expand_patterns(["produce", "topic.consume"]) == {"topic.produce", "topic.lookup", "topic.consume"}
     assert set(ACTIONS) >= SUBSCRIPTION_ACTIONS
+
+
+def test_docs_list_every_operation_and_verb() -> None:
+    from pathlib import Path
+
+    docs = (Path(__file__).resolve().parents[3] / "docs" / "policy.md").read_text("utf-8")
+    families = (
+        actions.TOPIC_OPERATIONS, actions.NAMESPACE_OPERATIONS, actions.TENANT_OPERATIONS,
+        actions.POLICY_NAMES, actions.BROKER_OPERATIONS, actions.CLUSTER_OPERATIONS,
+    )  # fmt: skip
+    missing = [name for family in families for name in family if f"`{name}`" not in docs]
+    assert missing == []
+    for verb, parts in VERBS.items():
+        assert f"| `{verb}` | " + ", ".join(f"`{p}`" for p in parts) in docs
