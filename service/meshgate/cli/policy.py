@@ -210,7 +210,7 @@ def _question(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print JSON")
 
 
-def register(subparsers: Any) -> None:
+def _register_questions(subparsers: Any) -> None:
     check = subparsers.add_parser("check", help="may PRINCIPAL do ACTION on RESOURCE? (exit 0 yes, 1 no)")
     _question(check)
     check.add_argument("--principal", required=True)
@@ -222,6 +222,8 @@ def register(subparsers: Any) -> None:
     _question(who)
     who.set_defaults(func=_guard(cmd_who_can))
 
+
+def _register_folder_commands(subparsers: Any) -> None:
     validate = subparsers.add_parser("validate", help="parse, schema-check and compile a policy folder")
     _common(validate)
     validate.add_argument("folder", type=Path)
@@ -243,3 +245,9 @@ def register(subparsers: Any) -> None:
     changes.add_argument("old")
     changes.add_argument("new")
     changes.set_defaults(func=_guard(cmd_diff), superuser=[])
+
+
+def register(subparsers: Any) -> None:
+    """Add check, who-can, validate, test and diff to the `meshgate` command."""
+    _register_questions(subparsers)
+    _register_folder_commands(subparsers)

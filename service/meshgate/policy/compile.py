@@ -69,31 +69,35 @@ class _Compiler:
                 self.errors.append(f"{self.doc.where((*path, index))}: {exc.message}")
         return out
 
+    def subjects(self, raw: dict[str, Any], path: JsonPath) -> list[Subject]:
+        """The rule's own subjects, else the document's; an error if neither has any."""
+        if "subjects" in raw:
+            return self.each(raw["subjects"], (*path, "subjects"), lambda s: compile_subject(s, self.naming))
+        if "subjects" in self.doc.data:
+            return self.each(
+                self.doc.data["subjects"], ("subjects",), lambda s: compile_subject(s, self.naming)
+            )
+        self.errors.append(
+            f"{self.doc.where(path)}: rule {raw['name']!r} has no subjects (none on the policy)"
+        )
+        return []
+
     def rule(self, raw: dict[str, Any], path: JsonPath, order: int) -> CompiledRule | None:
         before = len(self.errors)
-        data = self.doc.data
-        raw_subjects = raw.get("subjects") or data.get("subjects")
-        if raw_subjects is None:
-            self.errors.append(
-                f"{self.doc.where(path)}: rule {raw['name']!r} has no subjects (none on the policy)"
-            )
-            raw_subjects = []
-        subjects_path = (*path, "subjects") if "subjects" in raw else ("subjects",)
-        subjects = self.each(raw_subjects, subjects_path, lambda s: compile_subject(s, self.naming))
         actions = self.each(raw["actions"], (*path, "actions"), lambda a: expand_patterns([a]))
-        resources = self.each(raw["resources"], (*path, "resources"), parse_resource_pattern)
         subs = raw.get("subscriptions")
-        subscriptions = None if subs is None else self.each(subs, (*path, "subscriptions"), parse_segment)
         rule = CompiledRule(
             id=f"{self.doc.file}#{raw['name']}",
             order=order,
             effect=raw["effect"],
-            audit="audit" in (raw.get("mode"), data.get("mode")),
-            subjects=tuple(subjects),
+            audit="audit" in (raw.get("mode"), self.doc.data.get("mode")),
+            subjects=tuple(self.subjects(raw, path)),
             action_patterns=tuple(raw["actions"]),
             actions=frozenset().union(*actions),
-            resources=tuple(resources),
-            subscriptions=None if subscriptions is None else tuple(subscriptions),
+            resources=tuple(self.each(raw["resources"], (*path, "resources"), parse_resource_pattern)),
+            subscriptions=None
+            if subs is None
+            else tuple(self.each(subs, (*path, "subscriptions"), parse_segment)),
             where=self.doc.where(path),
         )
         self.check_semantics(rule, path)

@@ -7,8 +7,9 @@ the first allow, else the default deny. Matching audit-only rules are reported i
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from meshgate.errors import BadRequestError
 from meshgate.model import AccessRequest, Decision, Resource, ShadowEffect
@@ -16,7 +17,7 @@ from meshgate.policy.actions import SUBSCRIPTION_ACTIONS, is_known
 from meshgate.policy.compile import CompiledRule
 from meshgate.policy.index import RuleIndex
 from meshgate.policy.patterns import Bindings
-from meshgate.policy.resources import ResourcePattern, Target, target_of
+from meshgate.policy.resources import ResourcePattern, Target, parse_resource, target_of
 from meshgate.policy.subjects import Subject
 from meshgate.policy.whocan import Grantee, who_can
 
@@ -90,7 +91,10 @@ class PolicySnapshot:
         object.__setattr__(self, "index", RuleIndex(self.rules))
 
     def with_superusers(self, superusers: Iterable[str]) -> PolicySnapshot:
-        return replace(self, superusers=frozenset(superusers))
+        """The same revision with other super-users; shares the compiled index."""
+        clone = copy.copy(self)
+        object.__setattr__(clone, "superusers", frozenset(superusers))
+        return clone
 
     def decide(self, req: AccessRequest) -> Decision:
         early = precheck(req, self.superusers, self.revision)
@@ -100,6 +104,8 @@ class PolicySnapshot:
         matched = [e.rule for e in entries if entry_matches(e.rule, e.subject, e.resource, req, early)]
         return decide_from_matches(matched, req, early, self.revision)
 
-    def who_can(self, action: str, resource: Resource, subscription: str = "") -> list[Grantee]:
+    def who_can(self, action: str, resource: Resource | str, subscription: str = "") -> list[Grantee]:
         """Super-users, then every rule subject that matches `action` on `resource` (allows and denies)."""
+        if isinstance(resource, str):
+            resource = parse_resource(resource)
         return who_can(self.rules, self.superusers, action, resource, subscription)
