@@ -72,7 +72,13 @@ def build_components(config: ServiceConfig, clock: Clock | None = None) -> Compo
     mesh_header = L5dClientIdAuthenticator(config.identity.l5d_client_id, config.identity.linkerd)
     authenticator = Authenticator(certificates=certificates, tokens=tokens, mesh_header=mesh_header)
     policies = PolicyStore(clock=clock)
-    reloader = PolicyReloader(config.policy.dir, policies, superusers=config.policy.superusers, clock=clock)
+    reloader = PolicyReloader(
+        config.policy.dir,
+        policies,
+        superusers=config.policy.superusers,
+        naming=config.identity.linkerd,  # Linkerd subject patterns read against the mesh's own names
+        clock=clock,
+    )
     if not reloader.reload_now():
         # Keep running, NOT_SERVING and denying everything, until a valid revision lands: the Kubernetes
         # way to say "not ready", and a git-sync fix needs no restart.
