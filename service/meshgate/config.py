@@ -2,7 +2,9 @@
 
 Every error names the key path (`identity.max_skew_seconds: ...`). Unknown keys are errors. Environment
 variables override single scalar keys for containers: `MESHGATE_GRPC__LISTEN=0.0.0.0:50051` sets
-`grpc.listen` (double underscore separates sections).
+`grpc.listen`, `MESHGATE_AUDIT__FILE__PATH=/var/log/meshgate/audit.jsonl` sets `audit.file.path` (a double
+underscore goes one level deeper). `docs/configuration.md` lists every key; `meshgate config-reference`
+generates it.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from pathlib import Path
 
 import yaml
 
+from meshgate.audit.config import AuditConfig, parse_audit_config
 from meshgate.errors import ConfigError
 from meshgate.identity import LinkerdNaming
 from meshgate.oidc import IssuerConfig, OidcSettings, parse_issuers, parse_oidc_settings
@@ -27,11 +30,15 @@ class GrpcConfig:
     listen: str = "127.0.0.1:50051"  # host:port, or unix:/path/to.sock
     max_concurrent_rpcs: int = 4096
     max_message_bytes: int = 1 << 20
+    tls_cert: Path | None = None  # serving certificate (PEM); with tls_key, the gRPC port speaks TLS
+    tls_key: Path | None = None
+    tls_client_ca: Path | None = None  # CA bundle that client certificates must chain to (mutual TLS)
 
 
 @dataclass(frozen=True)
 class HttpConfig:
     listen: str = ""  # host:port for /healthz, /readyz, /metrics; empty disables
+    policy_endpoints: bool = True  # serve the read-only /v1/explain and /v1/who-can on the same port
 
 
 @dataclass(frozen=True)
@@ -65,9 +72,10 @@ class ServiceConfig:
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     identity: IdentityConfig = field(default_factory=IdentityConfig)
     oidc: OidcConfig = field(default_factory=OidcConfig)
+    audit: AuditConfig = field(default_factory=AuditConfig)
 
 
-_SECTIONS = ("grpc", "http", "policy", "identity", "oidc")
+_SECTIONS = ("grpc", "http", "policy", "identity", "oidc", "audit")
 
 
 def load_config(path: Path | None, env: Mapping[str, str] | None = None) -> ServiceConfig:
@@ -93,24 +101,30 @@ def _read_yaml(path: Path) -> dict[str, object]:
 
 
 def _apply_env(raw: dict[str, object], env: Mapping[str, str]) -> None:
-    for name, value in env.items():
+    """`MESHGATE_AUDIT__FILE__PATH=/x` sets `audit.file.path`: each `__` goes one mapping deeper."""
+    for name, value in sorted(env.items()):
         if not name.startswith(ENV_PREFIX) or "__" not in name:
             continue
-        section, _, key = name[len(ENV_PREFIX) :].lower().partition("__")
-        target = raw.setdefault(section, {})
-        if not isinstance(target, dict):
-            raise ConfigError(f"{section}: must be a mapping (set by {name})")
+        *sections, key = name[len(ENV_PREFIX) :].lower().split("__")
+        target = raw
+        for depth, section in enumerate(sections):
+            child = target.setdefault(section, {})
+            if not isinstance(child, dict):
+                where = ".".join(sections[: depth + 1])
+                raise ConfigError(f"{where}: must be a mapping (set by {name})")
+            target = child
         target[key] = yaml.safe_load(value)
 
 
 def parse_config(raw: Mapping[str, object], base: Path) -> ServiceConfig:
     p.reject_unknown(raw, _SECTIONS, "config")
     return ServiceConfig(
-        grpc=_grpc(_section(raw, "grpc")),
-        http=HttpConfig(listen=_opt_str(_section(raw, "http"), "listen", "http", "", {"listen"})),
+        grpc=_grpc(_section(raw, "grpc"), base),
+        http=_http(_section(raw, "http")),
         policy=_policy(_section(raw, "policy"), base),
         identity=_identity(_section(raw, "identity"), base),
         oidc=_oidc(_section(raw, "oidc")),
+        audit=parse_audit_config(_section(raw, "audit"), base),
     )
 
 
@@ -123,14 +137,36 @@ def _section(raw: Mapping[str, object], name: str) -> Mapping[str, object]:
     return value
 
 
-def _opt_str(raw: Mapping[str, object], key: str, where: str, default: str, allowed: set[str]) -> str:
-    p.reject_unknown(raw, allowed, where)
-    return p.get_str(raw, key, where) if raw.get(key) else default
+def _opt_path(raw: Mapping[str, object], key: str, where: str, base: Path) -> Path | None:
+    value = p.get_opt_str(raw, key, where)
+    return None if value is None else base / value
 
 
-def _grpc(raw: Mapping[str, object]) -> GrpcConfig:
-    p.reject_unknown(raw, ("listen", "max_concurrent_rpcs", "max_message_bytes"), "grpc")
+def _http(raw: Mapping[str, object]) -> HttpConfig:
+    p.reject_unknown(raw, ("listen", "policy_endpoints"), "http")
+    listen = p.get_str(raw, "listen", "http") if raw.get("listen") else ""
+    if listen and not _host_port(listen):
+        raise ConfigError(f"http.listen: {listen!r} must be host:port (port 0 picks a free one)")
+    return HttpConfig(listen=listen, policy_endpoints=p.get_bool(raw, "policy_endpoints", "http", True))
+
+
+def _host_port(listen: str) -> bool:
+    host, sep, port = listen.rpartition(":")
+    return bool(sep and host and port.isdigit() and int(port) < 65536)
+
+
+_GRPC_KEYS = ("listen", "max_concurrent_rpcs", "max_message_bytes", "tls_cert", "tls_key", "tls_client_ca")
+
+
+def _grpc(raw: Mapping[str, object], base: Path) -> GrpcConfig:
+    p.reject_unknown(raw, _GRPC_KEYS, "grpc")
     d = GrpcConfig()
+    cert, key = _opt_path(raw, "tls_cert", "grpc", base), _opt_path(raw, "tls_key", "grpc", base)
+    client_ca = _opt_path(raw, "tls_client_ca", "grpc", base)
+    if (cert is None) != (key is None):
+        raise ConfigError("grpc.tls_cert and grpc.tls_key: set both or neither")
+    if client_ca is not None and cert is None:
+        raise ConfigError("grpc.tls_client_ca: needs grpc.tls_cert and grpc.tls_key (mutual TLS is TLS)")
     return GrpcConfig(
         listen=p.get_str(raw, "listen", "grpc", d.listen),
         max_concurrent_rpcs=p.get_int(
@@ -139,6 +175,9 @@ def _grpc(raw: Mapping[str, object]) -> GrpcConfig:
         max_message_bytes=p.get_int(
             raw, "max_message_bytes", "grpc", d.max_message_bytes, low=1024, high=1 << 26
         ),
+        tls_cert=cert,
+        tls_key=key,
+        tls_client_ca=client_ca,
     )
 
 

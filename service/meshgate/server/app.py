@@ -1,4 +1,5 @@
-"""Builds the running service from a `ServiceConfig`: verifiers, policy store, gRPC server, watchers."""
+"""Builds the running service from a `ServiceConfig`: verifiers, policy store, audit log, metrics, the gRPC
+server with its interceptor chain, the HTTP side (health, readiness, metrics, explain) and the watchers."""
 
 from __future__ import annotations
 
@@ -10,24 +11,28 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import grpc
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_health.v1 import health, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from meshgate.audit.log import AuditLog
 from meshgate.authn import Authenticator
 from meshgate.authz import Authorizer
 from meshgate.clock import Clock, SystemClock
 from meshgate.config import ServiceConfig
-from meshgate.identity import (
-    CachedX509Verifier,
-    FileTrustBundles,
-    L5dClientIdAuthenticator,
-    X509SvidVerifier,
-)
+from meshgate.identity import CachedX509Verifier, FileTrustBundles, L5dClientIdAuthenticator, X509SvidVerifier
 from meshgate.identity.watcher import BundleWatcher
 from meshgate.oidc import TokenAuthenticator
+from meshgate.oidc.keys import KeySnapshot
 from meshgate.policy import PolicySnapshot, PolicyStore
 from meshgate.policy.reloader import PolicyReloader
+from meshgate.server import readiness as rd
+from meshgate.server import state_metrics as sm
+from meshgate.server.health import HealthSync
+from meshgate.server.http import HttpDeps, RunningHttp, build_app, start_http
+from meshgate.server.interceptors import ObservingInterceptor
+from meshgate.server.metrics import ServiceMetrics
 from meshgate.server.servicer import AuthenticationServicer, AuthorizationServicer, RevisionFeed
+from meshgate.server.serving_tls import ReloadingServerCredentials
 from meshgate.v1 import meshgate_pb2_grpc as pb_grpc
 
 # The asyncio health servicer is exported as `health.aio` behind a version check that mypy cannot follow.
@@ -47,43 +52,78 @@ class Components:
     reloader: PolicyReloader
     bundles: FileTrustBundles | None = None
     tokens: TokenAuthenticator | None = None
+    certificates: CachedX509Verifier | None = None
+    clock: Clock = field(default_factory=SystemClock)
+    audit: AuditLog = field(default_factory=lambda: AuditLog(()))
+    metrics: ServiceMetrics = field(default_factory=ServiceMetrics)
+    serving_tls: ReloadingServerCredentials | None = None
     stoppers: list[Callable[[], None]] = field(default_factory=list)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    def readiness(self) -> rd.Readiness:
+        bundles = self.bundles.status if self.bundles is not None else None
+        return rd.evaluate(rd.policy_check(self.policies.ready, self.reloader.status), bundles, self._keys())
+
+    def _keys(self) -> list[tuple[str, KeySnapshot, str]]:
+        if self.tokens is None:
+            return []
+        keys = self.tokens.keys
+        return [
+            (i.issuer, keys.snapshot(i.issuer), keys.last_error(i.issuer)) for i in self.config.oidc.issuers
+        ]
 
 
 def build_components(config: ServiceConfig, clock: Clock | None = None) -> Components:
     clock = clock or SystemClock()
-    bundles = (
-        FileTrustBundles.from_specs(config.identity.trust_bundles, clock=clock)
-        if (config.identity.trust_bundles)
-        else None
-    )
+    ident = config.identity
+    bundles = FileTrustBundles.from_specs(ident.trust_bundles, clock=clock) if ident.trust_bundles else None
     certificates = None
     if bundles is not None:
         verifier = X509SvidVerifier(
-            bundles, clock, max_skew_seconds=config.identity.max_skew_seconds, linkerd=config.identity.linkerd
+            bundles, clock, max_skew_seconds=ident.max_skew_seconds, linkerd=ident.linkerd
         )
-        certificates = CachedX509Verifier(verifier, clock, max_entries=config.identity.cache_size)
-    tokens = (
-        TokenAuthenticator.from_config(config.oidc.issuers, config.oidc.settings, clock)
-        if config.oidc.issuers
-        else None
-    )
-    mesh_header = L5dClientIdAuthenticator(config.identity.l5d_client_id, config.identity.linkerd)
+        certificates = CachedX509Verifier(verifier, clock, max_entries=ident.cache_size)
+    oidc = config.oidc
+    tokens = TokenAuthenticator.from_config(oidc.issuers, oidc.settings, clock) if oidc.issuers else None
+    mesh_header = L5dClientIdAuthenticator(ident.l5d_client_id, ident.linkerd)
     authenticator = Authenticator(certificates=certificates, tokens=tokens, mesh_header=mesh_header)
     policies = PolicyStore(clock=clock)
     reloader = PolicyReloader(
         config.policy.dir,
         policies,
         superusers=config.policy.superusers,
-        naming=config.identity.linkerd,  # Linkerd subject patterns read against the mesh's own names
+        naming=ident.linkerd,  # Linkerd subject patterns read against the mesh's own names
         clock=clock,
     )
     if not reloader.reload_now():
         # Keep running, NOT_SERVING and denying everything, until a valid revision lands: the Kubernetes
         # way to say "not ready", and a git-sync fix needs no restart.
         log.error("no valid policy in %s: %s", config.policy.dir, reloader.status.last_error)
-    return Components(config, authenticator, policies, reloader, bundles, tokens)
+    g = config.grpc
+    serving = (
+        ReloadingServerCredentials(g.tls_cert, g.tls_key, g.tls_client_ca)
+        if g.tls_cert and g.tls_key
+        else None
+    )
+    components = Components(
+        config, authenticator, policies, reloader, bundles, tokens, certificates, clock,
+        AuditLog.from_config(config.audit), ServiceMetrics(), serving,
+    )  # fmt: skip
+    _register_state_metrics(components)
+    return components
+
+
+def _register_state_metrics(c: Components) -> None:
+    sources = [sm.policy(c.reloader), sm.audit(c.audit), sm.readiness(c.readiness)]
+    if c.certificates is not None:
+        sources.append(sm.x509_cache(c.certificates))
+    if c.bundles is not None:
+        sources.append(sm.trust_bundles(c.bundles, c.clock))
+    if c.tokens is not None:
+        sources += [sm.token_cache(c.tokens), sm.jwks(c.tokens, [i.issuer for i in c.config.oidc.issuers])]
+    if c.serving_tls is not None:
+        sources.append(sm.serving_cert(c.serving_tls.not_after))
+    c.metrics.state.sources.extend(sources)
 
 
 @dataclass
@@ -92,11 +132,14 @@ class RunningServer:
     port: int
     health: Any
     feed: RevisionFeed
+    health_sync: HealthSync | None = None
 
 
 async def start_grpc(components: Components) -> RunningServer:
     cfg = components.config.grpc
+    interceptor = ObservingInterceptor(components.metrics.events, components.audit, components.clock)
     server = grpc.aio.server(
+        interceptors=[interceptor],
         maximum_concurrent_rpcs=cfg.max_concurrent_rpcs,
         options=[
             ("grpc.max_receive_message_length", cfg.max_message_bytes),
@@ -105,38 +148,44 @@ async def start_grpc(components: Components) -> RunningServer:
     )
     feed = RevisionFeed(lambda: _revision_or_empty(components.policies))
     health_servicer = AsyncHealthServicer()
+    sync = HealthSync(health_servicer, components.readiness, SERVICE_NAMES)
     loop = asyncio.get_running_loop()
 
     def on_swap(snapshot: PolicySnapshot) -> None:
         loop.call_soon_threadsafe(feed.publish, snapshot.revision)
-        asyncio.run_coroutine_threadsafe(_set_serving(health_servicer, True), loop)
+        loop.call_soon_threadsafe(sync.poke)
 
-    unsubscribe = components.policies.subscribe(on_swap)
-    components.stoppers.append(unsubscribe)
-    authorizer = Authorizer(components.policies)
-    pb_grpc.add_AuthenticationServicer_to_server(AuthenticationServicer(components.authenticator), server)
+    components.stoppers.append(components.policies.subscribe(on_swap))
+    _add_servicers(server, components, feed, health_servicer)
+    port = _add_port(server, components)
+    await server.start()
+    await sync.refresh()
+    components.tasks.append(asyncio.create_task(sync.run(), name="health-sync"))
+    return RunningServer(server, port, health_servicer, feed, sync)
+
+
+def _add_servicers(server: grpc.aio.Server, c: Components, feed: RevisionFeed, health_servicer: Any) -> None:
+    authorizer = Authorizer(c.policies)
+    pb_grpc.add_AuthenticationServicer_to_server(AuthenticationServicer(c.authenticator), server)
     pb_grpc.add_AuthorizationServicer_to_server(
-        AuthorizationServicer(authorizer, components.authenticator, feed), server
+        AuthorizationServicer(authorizer, c.authenticator, feed), server
     )
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
         (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server
     )
-    port = server.add_insecure_port(cfg.listen)
-    await server.start()
-    await _set_serving(health_servicer, components.policies.ready)
-    return RunningServer(server, port, health_servicer, feed)
+
+
+def _add_port(server: grpc.aio.Server, c: Components) -> int:
+    listen = c.config.grpc.listen
+    if c.serving_tls is None:
+        return server.add_insecure_port(listen)
+    return server.add_secure_port(listen, c.serving_tls.credentials())
 
 
 def _revision_or_empty(policies: PolicyStore) -> str:
     snapshot = policies.get()
     return snapshot.revision if snapshot else ""
-
-
-async def _set_serving(servicer: Any, ready: bool) -> None:
-    status = health_pb2.HealthCheckResponse.SERVING if ready else health_pb2.HealthCheckResponse.NOT_SERVING
-    for name in ("", *SERVICE_NAMES):
-        await servicer.set(name, status)
 
 
 async def start_background(components: Components) -> None:
@@ -153,32 +202,49 @@ async def start_background(components: Components) -> None:
         components.stoppers.append(watcher.stop)
 
 
+async def start_http_side(components: Components) -> RunningHttp | None:
+    """The HTTP port from `http.listen` (None when it is empty)."""
+    cfg = components.config.http
+    if not cfg.listen:
+        return None
+    deps = HttpDeps(
+        components.readiness, components.metrics.registry, components.policies, cfg.policy_endpoints
+    )
+    return await start_http(cfg.listen, build_app(deps))
+
+
 async def close_components(components: Components) -> None:
     for stop in reversed(components.stoppers):
         stop()
     for task in components.tasks:
+        if task.get_name() == "health-sync":
+            task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await asyncio.wait_for(task, timeout=5)
     if components.tokens is not None:
         await components.tokens.close()
+    await asyncio.to_thread(components.audit.close)
 
 
 async def serve(config: ServiceConfig, *, ready: Callable[[int], None] | None = None) -> None:
-    """Run until cancelled: the gRPC server on `config.grpc.listen`, plus watchers."""
+    """Run until cancelled: the gRPC server on `config.grpc.listen`, the HTTP side, and the watchers."""
     components = build_components(config)
     await start_background(components)
     running = await start_grpc(components)
+    http = await start_http_side(components)
     log.info(
-        "meshgate serving gRPC on %s (port %d), policy revision %s",
-        config.grpc.listen,
-        running.port,
-        components.policies.current().revision,
-    )
+        "meshgate serving gRPC on %s (port %d%s), HTTP %s, policy revision %s",
+        config.grpc.listen, running.port, ", TLS" if components.serving_tls else "",
+        f"on port {http.port}" if http else "off", components.reloader.status.revision or "none",
+    )  # fmt: skip
     if ready is not None:
         ready(running.port)
     try:
         await running.server.wait_for_termination()
     finally:
-        await _set_serving(running.health, False)
+        if running.health_sync is not None:
+            await running.health_sync.set(False)
+        if http is not None:
+            await http.stop()
         await running.server.stop(grace=5)
         await close_components(components)

@@ -1,0 +1,78 @@
+"""Audit records built from the wire messages of one call. Pure: no I/O, the time is passed in.
+
+What goes in: who, with which kind of credential, what, where, the answer and why (rule, reason code,
+policy revision), and where the call came from (broker id, request id, peer address). What never goes in:
+a token, a certificate, a key or any other credential bytes; only the *kind* of credential presented.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from meshgate.v1 import meshgate_pb2 as pb
+
+Record = dict[str, Any]
+
+_RESOURCE_FIELDS = ("tenant", "namespace", "topic", "cluster", "broker")
+
+
+def credential_kind(credential: pb.Credential) -> str:
+    """Which credential was attached (`certificate_chain`, `token`, `l5d_client_id`), "" for none."""
+    return credential.WhichOneof("kind") or ""
+
+
+def _resource(msg: pb.Resource) -> dict[str, str]:
+    return {name: getattr(msg, name) for name in _RESOURCE_FIELDS if getattr(msg, name)}
+
+
+def decision_record(at: datetime, request: pb.AuthorizeRequest, decision: pb.Decision) -> Record:
+    record: Record = {
+        "time": at.isoformat(timespec="milliseconds"),
+        "event": "authorize",
+        "principal": request.principal,
+        "credential_kind": credential_kind(request.credential),
+        "action": request.action,
+        "resource": _resource(request.resource),
+        "decision": "allow" if decision.allowed else "deny",
+        "rule_id": decision.rule_id,
+        "reason_code": decision.reason_code,
+        "revision": decision.revision,
+        "broker_id": request.broker_id,
+        "request_id": request.request_id,
+        "peer": request.peer.address,
+    }
+    if request.subscription:
+        record["subscription"] = request.subscription
+    if decision.shadow:
+        record["shadow"] = [{"rule_id": s.rule_id, "would_allow": s.would_allow} for s in decision.shadow]
+    return record
+
+
+def authentication_record(
+    at: datetime, request: pb.AuthenticateRequest, response: pb.AuthenticateResponse
+) -> Record:
+    record: Record = {
+        "time": at.isoformat(timespec="milliseconds"),
+        "event": "authenticate",
+        "presented": credential_kind(request.credential),
+        "request_id": request.request_id,
+        "peer": request.peer.address,
+        "auth_method": request.peer.auth_method,
+    }
+    if response.WhichOneof("result") == "identity":
+        identity = response.identity
+        record.update(
+            result="authenticated",
+            principal=identity.principal,
+            credential_kind=identity.credential_kind,
+            issuer=identity.issuer,
+        )
+    else:
+        record.update(result="rejected", code=response.rejection.code or "no_result")
+    return record
+
+
+def is_denial(record: Record) -> bool:
+    """Denials and rejections are always written; only allows and successful logins may be sampled."""
+    return record.get("decision") == "deny" or record.get("result") == "rejected"

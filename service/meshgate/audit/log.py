@@ -1,0 +1,82 @@
+"""`AuditLog`: samples allows, encodes each record once and offers it to every sink without blocking.
+
+audit = AuditLog.from_config(config.audit)
+audit.record(decision_record(now, request, decision))
+...
+audit.close()   # writes what is queued
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from meshgate.audit.config import AuditConfig
+from meshgate.audit.events import Record, is_denial
+from meshgate.audit.sinks import FileWriter, QueuedSink, StreamWriter, encode
+
+
+@dataclass(frozen=True, slots=True)
+class SinkStats:
+    name: str
+    written: int
+    dropped: int
+    failed: int
+    backlog: int
+
+
+class AuditLog:
+    def __init__(
+        self,
+        sinks: Sequence[QueuedSink],
+        *,
+        allow_sample_rate: float = 1.0,
+        rng: Callable[[], float] = random.random,
+    ) -> None:
+        self._sinks = tuple(sinks)
+        self._rate = allow_sample_rate
+        self._rng = rng
+        self.sampled_out = 0  # allows not written because of sampling
+
+    @classmethod
+    def from_config(cls, config: AuditConfig) -> AuditLog:
+        if not config.enabled:
+            return cls(())
+        return cls(build_sinks(config), allow_sample_rate=config.allow_sample_rate)
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self._sinks)
+
+    def record(self, record: Record) -> None:
+        """Write `record` to every sink, unless it is an allow that sampling leaves out."""
+        if not self._sinks:
+            return
+        if not is_denial(record) and self._rate < 1.0 and self._rng() >= self._rate:
+            self.sampled_out += 1
+            return
+        line = encode(record)
+        for sink in self._sinks:
+            sink.offer(line)
+
+    def stats(self) -> list[SinkStats]:
+        return [SinkStats(s.name, s.written, s.dropped, s.failed, s.backlog) for s in self._sinks]
+
+    def close(self) -> None:
+        for sink in self._sinks:
+            sink.close()
+
+
+def build_sinks(config: AuditConfig) -> list[QueuedSink]:
+    sinks = []
+    if config.file.path is not None:
+        writer = FileWriter(config.file.path, max_bytes=config.file.max_bytes, backups=config.file.backups)
+        sinks.append(QueuedSink("file", writer, capacity=config.queue_size))
+    if config.stdout:
+        sinks.append(QueuedSink("stdout", StreamWriter(), capacity=config.queue_size))
+    if config.pulsar.service_url:
+        from meshgate.audit.pulsar import PulsarWriter  # pulsar-client is an optional dependency
+
+        sinks.append(QueuedSink("pulsar", PulsarWriter(config.pulsar), capacity=config.queue_size))
+    return sinks

@@ -1,0 +1,140 @@
+"""Audit sinks. Each runs on its own thread behind a bounded queue, so a slow disk or broker never delays
+a decision: `offer()` never blocks, and a full queue drops the record and counts it.
+
+A sink is a `Writer` (write a batch, flush, close) wrapped in a `QueuedSink`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import sys
+import threading
+from collections.abc import Sequence
+from logging.handlers import RotatingFileHandler
+from pathlib import Path
+from typing import Protocol, TextIO
+
+from meshgate.audit.events import Record
+
+log = logging.getLogger(__name__)
+
+_STOP = object()
+MAX_BATCH = 256
+
+
+class Writer(Protocol):
+    def write(self, lines: Sequence[str]) -> None: ...
+
+    def interrupt(self) -> None:
+        """Give up any wait inside `write` (shutdown); called from another thread."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class QueuedSink:
+    """A bounded queue in front of a `Writer`, drained by one daemon thread."""
+
+    def __init__(self, name: str, writer: Writer, *, capacity: int) -> None:
+        self.name = name
+        self._writer = writer
+        self._queue: queue.Queue[object] = queue.Queue(maxsize=capacity)
+        self._lock = threading.Lock()
+        self.dropped = 0  # records lost to a full queue
+        self.failed = 0  # batches the writer raised on
+        self.written = 0
+        self._thread = threading.Thread(target=self._drain, name=f"meshgate-audit-{name}", daemon=True)
+        self._thread.start()
+
+    def offer(self, line: str) -> bool:
+        """Queue one JSON line; False (and counted) when the queue is full. Never blocks."""
+        try:
+            self._queue.put_nowait(line)
+            return True
+        except queue.Full:
+            with self._lock:
+                self.dropped += 1
+            return False
+
+    @property
+    def backlog(self) -> int:
+        return self._queue.qsize()
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Write what is queued, then stop the thread and close the writer."""
+        try:
+            self._queue.put(_STOP, timeout=timeout)
+        except queue.Full:
+            log.warning(
+                "audit sink %s: queue still full at shutdown; %d records lost", self.name, self.backlog
+            )
+            self._writer.interrupt()
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            self._writer.interrupt()
+            self._thread.join(timeout)
+
+    def _drain(self) -> None:
+        running = True
+        while running:
+            batch = [self._queue.get()]
+            while len(batch) < MAX_BATCH and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            running = _STOP not in batch
+            self._write([item for item in batch if isinstance(item, str)])
+        self._writer.close()
+
+    def _write(self, lines: list[str]) -> None:
+        if not lines:
+            return
+        try:
+            self._writer.write(lines)
+            self.written += len(lines)
+        except Exception:
+            self.failed += 1
+            log.exception("audit sink %s: could not write %d records", self.name, len(lines))
+
+
+class FileWriter:
+    """Appends JSON lines to a file, rotating by size (`audit.jsonl.1`, …) like `RotatingFileHandler`."""
+
+    def __init__(self, path: Path, *, max_bytes: int, backups: int) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._handler = RotatingFileHandler(path, maxBytes=max_bytes, backupCount=backups, encoding="utf-8")
+        self._handler.setFormatter(logging.Formatter("%(message)s"))
+
+    def write(self, lines: Sequence[str]) -> None:
+        for line in lines:
+            self._handler.emit(logging.makeLogRecord({"msg": line, "levelno": logging.INFO}))
+        self._handler.flush()
+
+    def interrupt(self) -> None:
+        pass
+
+    def close(self) -> None:
+        self._handler.close()
+
+
+class StreamWriter:
+    """Writes JSON lines to a text stream (standard output by default, for a log collector)."""
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self._stream = stream
+
+    def write(self, lines: Sequence[str]) -> None:
+        stream = self._stream or sys.stdout
+        stream.write("".join(line + "\n" for line in lines))
+        stream.flush()
+
+    def interrupt(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def encode(record: Record) -> str:
+    """One compact JSON line; keys sorted so equal records read the same."""
+    return json.dumps(record, separators=(",", ":"), sort_keys=True, ensure_ascii=False)

@@ -1,0 +1,136 @@
+"""Audit log and sinks: sampling never drops a denial, a full queue drops and counts without blocking,
+the file sink rotates, records carry no credential."""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from meshgate.audit.config import AuditConfig, FileSinkConfig
+from meshgate.audit.events import authentication_record, decision_record
+from meshgate.audit.log import AuditLog
+from meshgate.audit.sinks import FileWriter, QueuedSink, StreamWriter, encode
+from meshgate.v1 import meshgate_pb2 as pb
+
+AT = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+TOKEN = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJl"
+
+
+class Recorder:
+    """A writer that keeps what it was given; `gate` holds writes back until set."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.gate = threading.Event()
+        self.gate.set()
+
+    def write(self, lines: Sequence[str]) -> None:
+        self.gate.wait(10)
+        self.lines.extend(lines)
+
+    def interrupt(self) -> None:
+        self.gate.set()
+
+    def close(self) -> None:
+        pass
+
+
+def _decision(allowed: bool) -> dict[str, object]:
+    request = pb.AuthorizeRequest(
+        principal="spiffe://td/ns/a/sa/b",
+        action="topic.produce",
+        resource=pb.Resource(tenant="acme", namespace="acme/p", topic="persistent://acme/p/t"),
+        credential=pb.Credential(token=TOKEN),
+        request_id="r1",
+        broker_id="broker-0",
+    )
+    decision = pb.Decision(allowed=allowed, rule_id="p.yaml#r", reason_code="x", revision="rev1")
+    return decision_record(AT, request, decision)
+
+
+def test_decision_record_names_the_credential_kind_never_the_credential() -> None:
+    record = _decision(True)
+    line = encode(record)
+    assert TOKEN not in line and "c2lnbmF0dXJl" not in line
+    assert record["credential_kind"] == "token"
+    assert json.loads(line) == {
+        "action": "topic.produce",
+        "broker_id": "broker-0",
+        "credential_kind": "token",
+        "decision": "allow",
+        "event": "authorize",
+        "peer": "",
+        "principal": "spiffe://td/ns/a/sa/b",
+        "reason_code": "x",
+        "request_id": "r1",
+        "resource": {"namespace": "acme/p", "tenant": "acme", "topic": "persistent://acme/p/t"},
+        "revision": "rev1",
+        "rule_id": "p.yaml#r",
+        "time": "2026-01-01T12:00:00.000+00:00",
+    }
+
+
+def test_rejected_authentication_keeps_the_code_and_not_the_token() -> None:
+    request = pb.AuthenticateRequest(credential=pb.Credential(token=TOKEN), request_id="r2")
+    response = pb.AuthenticateResponse(rejection=pb.Rejection(code="expired", reason="token expired"))
+    record = authentication_record(AT, request, response)
+    assert (record["result"], record["code"], record["presented"]) == ("rejected", "expired", "token")
+    assert TOKEN not in encode(record)
+
+
+def test_sampling_drops_only_allows() -> None:
+    recorder = Recorder()
+    sink = QueuedSink("memory", recorder, capacity=100)
+    audit = AuditLog([sink], allow_sample_rate=0.5, rng=iter([0.9, 0.1, 0.9, 0.9]).__next__)
+    for allowed in (True, True, False, False):
+        audit.record(_decision(allowed))
+    audit.close()
+    assert [json.loads(line)["decision"] for line in recorder.lines] == ["allow", "deny", "deny"]
+    assert audit.sampled_out == 1
+
+
+def test_a_full_queue_drops_and_counts_without_blocking() -> None:
+    recorder = Recorder()
+    recorder.gate.clear()  # the writer is stuck (a slow disk, a broker away)
+    sink = QueuedSink("slow", recorder, capacity=2)
+    audit = AuditLog([sink])
+    began = time.monotonic()
+    for _ in range(50):
+        audit.record(_decision(False))
+    assert time.monotonic() - began < 0.5
+    recorder.gate.set()
+    audit.close()
+    stats = audit.stats()[0]
+    assert stats.dropped >= 47 and stats.written + stats.dropped == 50
+    assert len(recorder.lines) == stats.written
+
+
+def test_file_sink_rotates_by_size(tmp_path: Path) -> None:
+    path = tmp_path / "audit" / "audit.jsonl"
+    writer = FileWriter(path, max_bytes=4096, backups=2)
+    line = encode(_decision(False))
+    for _ in range(100):
+        writer.write([line])
+    writer.close()
+    files = sorted(p.name for p in path.parent.iterdir())
+    assert files == ["audit.jsonl", "audit.jsonl.1", "audit.jsonl.2"]
+    assert all(json.loads(text)["decision"] == "deny" for text in path.read_text().splitlines())
+
+
+def test_from_config_builds_the_configured_sinks(tmp_path: Path) -> None:
+    config = AuditConfig(stdout=True, file=FileSinkConfig(path=tmp_path / "a.jsonl"))
+    audit = AuditLog.from_config(config)
+    assert [s.name for s in audit.stats()] == ["file", "stdout"] == list(config.sinks)
+    audit.close()
+    assert not AuditLog.from_config(AuditConfig(enabled=False, stdout=True)).enabled
+
+
+def test_stream_writer_writes_one_line_per_record() -> None:
+    out = io.StringIO()
+    StreamWriter(out).write(["{}", '{"a":1}'])
+    assert out.getvalue() == '{}\n{"a":1}\n'
