@@ -20,7 +20,7 @@ class FileSinkConfig:
 @dataclass(frozen=True, slots=True)
 class PulsarSinkConfig:
     service_url: str = ""  # pulsar+ssl://broker:6651 (or pulsar:// on loopback); empty disables the sink
-    topic: str = "persistent://pulsar/system/meshgate-audit"
+    topic: str = "persistent://meshgate/audit/decisions"
     tls_cert: Path | None = None  # client certificate the sink authenticates with (AuthenticationTLS)
     tls_key: Path | None = None
     tls_trust_certs: Path | None = None  # CA bundle that verifies the broker's serving certificate

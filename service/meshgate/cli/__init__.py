@@ -13,6 +13,8 @@ _COMMAND_MODULES = (
     "meshgate.cli.serve",
     "meshgate.cli.authenticate",
     "meshgate.cli.policy",
+    "meshgate.cli.report",
+    "meshgate.cli.config_ref",
 )
 
 

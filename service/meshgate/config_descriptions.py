@@ -1,0 +1,80 @@
+"""One sentence per configuration key, for the generated reference (`docs/configuration.md`).
+
+One key per line, `key: description`; an indented line continues the description above it.
+"""
+
+from __future__ import annotations
+
+_TEXT = """
+grpc.listen: Where the gRPC API listens: `host:port`, or `unix:/path/to.sock` for the broker sidecar.
+grpc.max_concurrent_rpcs: Calls served at once; further calls are refused with RESOURCE_EXHAUSTED.
+grpc.max_message_bytes: Largest request or response message accepted.
+grpc.tls_cert: Serving certificate chain (PEM). With `tls_key`, the gRPC port speaks TLS; re-read on change.
+grpc.tls_key: Private key of `tls_cert` (PEM); a rotated pair must match or the old one stays in use.
+grpc.tls_client_ca: CA bundle that client certificates must chain to; when set, clients must present one.
+http.listen: `host:port` for /healthz, /readyz, /metrics (port 0 picks a free one); empty disables HTTP.
+http.policy_endpoints: Also serve the read-only `/v1/explain` and `/v1/who-can` (they reveal the policy).
+policy.dir: Folder of policy YAML files and their `*_test.yaml` suites (a git-sync checkout).
+policy.superusers: Principals allowed everything, e.g. the broker's own identity (see docs/policy.md).
+policy.watch: Reload the folder when it changes (compile, run the suites, then swap); false loads once.
+identity.trust_bundles: CA bundles as `TRUST_DOMAIN=FILE` or `FILE`; re-read when the files change.
+identity.max_skew_seconds: Clock skew tolerated on certificate validity.
+identity.linkerd.control_plane_namespace: Namespace of Linkerd's control plane, part of its identity names.
+identity.linkerd.trust_domain: The mesh's trust domain (Linkerd `identityTrustDomain`).
+identity.l5d_client_id: Accept the `l5d-client-id` header from a loopback peer (see docs/identity.md).
+identity.cache_size: Verified certificate chains kept (LRU); an entry lives until the chain expires.
+oidc.issuers: Token issuers (SSO or Kubernetes service-account tokens); see docs/oidc.md.
+oidc.issuers[].issuer: Expected `iss`, compared exactly.
+oidc.issuers[].jwks_url: Where the signing keys are; set this or `discovery_url`.
+oidc.issuers[].discovery_url: OpenID discovery document that names `jwks_uri`.
+oidc.issuers[].audiences: Accepted `aud` values; at least one.
+oidc.issuers[].algorithms: Accepted signature algorithms (asymmetric only).
+oidc.issuers[].kind: `sso` (people, mapped by `principal`) or `kubernetes` (service accounts).
+oidc.issuers[].leeway_seconds: Clock leeway on `exp`/`nbf`/`iat` (at most 300).
+oidc.issuers[].principal: Template for the principal of an SSO token, from its claims.
+oidc.issuers[].expose_claims: Claims handed to the policy as attributes, e.g. `groups`.
+oidc.issuers[].trust_domain: Trust domain of the SPIFFE principal made from a Kubernetes token.
+oidc.issuers[].require_kid: Refuse tokens without `kid`; false lets a single-key issuer omit it.
+oidc.max_token_bytes: Longest token accepted; checked before decoding.
+oidc.refresh_default_seconds: JWKS refresh interval when the response has no Cache-Control max-age.
+oidc.refresh_min_seconds: Lower clamp of the JWKS refresh interval.
+oidc.refresh_max_seconds: Upper clamp of the JWKS refresh interval.
+oidc.retry_seconds: Next JWKS fetch after a failed one.
+oidc.max_stale_seconds: Keys older than this deny every token and make the instance not ready.
+oidc.unknown_kid_interval_seconds: At most one refetch per issuer per interval for an unknown `kid`.
+oidc.unknown_kid_wait_seconds: How long a request waits for that refetch.
+oidc.fetch_timeout_seconds: Timeout of one JWKS or discovery fetch.
+oidc.max_jwks_bytes: Largest JWKS document accepted.
+oidc.token_cache_size: Verified tokens kept (LRU, keyed by hash); 0 disables the cache.
+oidc.token_cache_ttl_seconds: A cached verification lives min(exp, this).
+audit.enabled: Write decision and authentication records to the configured sinks.
+audit.allow_sample_rate: Share of allows and successful logins written (0..1); denials always are.
+audit.queue_size: Records buffered per sink; a full queue drops (counted), it never delays a decision.
+audit.stdout: One JSON line per record on standard output (for a node log collector).
+audit.file.path: JSON lines file; unset disables the file sink.
+audit.file.max_bytes: Rotate the file when it would grow past this size.
+audit.file.backups: Rotated files kept (`audit.jsonl.1` … `.N`).
+audit.pulsar.service_url: Broker URL for the topic sink (`pulsar+ssl://…`); empty disables it.
+audit.pulsar.topic: Topic the records are produced to; the sink's identity needs `topic.produce` on it.
+audit.pulsar.tls_cert: Client certificate the sink authenticates with (Pulsar AuthenticationTLS).
+audit.pulsar.tls_key: Private key of `tls_cert`.
+audit.pulsar.tls_trust_certs: CA bundle that verifies the broker's serving certificate.
+audit.pulsar.batch_max_messages: A producer batch closes at this many records …
+audit.pulsar.batch_delay_ms: … or after this many milliseconds.
+audit.pulsar.reconnect_seconds: Wait between attempts to create the producer while the broker is away.
+"""
+
+
+def _parse(text: str) -> dict[str, str]:
+    found: dict[str, str] = {}
+    key = ""
+    for line in text.strip().splitlines():
+        if line.startswith("  "):
+            found[key] += " " + line.strip()
+        else:
+            key, _, description = line.partition(": ")
+            found[key] = description
+    return found
+
+
+DESCRIPTIONS: dict[str, str] = _parse(_TEXT)
