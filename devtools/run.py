@@ -38,15 +38,17 @@ def _step(text: str) -> None:
 def main() -> int:
     _step(f"dev PKI (trust domain {dev_pki.TRUST_DOMAIN}) in {VAR / 'pki'}")
     pki = dev_pki.create(VAR / "pki")
+    grpc_port = _port(50051)
     service = MeshgateProcess(
         write_config(
             VAR / "meshgate.yaml",
-            port=_port(50051),
+            port=grpc_port,
             policy_dir=ROOT / "policies" / "examples",
             trust_bundles=[f"{dev_pki.TRUST_DOMAIN}={pki.ca_file}"],
             superusers=[dev_pki.BROKER_ID],
         ),
         VAR / "meshgate.log",
+        port=grpc_port,
     )
     ports = BrokerPorts(_port(6650), _port(6651), _port(8080), _port(8443), free_port())
     broker = StandaloneBroker(BrokerSettings(pki, service.target, VAR / "broker", ports=ports))
