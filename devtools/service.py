@@ -14,6 +14,13 @@ import yaml
 from devtools.ports import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
+AUDIT_FILE = "audit.jsonl"
+
+
+def audit_file(config: Path) -> Path:
+    """The audit log a service started from `config` writes (relative paths are relative to the config)."""
+    path = Path(yaml.safe_load(config.read_text())["audit"]["file"]["path"])
+    return path if path.is_absolute() else config.parent / path
 
 
 def write_config(
@@ -29,6 +36,7 @@ def write_config(
         "grpc": {"listen": f"127.0.0.1:{port}"},
         "policy": {"dir": str(policy_dir), "superusers": superusers},
         "identity": {"trust_bundles": trust_bundles},
+        "audit": {"file": {"path": AUDIT_FILE}},  # next to the config file; see `audit_file()`
     }
     for section, values in (extra or {}).items():
         merged = dict(config.get(section, {}))  # type: ignore[call-overload]
