@@ -1,0 +1,86 @@
+"""Expand a compiled policy revision into its grants: subjects by resource patterns by actions. Pure.
+
+Each rule contributes one grant per (subject, resource, action) it names; a row of the matrix is one
+(subject, resource pattern) pair and its cells say, per action, which rules allow or deny it. Rows are
+patterns as written (captures like `{ns}` stay), so overlapping rows are shown as they are: a narrower
+deny row (e.g. one topic) overrides a wider allow row for the principals and resources both match, as the
+engine does. `meshgate who-can` answers the same question for one concrete resource.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from meshgate.policy.actions import ACTIONS
+from meshgate.policy.compile import CompiledRule
+from meshgate.policy.engine import PolicySnapshot
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    effect: str  # allow | deny
+    rule_id: str
+    audit: bool = False  # audit-only rule: reported, never enforced
+    condition: str = ""  # e.g. "subscription matches quarantine-*"
+
+
+@dataclass
+class Row:
+    subject: str
+    resource: str
+    cells: dict[str, list[Grant]] = field(default_factory=dict)
+
+    def verdict(self, action: str) -> str:
+        """The cell of `action`: allow, deny, `allow if C`, `allow unless C`, `deny if C`, audit or ""."""
+        grants = self.cells.get(action, [])
+        enforced = [g for g in grants if not g.audit]
+        allows = [g for g in enforced if g.effect == "allow"]
+        denies = [g for g in enforced if g.effect == "deny"]
+        if any(not g.condition for g in denies):
+            return "deny"
+        if denies and any(not g.condition for g in allows):
+            return f"allow unless {denies[0].condition}"
+        if allows:
+            plain = any(not g.condition for g in allows)
+            return "allow" if plain else f"allow if {allows[0].condition}"
+        if denies:
+            return f"deny if {denies[0].condition}"
+        return "audit" if grants else ""
+
+    def actions(self, effect: str) -> list[str]:
+        return [a for a in self.cells if self.verdict(a).startswith(effect)]
+
+
+@dataclass
+class AccessMatrix:
+    revision: str
+    superusers: tuple[str, ...]
+    actions: tuple[str, ...]  # the columns: every action some rule names, in action-table order
+    rows: list[Row]
+
+
+def _condition(rule: CompiledRule) -> str:
+    if rule.subscriptions is None:
+        return ""
+    return "subscription matches " + " or ".join(p.text for p in rule.subscriptions)
+
+
+def build_matrix(snapshot: PolicySnapshot) -> AccessMatrix:
+    rows: dict[tuple[str, str], Row] = {}
+    for rule in sorted(snapshot.rules, key=lambda r: r.order):
+        grant = Grant(rule.effect, rule.id, rule.audit, _condition(rule))
+        for subject in rule.subjects:
+            for resource in rule.resources:
+                row = rows.setdefault((subject.text, resource.text), Row(subject.text, resource.text))
+                for action in rule.actions:
+                    row.cells.setdefault(action, []).append(grant)
+    used = {a for row in rows.values() for a in row.cells}
+    for row in rows.values():
+        row.cells = {a: row.cells[a] for a in ACTIONS if a in row.cells}
+    columns = tuple(a for a in ACTIONS if a in used)
+    ordered = sorted(rows.values(), key=lambda r: (r.subject, r.resource))
+    return AccessMatrix(snapshot.revision, tuple(sorted(snapshot.superusers)), columns, ordered)
+
+
+def rules_of(row: Row) -> list[str]:
+    return list(dict.fromkeys(g.rule_id for grants in row.cells.values() for g in grants))

@@ -1,0 +1,82 @@
+"""Render an `AccessMatrix`: a plain-text table for the terminal, a standalone HTML page for review."""
+
+from __future__ import annotations
+
+import html
+
+from meshgate.report.matrix import AccessMatrix, Row, rules_of
+
+
+def _lines(row: Row) -> list[tuple[str, str, str]]:
+    """(effect, rules, actions) per effect present in the row; conditions follow the action they narrow."""
+    out = []
+    for effect in ("allow", "deny", "audit"):
+        actions = [_with_condition(row, a) for a in row.cells if row.verdict(a).startswith(effect)]
+        if actions:
+            rules = {g.rule_id for a in row.cells if row.verdict(a).startswith(effect) for g in row.cells[a]}
+            ordered = [r for r in rules_of(row) if r in rules]
+            out.append((effect, ", ".join(ordered), ", ".join(actions)))
+    return out
+
+
+def _with_condition(row: Row, action: str) -> str:
+    _, space, qualifier = row.verdict(action).partition(" ")
+    return f"{action} ({qualifier})" if space else action
+
+
+def render_text(matrix: AccessMatrix) -> str:
+    """Per subject, one line per resource pattern and effect: RESOURCE  EFFECT  [RULES]  ACTIONS."""
+    lines = [f"policy revision {matrix.revision}"]
+    if matrix.superusers:
+        lines.append(f"super-users (every action on every resource): {', '.join(matrix.superusers)}")
+    width = max((len(r.resource) for r in matrix.rows), default=0)
+    subject = None
+    for row in matrix.rows:
+        if row.subject != subject:
+            subject = row.subject
+            lines += ["", subject]
+        for effect, rules, actions in _lines(row):
+            lines.append(f"  {row.resource.ljust(width)}  {effect:5}  [{rules}]  {actions}")
+    return "\n".join(lines) + "\n"
+
+
+_STYLE = """
+body { font: 14px system-ui, sans-serif; margin: 2em; }
+table { border-collapse: collapse; }
+th, td { border: 1px solid #ccc; padding: 2px 6px; }
+th.action { writing-mode: vertical-rl; transform: rotate(180deg); font-weight: normal; }
+td.allow { background: #d9f2d9; } td.deny { background: #f7c6c6; } td.cond { background: #fff2c2; }
+td.audit { background: #e3e3f7; } td.subject, td.resource { font-family: monospace; white-space: nowrap; }
+"""
+
+
+def _cell(row: Row, action: str) -> str:
+    verdict = row.verdict(action)
+    if not verdict:
+        return "<td></td>"
+    css = "cond" if " " in verdict else verdict
+    rules = ", ".join(dict.fromkeys(g.rule_id for g in row.cells[action]))
+    mark = {"allow": "✓", "deny": "✗", "audit": "a"}.get(verdict, "?")
+    return f'<td class="{css}" title="{html.escape(verdict + " — " + rules)}">{mark}</td>'
+
+
+def render_html(matrix: AccessMatrix) -> str:
+    e = html.escape
+    head = "".join(f'<th class="action">{e(a)}</th>' for a in matrix.actions)
+    body = "".join(
+        f'<tr><td class="subject">{e(r.subject)}</td><td class="resource">{e(r.resource)}</td>'
+        + "".join(_cell(r, a) for a in matrix.actions)
+        + "</tr>\n"
+        for r in matrix.rows
+    )
+    supers = e(", ".join(matrix.superusers) or "none")
+    return (
+        "<!doctype html>\n<html><head><meta charset='utf-8'>"
+        f"<title>meshgate access report {e(matrix.revision)}</title><style>{_STYLE}</style></head>\n"
+        "<body>\n<h1>meshgate access report</h1>\n"
+        f"<p>Policy revision <code>{e(matrix.revision)}</code>. Super-users (everything): {supers}.</p>\n"
+        "<p>✓ allow, ✗ deny (deny wins), yellow: only for the subscriptions named, a: audit-only rule. "
+        "Hover a cell for its rules.</p>\n"
+        f"<table><thead><tr><th>subject</th><th>resource</th>{head}</tr></thead>\n<tbody>\n{body}</tbody></table>\n"
+        "</body></html>\n"
+    )
