@@ -25,6 +25,7 @@ from meshgate.oidc import TokenAuthenticator
 from meshgate.oidc.keys import KeySnapshot
 from meshgate.policy import PolicySnapshot, PolicyStore
 from meshgate.policy.reloader import PolicyReloader
+from meshgate.server import hardening
 from meshgate.server import readiness as rd
 from meshgate.server import state_metrics as sm
 from meshgate.server.health import HealthSync
@@ -139,12 +140,9 @@ async def start_grpc(components: Components) -> RunningServer:
     cfg = components.config.grpc
     interceptor = ObservingInterceptor(components.metrics.events, components.audit, components.clock)
     server = grpc.aio.server(
-        interceptors=[interceptor],
+        interceptors=[interceptor, hardening.DeadlineGuard()],
         maximum_concurrent_rpcs=cfg.max_concurrent_rpcs,
-        options=[
-            ("grpc.max_receive_message_length", cfg.max_message_bytes),
-            ("grpc.max_send_message_length", cfg.max_message_bytes),
-        ],
+        options=hardening.server_options(cfg.max_message_bytes, cfg.max_concurrent_rpcs),
     )
     feed = RevisionFeed(lambda: _revision_or_empty(components.policies))
     health_servicer = AsyncHealthServicer()
@@ -242,9 +240,7 @@ async def serve(config: ServiceConfig, *, ready: Callable[[int], None] | None = 
     try:
         await running.server.wait_for_termination()
     finally:
-        if running.health_sync is not None:
-            await running.health_sync.set(False)
-        if http is not None:
-            await http.stop()
-        await running.server.stop(grace=5)
+        # NOT_SERVING (HealthSync can no longer flip it back) → drain → stop(grace): no in-flight call fails.
+        stop_http = http.stop if http is not None else None
+        await hardening.graceful_shutdown(running.server, running.health, before_stop=stop_http)
         await close_components(components)

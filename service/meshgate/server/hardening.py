@@ -1,0 +1,134 @@
+"""gRPC server hardening: channel arguments, a deadline guard and the graceful-shutdown sequence.
+
+Pure functions return the options `grpc.aio.server` takes; nothing here starts or owns a server. The values
+follow grpc `doc/keepalive.md` and the service's request shape (a token or a short certificate chain):
+
+* message sizes: requests and responses are capped at `max_message_bytes` (config `grpc.max_message_bytes`);
+* concurrency: `maximum_concurrent_rpcs` rejects the excess at once with RESOURCE_EXHAUSTED; the per-
+  connection stream limit is twice that, so it never binds first (HTTP/2 would queue the excess client-side);
+* keepalive: the server pings idle connections every 60 s (dead peers go away after 20 s more); clients may
+  ping without calls, but not more often than every 10 s, and 2 strikes close the connection (GOAWAY);
+* handshakes must finish in 10 s;
+* a call whose deadline passed before it reached its handler gets DEADLINE_EXCEEDED and is not processed;
+* shutdown: health NOT_SERVING for every service (later `set` calls are ignored), a drain pause so callers
+  notice, then `stop(grace)`, which refuses new RPCs and lets in-flight ones finish.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import grpc
+
+log = logging.getLogger(__name__)
+
+ChannelOption = tuple[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class Keepalive:
+    time_ms: int = 60_000  # server pings an idle connection this often
+    timeout_ms: int = 20_000  # and closes it when the ping is not answered in time
+    permit_without_calls: bool = True  # clients may ping while no call is active
+    min_client_ping_interval_ms: int = 10_000  # pings closer together count as strikes
+    max_ping_strikes: int = 2  # then GOAWAY (ENHANCE_YOUR_CALM / too_many_pings)
+
+
+@dataclass(frozen=True, slots=True)
+class ShutdownPlan:
+    drain_seconds: float = 1.0  # NOT_SERVING is visible this long before the server stops accepting calls
+    grace_seconds: float = 5.0  # in-flight calls get this long to finish after stop() begins
+
+
+HANDSHAKE_TIMEOUT_MS = 10_000
+
+
+def server_options(
+    max_message_bytes: int, max_concurrent_rpcs: int, keepalive: Keepalive | None = None
+) -> list[ChannelOption]:
+    """Channel arguments for `grpc.aio.server(options=...)`."""
+    k = keepalive or Keepalive()
+    return [
+        ("grpc.max_receive_message_length", max_message_bytes),
+        ("grpc.max_send_message_length", max_message_bytes),
+        ("grpc.max_concurrent_streams", 2 * max_concurrent_rpcs),
+        ("grpc.keepalive_time_ms", k.time_ms),
+        ("grpc.keepalive_timeout_ms", k.timeout_ms),
+        ("grpc.keepalive_permit_without_calls", int(k.permit_without_calls)),
+        ("grpc.http2.min_ping_interval_without_data_ms", k.min_client_ping_interval_ms),
+        ("grpc.http2.max_ping_strikes", k.max_ping_strikes),
+        ("grpc.server_handshake_timeout_ms", HANDSHAKE_TIMEOUT_MS),
+    ]
+
+
+class DeadlineGuard(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
+    """Answers DEADLINE_EXCEEDED, without running the handler, when a unary call arrives already expired."""
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any]]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler[Any, Any]:
+        handler = await continuation(handler_call_details)
+        if handler is None or handler.unary_unary is None:
+            return handler
+        return grpc.unary_unary_rpc_method_handler(
+            _guarded(handler.unary_unary),
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+
+
+def _guarded(behaviour: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Awaitable[Any]]:
+    async def call(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+        if deadline_passed(context.time_remaining()):
+            await _abort_expired(context)
+        result = behaviour(request, context)
+        return await result if asyncio.iscoroutine(result) else result
+
+    return call
+
+
+async def _abort_expired(context: grpc.aio.ServicerContext[Any, Any]) -> None:
+    try:
+        await context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, "deadline passed before processing")
+    except grpc.aio.AbortError:
+        raise
+    except Exception as gone:  # gRPC core already ended the call: nothing can be sent, nothing is processed
+        raise asyncio.CancelledError from gone
+
+
+def deadline_passed(time_remaining: float | None) -> bool:
+    """gRPC reports None when the caller set no deadline."""
+    return time_remaining is not None and time_remaining <= 0
+
+
+class HealthLike(Protocol):
+    async def enter_graceful_shutdown(self) -> None: ...
+
+
+class StoppableServer(Protocol):
+    async def stop(self, grace: float | None) -> None: ...
+
+
+async def graceful_shutdown(
+    server: StoppableServer,
+    health: HealthLike,
+    plan: ShutdownPlan | None = None,
+    *,
+    before_stop: Callable[[], Awaitable[None]] | None = None,
+) -> None:
+    """NOT_SERVING everywhere → drain → (optional `before_stop`) → `stop(grace)`; returns when stopped."""
+    plan = plan or ShutdownPlan()
+    await health.enter_graceful_shutdown()
+    log.info(
+        "shutting down: NOT_SERVING, draining %.1fs, then grace %.1fs", plan.drain_seconds, plan.grace_seconds
+    )
+    await asyncio.sleep(plan.drain_seconds)
+    if before_stop is not None:
+        await before_stop()
+    await server.stop(plan.grace_seconds)

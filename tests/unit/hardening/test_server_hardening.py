@@ -1,0 +1,114 @@
+"""`meshgate.server.hardening` without a network: the option set, the deadline guard, the shutdown order."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import grpc
+import pytest
+from meshgate.server.hardening import (
+    DeadlineGuard,
+    Keepalive,
+    ShutdownPlan,
+    deadline_passed,
+    graceful_shutdown,
+    server_options,
+)
+
+
+def test_options_cap_messages_streams_and_pings() -> None:
+    options = dict(server_options(65536, 100))
+    assert options == {
+        "grpc.max_receive_message_length": 65536,
+        "grpc.max_send_message_length": 65536,
+        "grpc.max_concurrent_streams": 200,
+        "grpc.keepalive_time_ms": 60_000,
+        "grpc.keepalive_timeout_ms": 20_000,
+        "grpc.keepalive_permit_without_calls": 1,
+        "grpc.http2.min_ping_interval_without_data_ms": 10_000,
+        "grpc.http2.max_ping_strikes": 2,
+        "grpc.server_handshake_timeout_ms": 10_000,
+    }
+
+
+def test_keepalive_can_be_tuned() -> None:
+    options = dict(server_options(1024, 1, Keepalive(permit_without_calls=False, max_ping_strikes=5)))
+    assert options["grpc.keepalive_permit_without_calls"] == 0
+    assert options["grpc.http2.max_ping_strikes"] == 5
+
+
+@pytest.mark.parametrize(("remaining", "passed"), [(None, False), (0.5, False), (0.0, True), (-1.0, True)])
+def test_deadline_passed(remaining: float | None, passed: bool) -> None:
+    assert deadline_passed(remaining) is passed
+
+
+class FakeContext:
+    def __init__(self, remaining: float | None) -> None:
+        self.remaining = remaining
+        self.aborted: tuple[grpc.StatusCode, str] | None = None
+
+    def time_remaining(self) -> float | None:
+        return self.remaining
+
+    async def abort(self, code: grpc.StatusCode, details: str) -> None:
+        self.aborted = (code, details)
+        raise grpc.aio.AbortError()
+
+
+def _guarded_call(remaining: float | None) -> tuple[FakeContext, list[Any], Any]:
+    ran: list[Any] = []
+
+    async def behaviour(request: Any, context: Any) -> str:
+        ran.append(request)
+        return "answer"
+
+    async def continuation(details: Any) -> grpc.RpcMethodHandler[Any, Any]:
+        return grpc.unary_unary_rpc_method_handler(behaviour)
+
+    handler = asyncio.run(DeadlineGuard().intercept_service(continuation, None))  # type: ignore[arg-type]
+    return FakeContext(remaining), ran, handler.unary_unary
+
+
+def test_guard_runs_calls_with_time_left() -> None:
+    context, ran, call = _guarded_call(0.2)
+    assert asyncio.run(call("req", context)) == "answer"
+    assert ran == ["req"] and context.aborted is None
+
+
+def test_guard_refuses_expired_calls_without_running_them() -> None:
+    context, ran, call = _guarded_call(-0.01)
+    with pytest.raises(grpc.aio.AbortError):
+        asyncio.run(call("req", context))
+    assert ran == []
+    assert context.aborted is not None and context.aborted[0] == grpc.StatusCode.DEADLINE_EXCEEDED
+
+
+def test_guard_leaves_streams_alone() -> None:
+    async def stream(request: Any, context: Any) -> Any:
+        yield request
+
+    async def continuation(details: Any) -> grpc.RpcMethodHandler[Any, Any]:
+        return grpc.unary_stream_rpc_method_handler(stream)
+
+    handler = asyncio.run(DeadlineGuard().intercept_service(continuation, None))  # type: ignore[arg-type]
+    assert handler.unary_stream is stream
+
+
+def test_shutdown_order_is_not_serving_drain_then_stop() -> None:
+    events: list[str] = []
+
+    class Health:
+        async def enter_graceful_shutdown(self) -> None:
+            events.append("not_serving")
+
+    class Server:
+        async def stop(self, grace: float | None) -> None:
+            events.append(f"stop({grace})")
+
+    async def before_stop() -> None:
+        events.append("http_stopped")
+
+    plan = ShutdownPlan(drain_seconds=0.05, grace_seconds=3.0)
+    asyncio.run(graceful_shutdown(Server(), Health(), plan, before_stop=before_stop))
+    assert events == ["not_serving", "http_stopped", "stop(3.0)"]
