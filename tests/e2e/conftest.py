@@ -15,9 +15,36 @@ import pytest
 from devtools import pki as dev_pki
 from devtools.broker import BrokerSettings, StandaloneBroker
 from devtools.service import MeshgateProcess, write_config
+from tests.conformance.oidc.mint import jwks_document
+from tests.support.jwks_server import JwksServer, jwks_server
 
 ROOT = Path(__file__).resolve().parents[2]
 LINES = [line for line in os.environ.get("MESHGATE_PULSAR_LINES", "4.0,4.2").split(",") if line]
+# A Kubernetes-style token issuer the session service trusts; test_oidc_e2e.py mints its tokens with the
+# conformance key `k8s1`. `system:serviceaccount:<ns>:<sa>` maps to spiffe://meshgate.test/ns/<ns>/sa/<sa>,
+# so one policy covers a workload's certificate and its token.
+K8S_ISSUER = "https://kubernetes.meshgate.test"
+K8S_KEY = "k8s1"
+K8S_JWKS_PATH = "/k8s/jwks.json"
+
+
+@pytest.fixture(scope="session")
+def token_jwks() -> Iterator[JwksServer]:
+    with jwks_server() as server:
+        server.set(K8S_JWKS_PATH, jwks_document([K8S_KEY]))
+        yield server
+
+
+def _identity_and_oidc(jwks: JwksServer) -> dict[str, object]:
+    issuer = {
+        "issuer": K8S_ISSUER,
+        "jwks_url": jwks.url(K8S_JWKS_PATH),
+        "audiences": ["pulsar"],
+        "kind": "kubernetes",
+        "trust_domain": dev_pki.TRUST_DOMAIN,
+    }
+    linkerd = {"trust_domain": dev_pki.TRUST_DOMAIN}  # Linkerd DNS-form names of the dev mesh
+    return {"identity": {"linkerd": linkerd}, "oidc": {"issuers": [issuer]}}
 
 
 @pytest.fixture(scope="session")
@@ -26,7 +53,9 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> dev_pki.DevPki:
 
 
 @pytest.fixture(scope="session")
-def meshgate(tmp_path_factory: pytest.TempPathFactory, pki: dev_pki.DevPki) -> Iterator[MeshgateProcess]:
+def meshgate(
+    tmp_path_factory: pytest.TempPathFactory, pki: dev_pki.DevPki, token_jwks: JwksServer
+) -> Iterator[MeshgateProcess]:
     work = tmp_path_factory.mktemp("meshgate")
     config = write_config(
         work / "meshgate.yaml",
@@ -34,6 +63,7 @@ def meshgate(tmp_path_factory: pytest.TempPathFactory, pki: dev_pki.DevPki) -> I
         policy_dir=ROOT / "policies" / "examples",
         trust_bundles=[f"{dev_pki.TRUST_DOMAIN}={pki.ca_file}"],
         superusers=[dev_pki.BROKER_ID],
+        extra=_identity_and_oidc(token_jwks),
     )
     service = MeshgateProcess(config, work / "meshgate.log")
     service.start()
