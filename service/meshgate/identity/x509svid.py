@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
 
 from meshgate.clock import Clock
@@ -26,6 +27,14 @@ from meshgate.model import Identity
 
 DEFAULT_MAX_SKEW_SECONDS = 30.0
 DEFAULT_MAX_CHAIN_LENGTH = 6  # leaf + intermediates as presented; SPIRE nests a few at most
+# What cryptography raises for malformed input besides ValueError (none of them is a ValueError).
+_PARSE_ERRORS = (
+    ValueError,
+    UnsupportedAlgorithm,
+    x509.InvalidVersion,
+    x509.DuplicateExtension,
+    x509.UnsupportedGeneralNameType,
+)
 
 
 class X509SvidVerifier:
@@ -54,6 +63,13 @@ class X509SvidVerifier:
 
     def verify(self, chain_der: Sequence[bytes]) -> Identity:
         """The identity a leaf-first DER chain proves, or `AuthenticationError` with an `IdentityCode`."""
+        try:
+            return self._verify(chain_der)
+        except _PARSE_ERRORS as err:
+            # cryptography parses fields lazily: a malformed key or name surfaces only when it is read.
+            fail(IdentityCode.MALFORMED_CERTIFICATE, f"cannot parse a certificate field: {one_line(err)}")
+
+    def _verify(self, chain_der: Sequence[bytes]) -> Identity:
         certs = parse_chain(chain_der, self._max_chain_length)
         leaf, intermediates = certs[0], certs[1:]
         name = leaf_name(leaf, self._linkerd)

@@ -38,7 +38,11 @@ class SourceDoc:
 
 def parse_documents(text: str, file: str) -> tuple[list[SourceDoc], list[str]]:
     """Every non-empty document of `text`, and the errors found (syntax, duplicate keys)."""
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = yaml.SafeLoader(text)
+    except yaml.reader.ReaderError as exc:  # a control character anywhere: PyYAML refuses the whole text
+        line = text.count("\n", 0, exc.position) + 1
+        return [], [f"{file}:{line}: YAML syntax error: unacceptable character #x{exc.character:04x}"]
     docs: list[SourceDoc] = []
     errors: list[str] = []
     try:
