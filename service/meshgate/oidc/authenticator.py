@@ -27,6 +27,8 @@ class TokenCache:
         self._ttl = ttl_seconds
         self._clock = clock
         self._entries: OrderedDict[bytes, tuple[Identity, float]] = OrderedDict()
+        self.hits = 0  # for the hit-ratio metric
+        self.misses = 0
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -35,11 +37,14 @@ class TokenCache:
         key = hashlib.sha256(token.encode()).digest()
         entry = self._entries.get(key)
         if entry is None:
+            self.misses += 1
             return None
         if self._clock.now().timestamp() >= entry[1]:
             del self._entries[key]
+            self.misses += 1
             return None
         self._entries.move_to_end(key)
+        self.hits += 1
         return entry[0]
 
     def put(self, token: str, identity: Identity) -> None:

@@ -35,11 +35,11 @@ def token_cache(tokens: TokenAuthenticator) -> Source:
     def collect() -> Iterator[Family]:
         cache = tokens.tokens
         yield gauge("meshgate_token_cache_entries", "Verified tokens cached.", len(cache))
-        hits, misses = getattr(cache, "hits", None), getattr(cache, "misses", None)
-        if isinstance(hits, int) and isinstance(misses, int):
-            yield counter("meshgate_token_cache_hits", "Tokens answered from the cache.", hits)
-            yield counter("meshgate_token_cache_misses", "Tokens that were validated.", misses)
-            yield gauge("meshgate_token_cache_hit_ratio", "Hits / lookups since start.", ratio(hits, misses))
+        yield counter("meshgate_token_cache_hits", "Tokens answered from the cache.", cache.hits)
+        yield counter("meshgate_token_cache_misses", "Tokens that were validated.", cache.misses)
+        yield gauge(
+            "meshgate_token_cache_hit_ratio", "Hits / lookups since start.", ratio(cache.hits, cache.misses)
+        )
 
     return collect
 
