@@ -100,7 +100,7 @@ def broker_conf(s: BrokerSettings) -> str:
         "managedLedgerDefaultWriteQuorum": 1,
         "managedLedgerDefaultAckQuorum": 1,
         "allowAutoTopicCreation": "true",
-        "meshgateTarget": s.meshgate_target,
+        "meshgateTargets": s.meshgate_target,
     }
     settings.update(s.extra)
     return "".join(f"{k}={v}\n" for k, v in settings.items())
@@ -183,6 +183,11 @@ class StandaloneBroker:
             time.sleep(0.5)
         self.stop()
         raise TimeoutError(f"broker not ready in time; see {self.log}")
+
+    def metrics(self) -> str:
+        """The broker's Prometheus /metrics page (plain HTTP port; no authentication by default)."""
+        with urllib.request.urlopen(self.web_url + "/metrics/", timeout=10) as response:
+            return str(response.read().decode())
 
     def admin_get(self, path: str, identity: str = "broker-client") -> tuple[int, str]:
         """GET on the broker's HTTPS admin API as `identity` (a certificate name in the dev PKI)."""

@@ -7,10 +7,12 @@ The broker runs once per Pulsar line (4.0 LTS and 4.2) for the whole session; ME
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from meshgate.devca import LeafSpec
 
 from devtools import pki as dev_pki
 from devtools.broker import BrokerSettings, StandaloneBroker
@@ -20,6 +22,13 @@ from tests.support.jwks_server import JwksServer, jwks_server
 
 ROOT = Path(__file__).resolve().parents[2]
 LINES = [line for line in os.environ.get("MESHGATE_PULSAR_LINES", "4.0,4.2").split(",") if line]
+# Extra workload identities for the shim tests (rules in tests/e2e/policies/shim_e2e.yaml).
+SHIM_IDENTITIES = {
+    "viewer": f"spiffe://{dev_pki.TRUST_DOMAIN}/ns/ops/sa/viewer",
+    "acme-admin": f"spiffe://{dev_pki.TRUST_DOMAIN}/ns/acme-admin/sa/admin",
+    "stranger": f"spiffe://{dev_pki.TRUST_DOMAIN}/ns/stranger/sa/nobody",
+}
+TEST_POLICIES = Path(__file__).resolve().parent / "policies"
 # A Kubernetes-style token issuer the session service trusts; test_oidc_e2e.py mints its tokens with the
 # conformance key `k8s1`. `system:serviceaccount:<ns>:<sa>` maps to spiffe://meshgate.test/ns/<ns>/sa/<sa>,
 # so one policy covers a workload's certificate and its token.
@@ -49,7 +58,18 @@ def _identity_and_oidc(jwks: JwksServer) -> dict[str, object]:
 
 @pytest.fixture(scope="session")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> dev_pki.DevPki:
-    return dev_pki.create(tmp_path_factory.mktemp("pki"))
+    created = dev_pki.create(tmp_path_factory.mktemp("pki"))
+    for name, spiffe_id in SHIM_IDENTITIES.items():
+        created.issue(name, LeafSpec(uris=[spiffe_id]))
+    return created
+
+
+def copy_policies(target: Path) -> Path:
+    """policies/examples plus the test-only rules of tests/e2e/policies, in a folder a test may change."""
+    shutil.copytree(ROOT / "policies" / "examples", target)
+    for extra in TEST_POLICIES.glob("*.yaml"):
+        shutil.copy(extra, target / extra.name)
+    return target
 
 
 @pytest.fixture(scope="session")
@@ -60,7 +80,7 @@ def meshgate(
     config = write_config(
         work / "meshgate.yaml",
         port=0,
-        policy_dir=ROOT / "policies" / "examples",
+        policy_dir=copy_policies(work / "policies"),
         trust_bundles=[f"{dev_pki.TRUST_DOMAIN}={pki.ca_file}"],
         superusers=[dev_pki.BROKER_ID],
         extra=_identity_and_oidc(token_jwks),
@@ -80,7 +100,12 @@ def broker(
 ) -> Iterator[StandaloneBroker]:
     line = str(request.param)
     settings = BrokerSettings(
-        pki=pki, meshgate_target=meshgate.target, workdir=tmp_path_factory.mktemp(f"broker-{line}"), line=line
+        pki=pki,
+        meshgate_target=meshgate.target,
+        workdir=tmp_path_factory.mktemp(f"broker-{line}"),
+        line=line,
+        # Expired credentials are challenged within a second (MeshgateAuthenticationState.isExpired).
+        refresh_check_seconds=1,
     )
     instance = StandaloneBroker(settings)
     seconds = instance.start()

@@ -61,4 +61,15 @@ final class Actions {
     static String orEmpty(String value) {
         return value == null ? "" : value;
     }
+
+    /** The most specific part of a resource, for log lines. */
+    static String describe(Resource resource) {
+        if (!resource.getTopic().isEmpty()) {
+            return resource.getTopic();
+        }
+        if (!resource.getNamespace().isEmpty()) {
+            return resource.getNamespace();
+        }
+        return resource.getTenant().isEmpty() ? resource.getCluster() : resource.getTenant();
+    }
 }

@@ -8,8 +8,12 @@ public enum FailureReason {
     REJECTED,
     /** The service did not answer within the deadline. */
     DEADLINE_EXCEEDED,
-    /** The service could not be reached or failed. */
+    /** No service target could be reached. */
+    SERVICE_UNAVAILABLE,
+    /** The service failed the call (any other gRPC status). */
     SERVICE_ERROR,
     /** The credential could not be encoded for the service (e.g. a broken certificate object). */
-    BAD_CREDENTIAL
+    BAD_CREDENTIAL,
+    /** A bug in the shim; the question is denied like any other error. */
+    INTERNAL_ERROR
 }

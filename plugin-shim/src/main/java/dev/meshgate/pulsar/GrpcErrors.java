@@ -20,13 +20,31 @@ final class GrpcErrors {
     }
 
     static FailureReason reason(Throwable error) {
-        Status status = Status.fromThrowable(unwrap(error));
-        return status.getCode() == Status.Code.DEADLINE_EXCEEDED
-                ? FailureReason.DEADLINE_EXCEEDED : FailureReason.SERVICE_ERROR;
+        Throwable cause = unwrap(error);
+        Status status = Status.fromThrowable(cause);
+        switch (status.getCode()) {
+            case DEADLINE_EXCEEDED:
+                return FailureReason.DEADLINE_EXCEEDED;
+            case UNAVAILABLE:
+                return FailureReason.SERVICE_UNAVAILABLE;
+            case UNKNOWN:
+                // Status.fromThrowable maps anything that is not a gRPC exception to UNKNOWN.
+                return isGrpc(cause) ? FailureReason.SERVICE_ERROR : FailureReason.INTERNAL_ERROR;
+            default:
+                return FailureReason.SERVICE_ERROR;
+        }
+    }
+
+    private static boolean isGrpc(Throwable cause) {
+        return cause instanceof io.grpc.StatusRuntimeException || cause instanceof io.grpc.StatusException;
     }
 
     static String describe(Throwable error) {
-        Status status = Status.fromThrowable(unwrap(error));
+        Throwable cause = unwrap(error);
+        if (!isGrpc(cause)) {
+            return "shim error " + cause;
+        }
+        Status status = Status.fromThrowable(cause);
         String description = status.getDescription();
         return "meshgate service " + status.getCode() + (description == null ? "" : ": " + description);
     }

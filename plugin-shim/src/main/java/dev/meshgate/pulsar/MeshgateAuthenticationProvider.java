@@ -6,6 +6,7 @@ import dev.meshgate.proto.v1.Credential;
 import dev.meshgate.proto.v1.Identity;
 import java.io.IOException;
 import java.net.SocketAddress;
+import java.util.Locale;
 import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
@@ -28,18 +29,19 @@ public abstract class MeshgateAuthenticationProvider implements AuthenticationPr
 
     private static final Logger LOG = LoggerFactory.getLogger(MeshgateAuthenticationProvider.class);
 
-    private MeshgateConfig config;
-    private MeshgateClient client;
+    private MeshgateRuntime runtime;
 
     @Override
     public void initialize(ServiceConfiguration conf) throws IOException {
+        MeshgateConfig config;
         try {
             config = MeshgateConfig.from(conf);
         } catch (IllegalArgumentException e) {
             throw new IOException("meshgate: invalid broker configuration: " + e.getMessage(), e);
         }
-        client = MeshgateClients.acquire(config);
-        LOG.info("meshgate {} authentication asks {}", getAuthMethodName(), config.target());
+        runtime = MeshgateRuntime.acquire(config);
+        LOG.info("meshgate {} authentication asks {} (deadline {} ms)", getAuthMethodName(), config.targets(),
+                config.authnDeadlineMillis());
     }
 
     /** The credential this provider reads from the connection, if any. */
@@ -66,7 +68,7 @@ public abstract class MeshgateAuthenticationProvider implements AuthenticationPr
                 .setPeer(Credentials.peer(data, getAuthMethodName()))
                 .setRequestId(UUID.randomUUID().toString())
                 .build();
-        return client.authenticate(request).handle((response, error) -> identityOf(response, error));
+        return runtime.client().authenticate(request).handle((response, error) -> identityOf(response, error));
     }
 
     private Identity identityOf(AuthenticateResponse response, Throwable error) {
@@ -75,6 +77,7 @@ public abstract class MeshgateAuthenticationProvider implements AuthenticationPr
             throw new CompletionException(authError(reason, GrpcErrors.describe(error)));
         }
         if (response.hasIdentity()) {
+            runtime.metrics().authentication(getAuthMethodName(), "ok");
             return response.getIdentity();
         }
         String why = response.getRejection().getCode() + ": " + response.getRejection().getReason();
@@ -87,8 +90,14 @@ public abstract class MeshgateAuthenticationProvider implements AuthenticationPr
 
     private AuthenticationException authError(FailureReason reason, String message) {
         incrementFailureMetric(reason);
+        if (runtime != null) {
+            runtime.metrics().authentication(getAuthMethodName(), reason.name().toLowerCase(Locale.ROOT));
+            if (reason != FailureReason.REJECTED && reason != FailureReason.NO_CREDENTIAL) {
+                runtime.metrics().error("authenticate", reason);
+            }
+        }
         return new AuthenticationException("meshgate " + getAuthMethodName() + " authentication failed ("
-                + reason.name().toLowerCase() + "): " + message);
+                + reason.name().toLowerCase(Locale.ROOT) + "): " + message);
     }
 
     @Override
@@ -98,8 +107,7 @@ public abstract class MeshgateAuthenticationProvider implements AuthenticationPr
 
     @Override
     public void close() {
-        if (config != null) {
-            MeshgateClients.release(config);
-        }
+        MeshgateRuntime.release(runtime);
+        runtime = null;
     }
 }

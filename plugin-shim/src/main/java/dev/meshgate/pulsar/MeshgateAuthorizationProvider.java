@@ -1,20 +1,20 @@
 package dev.meshgate.pulsar;
 
 import dev.meshgate.proto.v1.AuthorizeRequest;
-import dev.meshgate.proto.v1.AuthorizeResponse;
 import dev.meshgate.proto.v1.Credential;
-import dev.meshgate.proto.v1.Decision;
 import dev.meshgate.proto.v1.Resource;
 import java.io.IOException;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
-import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import org.apache.pulsar.broker.ServiceConfiguration;
 import org.apache.pulsar.broker.authentication.AuthenticationDataSource;
 import org.apache.pulsar.broker.authorization.AuthorizationProvider;
 import org.apache.pulsar.broker.resources.PulsarResources;
+import org.apache.pulsar.client.admin.GrantTopicPermissionOptions;
+import org.apache.pulsar.client.admin.RevokeTopicPermissionOptions;
 import org.apache.pulsar.common.naming.NamespaceName;
 import org.apache.pulsar.common.naming.TopicName;
 import org.apache.pulsar.common.policies.data.AuthAction;
@@ -39,79 +39,49 @@ public class MeshgateAuthorizationProvider implements AuthorizationProvider {
     static final String MANAGED_IN_GIT =
             "meshgate: permissions are managed in the policy repository (git); grant/revoke through Pulsar is disabled";
 
-    private MeshgateConfig config;
-    private MeshgateClient client;
-    private String clusterName;
+    private MeshgateRuntime runtime;
     private String brokerId;
 
     @Override
     public void initialize(ServiceConfiguration conf, PulsarResources resources) throws IOException {
+        MeshgateConfig config;
         try {
             config = MeshgateConfig.from(conf);
         } catch (IllegalArgumentException e) {
             throw new IOException("meshgate: invalid broker configuration: " + e.getMessage(), e);
         }
-        clusterName = conf.getClusterName();
-        brokerId = clusterName + "/" + conf.getAdvertisedAddress();
-        client = MeshgateClients.acquire(config);
-        LOG.info("meshgate authorization asks {} (deadline {} ms)", config.target(), config.deadlineMillis());
+        brokerId = conf.getClusterName() + "/" + conf.getAdvertisedAddress();
+        runtime = MeshgateRuntime.acquire(config);
+        LOG.info("meshgate authorization asks {} (deadline {} ms, cache {} entries for {} s, on error: {})",
+                config.targets(), config.deadlineMillis(), config.cacheMaxEntries(), config.cacheTtlSeconds(),
+                config.failMode());
     }
 
     // --- the core: one question, one answer, deny on anything but an explicit allow ---
 
     CompletableFuture<Boolean> ask(String role, String action, Resource resource, String subscription,
                                    AuthenticationDataSource data) {
-        if (role != null && config.superUserRoles().contains(role)) {
-            return CompletableFuture.completedFuture(true);
-        }
-        if (role == null || role.isEmpty()) {
-            return CompletableFuture.completedFuture(false);
-        }
         try {
-            return client.authorize(request(role, action, resource, subscription, data))
-                    .handle((response, error) -> allowed(role, action, resource, response, error));
+            return runtime.decider().decide(question(role, action, resource, subscription, data));
         } catch (RuntimeException e) {
             // Never let a bug here escape to the broker as an exception: it denies, like any other error.
-            LOG.error("meshgate: denying {} {} for {}: could not ask the service", action, describe(resource), role, e);
+            LOG.error("meshgate: denying {} {} for {}: could not ask the service", action,
+                    Actions.describe(resource), role, e);
             return CompletableFuture.completedFuture(false);
         }
     }
 
-    private AuthorizeRequest request(String role, String action, Resource resource, String subscription,
-                                     AuthenticationDataSource data) {
+    private AuthorizeRequest question(String role, String action, Resource resource, String subscription,
+                                      AuthenticationDataSource data) {
         AuthorizeRequest.Builder request = AuthorizeRequest.newBuilder()
-                .setPrincipal(role)
+                .setPrincipal(Actions.orEmpty(role))
                 .setAction(action)
                 .setResource(resource)
                 .setSubscription(Actions.orEmpty(subscription))
-                .setRequestId(UUID.randomUUID().toString())
                 .setBrokerId(brokerId);
         Optional<Credential> token = Credentials.token(data);
         token.ifPresent(request::setCredential);
         return request.build();
-    }
-
-    private static boolean allowed(String role, String action, Resource resource, AuthorizeResponse response,
-                                   Throwable error) {
-        if (error != null) {
-            LOG.warn("meshgate: denying {} {} for {}: {}", action, describe(resource), role,
-                    GrpcErrors.describe(error));
-            return false;
-        }
-        Decision decision = response.getDecision();
-        LOG.debug("meshgate: {} {} {} -> {} ({})", role, action, describe(resource), decision.getAllowed(),
-                decision.getReasonCode());
-        return decision.getAllowed();
-    }
-
-    private static String describe(Resource resource) {
-        if (!resource.getTopic().isEmpty()) {
-            return resource.getTopic();
-        }
-        if (!resource.getNamespace().isEmpty()) {
-            return resource.getNamespace();
-        }
-        return resource.getTenant().isEmpty() ? resource.getCluster() : resource.getTenant();
     }
 
     private static String subscriptionOf(AuthenticationDataSource data) {
@@ -234,6 +204,16 @@ public class MeshgateAuthorizationProvider implements AuthorizationProvider {
     }
 
     @Override
+    public CompletableFuture<Void> grantPermissionAsync(List<GrantTopicPermissionOptions> options) {
+        return managedInGit();
+    }
+
+    @Override
+    public CompletableFuture<Void> revokePermissionAsync(List<RevokeTopicPermissionOptions> options) {
+        return managedInGit();
+    }
+
+    @Override
     public CompletableFuture<Void> grantPermissionAsync(NamespaceName namespace, Set<AuthAction> actions, String role,
                                                         String authDataJson) {
         return managedInGit();
@@ -290,8 +270,7 @@ public class MeshgateAuthorizationProvider implements AuthorizationProvider {
 
     @Override
     public void close() {
-        if (config != null) {
-            MeshgateClients.release(config);
-        }
+        MeshgateRuntime.release(runtime);
+        runtime = null;
     }
 }

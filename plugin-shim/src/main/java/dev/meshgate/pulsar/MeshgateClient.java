@@ -10,65 +10,124 @@ import dev.meshgate.proto.v1.AuthenticationGrpc;
 import dev.meshgate.proto.v1.AuthorizationGrpc;
 import dev.meshgate.proto.v1.AuthorizeRequest;
 import dev.meshgate.proto.v1.AuthorizeResponse;
+import dev.meshgate.proto.v1.RevisionEvent;
+import dev.meshgate.proto.v1.WatchRevisionRequest;
 import io.grpc.ConnectivityState;
+import io.grpc.Deadline;
 import io.grpc.ManagedChannel;
-import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import io.grpc.Status;
+import io.grpc.stub.StreamObserver;
 import java.io.Closeable;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 
 /**
- * One gRPC channel to the meshgate service. Every call is asynchronous with a deadline, so no broker
- * network thread ever waits on the service.
+ * One gRPC channel per service target, tried in order: a call moves to the next target only when the
+ * current one is UNAVAILABLE, and all attempts share one deadline. Every call is asynchronous, so no
+ * broker network thread ever waits on the service.
  */
-public final class MeshgateClient implements Closeable {
+public final class MeshgateClient implements Closeable, AuthorizeCall {
 
     /** How often a broken channel skips gRPC's reconnect backoff, bounding recovery after a restart. */
     static final long RECONNECT_CHECK_MILLIS = 250;
 
-    private final ManagedChannel channel;
+    /** Starts one attempt on one channel; {@code lastResort} waits for the channel to be ready. */
+    private interface Attempt<R> {
+        ListenableFuture<R> start(ManagedChannel channel, boolean lastResort);
+    }
+
     private final MeshgateConfig config;
+    private final Channels factory;
+    private final List<ManagedChannel> channels = new ArrayList<>();
     private final ScheduledExecutorService watcher;
 
-    MeshgateClient(MeshgateConfig config) {
+    MeshgateClient(MeshgateConfig config) throws IOException {
         this.config = config;
-        this.channel = NettyChannelBuilder.forTarget(config.target()).usePlaintext().build();
-        this.watcher = Executors.newSingleThreadScheduledExecutor(runnable -> {
-            Thread thread = new Thread(runnable, "meshgate-channel-watch");
-            thread.setDaemon(true);
-            return thread;
-        });
+        this.factory = new Channels(config.tls());
+        try {
+            for (String target : config.targets()) {
+                channels.add(factory.open(target));
+            }
+        } catch (IOException | RuntimeException e) {
+            channels.forEach(ManagedChannel::shutdownNow);
+            factory.close();
+            throw e;
+        }
+        this.watcher = Executors.newSingleThreadScheduledExecutor(Daemons.named("meshgate-channel-watch"));
         watcher.scheduleWithFixedDelay(this::skipBackoffWhenBroken, RECONNECT_CHECK_MILLIS, RECONNECT_CHECK_MILLIS,
                 TimeUnit.MILLISECONDS);
     }
 
     private void skipBackoffWhenBroken() {
-        if (channel.getState(false) == ConnectivityState.TRANSIENT_FAILURE) {
-            channel.resetConnectBackoff();
+        for (ManagedChannel channel : channels) {
+            if (channel.getState(false) == ConnectivityState.TRANSIENT_FAILURE) {
+                channel.resetConnectBackoff();
+            }
         }
     }
 
+    int targetCount() {
+        return channels.size();
+    }
+
     public CompletableFuture<AuthenticateResponse> authenticate(AuthenticateRequest request) {
-        skipBackoffWhenBroken();
-        return toCompletable(AuthenticationGrpc.newFutureStub(channel)
-                .withDeadlineAfter(config.authnDeadlineMillis(), TimeUnit.MILLISECONDS)
-                .withWaitForReady()
-                .authenticate(request));
+        Deadline deadline = Deadline.after(config.authnDeadlineMillis(), TimeUnit.MILLISECONDS);
+        return attempt(0, deadline, (channel, lastResort) -> {
+            AuthenticationGrpc.AuthenticationFutureStub stub =
+                    AuthenticationGrpc.newFutureStub(channel).withDeadline(deadline);
+            return (lastResort ? stub.withWaitForReady() : stub).authenticate(request);
+        });
     }
 
+    @Override
     public CompletableFuture<AuthorizeResponse> authorize(AuthorizeRequest request) {
-        skipBackoffWhenBroken();
-        return toCompletable(AuthorizationGrpc.newFutureStub(channel)
-                .withDeadlineAfter(config.deadlineMillis(), TimeUnit.MILLISECONDS)
-                .withWaitForReady()
-                .authorize(request));
+        Deadline deadline = Deadline.after(config.deadlineMillis(), TimeUnit.MILLISECONDS);
+        return attempt(0, deadline, (channel, lastResort) -> {
+            AuthorizationGrpc.AuthorizationFutureStub stub =
+                    AuthorizationGrpc.newFutureStub(channel).withDeadline(deadline);
+            return (lastResort ? stub.withWaitForReady() : stub).authorize(request);
+        });
     }
 
-    // Calls wait for a connection up to their deadline (never longer), and any failure resets the
-    // reconnect backoff: a restarted service is used on the next call, not after gRPC's backoff of
-    // up to two minutes, while a dead one still costs each caller at most one deadline.
+    /** Opens the revision stream on target {@code index} (modulo the number of targets). */
+    void watchRevision(int index, StreamObserver<RevisionEvent> observer) {
+        ManagedChannel channel = channels.get(Math.floorMod(index, channels.size()));
+        channel.resetConnectBackoff();
+        AuthorizationGrpc.newStub(channel).withWaitForReady()
+                .watchRevision(WatchRevisionRequest.getDefaultInstance(), observer);
+    }
+
+    String targetName(int index) {
+        return config.targets().get(Math.floorMod(index, channels.size()));
+    }
+
+    // A target that is down fails fast (UNAVAILABLE) and the next one is asked; the last target waits for
+    // a connection up to the deadline (never longer). Any failure resets the reconnect backoff, so a
+    // restarted service is used on the next call rather than after gRPC's backoff of up to two minutes.
+    private <R> CompletableFuture<R> attempt(int index, Deadline deadline, Attempt<R> attempt) {
+        ManagedChannel channel = channels.get(index);
+        boolean last = index == channels.size() - 1;
+        if (channel.getState(false) == ConnectivityState.TRANSIENT_FAILURE) {
+            channel.resetConnectBackoff();
+        }
+        CompletableFuture<R> result = toCompletable(attempt.start(channel, last));
+        if (last) {
+            return result;
+        }
+        return result.exceptionallyCompose(error -> {
+            Status.Code code = Status.fromThrowable(GrpcErrors.unwrap(error)).getCode();
+            if (code == Status.Code.UNAVAILABLE && !deadline.isExpired()) {
+                return attempt(index + 1, deadline, attempt);
+            }
+            return CompletableFuture.failedFuture(error);
+        });
+    }
+
     private <T> CompletableFuture<T> toCompletable(ListenableFuture<T> future) {
         CompletableFuture<T> result = new CompletableFuture<>();
         Futures.addCallback(future, new FutureCallback<T>() {
@@ -79,7 +138,6 @@ public final class MeshgateClient implements Closeable {
 
             @Override
             public void onFailure(Throwable error) {
-                channel.resetConnectBackoff();
                 result.completeExceptionally(error);
             }
         }, MoreExecutors.directExecutor());
@@ -89,14 +147,17 @@ public final class MeshgateClient implements Closeable {
     @Override
     public void close() {
         watcher.shutdownNow();
-        channel.shutdown();
+        channels.forEach(ManagedChannel::shutdown);
         try {
-            if (!channel.awaitTermination(2, TimeUnit.SECONDS)) {
-                channel.shutdownNow();
+            for (ManagedChannel channel : channels) {
+                if (!channel.awaitTermination(2, TimeUnit.SECONDS)) {
+                    channel.shutdownNow();
+                }
             }
         } catch (InterruptedException e) {
-            channel.shutdownNow();
+            channels.forEach(ManagedChannel::shutdownNow);
             Thread.currentThread().interrupt();
         }
+        factory.close();
     }
 }

@@ -1,94 +1,78 @@
 package dev.meshgate.pulsar;
 
-import java.util.Collections;
-import java.util.LinkedHashSet;
-import java.util.Objects;
+import java.util.List;
 import java.util.Set;
 import org.apache.pulsar.broker.ServiceConfiguration;
 
 /**
  * The shim's settings, read from broker.conf with {@code getProperty} and validated once at start.
  * A bad value stops the broker with a message naming the key; nothing falls back silently.
+ * Every key, with its default, is listed in the README table "Broker plugin configuration".
+ *
+ * @param targets service addresses tried in order on UNAVAILABLE (the local sidecar first)
+ * @param cacheMaxEntries decision cache bound; 0 turns the cache off
+ * @param staleIfErrorSeconds the stale-if-error window; used only with {@link FailMode#STALE_IF_ERROR}
  */
-public final class MeshgateConfig {
+public record MeshgateConfig(List<String> targets, long deadlineMillis, long authnDeadlineMillis,
+                             long cacheMaxEntries, long cacheTtlSeconds, FailMode failMode,
+                             long staleIfErrorSeconds, TlsFiles tls, Set<String> superUserRoles) {
 
-    public static final String TARGET = "meshgateTarget";
-    public static final String TARGET_DEFAULT = "127.0.0.1:50051";
+    public static final String TARGETS = "meshgateTargets";
+    public static final String TARGETS_DEFAULT = "127.0.0.1:50051";
     public static final String DEADLINE_MILLIS = "meshgateDeadlineMillis";
     public static final long DEADLINE_MILLIS_DEFAULT = 100;
     public static final String AUTHN_DEADLINE_MILLIS = "meshgateAuthnDeadlineMillis";
     public static final long AUTHN_DEADLINE_MILLIS_DEFAULT = 1000;
+    public static final String CACHE_MAX_ENTRIES = "meshgateCacheMaxEntries";
+    public static final long CACHE_MAX_ENTRIES_DEFAULT = 10_000;
+    public static final String CACHE_TTL_SECONDS = "meshgateCacheTtlSeconds";
+    public static final long CACHE_TTL_SECONDS_DEFAULT = 300;
+    public static final String FAIL_MODE = "meshgateFailMode";
+    public static final FailMode FAIL_MODE_DEFAULT = FailMode.DENY;
+    public static final String STALE_IF_ERROR_SECONDS = "meshgateStaleIfErrorSeconds";
+    public static final long STALE_IF_ERROR_SECONDS_DEFAULT = 30;
+    public static final String TLS_CERT_FILE = "meshgateTlsCertFile";
+    public static final String TLS_KEY_FILE = "meshgateTlsKeyFile";
+    public static final String TLS_CA_FILE = "meshgateTlsCaFile";
+    public static final String TLS_AUTHORITY = "meshgateTlsAuthority";
 
-    private final String target;
-    private final long deadlineMillis;
-    private final long authnDeadlineMillis;
-    private final Set<String> superUserRoles;
+    static final long MAX_DEADLINE_MILLIS = 60_000;
+    static final long MAX_CACHE_ENTRIES = 10_000_000;
+    static final long MAX_CACHE_TTL_SECONDS = 86_400;
+    static final long MAX_STALE_IF_ERROR_SECONDS = 3_600;
 
-    MeshgateConfig(String target, long deadlineMillis, long authnDeadlineMillis, Set<String> superUserRoles) {
-        this.target = target;
-        this.deadlineMillis = deadlineMillis;
-        this.authnDeadlineMillis = authnDeadlineMillis;
-        this.superUserRoles = Collections.unmodifiableSet(new LinkedHashSet<>(superUserRoles));
+    public MeshgateConfig {
+        targets = List.copyOf(targets);
+        superUserRoles = Set.copyOf(superUserRoles);
     }
 
     /** Reads and validates every meshgate key; throws {@link IllegalArgumentException} naming the bad key. */
     public static MeshgateConfig from(ServiceConfiguration conf) {
-        String target = string(conf, TARGET, TARGET_DEFAULT);
-        if (target.isBlank()) {
-            throw new IllegalArgumentException(TARGET + " must not be empty (host:port or unix:/path)");
-        }
-        long deadline = positiveLong(conf, DEADLINE_MILLIS, DEADLINE_MILLIS_DEFAULT);
-        long authnDeadline = positiveLong(conf, AUTHN_DEADLINE_MILLIS, AUTHN_DEADLINE_MILLIS_DEFAULT);
+        ConfigReader read = new ConfigReader(conf);
+        rejectRenamed(read);
+        List<String> targets = read.targets(TARGETS, TARGETS_DEFAULT);
+        TlsFiles tls = TlsFiles.validated(read.file(TLS_CERT_FILE), read.file(TLS_KEY_FILE), read.file(TLS_CA_FILE),
+                read.string(TLS_AUTHORITY, ""));
         Set<String> supers = conf.getSuperUserRoles() == null ? Set.of() : conf.getSuperUserRoles();
-        return new MeshgateConfig(target, deadline, authnDeadline, supers);
+        return new MeshgateConfig(targets,
+                read.longIn(DEADLINE_MILLIS, DEADLINE_MILLIS_DEFAULT, 1, MAX_DEADLINE_MILLIS),
+                read.longIn(AUTHN_DEADLINE_MILLIS, AUTHN_DEADLINE_MILLIS_DEFAULT, 1, MAX_DEADLINE_MILLIS),
+                read.longIn(CACHE_MAX_ENTRIES, CACHE_MAX_ENTRIES_DEFAULT, 0, MAX_CACHE_ENTRIES),
+                read.longIn(CACHE_TTL_SECONDS, CACHE_TTL_SECONDS_DEFAULT, 1, MAX_CACHE_TTL_SECONDS),
+                read.choice(FAIL_MODE, FAIL_MODE_DEFAULT, FailMode.class),
+                read.longIn(STALE_IF_ERROR_SECONDS, STALE_IF_ERROR_SECONDS_DEFAULT, 1, MAX_STALE_IF_ERROR_SECONDS),
+                tls, supers);
     }
 
-    static String string(ServiceConfiguration conf, String key, String dflt) {
-        Object value = conf.getProperty(key);
-        return value == null ? dflt : value.toString().trim();
-    }
-
-    static long positiveLong(ServiceConfiguration conf, String key, long dflt) {
-        String raw = string(conf, key, Long.toString(dflt));
-        long value;
-        try {
-            value = Long.parseLong(raw);
-        } catch (NumberFormatException e) {
-            throw new IllegalArgumentException(key + " must be a whole number, got '" + raw + "'", e);
+    private static void rejectRenamed(ConfigReader read) {
+        if (!read.string("meshgateTarget", "").isEmpty()) {
+            throw new IllegalArgumentException("meshgateTarget was renamed to " + TARGETS
+                    + " (a comma-separated list, tried in order)");
         }
-        if (value <= 0) {
-            throw new IllegalArgumentException(key + " must be greater than 0, got " + value);
-        }
-        return value;
     }
 
+    /** The primary target, for log lines. */
     public String target() {
-        return target;
-    }
-
-    public long deadlineMillis() {
-        return deadlineMillis;
-    }
-
-    public long authnDeadlineMillis() {
-        return authnDeadlineMillis;
-    }
-
-    public Set<String> superUserRoles() {
-        return superUserRoles;
-    }
-
-    @Override
-    public boolean equals(Object o) {
-        if (!(o instanceof MeshgateConfig other)) {
-            return false;
-        }
-        return target.equals(other.target) && deadlineMillis == other.deadlineMillis
-                && authnDeadlineMillis == other.authnDeadlineMillis && superUserRoles.equals(other.superUserRoles);
-    }
-
-    @Override
-    public int hashCode() {
-        return Objects.hash(target, deadlineMillis, authnDeadlineMillis, superUserRoles);
+        return targets.get(0);
     }
 }

@@ -1,9 +1,11 @@
 package dev.meshgate.pulsar;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.util.List;
 import java.util.Properties;
 import java.util.Set;
 import org.apache.pulsar.broker.ServiceConfiguration;
@@ -11,7 +13,7 @@ import org.junit.jupiter.api.Test;
 
 class MeshgateConfigTest {
 
-    private static ServiceConfiguration conf(String... keyValues) {
+    static ServiceConfiguration conf(String... keyValues) {
         ServiceConfiguration conf = new ServiceConfiguration();
         Properties properties = new Properties();
         for (int i = 0; i < keyValues.length; i += 2) {
@@ -21,40 +23,90 @@ class MeshgateConfigTest {
         return conf;
     }
 
+    private static String error(String... keyValues) {
+        return assertThrows(IllegalArgumentException.class, () -> MeshgateConfig.from(conf(keyValues))).getMessage();
+    }
+
     @Test
     void defaults() {
         MeshgateConfig config = MeshgateConfig.from(conf());
-        assertEquals("127.0.0.1:50051", config.target());
+        assertEquals(List.of("127.0.0.1:50051"), config.targets());
         assertEquals(100, config.deadlineMillis());
+        assertEquals(1000, config.authnDeadlineMillis());
+        assertEquals(10_000, config.cacheMaxEntries());
+        assertEquals(300, config.cacheTtlSeconds());
+        assertEquals(FailMode.DENY, config.failMode());
+        assertFalse(config.tls().enabled());
         assertTrue(config.superUserRoles().isEmpty());
     }
 
     @Test
     void readsKeysAndSuperUsers() {
-        ServiceConfiguration conf = conf("meshgateTarget", "unix:/run/meshgate.sock", "meshgateDeadlineMillis", "250");
+        ServiceConfiguration conf = conf("meshgateTargets", "unix:/run/meshgate.sock, meshgate.mesh:50051",
+                "meshgateDeadlineMillis", "250", "meshgateCacheMaxEntries", "0", "meshgateFailMode", "stale-if-error",
+                "meshgateStaleIfErrorSeconds", "10");
         conf.setSuperUserRoles(Set.of("broker"));
         MeshgateConfig config = MeshgateConfig.from(conf);
-        assertEquals("unix:/run/meshgate.sock", config.target());
+        assertEquals(List.of("unix:/run/meshgate.sock", "meshgate.mesh:50051"), config.targets());
         assertEquals(250, config.deadlineMillis());
+        assertEquals(0, config.cacheMaxEntries());
+        assertEquals(FailMode.STALE_IF_ERROR, config.failMode());
+        assertEquals(10, config.staleIfErrorSeconds());
         assertEquals(Set.of("broker"), config.superUserRoles());
     }
 
     @Test
+    void equalConfigurationsShareARuntime() {
+        assertEquals(MeshgateConfig.from(conf("meshgateTargets", "a:1")),
+                MeshgateConfig.from(conf("meshgateTargets", "a:1")));
+    }
+
+    @Test
     void badNumberNamesTheKey() {
-        IllegalArgumentException error = assertThrows(IllegalArgumentException.class,
-                () -> MeshgateConfig.from(conf("meshgateDeadlineMillis", "fast")));
-        assertEquals("meshgateDeadlineMillis must be a whole number, got 'fast'", error.getMessage());
+        assertEquals("meshgateDeadlineMillis must be a whole number, got 'fast'",
+                error("meshgateDeadlineMillis", "fast"));
     }
 
     @Test
-    void zeroDeadlineIsRejected() {
-        IllegalArgumentException error = assertThrows(IllegalArgumentException.class,
-                () -> MeshgateConfig.from(conf("meshgateDeadlineMillis", "0")));
-        assertEquals("meshgateDeadlineMillis must be greater than 0, got 0", error.getMessage());
+    void outOfRangeNumbersAreRejected() {
+        assertEquals("meshgateDeadlineMillis must be between 1 and 60000, got 0", error("meshgateDeadlineMillis", "0"));
+        assertEquals("meshgateCacheTtlSeconds must be between 1 and 86400, got -5",
+                error("meshgateCacheTtlSeconds", "-5"));
+        assertEquals("meshgateCacheMaxEntries must be between 0 and 10000000, got 20000000",
+                error("meshgateCacheMaxEntries", "20000000"));
     }
 
     @Test
-    void emptyTargetIsRejected() {
-        assertThrows(IllegalArgumentException.class, () -> MeshgateConfig.from(conf("meshgateTarget", " ")));
+    void targetsAreChecked() {
+        assertEquals("meshgateTargets must name at least one target (host:port or unix:/path)",
+                error("meshgateTargets", " , "));
+        assertEquals("meshgateTargets: expected host:port or unix:/path, got 'localhost'",
+                error("meshgateTargets", "localhost"));
+        assertEquals("meshgateTargets: a unix target needs an absolute path (unix:/path), got 'unix:run/x.sock'",
+                error("meshgateTargets", "unix:run/x.sock"));
+    }
+
+    @Test
+    void renamedKeyIsNotSilentlyIgnored() {
+        assertEquals("meshgateTarget was renamed to meshgateTargets (a comma-separated list, tried in order)",
+                error("meshgateTarget", "127.0.0.1:1"));
+    }
+
+    @Test
+    void unknownFailModeListsTheChoices() {
+        assertEquals("meshgateFailMode must be one of [deny, stale-if-error], got 'allow'",
+                error("meshgateFailMode", "allow"));
+    }
+
+    @Test
+    void tlsMaterialComesTogetherAndMustBeReadable() {
+        assertEquals("meshgateTlsCaFile: cannot read file '/nonexistent/ca.pem'",
+                error("meshgateTlsCaFile", "/nonexistent/ca.pem"));
+        String pom = System.getProperty("user.dir") + "/pom.xml";
+        assertEquals("meshgateTlsCertFile, meshgateTlsKeyFile and meshgateTlsCaFile must be set together"
+                + " (mTLS to the service)", error("meshgateTlsCaFile", pom));
+        MeshgateConfig config = MeshgateConfig.from(conf("meshgateTlsCaFile", pom, "meshgateTlsCertFile", pom,
+                "meshgateTlsKeyFile", pom));
+        assertTrue(config.tls().enabled());
     }
 }

@@ -1,0 +1,84 @@
+package dev.meshgate.pulsar;
+
+import io.grpc.ManagedChannel;
+import io.grpc.netty.shaded.io.grpc.netty.GrpcSslContexts;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import io.grpc.netty.shaded.io.netty.channel.EventLoopGroup;
+import io.grpc.netty.shaded.io.netty.channel.epoll.Epoll;
+import io.grpc.netty.shaded.io.netty.channel.epoll.EpollDomainSocketChannel;
+import io.grpc.netty.shaded.io.netty.channel.epoll.EpollEventLoopGroup;
+import io.grpc.netty.shaded.io.netty.channel.unix.DomainSocketAddress;
+import io.grpc.netty.shaded.io.netty.handler.ssl.SslContext;
+import java.io.Closeable;
+import java.io.File;
+import java.io.IOException;
+
+/**
+ * Builds the gRPC channel to one service target: {@code unix:/path} (epoll domain socket, from the shaded
+ * netty's native library) or {@code host:port}, in plaintext or mTLS. With TLS the service must present a
+ * certificate that chains to {@code meshgateTlsCaFile} and names the target host (or {@code
+ * meshgateTlsAuthority}); a service that cannot prove itself gets no questions.
+ */
+final class Channels implements Closeable {
+
+    static final String UNIX_PREFIX = "unix:";
+
+    private final TlsFiles tls;
+    private final SslContext sslContext;
+    private EventLoopGroup epollGroup;
+
+    Channels(TlsFiles tls) throws IOException {
+        this.tls = tls;
+        this.sslContext = tls.enabled() ? sslContext(tls) : null;
+    }
+
+    private static SslContext sslContext(TlsFiles tls) throws IOException {
+        try {
+            return GrpcSslContexts.forClient()
+                    .trustManager(new File(tls.caFile()))
+                    .keyManager(new File(tls.certFile()), new File(tls.keyFile()))
+                    .build();
+        } catch (IOException | IllegalArgumentException e) {
+            throw new IOException("meshgate: cannot load the TLS material (" + MeshgateConfig.TLS_CERT_FILE + "="
+                    + tls.certFile() + ", " + MeshgateConfig.TLS_KEY_FILE + "=" + tls.keyFile() + ", "
+                    + MeshgateConfig.TLS_CA_FILE + "=" + tls.caFile() + "): " + e.getMessage(), e);
+        }
+    }
+
+    ManagedChannel open(String target) throws IOException {
+        NettyChannelBuilder builder = target.startsWith(UNIX_PREFIX)
+                ? unix(target) : NettyChannelBuilder.forTarget(target);
+        if (sslContext == null) {
+            builder.usePlaintext();
+        } else {
+            builder.sslContext(sslContext);
+            if (!tls.authority().isEmpty()) {
+                builder.overrideAuthority(tls.authority());
+            }
+        }
+        return builder.build();
+    }
+
+    private synchronized NettyChannelBuilder unix(String target) throws IOException {
+        if (!Epoll.isAvailable()) {
+            throw new IOException("meshgate: target " + target
+                    + " needs the epoll native transport, which did not load: " + Epoll.unavailabilityCause());
+        }
+        if (epollGroup == null) {
+            epollGroup = new EpollEventLoopGroup(1, Daemons.named("meshgate-uds"));
+        }
+        String path = target.substring(UNIX_PREFIX.length()).replaceFirst("^//", "");
+        return NettyChannelBuilder.forAddress(new DomainSocketAddress(path))
+                .eventLoopGroup(epollGroup)
+                .channelType(EpollDomainSocketChannel.class)
+                .overrideAuthority(tls.authority().isEmpty() ? "localhost" : tls.authority());
+    }
+
+
+    @Override
+    public synchronized void close() {
+        if (epollGroup != null) {
+            epollGroup.shutdownGracefully();
+        }
+    }
+}

@@ -1,0 +1,32 @@
+package dev.meshgate.pulsar;
+
+import dev.meshgate.proto.v1.AuthorizeRequest;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HexFormat;
+
+/**
+ * What a cached decision is keyed on: exactly the fields sent to the service (the request itself, minus
+ * its request id), with the credential replaced by its SHA-256 so no token sits in the cache, and the
+ * policy revision the answer belongs to.
+ */
+record DecisionKey(AuthorizeRequest question, String credentialHash, String revision) {
+
+    static DecisionKey of(AuthorizeRequest request) {
+        String hash = request.hasCredential() ? sha256(request.getCredential().toByteArray()) : "";
+        AuthorizeRequest question = request.toBuilder().clearRequestId().clearCredential().build();
+        return new DecisionKey(question, hash, "");
+    }
+
+    DecisionKey at(String policyRevision) {
+        return new DecisionKey(question, credentialHash, policyRevision);
+    }
+
+    private static String sha256(byte[] bytes) {
+        try {
+            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("SHA-256 is missing from this JVM", e);
+        }
+    }
+}

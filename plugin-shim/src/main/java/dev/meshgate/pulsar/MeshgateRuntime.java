@@ -1,0 +1,79 @@
+package dev.meshgate.pulsar;
+
+import java.io.Closeable;
+import java.io.IOException;
+import java.util.HashMap;
+import java.util.Map;
+
+/**
+ * What the broker's plugins share for one configuration: the client, the decision cache, the revision
+ * watcher and the decider. The broker builds its authentication providers, its authorization provider and
+ * the session revoker separately; they acquire the same runtime, reference-counted, so the channels close
+ * with the last of them.
+ */
+final class MeshgateRuntime implements Closeable {
+
+    private static final Map<MeshgateConfig, MeshgateRuntime> RUNNING = new HashMap<>();
+
+    private final MeshgateConfig config;
+    private final MeshgateClient client;
+    private final RevisionWatcher watcher;
+    private final Decider decider;
+    private final ShimMetrics metrics;
+    private int references;
+
+    private MeshgateRuntime(MeshgateConfig config, ShimMetrics metrics) throws IOException {
+        this.config = config;
+        this.metrics = metrics;
+        this.client = new MeshgateClient(config);
+        DecisionCache cache = new DecisionCache(config);
+        metrics.watchCache(cache);
+        this.watcher = new RevisionWatcher(client, cache, metrics);
+        this.decider = new Decider(config, client, cache, metrics);
+        watcher.start();
+    }
+
+    static synchronized MeshgateRuntime acquire(MeshgateConfig config) throws IOException {
+        MeshgateRuntime runtime = RUNNING.get(config);
+        if (runtime == null) {
+            runtime = new MeshgateRuntime(config, ShimMetrics.shared());
+            RUNNING.put(config, runtime);
+        }
+        runtime.references++;
+        return runtime;
+    }
+
+    static synchronized void release(MeshgateRuntime runtime) {
+        if (runtime == null || --runtime.references > 0) {
+            return;
+        }
+        RUNNING.remove(runtime.config);
+        runtime.close();
+    }
+
+    MeshgateConfig config() {
+        return config;
+    }
+
+    MeshgateClient client() {
+        return client;
+    }
+
+    RevisionWatcher watcher() {
+        return watcher;
+    }
+
+    Decider decider() {
+        return decider;
+    }
+
+    ShimMetrics metrics() {
+        return metrics;
+    }
+
+    @Override
+    public void close() {
+        watcher.close();
+        client.close();
+    }
+}

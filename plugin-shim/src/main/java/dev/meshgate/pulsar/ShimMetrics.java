@@ -1,0 +1,99 @@
+package dev.meshgate.pulsar;
+
+import io.prometheus.client.CollectorRegistry;
+import io.prometheus.client.Counter;
+import io.prometheus.client.Gauge;
+import io.prometheus.client.Histogram;
+import java.util.Locale;
+
+/**
+ * The shim's Prometheus metrics. They live in the broker's default simpleclient registry, which the broker
+ * serves on its own {@code /metrics} endpoint; the prometheus classes come from the broker (not shaded).
+ */
+final class ShimMetrics {
+
+    private static ShimMetrics shared;
+
+    private final Counter decisions;
+    private final Histogram latency;
+    private final Counter errors;
+    private final Counter authentications;
+    private final Gauge revision;
+    private final Gauge streamConnected;
+    private final Counter revisionChanges;
+    private final Counter sessionChecks;
+    private final CacheCollector cache;
+
+    ShimMetrics(CollectorRegistry registry) {
+        decisions = Counter.build("meshgate_shim_decisions_total",
+                "Authorization answers given to the broker, by result (allow/deny) and reason.")
+                .labelNames("result", "reason").register(registry);
+        latency = Histogram.build("meshgate_shim_decision_seconds",
+                "Time to answer an authorization question, by where the answer came from.")
+                .labelNames("source")
+                .buckets(0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1)
+                .register(registry);
+        errors = Counter.build("meshgate_shim_errors_total",
+                "Calls to the meshgate service that failed, by call and failure reason.")
+                .labelNames("call", "reason").register(registry);
+        authentications = Counter.build("meshgate_shim_authentications_total",
+                "Authentication attempts, by auth method and result (ok or a failure reason).")
+                .labelNames("method", "result").register(registry);
+        revision = Gauge.build("meshgate_shim_policy_revision_info",
+                "The active policy revision (value 1); absent while the revision stream is down.")
+                .labelNames("revision").register(registry);
+        streamConnected = Gauge.build("meshgate_shim_revision_stream_connected",
+                "1 while the WatchRevision stream is up (the decision cache is in use only then).")
+                .register(registry);
+        revisionChanges = Counter.build("meshgate_shim_revision_changes_total",
+                "Policy revision changes seen on the WatchRevision stream.").register(registry);
+        sessionChecks = Counter.build("meshgate_shim_session_rechecks_total",
+                "Connected producers and consumers re-authorized after a revision change, by kind.")
+                .labelNames("kind").register(registry);
+        cache = new CacheCollector().register(registry);
+    }
+
+    /** The instance registered in the broker's default registry (created once per JVM). */
+    static synchronized ShimMetrics shared() {
+        if (shared == null) {
+            shared = new ShimMetrics(CollectorRegistry.defaultRegistry);
+        }
+        return shared;
+    }
+
+    void decision(boolean allowed, DecisionReason reason, String source, long startNanos) {
+        decisions.labels(allowed ? "allow" : "deny", reason.label()).inc();
+        latency.labels(source).observe((System.nanoTime() - startNanos) / 1e9);
+    }
+
+    void error(String call, FailureReason reason) {
+        errors.labels(call, reason.name().toLowerCase(Locale.ROOT)).inc();
+    }
+
+    void authentication(String method, String result) {
+        authentications.labels(method, result).inc();
+    }
+
+    synchronized void revision(String active) {
+        revision.clear();
+        if (active != null && !active.isEmpty()) {
+            revision.labels(active).set(1);
+        }
+    }
+
+    void streamConnected(boolean connected) {
+        streamConnected.set(connected ? 1 : 0);
+    }
+
+    void revisionChanged() {
+        revisionChanges.inc();
+    }
+
+    void sessionRecheck(String kind) {
+        sessionChecks.labels(kind).inc();
+    }
+
+    void watchCache(DecisionCache decisionCache) {
+        cache.watch(decisionCache);
+    }
+}

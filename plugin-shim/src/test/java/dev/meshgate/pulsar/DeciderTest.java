@@ -1,0 +1,147 @@
+package dev.meshgate.pulsar;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.meshgate.proto.v1.AuthorizeRequest;
+import dev.meshgate.proto.v1.AuthorizeResponse;
+import dev.meshgate.proto.v1.Decision;
+import io.grpc.Status;
+import io.prometheus.client.CollectorRegistry;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import org.junit.jupiter.api.Test;
+
+class DeciderTest {
+
+    /** A scripted service: answers with the next queued response or error, and records each request. */
+    static final class FakeService implements AuthorizeCall {
+        final List<AuthorizeRequest> requests = new ArrayList<>();
+        final List<Object> script = new ArrayList<>();
+
+        FakeService answer(boolean allowed, String revision) {
+            script.add(AuthorizeResponse.newBuilder()
+                    .setDecision(Decision.newBuilder().setAllowed(allowed).setRevision(revision)).build());
+            return this;
+        }
+
+        FakeService fail(Status status) {
+            script.add(status.asRuntimeException());
+            return this;
+        }
+
+        @Override
+        public CompletableFuture<AuthorizeResponse> authorize(AuthorizeRequest request) {
+            requests.add(request);
+            Object next = script.remove(0);
+            if (next instanceof RuntimeException error) {
+                return CompletableFuture.failedFuture(error);
+            }
+            return CompletableFuture.completedFuture((AuthorizeResponse) next);
+        }
+    }
+
+    private final CollectorRegistry registry = new CollectorRegistry();
+    private final ShimMetrics metrics = new ShimMetrics(registry);
+    private final FakeService service = new FakeService();
+
+    private Decider decider(MeshgateConfig config, DecisionCache cache) {
+        return new Decider(config, service, cache, metrics);
+    }
+
+    private static AuthorizeRequest question(String principal) {
+        return DecisionCacheTest.question(principal, "billing");
+    }
+
+    private double decisions(String result, String reason) {
+        Double value = registry.getSampleValue("meshgate_shim_decisions_total", new String[] {"result", "reason"},
+                new String[] {result, reason});
+        return value == null ? 0 : value;
+    }
+
+    @Test
+    void superUsersShortCircuit() {
+        MeshgateConfig config = new MeshgateConfig(List.of("a:1"), 100, 100, 10, 10, FailMode.DENY, 10,
+                TlsFiles.NONE, Set.of("broker"));
+        assertTrue(decider(config, new DecisionCache(config)).decide(question("broker")).join());
+        assertTrue(service.requests.isEmpty());
+        assertEquals(1, decisions("allow", "superuser"));
+    }
+
+    @Test
+    void anEmptyRoleIsDeniedWithoutAsking() {
+        DecisionCache cache = new DecisionCache(DecisionCacheTest.CONFIG);
+        assertFalse(decider(DecisionCacheTest.CONFIG, cache).decide(question("")).join());
+        assertTrue(service.requests.isEmpty());
+    }
+
+    @Test
+    void answersOfTheActiveRevisionAreCachedAndEachCallHasItsOwnRequestId() {
+        DecisionCache cache = new DecisionCache(DecisionCacheTest.CONFIG);
+        cache.activate("r1");
+        service.answer(false, "r1");
+        Decider decider = decider(DecisionCacheTest.CONFIG, cache);
+        assertFalse(decider.decide(question("writer")).join());
+        assertFalse(decider.decide(question("writer")).join());
+        assertEquals(1, service.requests.size(), "the deny of revision r1 was cached");
+        assertFalse(service.requests.get(0).getRequestId().isEmpty());
+        assertEquals(1, decisions("deny", "policy"));
+        assertEquals(1, decisions("deny", "cached"));
+        metrics.watchCache(cache);
+        assertEquals(1.0, registry.getSampleValue("meshgate_shim_cache_hits_total"));
+        assertEquals(0.5, registry.getSampleValue("meshgate_shim_cache_hit_ratio"));
+    }
+
+    @Test
+    void errorsDenyAndAreNeverCached() {
+        DecisionCache cache = new DecisionCache(DecisionCacheTest.CONFIG);
+        cache.activate("r1");
+        service.fail(Status.DEADLINE_EXCEEDED).fail(Status.UNAVAILABLE).answer(true, "r1");
+        Decider decider = decider(DecisionCacheTest.CONFIG, cache);
+        assertFalse(decider.decide(question("reader")).join());
+        assertFalse(decider.decide(question("reader")).join());
+        assertTrue(decider.decide(question("reader")).join());
+        assertEquals(3, service.requests.size());
+        assertEquals(1, decisions("deny", "deadline_exceeded"));
+        assertEquals(1, decisions("deny", "service_unavailable"));
+        assertEquals(1.0, registry.getSampleValue("meshgate_shim_errors_total", new String[] {"call", "reason"},
+                new String[] {"authorize", "deadline_exceeded"}));
+    }
+
+    @Test
+    void aBugInTheCallDenies() {
+        DecisionCache cache = new DecisionCache(DecisionCacheTest.CONFIG);
+        Decider decider = new Decider(DecisionCacheTest.CONFIG, request -> {
+            throw new IllegalStateException("boom");
+        }, cache, metrics);
+        assertFalse(decider.decide(question("reader")).join());
+        assertEquals(1, decisions("deny", "internal_error"));
+    }
+
+    @Test
+    void staleIfErrorRepeatsAnEarlierAllowButNeverInventsOne() {
+        DecisionCache cache = new DecisionCache(DecisionCacheTest.STALE);
+        cache.activate("r1");
+        service.answer(true, "r1").fail(Status.UNAVAILABLE).fail(Status.UNAVAILABLE);
+        Decider decider = decider(DecisionCacheTest.STALE, cache);
+        assertTrue(decider.decide(question("reader")).join());
+        cache.suspend();
+        assertTrue(decider.decide(question("reader")).join());
+        assertFalse(decider.decide(question("writer")).join(), "never allowed before: denied");
+        assertEquals(1, decisions("allow", "stale_if_error"));
+    }
+
+    @Test
+    void withoutStaleIfErrorAnEarlierAllowDoesNotSurviveAnOutage() {
+        DecisionCache cache = new DecisionCache(DecisionCacheTest.CONFIG);
+        cache.activate("r1");
+        service.answer(true, "r1").fail(Status.UNAVAILABLE);
+        Decider decider = decider(DecisionCacheTest.CONFIG, cache);
+        assertTrue(decider.decide(question("reader")).join());
+        cache.suspend();
+        assertFalse(decider.decide(question("reader")).join());
+    }
+}
