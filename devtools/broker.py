@@ -24,6 +24,9 @@ from devtools.ports import free_port, wait_for_port
 ROOT = Path(__file__).resolve().parent.parent
 PULSAR_VERSIONS = {"4.0": "4.0.7", "4.2": "4.2.4"}
 SHIM_JAR = ROOT / "plugin-shim" / "target" / "meshgate-pulsar-shim-0.1.0.jar"
+# The session revoker (a broker interceptor) is loaded from a one-file .nar in this directory.
+INTERCEPTORS_DIR = ROOT / "plugin-shim" / "target" / "interceptors"
+REVOKER = "meshgate-session-revoker"
 
 JVM_FLAGS = [
     "-Xms256m",
@@ -67,6 +70,8 @@ class BrokerSettings:
     ports: BrokerPorts = field(default_factory=BrokerPorts)
     refresh_check_seconds: int = 60
     extra: dict[str, str] = field(default_factory=dict)
+    # Re-authorize connected producers/consumers on every policy revision (MeshgateSessionRevoker).
+    revoke_sessions: bool = True
 
 
 def broker_conf(s: BrokerSettings) -> str:
@@ -102,6 +107,10 @@ def broker_conf(s: BrokerSettings) -> str:
         "allowAutoTopicCreation": "true",
         "meshgateTargets": s.meshgate_target,
     }
+    if s.revoke_sessions:
+        settings["brokerInterceptors"] = REVOKER
+        settings["brokerInterceptorsDirectory"] = str(INTERCEPTORS_DIR)
+        settings["narExtractionDirectory"] = str(s.workdir / "nar")
     settings.update(s.extra)
     return "".join(f"{k}={v}\n" for k, v in settings.items())
 

@@ -1,0 +1,104 @@
+package dev.meshgate.pulsar;
+
+import javax.servlet.ServletRequest;
+import javax.servlet.ServletResponse;
+import org.apache.pulsar.broker.PulsarService;
+import org.apache.pulsar.broker.ServiceConfiguration;
+import org.apache.pulsar.broker.intercept.BrokerInterceptor;
+import org.apache.pulsar.broker.service.BrokerService;
+import org.apache.pulsar.broker.service.Consumer;
+import org.apache.pulsar.broker.service.Producer;
+import org.apache.pulsar.broker.service.ServerCnx;
+import org.apache.pulsar.broker.service.Subscription;
+import org.apache.pulsar.common.api.proto.BaseCommand;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Revokes live sessions when the policy changes. Pulsar authorizes a producer or consumer only when it
+ * is created, and re-checks it only when Pulsar's own stored policies change. This broker interceptor is
+ * the one supported plugin point that is handed the {@link PulsarService}: on every new policy revision
+ * it asks each connected producer and consumer to re-check its permission
+ * ({@code Producer/Consumer.checkPermissionsAsync()}, the broker's own re-check), which goes through the
+ * meshgate authorization provider (whose cache the new revision has already emptied) and disconnects
+ * those now denied.
+ *
+ * <p>Loaded through {@code brokerInterceptors=meshgate-session-revoker} and a one-file .nar in
+ * {@code brokerInterceptorsDirectory}; the class itself comes from the shim jar on the broker classpath
+ * (the .nar class loader asks its parent first), so it shares the providers' runtime.
+ */
+public class MeshgateSessionRevoker implements BrokerInterceptor {
+
+    private static final Logger LOG = LoggerFactory.getLogger(MeshgateSessionRevoker.class);
+
+    private MeshgateRuntime runtime;
+    private RevisionWatcher.Listener listener;
+
+    @Override
+    public void initialize(PulsarService pulsar) throws Exception {
+        ServiceConfiguration conf = pulsar.getConfiguration();
+        if (!conf.isAuthorizationEnabled()) {
+            LOG.warn("meshgate: authorizationEnabled=false, so there are no sessions to revoke; revoker idle");
+            return;
+        }
+        MeshgateConfig config;
+        try {
+            config = MeshgateConfig.from(conf);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("meshgate: invalid broker configuration: " + e.getMessage(), e);
+        }
+        runtime = MeshgateRuntime.acquire(config);
+        listener = (previous, current) -> recheck(pulsar.getBrokerService(), current);
+        runtime.watcher().addListener(listener);
+        LOG.info("meshgate: connected producers and consumers are re-authorized on every policy revision");
+    }
+
+    private void recheck(BrokerService brokers, String revision) {
+        int[] counts = new int[2];
+        brokers.forEachTopic(topic -> {
+            for (Producer producer : topic.getProducers().values()) {
+                counts[0]++;
+                runtime.metrics().sessionRecheck("producer");
+                producer.checkPermissionsAsync();
+            }
+            for (Subscription subscription : topic.getSubscriptions().values()) {
+                for (Consumer consumer : subscription.getConsumers()) {
+                    counts[1]++;
+                    runtime.metrics().sessionRecheck("consumer");
+                    consumer.checkPermissionsAsync();
+                }
+            }
+        });
+        LOG.info("meshgate: policy revision {}: re-checking {} producers and {} consumers", revision, counts[0],
+                counts[1]);
+    }
+
+    @Override
+    public void onPulsarCommand(BaseCommand command, ServerCnx cnx) {
+        // Nothing to do per command: authorization happens when producers and consumers are created.
+    }
+
+    @Override
+    public void onConnectionClosed(ServerCnx cnx) {
+        // Nothing is kept per connection.
+    }
+
+    @Override
+    public void onWebserviceRequest(ServletRequest request) {
+        // HTTP requests are authenticated and authorized one by one; there is no session to revoke.
+    }
+
+    @Override
+    public void onWebserviceResponse(ServletRequest request, ServletResponse response) {
+        // See onWebserviceRequest.
+    }
+
+    @Override
+    public void close() {
+        if (runtime != null) {
+            runtime.watcher().removeListener(listener);
+            MeshgateRuntime.release(runtime);
+            runtime = null;
+        }
+    }
+}
