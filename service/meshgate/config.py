@@ -165,8 +165,11 @@ def _grpc(raw: Mapping[str, object], base: Path) -> GrpcConfig:
     client_ca = _opt_path(raw, "tls_client_ca", "grpc", base)
     if (cert is None) != (key is None):
         raise ConfigError("grpc.tls_cert and grpc.tls_key: set both or neither")
-    if client_ca is not None and cert is None:
-        raise ConfigError("grpc.tls_client_ca: needs grpc.tls_cert and grpc.tls_key (mutual TLS is TLS)")
+    if (client_ca is None) != (cert is None):
+        # The service answers who may do what: a TLS listener always requires client certificates.
+        raise ConfigError(
+            "grpc.tls_client_ca: set it together with grpc.tls_cert and grpc.tls_key (mutual TLS)"
+        )
     return GrpcConfig(
         listen=p.get_str(raw, "listen", "grpc", d.listen),
         max_concurrent_rpcs=p.get_int(

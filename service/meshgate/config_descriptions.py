@@ -11,7 +11,7 @@ grpc.max_concurrent_rpcs: Calls served at once; further calls are refused with R
 grpc.max_message_bytes: Largest request or response message accepted.
 grpc.tls_cert: Serving certificate chain (PEM). With `tls_key`, the gRPC port speaks TLS; re-read on change.
 grpc.tls_key: Private key of `tls_cert` (PEM); a rotated pair must match or the old one stays in use.
-grpc.tls_client_ca: CA bundle that client certificates must chain to; when set, clients must present one.
+grpc.tls_client_ca: CA bundle client certificates must chain to; required with `tls_cert` (always mutual TLS).
 http.listen: `host:port` for /healthz, /readyz, /metrics (port 0 picks a free one); empty disables HTTP.
 http.policy_endpoints: Also serve the read-only `/v1/explain` and `/v1/who-can` (they reveal the policy).
 policy.dir: Folder of policy YAML files and their `*_test.yaml` suites (a git-sync checkout).

@@ -101,11 +101,9 @@ def build_components(config: ServiceConfig, clock: Clock | None = None) -> Compo
         # way to say "not ready", and a git-sync fix needs no restart.
         log.error("no valid policy in %s: %s", config.policy.dir, reloader.status.last_error)
     g = config.grpc
-    serving = (
-        ReloadingServerCredentials(g.tls_cert, g.tls_key, g.tls_client_ca)
-        if g.tls_cert and g.tls_key
-        else None
-    )
+    serving = None
+    if g.tls_cert and g.tls_key and g.tls_client_ca:  # config validation: all three or none
+        serving = ReloadingServerCredentials(g.tls_cert, g.tls_key, g.tls_client_ca)
     components = Components(
         config, authenticator, policies, reloader, bundles, tokens, certificates, clock,
         AuditLog.from_config(config.audit), ServiceMetrics(), serving,

@@ -26,8 +26,8 @@ log = logging.getLogger(__name__)
 
 
 class ReloadingServerCredentials:
-    def __init__(self, cert: Path, key: Path, client_ca: Path | None = None) -> None:
-        self._paths = [p for p in (cert, key, client_ca) if p is not None]
+    def __init__(self, cert: Path, key: Path, client_ca: Path) -> None:
+        self._paths = [cert, key, client_ca]
         self._cert, self._key, self._client_ca = cert, key, client_ca
         self._lock = threading.Lock()
         self._digest = content_digest(self._paths)
@@ -43,9 +43,7 @@ class ReloadingServerCredentials:
         # grpc's stubs say the fetcher returns a configuration; returning None (keep the current one) is
         # the documented way to say "unchanged".
         fetch: Any = self._fetch
-        return grpc.dynamic_ssl_server_credentials(
-            self._initial, fetch, require_client_authentication=self._client_ca is not None
-        )
+        return grpc.dynamic_ssl_server_credentials(self._initial, fetch, require_client_authentication=True)
 
     def not_after(self) -> datetime | None:
         """Expiry of the certificate served to new connections now."""
@@ -71,7 +69,7 @@ class ReloadingServerCredentials:
     def _load(self) -> grpc.ServerCertificateConfiguration:
         cert_pem, key_pem = self._cert.read_bytes(), self._key.read_bytes()
         leaf = _check_pair(cert_pem, key_pem)
-        client_ca = self._client_ca.read_bytes() if self._client_ca else None
+        client_ca = self._client_ca.read_bytes()
         config = grpc.ssl_server_certificate_configuration([(key_pem, cert_pem)], root_certificates=client_ca)
         self._not_after = leaf.not_valid_after_utc
         return config

@@ -15,7 +15,8 @@ BASE = Path("/etc/meshgate")
     ("raw", "message"),
     [
         ({"grpc": {"tls_cert": "c.pem"}}, "grpc.tls_cert and grpc.tls_key: set both or neither"),
-        ({"grpc": {"tls_client_ca": "ca.pem"}}, "grpc.tls_client_ca: needs grpc.tls_cert and grpc.tls_key"),
+        ({"grpc": {"tls_client_ca": "ca.pem"}}, "grpc.tls_client_ca: set it together with grpc.tls_cert"),
+        ({"grpc": {"tls_cert": "c.pem", "tls_key": "k.pem"}}, "grpc.tls_client_ca: set it together with"),
         ({"http": {"listen": "9090"}}, "http.listen: '9090' must be host:port"),
         ({"http": {"port": 1}}, "http.port: unknown key"),
         ({"audit": {"allow_sample_rate": 2}}, "audit.allow_sample_rate: must be a number in [0, 1]"),
