@@ -69,6 +69,7 @@ class TokenAuthenticator:
         self._cache = cache
         self._settings = settings
         self._tokens = TokenCache(settings.token_cache_size, settings.token_cache_ttl_seconds, clock)
+        self._verified_with: dict[str, object] = {}  # issuer -> key set the cached tokens were verified with
 
     @classmethod
     def from_config(
@@ -102,12 +103,24 @@ class TokenAuthenticator:
         """The verified identity, or `AuthenticationError` with a stable code. Failures are never cached."""
         cacheable = len(token) <= self._settings.max_token_bytes
         hit = self._tokens.get(token) if cacheable else None
-        if hit is not None:
+        if hit is not None and self._still_backed(hit):
             return hit
         identity = await self._validate(token)
         if cacheable:
+            self._remember_keys(identity.issuer)
             self._tokens.put(token, identity)
         return identity
+
+    def _still_backed(self, identity: Identity) -> bool:
+        """A cached verification counts only while its key set is still the issuer's, and still usable."""
+        snapshot = self._cache.snapshot(identity.issuer)
+        return snapshot.usable and self._verified_with.get(identity.issuer) is snapshot.keys
+
+    def _remember_keys(self, issuer: str) -> None:
+        keys = self._cache.snapshot(issuer).keys
+        if self._verified_with.get(issuer) is not keys:
+            self._tokens.clear()  # entries verified with a key set that has since been replaced
+            self._verified_with[issuer] = keys
 
     async def _validate(self, token: str) -> Identity:
         try:

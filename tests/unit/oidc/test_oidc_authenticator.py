@@ -101,19 +101,20 @@ def test_unknown_kid_wait_is_bounded() -> None:
 def test_verified_tokens_are_cached_until_ttl() -> None:
     h = Harness()
 
-    async def scenario() -> list[str]:
+    async def scenario() -> list[object]:
         await h.auth.start()
         token = _token()
         first = await h.auth.authenticate(token)
-        h.fetcher.documents[JWKS] = jwks_document(["rsa2"])
-        await h.auth.keys.refresh(ISS)  # key removed: only the cache can still answer
-        hit = await h.auth.authenticate(token)
+        hit = await h.auth.authenticate(token)  # the very object the cache holds
         h.clock.advance(60)
+        after_ttl = await h.auth.authenticate(token)  # verified again
+        h.fetcher.documents[JWKS] = jwks_document(["rsa2"])
+        await h.auth.keys.refresh(ISS)  # key removed: the cached verification goes with it (catalogue J21)
         code = await h.code(token)
         await h.auth.close()
-        return [first.principal, hit.principal, code]
+        return [hit is first, after_ttl is first, after_ttl.principal, code]
 
-    assert run(scenario()) == [f"oidc:{ISS}#alice", f"oidc:{ISS}#alice", "unknown_kid"]
+    assert run(scenario()) == [True, False, f"oidc:{ISS}#alice", "unknown_kid"]
 
 
 def test_cache_entry_ends_at_exp_and_lru_is_bounded() -> None:
