@@ -70,7 +70,10 @@ def check_validity(certs: Sequence[x509.Certificate], now: datetime, skew: timed
 
 def describe(cert: x509.Certificate) -> str:
     """How a message names a certificate: by subject, or as the one with an empty subject."""
-    subject = cert.subject.rfc4514_string()
+    try:
+        subject = cert.subject.rfc4514_string()
+    except (ValueError, TypeError):  # cryptography parses names lazily; a malformed one raises either
+        return "certificate with an unparseable subject"
     return f"certificate {subject!r}" if subject else "certificate with empty subject"
 
 
