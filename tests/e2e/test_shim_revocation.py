@@ -12,7 +12,7 @@ import json
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -108,8 +108,8 @@ def client(broker: StandaloneBroker, pki: dev_pki.DevPki, cert: Path, key: Path)
         instance.close()
 
 
-def _as(broker: StandaloneBroker, pki: dev_pki.DevPki, name: str) -> Iterator[pulsar.Client]:
-    return client(broker, pki, pki.cert(name), pki.key(name))  # type: ignore[return-value]
+def _as(broker: StandaloneBroker, pki: dev_pki.DevPki, name: str) -> AbstractContextManager[pulsar.Client]:
+    return client(broker, pki, pki.cert(name), pki.key(name))
 
 
 def _topic() -> str:
