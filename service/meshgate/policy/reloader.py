@@ -95,6 +95,12 @@ class PolicyReloader:
     def _attempt(self) -> bool:
         self._refused = ("", "")
         source = read_source(self._path)
+        if source.content_hash == self._status.content_hash and self._status.last_error:
+            # the folder is back at the serving revision (a refused commit was reverted): nothing is refused
+            self._status = replace(
+                self._status, last_attempt_at=self._clock.now(), last_error="", failed_revision=""
+            )
+            return False
         if source.content_hash in (self._status.content_hash, self._refused_hash):
             return False
         snapshot, tests = self._build(source)

@@ -1,0 +1,236 @@
+"""Fault injection through a real Pulsar 4.0 broker with the shim: the service killed under load, a broken
+policy commit, the trust bundle rewritten mid-traffic, every producer of many clients dropped at once.
+
+This module owns its service and broker (module scope, Pulsar 4.0 only), so its faults never leak into other
+tests. Every loop is bounded in count and time; everything listens on loopback. Invariants everywhere: a
+denied identity never gets a producer (zero wrong allows) and no call of an allowed one is lost.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pulsar
+import pytest
+from meshgate.devca import DevCA, LeafSpec, pem_bundle
+
+from devtools import pki as dev_pki
+from devtools.broker import BrokerSettings, StandaloneBroker
+from devtools.ports import free_port
+from devtools.service import MeshgateProcess, write_config
+from tests.e2e.conftest import SHIM_IDENTITIES, copy_policies
+
+pytestmark = pytest.mark.e2e
+WRITER, STRANGER = "writer", "stranger"
+CLIENTS = int(os.environ.get("MESHGATE_FAULT_CLIENTS", "40"))  # reconnect test; see docs/RELIABILITY.md
+
+
+@dataclass
+class Rig:
+    pki: dev_pki.DevPki
+    meshgate: MeshgateProcess
+    broker: StandaloneBroker
+    policies: Path
+    bundle: Path
+    http_port: int
+    log: list[str] = field(default_factory=list)
+
+    def readyz(self) -> dict[str, object]:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.http_port}/readyz", timeout=5) as response:
+                return dict(json.loads(response.read()))
+        except urllib.error.HTTPError as error:
+            return dict(json.loads(error.read()))
+
+
+@pytest.fixture(scope="module")
+def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
+    work = tmp_path_factory.mktemp("faults")
+    pki = dev_pki.create(work / "pki")
+    pki.issue(STRANGER, LeafSpec(uris=[SHIM_IDENTITIES[STRANGER]]))
+    bundle = work / "bundle.pem"
+    shutil.copy(pki.ca_file, bundle)
+    http_port = free_port()
+    config = write_config(
+        work / "meshgate.yaml", port=0, policy_dir=copy_policies(work / "policies"),
+        trust_bundles=[f"{dev_pki.TRUST_DOMAIN}={bundle}"], superusers=[dev_pki.BROKER_ID],
+        extra={"http": {"listen": f"127.0.0.1:{http_port}"}},
+    )  # fmt: skip
+    service = MeshgateProcess(config, work / "meshgate.log")
+    service.start()
+    broker = StandaloneBroker(
+        BrokerSettings(pki=pki, meshgate_target=service.target, workdir=work / "broker")
+    )
+    try:
+        broker.start()
+        status, body = broker.admin_request(
+            "PUT", "/admin/v2/tenants/acme", {"adminRoles": [], "allowedClusters": ["standalone"]}
+        )
+        assert status in (204, 409), body
+        status, body = broker.admin_request("PUT", "/admin/v2/namespaces/acme/payments", None)
+        assert status in (204, 409), body
+        yield Rig(pki, service, broker, work / "policies", bundle, http_port)
+    finally:
+        broker.stop()
+        service.stop()
+
+
+def _topic() -> str:
+    return f"persistent://acme/payments/faults-{uuid.uuid4().hex[:8]}"
+
+
+def _client(rig: Rig, name: str, timeout: int = 5) -> pulsar.Client:
+    return pulsar.Client(
+        rig.broker.service_url_tls,
+        authentication=pulsar.AuthenticationTLS(str(rig.pki.cert(name)), str(rig.pki.key(name))),
+        tls_trust_certs_file_path=str(rig.pki.ca_file),
+        operation_timeout_seconds=timeout,
+        connection_timeout_ms=timeout * 1000,
+    )
+
+
+def _produces(client: pulsar.Client) -> bool:
+    try:
+        producer = client.create_producer(_topic())
+    except pulsar.PulsarException:
+        return False
+    producer.send(b"m")
+    producer.close()
+    return True
+
+
+def test_service_killed_and_restarted_under_load(rig: Rig) -> None:
+    writer, stranger = _client(rig, WRITER), _client(rig, STRANGER)
+    try:
+        assert _wait(lambda: _produces(writer), 30.0)  # warm-up: the first topic of a fresh broker is slow
+        assert not _produces(stranger)
+        wrong_allows, outage_attempts = 0, 0
+        rig.meshgate.stop(kill=True)
+        outage_ends = time.monotonic() + 2.0
+        while time.monotonic() < outage_ends:  # bounded: ~2 s of traffic against a dead service
+            wrong_allows += _produces(stranger)
+            _produces(writer)
+            outage_attempts += 1
+        rig.meshgate.start()
+        back = time.monotonic()
+        recovered = _wait(lambda: _produces(writer), 10.0)
+        recovery = time.monotonic() - back
+        wrong_allows += sum(_produces(stranger) for _ in range(5))
+    finally:
+        writer.close()
+        stranger.close()
+    print(f"\nservice restart: {outage_attempts} attempts during the outage, recovery {recovery:.2f}s")
+    assert wrong_allows == 0
+    assert recovered and recovery <= 5.0  # goal ≤ 1 s (measured and recorded in docs/RELIABILITY.md)
+
+
+BROKEN_FILE = "zz-broken.yaml"
+PARTIAL_GRANT = """apiVersion: meshgate.dev/v1
+kind: AccessPolicy
+metadata: {name: partial}
+rules:
+  - name: stranger-everything
+    effect: allow
+    subjects: [{spiffe: '%s'}]
+    actions: [produce]
+    resources: ["persistent://acme/payments/*"]
+"""
+
+
+def test_broken_policy_commit_keeps_last_good(rig: Rig) -> None:
+    good = _policy_detail(rig)
+    grant, broken = rig.policies / "zz-partial.yaml", rig.policies / BROKEN_FILE
+    writer, stranger = _client(rig, WRITER), _client(rig, STRANGER)
+    try:
+        # one commit: a valid file granting the stranger everything, and a broken file
+        broken.write_text("apiVersion: meshgate.dev/v1\nkind: AccessPolicy\nrules: [\n")
+        grant.write_text(PARTIAL_GRANT % SHIM_IDENTITIES[STRANGER])
+        assert _wait(lambda: "refused" in _policy_detail(rig), 15.0), _policy_detail(rig)
+        assert rig.readyz()["ready"] is True  # still serving the last good revision, and saying so
+        assert _policy_detail(rig).startswith(good.split(";")[0])
+        wrong = sum(_produces(stranger) for _ in range(10))
+        served = sum(_produces(writer) for _ in range(10))
+    finally:
+        broken.unlink(missing_ok=True)
+        grant.unlink(missing_ok=True)
+        writer.close()
+        stranger.close()
+    assert wrong == 0 and served == 10
+    assert _wait(lambda: "refused" not in _policy_detail(rig), 15.0)
+
+
+def _policy_detail(rig: Rig) -> str:
+    checks = rig.readyz()["checks"]
+    assert isinstance(checks, list)
+    return str(next(c["detail"] for c in checks if c["name"] == "policy"))
+
+
+def test_trust_bundle_rotated_mid_traffic_fails_no_call(rig: Rig) -> None:
+    """New connections (each authenticates its certificate) while the bundle file is rewritten: CA added
+    ahead of a rotation, then removed again; the bundle generation changes, no call fails."""
+    next_ca = DevCA("next dev CA")
+    original = rig.bundle.read_bytes()
+    bundles = [original + pem_bundle([next_ca.cert]), original]
+    failures, calls, wrong = 0, 0, 0
+    deadline = time.monotonic() + 20.0
+    for i in range(12):
+        if time.monotonic() > deadline:
+            break
+        if i % 4 == 2:
+            _atomic_write(rig.bundle, bundles[(i // 4) % 2])
+        writer, stranger = _client(rig, WRITER), _client(rig, STRANGER)
+        try:
+            calls += 1
+            failures += not _produces(writer)
+            wrong += _produces(stranger)
+        finally:
+            writer.close()
+            stranger.close()
+    _atomic_write(rig.bundle, original)
+    assert calls >= 8 and failures == 0 and wrong == 0
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def test_all_clients_reconnect_and_are_reauthorized(rig: Rig) -> None:
+    """Every producer of many clients is dropped at once (namespace unload: the broker closes them and they
+    reconnect), so each is authorized again through the shim; the strangers stay refused throughout.
+    A full broker-process restart is not used here: see docs/RELIABILITY.md (standalone restart gap)."""
+    clients = [_client(rig, WRITER, timeout=30) for _ in range(CLIENTS)]
+    strangers = [_client(rig, STRANGER, timeout=30) for _ in range(max(2, CLIENTS // 10))]
+    try:
+        producers = [c.create_producer(_topic(), send_timeout_millis=30_000) for c in clients]
+        started = time.monotonic()
+        status, body = rig.broker.admin_request("PUT", "/admin/v2/namespaces/acme/payments/unload", None)
+        assert status == 204, body
+        for producer in producers:  # each send waits for its producer to be re-created and re-authorized
+            producer.send(b"after reconnect")
+        reconnected = time.monotonic() - started
+        wrong = sum(_produces(s) for s in strangers)
+    finally:
+        for client in clients + strangers:
+            client.close()
+    print(f"\nreconnect: {CLIENTS} producers re-authorized and sent within {reconnected:.1f}s")
+    assert wrong == 0
+
+
+def _wait(condition: object, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if callable(condition) and condition():
+            return True
+        time.sleep(0.05)
+    return False
