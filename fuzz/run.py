@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -22,7 +23,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-WORK = ROOT / "var" / "fuzz"
+WORK = Path(os.environ.get("MESHGATE_FUZZ_WORK", ROOT / "var" / "fuzz"))
 TARGETS = ("token", "x509", "policy", "rpc")
 MAX_LEN = {"token": 20000, "x509": 16384, "policy": 8192, "rpc": 8192}
 _DONE = re.compile(r"stat::number_of_executed_units:\s*(\d+)")
