@@ -10,7 +10,6 @@ import asyncio
 import sys
 
 import grpc
-
 from meshgate.v1 import meshgate_pb2 as pb
 from meshgate.v1 import meshgate_pb2_grpc as pb_grpc
 

@@ -112,8 +112,8 @@ def with_server(server: Server, body: Callable[[], Any]) -> Any:
 
 
 def run(quick: bool, log: Callable[[str], None]) -> dict[str, Any]:
-    seconds = 4.0 if quick else 10.0
-    loads = [500, 1500, 2500] if quick else [500, 1000, 1500, 2000, 2500, 3000]
+    seconds = 4.0 if quick else 6.0
+    loads = [500, 1500, 2500] if quick else [500, 1000, 2000, 3000]
     out: dict[str, Any] = {
         "seconds_per_point": seconds,
         "runs": {},
@@ -160,7 +160,7 @@ def _batch(work: Path, policy: Path, seconds: float, log: Callable[[str], None])
     for transport in ("tcp", "uds"):
         server = MeshgateServer(work / f"mb-{transport}", transport == "uds", policy)
 
-        def body(server: Server = server) -> list[dict]:
+        def body(server: Server = server, transport: str = transport) -> list[dict]:
             ghz_point(server.target, call, concurrency=4, seconds=1)
             return [
                 ghz_point(server.target, call, concurrency=c, seconds=seconds) | {"transport": transport}
@@ -194,7 +194,8 @@ def _large_policy(work: Path, seconds: float, log: Callable[[str], None]) -> dic
             seconds=seconds,
         )
         batch = ghz_point(server.target, batch_call(requests), concurrency=4, seconds=seconds)
-        return {"startup_s": started, "single_c32": single, "batch_c4": batch}
+        assert server.pid is not None
+        return {"startup_s": started, "single_c32": single, "batch_c4": batch, "rss": _rss(server.pid)}
 
     result = with_server_timeout(server, body, 600)
     log(
@@ -210,6 +211,13 @@ def with_server_timeout(server: Server, body: Callable[[], Any], timeout: float)
         return body()
     finally:
         server.stop()
+
+
+def _rss(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS"):
+            return int(line.split()[1]) * 1024
+    return 0
 
 
 def _to_json(req: Any) -> dict[str, Any]:

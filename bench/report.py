@@ -200,7 +200,12 @@ def render() -> Path:
     sections = sorted([*SECTIONS, *extra_sections()], key=lambda s: s[1])
     for part, title, fn in sections:
         data = load(part)
-        bodies.append(fn(data, goals) if data else f"## {title}\n\n" + NOT_RUN.format(part=part))
+        try:
+            bodies.append(fn(data, goals) if data else f"## {title}\n\n" + NOT_RUN.format(part=part))
+        except (KeyError, TypeError, ZeroDivisionError) as error:  # a result file from an older harness
+            bodies.append(
+                f"## {title}\n\n_result file could not be rendered ({error!r}); re-run this part._\n"
+            )
     findings = FINDINGS.read_text() if FINDINGS.exists() else ""
     text = (
         "# Benchmarks\n\n"
