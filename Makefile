@@ -13,7 +13,7 @@ SHIM_JAR := plugin-shim/target/meshgate-pulsar-shim-0.1.0.jar
 PYTEST := $(PY) -m pytest -p no:cacheprovider
 
 .PHONY: help run test lint typecheck proto proto-check shim shim-verify broker-classpath \
-        test-unit test-conformance test-integration test-e2e bench clean
+        test-unit test-conformance test-integration test-e2e bench clean fuzz fuzz-long soak
 
 help:
 	@echo "make run    - set up everything and run a local broker + meshgate with the example policies"
@@ -63,7 +63,7 @@ broker-classpath: $(CACHE)/$(PULSAR_40)/classpath.txt $(CACHE)/$(PULSAR_42)/clas
 run: $(VENV)/.installed shim $(CACHE)/$(PULSAR_40)/classpath.txt
 	@$(PY) -m devtools.run
 
-test: lint typecheck proto-check shim-verify broker-classpath test-unit test-conformance test-integration test-e2e
+test: lint typecheck proto-check shim-verify broker-classpath fuzz test-unit test-conformance test-integration test-e2e
 	@echo "==> all checks passed"
 
 # --- checks -----------------------------------------------------------------------------------
@@ -98,3 +98,20 @@ bench: $(VENV)/.installed
 
 clean:
 	rm -rf $(VENV) .cache plugin-shim/target broker-runtime/target var
+
+# --- hardening (issue #9; results in docs/RELIABILITY.md) ------------------------------------------------
+
+FUZZ_SECONDS ?= 600
+
+fuzz: $(VENV)/.installed
+	@echo "==> fuzzing: token, x509, policy, rpc harnesses, fixed seed, 8 s each (atheris)"
+	@$(VENV)/bin/ruff check -q fuzz soak && $(VENV)/bin/mypy --strict --follow-imports=silent fuzz soak
+	@$(PY) -m fuzz.run --seconds 8 --parallel 2
+
+fuzz-long: $(VENV)/.installed
+	@echo "==> long fuzzing run: $(FUZZ_SECONDS) s per harness, two at a time (var/fuzz/summary.json)"
+	@$(PY) -m fuzz.run --seconds $(FUZZ_SECONDS) --parallel 2
+
+soak: $(VENV)/.installed
+	@echo "==> soak: measure capacity, then 10 minutes at half of it (var/soak/result.json)"
+	@$(PY) -m soak
