@@ -175,6 +175,7 @@ class StandaloneBroker:
         """Start and wait until the broker serves and bootstrap is done; returns the seconds it took."""
         self.workdir.mkdir(parents=True, exist_ok=True)
         (self.workdir / "standalone.conf").write_text(broker_conf(self.settings))
+        self.log.write_text("")  # log4j appends (devtools/log4j2.xml); one file per start
         began = time.monotonic()
         stdout = (self.workdir / "broker.stdout").open("wb")
         self._process = subprocess.Popen(
