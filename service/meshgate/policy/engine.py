@@ -47,7 +47,8 @@ def decide_from_matches(
     matched: Iterable[CompiledRule], req: AccessRequest, target: Target, revision: str
 ) -> Decision:
     """The decision for the rules that matched `req` (any order; rule order breaks ties)."""
-    ordered = sorted(set(matched), key=lambda r: r.order)
+    # Deduplicate by position, not by value: hashing a frozen rule hashes all its subjects and resources.
+    ordered = sorted({r.order: r for r in matched}.values(), key=lambda r: r.order)
     shadow = tuple(ShadowEffect(r.id, r.effect == "allow") for r in ordered if r.audit)
     enforced = [r for r in ordered if not r.audit]
     deny = next((r for r in enforced if r.effect == "deny"), None)

@@ -2,8 +2,10 @@
 
 Entries are (rule, subject, resource) triples filed under every concrete action of the rule, the
 literal tenant of the resource pattern (or "any tenant"), and the subject's key: an exact principal,
-an OIDC issuer, or the short list of patterns. A lookup touches at most two tenant buckets and, in
-each, one exact list, one issuer list and the patterns; its cost does not grow with unrelated rules.
+an OIDC issuer, or a SPIFFE pattern. Patterns are filed under their leading literal path segments
+(`spiffe://td/ns/payments/sa/*` under `td/ns/payments/sa`), so a principal meets only the patterns that
+share its prefix; patterns without a literal first segment stay in a short list. A lookup touches at
+most two tenant buckets and, in each, a few dict probes; its cost does not grow with unrelated rules.
 """
 
 from __future__ import annotations
@@ -23,10 +25,25 @@ class Entry(NamedTuple):
     resource: ResourcePattern
 
 
+_SPIFFE = "spiffe://"
+
+
+def literal_prefix(subject: Subject) -> tuple[int, str]:
+    """(k, "seg1/.../segk"): the leading segments of a SPIFFE pattern that have no wildcard or capture."""
+    literals: list[str] = []
+    for segment in getattr(subject, "segments", ()):
+        if segment.literal is None:
+            break
+        literals.append(segment.literal)
+    return len(literals), "/".join(literals)
+
+
 @dataclass(slots=True)
 class _Bucket:
     exact: dict[str, list[Entry]] = field(default_factory=dict)
     issuers: dict[str, list[Entry]] = field(default_factory=dict)
+    prefixed: dict[tuple[int, str], list[Entry]] = field(default_factory=dict)
+    prefix_lengths: tuple[int, ...] = ()
     patterns: list[Entry] = field(default_factory=list)
 
     def add(self, entry: Entry) -> None:
@@ -36,12 +53,24 @@ class _Bucket:
         elif kind == "issuer":
             self.issuers.setdefault(key, []).append(entry)
         else:
+            self._add_pattern(entry)
+
+    def _add_pattern(self, entry: Entry) -> None:
+        length, prefix = literal_prefix(entry.subject)
+        if length == 0:
             self.patterns.append(entry)
+            return
+        self.prefixed.setdefault((length, prefix), []).append(entry)
+        self.prefix_lengths = tuple(sorted({*self.prefix_lengths, length}))
 
     def candidates(self, principal: str, issuer: str) -> Iterator[Entry]:
         yield from self.exact.get(principal, ())
         if issuer:
             yield from self.issuers.get(issuer, ())
+        if self.prefix_lengths and principal.startswith(_SPIFFE):
+            parts = principal[len(_SPIFFE) :].split("/")
+            for length in self.prefix_lengths:
+                yield from self.prefixed.get((length, "/".join(parts[:length])), ())
         yield from self.patterns
 
 

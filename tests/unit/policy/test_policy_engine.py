@@ -159,8 +159,12 @@ def test_who_can_subscription_conditions(snapshot: PolicySnapshot) -> None:
 def test_index_only_returns_candidates_for_the_action_and_tenant(snapshot: PolicySnapshot) -> None:
     assert list(snapshot.index.candidates("tenant.admin", "acme", WRITER, "")) == []
     assert list(snapshot.index.candidates("topic.produce", "other", "app", "")) == []
-    rules = {e.rule.id for e in snapshot.index.candidates("topic.produce", "acme", "other-role", "")}
+    other = "spiffe://td/ns/other/sa/x"
+    rules = {e.rule.id for e in snapshot.index.candidates("topic.produce", "acme", other, "")}
     assert rules == {"p.yaml#deny-secret", "p.yaml#allow-produce"}  # the patterns; not the rules for 'app'
+    # SPIFFE patterns are filed under their literal prefix (`td/ns`): other principals never meet them.
+    assert list(snapshot.index.candidates("topic.produce", "acme", "other-role", "")) == []
+    assert list(snapshot.index.candidates("topic.produce", "acme", "spiffe://elsewhere/ns/a/sa/b", "")) == []
 
 
 def test_example_policy_promises(examples: Path) -> None:
