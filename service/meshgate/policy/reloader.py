@@ -100,6 +100,9 @@ class PolicyReloader:
             self._status = replace(
                 self._status, last_attempt_at=self._clock.now(), last_error="", failed_revision=""
             )
+            self._refused_hash = (
+                ""  # so the refused content, if it comes back, is refused (and reported) again
+            )
             return False
         if source.content_hash in (self._status.content_hash, self._refused_hash):
             return False

@@ -38,3 +38,17 @@ def test_reverting_a_refused_commit_clears_the_refusal(tmp_path: Path) -> None:
         "",
     )
     assert store.current().revision == serving
+
+
+def test_the_refused_commit_coming_back_is_reported_again(tmp_path: Path) -> None:
+    (tmp_path / "p.yaml").write_text(GOOD)
+    reloader = PolicyReloader(tmp_path, PolicyStore())
+    assert reloader.reload_now()
+    broken = tmp_path / "broken.yaml"
+    for _ in range(2):  # refuse, revert, refuse the same content again
+        broken.write_text("rules: [\n")
+        assert not reloader.reload_now()
+        assert reloader.status.last_error
+        broken.unlink()
+        assert not reloader.reload_now()
+        assert not reloader.status.last_error
