@@ -57,18 +57,23 @@ def _documents(loader: Any, file: str) -> tuple[list[SourceDoc], list[str]]:
     docs: list[SourceDoc] = []
     errors: list[str] = []
     try:
-        while loader.check_node():
-            node = loader.get_node()
-            if node is None:
-                continue
-            lines: dict[JsonPath, int] = {}
-            _record_lines(node, (), lines, errors, file)
-            data = loader.construct_document(node)
-            if data is not None:
-                docs.append(SourceDoc(file, data, lines))
+        _collect(loader, file, docs, errors)
     finally:
         loader.dispose()
     return docs, errors
+
+
+def _collect(loader: Any, file: str, docs: list[SourceDoc], errors: list[str]) -> None:
+    """Append each non-empty document of `loader` to `docs` (kept even if a later one fails)."""
+    while loader.check_node():
+        node = loader.get_node()
+        if node is None:
+            continue
+        lines: dict[JsonPath, int] = {}
+        _record_lines(node, (), lines, errors, file)
+        data = loader.construct_document(node)
+        if data is not None:
+            docs.append(SourceDoc(file, data, lines))
 
 
 def _parse_slow(text: str, file: str) -> tuple[list[SourceDoc], list[str]]:
@@ -80,15 +85,7 @@ def _parse_slow(text: str, file: str) -> tuple[list[SourceDoc], list[str]]:
     docs: list[SourceDoc] = []
     errors: list[str] = []
     try:
-        while loader.check_node():
-            node = loader.get_node()
-            if node is None:
-                continue
-            lines: dict[JsonPath, int] = {}
-            _record_lines(node, (), lines, errors, file)
-            data = loader.construct_document(node)
-            if data is not None:
-                docs.append(SourceDoc(file, data, lines))
+        _collect(loader, file, docs, errors)
     except yaml.MarkedYAMLError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else 0
         errors.append(f"{file}:{line}: YAML syntax error: {exc.problem}")
