@@ -18,18 +18,15 @@ from meshgate.server.readiness import Readiness
 Source = Callable[[], Iterator[Family]]
 
 
-def _cache_families(name: str, what: str, size: int, hits: int, misses: int) -> Iterator[Family]:
-    """The four families every cache exports: entries, hits, misses and the hit ratio."""
-    yield gauge(f"meshgate_{name}_cache_entries", f"{what} cached.", size)
-    yield counter(f"meshgate_{name}_cache_hits", f"{what} answered from the cache.", hits)
-    yield counter(f"meshgate_{name}_cache_misses", f"{what} verified afresh.", misses)
-    yield gauge(f"meshgate_{name}_cache_hit_ratio", "Hits / lookups since start.", ratio(hits, misses))
-
-
 def x509_cache(cache: CachedX509Verifier) -> Source:
     def collect() -> Iterator[Family]:
         stats = cache.stats()
-        yield from _cache_families("x509", "Certificate chains", stats.size, stats.hits, stats.misses)
+        yield gauge("meshgate_x509_cache_entries", "Verified certificate chains cached.", stats.size)
+        yield counter("meshgate_x509_cache_hits", "Verifications answered from the cache.", stats.hits)
+        yield counter("meshgate_x509_cache_misses", "Verifications that ran the verifier.", stats.misses)
+        yield gauge(
+            "meshgate_x509_cache_hit_ratio", "Hits / lookups since start.", ratio(stats.hits, stats.misses)
+        )
 
     return collect
 
@@ -37,7 +34,12 @@ def x509_cache(cache: CachedX509Verifier) -> Source:
 def token_cache(tokens: TokenAuthenticator) -> Source:
     def collect() -> Iterator[Family]:
         cache = tokens.tokens
-        yield from _cache_families("token", "Tokens", len(cache), cache.hits, cache.misses)
+        yield gauge("meshgate_token_cache_entries", "Verified tokens cached.", len(cache))
+        yield counter("meshgate_token_cache_hits", "Tokens answered from the cache.", cache.hits)
+        yield counter("meshgate_token_cache_misses", "Tokens that were validated.", cache.misses)
+        yield gauge(
+            "meshgate_token_cache_hit_ratio", "Hits / lookups since start.", ratio(cache.hits, cache.misses)
+        )
 
     return collect
 
