@@ -16,11 +16,11 @@ from pathlib import Path
 
 import yaml
 
+from meshgate import configparse as p
 from meshgate.audit.config import AuditConfig, parse_audit_config
 from meshgate.errors import ConfigError
 from meshgate.identity import LinkerdNaming
 from meshgate.oidc import IssuerConfig, OidcSettings, parse_issuers, parse_oidc_settings
-from meshgate.oidc import _parse as p
 
 ENV_PREFIX = "MESHGATE_"
 
@@ -129,17 +129,7 @@ def parse_config(raw: Mapping[str, object], base: Path) -> ServiceConfig:
 
 
 def _section(raw: Mapping[str, object], name: str) -> Mapping[str, object]:
-    value = raw.get(name, {})
-    if value is None:
-        return {}
-    if not isinstance(value, Mapping):
-        raise ConfigError(f"{name}: must be a mapping")
-    return value
-
-
-def _opt_path(raw: Mapping[str, object], key: str, where: str, base: Path) -> Path | None:
-    value = p.get_opt_str(raw, key, where)
-    return None if value is None else base / value
+    return p.get_mapping(raw, name, "")
 
 
 def _http(raw: Mapping[str, object]) -> HttpConfig:
@@ -161,8 +151,8 @@ _GRPC_KEYS = ("listen", "max_concurrent_rpcs", "max_message_bytes", "tls_cert", 
 def _grpc(raw: Mapping[str, object], base: Path) -> GrpcConfig:
     p.reject_unknown(raw, _GRPC_KEYS, "grpc")
     d = GrpcConfig()
-    cert, key = _opt_path(raw, "tls_cert", "grpc", base), _opt_path(raw, "tls_key", "grpc", base)
-    client_ca = _opt_path(raw, "tls_client_ca", "grpc", base)
+    cert, key = p.get_opt_path(raw, "tls_cert", "grpc", base), p.get_opt_path(raw, "tls_key", "grpc", base)
+    client_ca = p.get_opt_path(raw, "tls_client_ca", "grpc", base)
     if (cert is None) != (key is None):
         raise ConfigError("grpc.tls_cert and grpc.tls_key: set both or neither")
     if (client_ca is None) != (cert is None):
@@ -198,7 +188,7 @@ def _identity(raw: Mapping[str, object], base: Path) -> IdentityConfig:
     p.reject_unknown(raw, allowed, "identity")
     d = IdentityConfig()
     specs = p.get_str_list(raw, "trust_bundles", "identity", default=())
-    linkerd = _section(raw, "linkerd")
+    linkerd = p.get_mapping(raw, "linkerd", "identity")
     p.reject_unknown(linkerd, ("control_plane_namespace", "trust_domain"), "identity.linkerd")
     return IdentityConfig(
         trust_bundles=tuple(_rebase_spec(spec, base) for spec in specs),

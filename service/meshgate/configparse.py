@@ -1,9 +1,13 @@
-"""Typed readers for raw config mappings. Every error names the full key path, e.g. `issuers[0].audiences`."""
+"""Typed readers for raw config mappings, shared by every config section.
+
+Every error names the full key path, e.g. `oidc.issuers[0].audiences`; unknown keys are errors.
+"""
 
 from __future__ import annotations
 
 import ipaddress
 from collections.abc import Collection, Mapping
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from meshgate.errors import ConfigError
@@ -91,3 +95,17 @@ def get_url(raw: Mapping[str, object], key: str, where: str) -> str | None:
     if problem:
         raise ConfigError(f"{where}.{key}: {problem}")
     return url
+
+
+def get_mapping(raw: Mapping[str, object], key: str, where: str) -> Mapping[str, object]:
+    """A nested section; absent or null means empty."""
+    value = raw.get(key) or {}
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{where}.{key}: must be a mapping" if where else f"{key}: must be a mapping")
+    return value
+
+
+def get_opt_path(raw: Mapping[str, object], key: str, where: str, base: Path) -> Path | None:
+    """An optional path; relative paths are relative to `base` (the config file's folder)."""
+    value = get_opt_str(raw, key, where)
+    return None if value is None else base / value

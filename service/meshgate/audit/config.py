@@ -6,8 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from meshgate import configparse as p
 from meshgate.errors import ConfigError
-from meshgate.oidc import _parse as p
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,15 +65,7 @@ def parse_audit_config(raw: Mapping[str, object], base: Path) -> AuditConfig:
 
 
 def _mapping(raw: Mapping[str, object], key: str) -> Mapping[str, object]:
-    value = raw.get(key) or {}
-    if not isinstance(value, Mapping):
-        raise ConfigError(f"audit.{key}: must be a mapping")
-    return value
-
-
-def _path(raw: Mapping[str, object], key: str, where: str, base: Path) -> Path | None:
-    value = p.get_opt_str(raw, key, where)
-    return None if value is None else base / value
+    return p.get_mapping(raw, key, "audit")
 
 
 def _file(raw: Mapping[str, object], base: Path) -> FileSinkConfig:
@@ -81,7 +73,7 @@ def _file(raw: Mapping[str, object], base: Path) -> FileSinkConfig:
     p.reject_unknown(raw, ("path", "max_bytes", "backups"), where)
     d = FileSinkConfig()
     return FileSinkConfig(
-        path=_path(raw, "path", where, base),
+        path=p.get_opt_path(raw, "path", where, base),
         max_bytes=p.get_int(raw, "max_bytes", where, d.max_bytes, low=4096, high=1 << 40),
         backups=p.get_int(raw, "backups", where, d.backups, low=0, high=1000),
     )
@@ -94,7 +86,7 @@ def _pulsar(raw: Mapping[str, object], base: Path) -> PulsarSinkConfig:
     url = p.get_opt_str(raw, "service_url", where) or ""
     if url and not url.startswith(("pulsar://", "pulsar+ssl://")):
         raise ConfigError(f"{where}.service_url: must start with pulsar:// or pulsar+ssl://")
-    cert, key = _path(raw, "tls_cert", where, base), _path(raw, "tls_key", where, base)
+    cert, key = p.get_opt_path(raw, "tls_cert", where, base), p.get_opt_path(raw, "tls_key", where, base)
     if (cert is None) != (key is None):
         raise ConfigError(f"{where}.tls_cert and {where}.tls_key: set both or neither")
     return PulsarSinkConfig(
@@ -102,7 +94,7 @@ def _pulsar(raw: Mapping[str, object], base: Path) -> PulsarSinkConfig:
         topic=p.get_str(raw, "topic", where, d.topic),
         tls_cert=cert,
         tls_key=key,
-        tls_trust_certs=_path(raw, "tls_trust_certs", where, base),
+        tls_trust_certs=p.get_opt_path(raw, "tls_trust_certs", where, base),
         batch_max_messages=p.get_int(
             raw, "batch_max_messages", where, d.batch_max_messages, low=1, high=100_000
         ),

@@ -6,8 +6,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+from meshgate import configparse as p
 from meshgate.errors import ConfigError
-from meshgate.oidc import _parse as p
 from meshgate.oidc.principal import PrincipalRule, check_trust_domain, parse_principal_rule
 
 # Asymmetric algorithms only. `none` and HS* can never be configured.

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from meshgate import configparse as p
 from meshgate.errors import ConfigError
-from meshgate.oidc import _parse as p
 
 _DAY = 86400.0
 
