@@ -91,7 +91,8 @@ def broker_conf(s: BrokerSettings) -> str:
         "tlsAllowInsecureConnection": "false",
         "authenticationEnabled": "true",
         "authenticationProviders": "dev.meshgate.pulsar.MeshgateTlsAuthenticationProvider,"
-        "dev.meshgate.pulsar.MeshgateTokenAuthenticationProvider",
+        "dev.meshgate.pulsar.MeshgateTokenAuthenticationProvider,"
+        "dev.meshgate.pulsar.MeshgateMeshHeaderAuthenticationProvider",
         "authenticationRefreshCheckSeconds": s.refresh_check_seconds,
         "authorizationEnabled": "true",
         "authorizationProvider": "dev.meshgate.pulsar.MeshgateAuthorizationProvider",

@@ -53,7 +53,9 @@ def _identity_and_oidc(jwks: JwksServer) -> dict[str, object]:
         "trust_domain": dev_pki.TRUST_DOMAIN,
     }
     linkerd = {"trust_domain": dev_pki.TRUST_DOMAIN}  # Linkerd DNS-form names of the dev mesh
-    return {"identity": {"linkerd": linkerd}, "oidc": {"issuers": [issuer]}}
+    # l5d-client-id from a loopback peer: the broker's HTTP port as the pod's Linkerd proxy reaches it.
+    identity = {"linkerd": linkerd, "l5d_client_id": True}
+    return {"identity": identity, "oidc": {"issuers": [issuer]}}
 
 
 @pytest.fixture(scope="session")

@@ -4,6 +4,7 @@ import com.google.protobuf.ByteString;
 import dev.meshgate.proto.v1.CertificateChain;
 import dev.meshgate.proto.v1.Credential;
 import dev.meshgate.proto.v1.Peer;
+import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 import java.security.cert.Certificate;
 import java.security.cert.CertificateEncodingException;
@@ -54,12 +55,32 @@ final class Credentials {
         return Optional.of(Credential.newBuilder().setToken(token.trim()).build());
     }
 
+    /** A mesh identity header on an HTTP request (never on the binary protocol). */
+    static Optional<Credential> meshHeader(AuthenticationDataSource data, String header) {
+        if (data == null || !data.hasDataFromHttp()) {
+            return Optional.empty();
+        }
+        String value = data.getHttpHeader(header);
+        if (value == null || value.isBlank()) {
+            return Optional.empty();
+        }
+        return Optional.of(Credential.newBuilder().setL5DClientId(value.trim()).build());
+    }
+
+    /** "host:port" without a resolver's decoration, so the service can tell a loopback peer reliably. */
+    static String address(SocketAddress address) {
+        if (address instanceof InetSocketAddress inet) {
+            return inet.getHostString() + ":" + inet.getPort();
+        }
+        return address.toString();
+    }
+
     static Peer peer(AuthenticationDataSource data, String authMethod) {
         Peer.Builder peer = Peer.newBuilder().setAuthMethod(authMethod);
         if (data != null) {
             SocketAddress address = data.getPeerAddress();
             if (address != null) {
-                peer.setAddress(address.toString());
+                peer.setAddress(address(address));
             }
             peer.setTransport(data.hasDataFromHttp() ? "http" : "binary");
         }

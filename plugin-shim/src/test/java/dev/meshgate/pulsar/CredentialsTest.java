@@ -3,6 +3,7 @@ package dev.meshgate.pulsar;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.net.InetSocketAddress;
 import java.util.Optional;
 import org.apache.pulsar.broker.authentication.AuthenticationDataCommand;
 import org.apache.pulsar.broker.authentication.AuthenticationDataSource;
@@ -42,5 +43,29 @@ class CredentialsTest {
     @Test
     void noTlsSessionMeansNoCertificateChain() throws Exception {
         assertTrue(Credentials.certificateChain(new AuthenticationDataCommand("x")).isEmpty());
+    }
+
+    @Test
+    void meshHeaderComesOnlyFromHttp() {
+        AuthenticationDataSource http = new AuthenticationDataSource() {
+            @Override
+            public boolean hasDataFromHttp() {
+                return true;
+            }
+
+            @Override
+            public String getHttpHeader(String name) {
+                return "l5d-client-id".equals(name) ? " web.shop.serviceaccount.identity.linkerd.cluster.local " : null;
+            }
+        };
+        assertEquals("web.shop.serviceaccount.identity.linkerd.cluster.local",
+                Credentials.meshHeader(http, "l5d-client-id").orElseThrow().getL5DClientId());
+        assertTrue(Credentials.meshHeader(new AuthenticationDataCommand("x"), "l5d-client-id").isEmpty());
+    }
+
+    @Test
+    void peerAddressIsPlainHostAndPort() {
+        // The broker hands HTTP peers over as unresolved addresses, whose toString() adds "/<unresolved>".
+        assertEquals("127.0.0.1:4711", Credentials.address(InetSocketAddress.createUnresolved("127.0.0.1", 4711)));
     }
 }
