@@ -70,8 +70,8 @@ test: lint typecheck proto-check shim-verify broker-classpath fuzz test-unit tes
 
 lint: $(VENV)/.installed
 	@echo "==> ruff"
-	@$(VENV)/bin/ruff check service tests devtools
-	@$(VENV)/bin/ruff format --check service tests devtools
+	@$(VENV)/bin/ruff check service tests devtools bench fuzz soak
+	@$(VENV)/bin/ruff format --check service tests devtools bench fuzz soak
 
 typecheck: $(VENV)/.installed
 	@echo "==> mypy --strict"

@@ -113,22 +113,20 @@ POLICY = {
 
 
 class BenchBroker(StandaloneBroker):
-    """StandaloneBroker that can restart on its data (no --wipe-data) and bootstraps over token auth in
-    built-in mode (the dev helper's readiness probe uses a client certificate)."""
+    """StandaloneBroker that bootstraps over token auth in built-in mode (the dev helper's readiness probe
+    uses a client certificate); `keep_data` (from the base) restarts it on its data."""
 
     def __init__(self, settings: BrokerSettings, mode: str, admin_token: str) -> None:
         super().__init__(settings)
         self.mode = mode
         self.admin_token = admin_token
-        self.keep_data = False
 
     def command(self) -> list[str]:
         log_config = Path(__file__).resolve().parent / "log4j2.xml"
-        argv = [
+        return [
             f"-Dlog4j.configurationFile={log_config}" if a.startswith("-Dlog4j.configurationFile=") else a
             for a in super().command()
         ]
-        return [a for a in argv if a != "--wipe-data"] if self.keep_data else argv
 
     def _bootstrap_done(self) -> bool:
         if self.mode == "meshgate":

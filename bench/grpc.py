@@ -97,7 +97,8 @@ def series(
         lat = point["latency"]
         log(
             f"    c={concurrency:<2} offered={rps or 'max':>5}: {point['rps']:8,.0f}/s  p50 "
-            f"{lat.get('p50', 0) * 1e3:6.2f} ms  p99 {lat.get('p99', 0) * 1e3:6.2f} ms  errors {point['errors_beyond_cutoff']}"
+            f"{lat.get('p50', 0) * 1e3:6.2f} ms  p99 {lat.get('p99', 0) * 1e3:6.2f} ms  "
+            f"errors {point['errors_beyond_cutoff']}"
         )
         points.append(point)
     return points
@@ -170,7 +171,8 @@ def _batch(work: Path, policy: Path, seconds: float, log: Callable[[str], None])
         for point in with_server(server, body):
             log(
                 f"grpc: batch of {BATCH_SIZE} over {transport}, c={point['concurrency']}: "
-                f"{point['decisions_per_s']:,.0f} decisions/s, p99 {point['latency'].get('p99', 0) * 1e3:.1f} ms"
+                f"{point['decisions_per_s']:,.0f} decisions/s, "
+                f"p99 {point['latency'].get('p99', 0) * 1e3:.1f} ms"
             )
             points.append(point)
     return points
@@ -200,7 +202,8 @@ def _large_policy(work: Path, seconds: float, log: Callable[[str], None]) -> dic
     result = with_server_timeout(server, body, 600)
     log(
         f"grpc: 100k rules: single {result['single_c32']['rps']:,.0f}/s, "
-        f"batch {result['batch_c4']['decisions_per_s']:,.0f} decisions/s (startup {result['startup_s']:.0f} s)"
+        f"batch {result['batch_c4']['decisions_per_s']:,.0f} decisions/s "
+        f"(startup {result['startup_s']:.0f} s)"
     )
     return result
 

@@ -38,8 +38,10 @@ def tokens(n):
     cache = TokenCache(n, 3600, SystemClock())
     exp = datetime.now(UTC) + timedelta(hours=1)
     for i in range(n):
-        ident = Identity(f'spiffe://cluster.local/ns/team-{i % 500}/sa/client-{i}', CredentialKind.K8S_SA_TOKEN,
-                         exp, 'https://kubernetes.default.svc', {'groups': (f'team-{i % 500}', 'staff')})
+        principal = f"spiffe://cluster.local/ns/team-{i % 500}/sa/client-{i}"
+        groups = {"groups": (f"team-{i % 500}", "staff")}
+        issuer = "https://kubernetes.default.svc"
+        ident = Identity(principal, CredentialKind.K8S_SA_TOKEN, exp, issuer, groups)
         cache.put(f'eyJ.{i}.token-{i:08d}', ident)
     return cache
 from meshgate.policy import load_policy

@@ -1,4 +1,4 @@
-"""PNG plots (matplotlib, Agg) into bench/results/; the ones BENCHMARKS.md references are copied to docs/bench/."""
+"""PNG plots (matplotlib, Agg) into bench/results/; the referenced ones are copied to docs/bench/."""
 
 from __future__ import annotations
 

@@ -124,6 +124,13 @@ class StandaloneBroker:
         self.workdir = settings.workdir
         self.log = self.workdir / "broker.log"
         self._process: subprocess.Popen[bytes] | None = None
+        self.keep_data = False  # True after the first start: restart() brings back the same topics
+
+    def restart(self, timeout: float = 180.0) -> float:
+        """Stop the broker process and start it again on its data, as an operator's rolling restart does."""
+        self.stop()
+        self.keep_data = True
+        return self.start(timeout)
 
     @property
     def service_url_tls(self) -> str:
@@ -161,7 +168,7 @@ class StandaloneBroker:
             str(self.workdir / "standalone.conf"),
             "--no-functions-worker",
             "--no-stream-storage",
-            "--wipe-data",
+            *([] if self.keep_data else ["--wipe-data"]),
             "--num-bookies",
             "1",
             "--bookkeeper-port",
