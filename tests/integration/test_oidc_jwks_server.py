@@ -7,8 +7,7 @@ import asyncio
 import secrets
 import sys
 import time
-from collections.abc import Coroutine, Iterator
-from datetime import UTC, datetime
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,26 +16,15 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # `tests.*` helpers; pytest adds only this dir
 
 from meshgate.clock import FixedClock
-from meshgate.errors import AuthenticationError
 from meshgate.oidc import KeyState, OidcSettings, TokenAuthenticator, authenticate_token_once, parse_issuers
 
 from tests.conformance.oidc.fakes import FakeMonotonic
 from tests.conformance.oidc.mint import jwks_document, mint, signing_keys
 from tests.support.jwks_server import JwksServer, jwks_server
+from tests.support.oidc_calls import NOW, T, run
+from tests.support.oidc_calls import refusal_code as _code
 
 pytestmark = pytest.mark.integration
-NOW = datetime(2030, 1, 1, tzinfo=UTC)
-T = int(NOW.timestamp())
-
-
-def run(coro: Coroutine[Any, Any, Any]) -> Any:
-    return asyncio.run(coro)
-
-
-async def _code(auth: TokenAuthenticator, token: str) -> str:
-    with pytest.raises(AuthenticationError) as info:
-        await auth.authenticate(token)
-    return info.value.code
 
 
 SSO = "https://sso.example.test"

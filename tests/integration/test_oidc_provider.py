@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Coroutine, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -24,21 +24,11 @@ from meshgate.oidc import (
     parse_issuers,
 )
 
+from tests.support.oidc_calls import refusal_code as _code
+from tests.support.oidc_calls import run
 from tests.support.oidc_provider import OidcProvider, oidc_provider
 
 pytestmark = pytest.mark.integration
-NOW = datetime(2030, 1, 1, tzinfo=UTC)
-T = int(NOW.timestamp())
-
-
-def run(coro: Coroutine[Any, Any, Any]) -> Any:
-    return asyncio.run(coro)
-
-
-async def _code(auth: TokenAuthenticator, token: str) -> str:
-    with pytest.raises(AuthenticationError) as info:
-        await auth.authenticate(token)
-    return info.value.code
 
 
 @pytest.fixture(scope="module")

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.net.InetSocketAddress;
+import java.util.Map;
 import java.util.Optional;
 import org.apache.pulsar.broker.authentication.AuthenticationDataCommand;
 import org.apache.pulsar.broker.authentication.AuthenticationDataSource;
@@ -25,17 +26,7 @@ class CredentialsTest {
 
     @Test
     void bearerHeaderOnHttp() {
-        AuthenticationDataSource http = new AuthenticationDataSource() {
-            @Override
-            public boolean hasDataFromHttp() {
-                return true;
-            }
-
-            @Override
-            public String getHttpHeader(String name) {
-                return "Authorization".equals(name) ? "Bearer tok.en.value" : null;
-            }
-        };
+        AuthenticationDataSource http = http(Map.of("Authorization", "Bearer tok.en.value"));
         assertEquals("tok.en.value", Credentials.token(http).orElseThrow().getToken());
         assertEquals("http", Credentials.peer(http, "token").getTransport());
     }
@@ -47,17 +38,8 @@ class CredentialsTest {
 
     @Test
     void meshHeaderComesOnlyFromHttp() {
-        AuthenticationDataSource http = new AuthenticationDataSource() {
-            @Override
-            public boolean hasDataFromHttp() {
-                return true;
-            }
-
-            @Override
-            public String getHttpHeader(String name) {
-                return "l5d-client-id".equals(name) ? " web.shop.serviceaccount.identity.linkerd.cluster.local " : null;
-            }
-        };
+        AuthenticationDataSource http =
+                http(Map.of("l5d-client-id", " web.shop.serviceaccount.identity.linkerd.cluster.local "));
         assertEquals("web.shop.serviceaccount.identity.linkerd.cluster.local",
                 Credentials.meshHeader(http, "l5d-client-id").orElseThrow().getL5DClientId());
         assertTrue(Credentials.meshHeader(new AuthenticationDataCommand("x"), "l5d-client-id").isEmpty());
@@ -67,5 +49,20 @@ class CredentialsTest {
     void peerAddressIsPlainHostAndPort() {
         // The broker hands HTTP peers over as unresolved addresses, whose toString() adds "/<unresolved>".
         assertEquals("127.0.0.1:4711", Credentials.address(InetSocketAddress.createUnresolved("127.0.0.1", 4711)));
+    }
+
+    /** An HTTP request's auth data carrying exactly `headers`. */
+    private static AuthenticationDataSource http(Map<String, String> headers) {
+        return new AuthenticationDataSource() {
+            @Override
+            public boolean hasDataFromHttp() {
+                return true;
+            }
+
+            @Override
+            public String getHttpHeader(String name) {
+                return headers.get(name);
+            }
+        };
     }
 }
