@@ -61,8 +61,9 @@ class SegmentPattern:
         return self.text if self.pieces is not None and len(self.pieces) == 1 else None
 
     def matches(self, value: str, bindings: Bindings = NO_BINDINGS) -> bool:
-        if self.pieces is not None:
-            return glob_match(self.pieces, value)
+        fixed = self.pieces
+        if fixed is not None:
+            return value == fixed[0] if len(fixed) == 1 else glob_match(fixed, value)
         pieces = [""]
         for token in self.tokens:
             if token == STAR:

@@ -8,11 +8,19 @@ Linkerd DNS-form names are translated once, at compile time, to the canonical SP
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 from meshgate.errors import PolicyError
-from meshgate.policy.patterns import NO_BINDINGS, Bindings, Capture, SegmentPattern, parse_segment
+from meshgate.policy.patterns import (
+    NO_BINDINGS,
+    STAR,
+    Bindings,
+    Capture,
+    SegmentPattern,
+    glob_match,
+    parse_segment,
+)
 
 Attributes = Mapping[str, tuple[str, ...]]
 IndexKey = tuple[Literal["exact", "issuer", "pattern"], str]
@@ -67,6 +75,19 @@ class ExactSubject:
         return self.text
 
 
+# How one segment of a SPIFFE pattern is checked: (literal, capture name, glob pieces); all None: `*`.
+_Step = tuple[str | None, str | None, tuple[str, ...] | None]
+
+
+def _step(segment: SegmentPattern) -> _Step:
+    token = segment.tokens[0]
+    if isinstance(token, Capture):
+        return None, token.name, None
+    if segment.literal is not None:
+        return segment.literal, None, None
+    return None, None, None if segment.tokens == (STAR,) else segment.pieces
+
+
 @dataclass(frozen=True, slots=True)
 class SpiffePattern:
     """`spiffe://td/ns/*/sa/{sa}`: each segment a glob; a capture must be a whole segment."""
@@ -74,6 +95,10 @@ class SpiffePattern:
     text: str
     segments: tuple[SegmentPattern, ...]
     variables: frozenset[str]
+    steps: tuple[_Step, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "steps", tuple(_step(s) for s in self.segments))
 
     @property
     def index_key(self) -> IndexKey:
@@ -82,16 +107,18 @@ class SpiffePattern:
     def match(self, principal: str, issuer: str, attributes: Attributes) -> Bindings | None:
         if not principal.startswith("spiffe://"):
             return None
-        parts = principal[len("spiffe://") :].split("/")
-        if len(parts) != len(self.segments):
+        parts = principal[9:].split("/")  # 9 == len("spiffe://")
+        if len(parts) != len(self.steps):
             return None
         bound: dict[str, str] = {}
-        for segment, part in zip(self.segments, parts, strict=True):
-            token = segment.tokens[0]
-            if isinstance(token, Capture):
-                if not part or bound.setdefault(token.name, part) != part:
+        for (literal, capture, pieces), part in zip(self.steps, parts, strict=True):
+            if literal is not None:
+                if part != literal:
                     return None
-            elif not segment.matches(part):
+            elif capture is not None:
+                if not part or bound.setdefault(capture, part) != part:
+                    return None
+            elif pieces is not None and not glob_match(pieces, part):
                 return None
         return bound
 

@@ -41,6 +41,12 @@ def test_exact_spiffe_id_is_indexed_as_exact() -> None:
         ("spiffe://td/ns/*/sa/*", "spiffe://td/ns/a/sa/b/c", None),
         ("spiffe://td/ns/*/sa/*", "spiffe://td2/ns/a/sa/b", None),
         ("spiffe://td/ns/*/sa/*", "role-name", None),
+        # Each kind of segment step: a bare `*` also matches an empty segment, a capture never does.
+        ("spiffe://td/ns/*/sa/x", "spiffe://td/ns//sa/x", {}),
+        ("spiffe://td/ns/{ns}/sa/x", "spiffe://td/ns//sa/x", None),
+        ("spiffe://td/ns/a*b*c/sa/*", "spiffe://td/ns/abxc/sa/y", {}),
+        ("spiffe://td/ns/a*b*c/sa/*", "spiffe://td/ns/acb/sa/y", None),
+        ("spiffe://td/ns/*/sa/*", "spiffe://TD/ns/a/sa/b", None),
     ],
 )
 def test_spiffe_patterns(pattern: str, principal: str, expected: dict[str, str] | None) -> None:
