@@ -40,13 +40,17 @@ class Target:
 
     def parts(self, scope: Scope) -> tuple[str, ...] | None:
         """The values a pattern of `scope` matches against, or None if the request has no such part."""
-        wanted = {
-            Scope.ANY: (),
-            Scope.CLUSTER: (self.cluster,),
-            Scope.TENANT: (self.tenant,),
-            Scope.NAMESPACE: (self.tenant, self.namespace),
-            Scope.TOPIC: (self.tenant, self.namespace, self.topic),
-        }[scope]
+        wanted: tuple[str, ...]
+        if scope == Scope.TOPIC:
+            wanted = (self.tenant, self.namespace, self.topic)
+        elif scope == Scope.NAMESPACE:
+            wanted = (self.tenant, self.namespace)
+        elif scope == Scope.TENANT:
+            wanted = (self.tenant,)
+        elif scope == Scope.CLUSTER:
+            wanted = (self.cluster,)
+        else:
+            wanted = ()
         return wanted if all(wanted) else None
 
     def describe(self) -> str:
@@ -76,10 +80,15 @@ class ResourcePattern:
         return None
 
     def matches(self, target: Target, bindings: Bindings = NO_BINDINGS) -> bool:
-        parts = target.parts(self.scope)
-        if parts is None or (self.scope is Scope.TOPIC and target.domain != self.domain):
+        if self.scope is Scope.TOPIC and target.domain != self.domain:
             return False
-        return all(s.matches(p, bindings) for s, p in zip(self.segments, parts, strict=True))
+        parts = target.parts(self.scope)
+        if parts is None:
+            return False
+        for segment, part in zip(self.segments, parts, strict=True):
+            if not segment.matches(part, bindings):
+                return False
+        return True
 
     def bind(self, target: Target) -> dict[str, str] | None:
         """The capture values that make this pattern match `target` (best effort, for who-can)."""
@@ -136,7 +145,7 @@ def target_of(resource: Resource) -> Target:
     t_namespace, _, local = remainder.partition("/")
     if not sep or domain not in DOMAINS or not (t_tenant and t_namespace and local):
         raise BadRequestError(f"topic {resource.topic!r} is not <domain>://<tenant>/<namespace>/<topic>")
-    topic = _PARTITION.sub("", local)
+    topic = _PARTITION.sub("", local) if "-partition-" in local else local
     return Target(domain, t_tenant, t_namespace, topic, resource.cluster)
 
 
