@@ -8,6 +8,7 @@ the first allow, else the default deny. Matching audit-only rules are reported i
 from __future__ import annotations
 
 import copy
+import operator
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -20,6 +21,8 @@ from meshgate.policy.patterns import Bindings
 from meshgate.policy.resources import ResourcePattern, Target, parse_resource, target_of
 from meshgate.policy.subjects import Subject
 from meshgate.policy.whocan import Grantee, who_can
+
+_ORDER = operator.attrgetter("order")
 
 
 def subscription_ok(rule: CompiledRule, action: str, subscription: str, bindings: Bindings) -> bool:
@@ -43,16 +46,36 @@ def _sentence(req: AccessRequest, target: Target) -> str:
     return f"{req.principal!r} to {req.action} on {target.describe()}"
 
 
+def _in_order(matched: Iterable[CompiledRule]) -> list[CompiledRule]:
+    """The distinct rules in rule order. Deduplicated by position, not by value: hashing a frozen rule
+    hashes all its subjects and resources."""
+    rules = matched if isinstance(matched, list) else list(matched)
+    if len(rules) < 2:
+        return rules
+    return sorted({r.order: r for r in rules}.values(), key=_ORDER)
+
+
+def _first_deny_and_allow(
+    ordered: list[CompiledRule],
+) -> tuple[CompiledRule | None, CompiledRule | None, tuple[ShadowEffect, ...]]:
+    """The first enforced deny, the first enforced allow, and what every audit-only rule would do."""
+    deny = allow = None
+    shadow = []
+    for rule in ordered:
+        if rule.audit:
+            shadow.append(ShadowEffect(rule.id, rule.effect == "allow"))
+        elif rule.effect == "deny" and deny is None:
+            deny = rule
+        elif rule.effect == "allow" and allow is None:
+            allow = rule
+    return deny, allow, tuple(shadow)
+
+
 def decide_from_matches(
     matched: Iterable[CompiledRule], req: AccessRequest, target: Target, revision: str
 ) -> Decision:
     """The decision for the rules that matched `req` (any order; rule order breaks ties)."""
-    # Deduplicate by position, not by value: hashing a frozen rule hashes all its subjects and resources.
-    ordered = sorted({r.order: r for r in matched}.values(), key=lambda r: r.order)
-    shadow = tuple(ShadowEffect(r.id, r.effect == "allow") for r in ordered if r.audit)
-    enforced = [r for r in ordered if not r.audit]
-    deny = next((r for r in enforced if r.effect == "deny"), None)
-    allow = next((r for r in enforced if r.effect == "allow"), None)
+    deny, allow, shadow = _first_deny_and_allow(_in_order(matched))
     if deny is not None:
         reason = f"rule {deny.id} denies {_sentence(req, target)}"
         return Decision(False, deny.id, "denied_by_rule", reason, revision, shadow)
@@ -102,7 +125,9 @@ class PolicySnapshot:
         if isinstance(early, Decision):
             return early
         entries = self.index.candidates(req.action, early.tenant, req.principal, req.issuer)
-        matched = [e.rule for e in entries if entry_matches(e.rule, e.subject, e.resource, req, early)]
+        matched = [
+            rule for rule, subject, resource in entries if entry_matches(rule, subject, resource, req, early)
+        ]
         return decide_from_matches(matched, req, early, self.revision)
 
     def who_can(self, action: str, resource: Resource | str, subscription: str = "") -> list[Grantee]:

@@ -10,7 +10,7 @@ most two tenant buckets and, in each, a few dict probes; its cost does not grow 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -63,15 +63,16 @@ class _Bucket:
         self.prefixed.setdefault((length, prefix), []).append(entry)
         self.prefix_lengths = tuple(sorted({*self.prefix_lengths, length}))
 
-    def candidates(self, principal: str, issuer: str) -> Iterator[Entry]:
-        yield from self.exact.get(principal, ())
+    def collect(self, principal: str, issuer: str, out: list[Entry]) -> None:
+        """Append the entries that could match `principal` (exact, issuer, prefixed, other patterns)."""
+        out += self.exact.get(principal, ())
         if issuer:
-            yield from self.issuers.get(issuer, ())
+            out += self.issuers.get(issuer, ())
         if self.prefix_lengths and principal.startswith(_SPIFFE):
             parts = principal[len(_SPIFFE) :].split("/")
             for length in self.prefix_lengths:
-                yield from self.prefixed.get((length, "/".join(parts[:length])), ())
-        yield from self.patterns
+                out += self.prefixed.get((length, "/".join(parts[:length])), ())
+        out += self.patterns
 
 
 _ANY_TENANT = None
@@ -95,9 +96,13 @@ class RuleIndex:
                 bucket = self._buckets[(action, tenant)] = _Bucket()
             bucket.add(entry)
 
-    def candidates(self, action: str, tenant: str, principal: str, issuer: str) -> Iterator[Entry]:
+    def candidates(self, action: str, tenant: str, principal: str, issuer: str) -> list[Entry]:
         """Every entry that could match; the caller still checks subject, resource and subscription."""
-        for key in ((action, tenant), (action, _ANY_TENANT)):
-            bucket = self._buckets.get(key)
-            if bucket is not None:
-                yield from bucket.candidates(principal, issuer)
+        out: list[Entry] = []
+        bucket = self._buckets.get((action, tenant))
+        if bucket is not None:
+            bucket.collect(principal, issuer, out)
+        bucket = self._buckets.get((action, _ANY_TENANT))
+        if bucket is not None:
+            bucket.collect(principal, issuer, out)
+        return out
