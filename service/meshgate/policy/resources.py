@@ -9,8 +9,9 @@ A tenant or namespace pattern also covers everything inside it. Requests for a p
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import NamedTuple
 
 from meshgate.errors import BadRequestError, PolicyError
 from meshgate.model import Resource
@@ -28,9 +29,9 @@ class Scope(StrEnum):
     TOPIC = "topic"
 
 
-@dataclass(frozen=True, slots=True)
-class Target:
-    """A request's resource, split into the parts rules match on."""
+class Target(NamedTuple):
+    """A request's resource, split into the parts rules match on. A named tuple: one is built for every
+    decision, and a tuple is built in a third of the time of a frozen dataclass."""
 
     domain: str = ""  # persistent | non-persistent, for topics
     tenant: str = ""
@@ -67,6 +68,10 @@ class ResourcePattern:
     scope: Scope
     domain: str  # for topic patterns
     segments: tuple[SegmentPattern, ...]
+    literals: tuple[str | None, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "literals", tuple(s.literal for s in self.segments))
 
     @property
     def variables(self) -> frozenset[str]:
@@ -85,8 +90,11 @@ class ResourcePattern:
         parts = target.parts(self.scope)
         if parts is None:
             return False
-        for segment, part in zip(self.segments, parts, strict=True):
-            if not segment.matches(part, bindings):
+        for segment, literal, part in zip(self.segments, self.literals, parts, strict=True):
+            if literal is not None:
+                if part != literal:
+                    return False
+            elif not segment.matches(part, bindings):
                 return False
         return True
 
