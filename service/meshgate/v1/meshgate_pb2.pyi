@@ -259,6 +259,7 @@ class AuthorizeRequest(_message.Message):
     PEER_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     BROKER_ID_FIELD_NUMBER: _builtins.int
+    PREFETCH_FIELD_NUMBER: _builtins.int
     principal: _builtins.str
     """the role the broker asks about"""
     action: _builtins.str
@@ -266,6 +267,11 @@ class AuthorizeRequest(_message.Message):
     subscription: _builtins.str
     request_id: _builtins.str
     broker_id: _builtins.str
+    prefetch: _builtins.bool
+    """Set by the broker plugin on a question it asks ahead of the broker (e.g. topic.produce alongside a
+    topic.lookup that missed its cache), to cache the answer. Decided exactly like any other question;
+    audit records carry it so a prefetched decision is not read as an attempt.
+    """
     @_builtins.property
     def resource(self) -> Global___Resource: ...
     @_builtins.property
@@ -287,10 +293,11 @@ class AuthorizeRequest(_message.Message):
         peer: Global___Peer | None = ...,
         request_id: _builtins.str = ...,
         broker_id: _builtins.str = ...,
+        prefetch: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["credential", b"credential", "peer", b"peer", "resource", b"resource"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["action", b"action", "broker_id", b"broker_id", "credential", b"credential", "peer", b"peer", "principal", b"principal", "request_id", b"request_id", "resource", b"resource", "subscription", b"subscription"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["action", b"action", "broker_id", b"broker_id", "credential", b"credential", "peer", b"peer", "prefetch", b"prefetch", "principal", b"principal", "request_id", b"request_id", "resource", b"resource", "subscription", b"subscription"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

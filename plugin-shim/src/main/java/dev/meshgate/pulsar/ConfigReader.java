@@ -24,6 +24,14 @@ final class ConfigReader {
         return value == null ? dflt : value.toString().trim();
     }
 
+    boolean bool(String key, boolean dflt) {
+        String raw = string(key, Boolean.toString(dflt)).toLowerCase(Locale.ROOT);
+        if (!raw.equals("true") && !raw.equals("false")) {
+            throw new IllegalArgumentException(key + " must be true or false, got '" + raw + "'");
+        }
+        return Boolean.parseBoolean(raw);
+    }
+
     long longIn(String key, long dflt, long min, long max) {
         String raw = string(key, Long.toString(dflt));
         long value;

@@ -1,27 +1,45 @@
 package dev.meshgate.pulsar;
 
+import dev.meshgate.proto.v1.AuthorizeBatchRequest;
+import dev.meshgate.proto.v1.AuthorizeBatchResponse;
 import dev.meshgate.proto.v1.AuthorizeRequest;
-import dev.meshgate.proto.v1.AuthorizeResponse;
 import dev.meshgate.proto.v1.Decision;
 import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentMap;
+import org.apache.pulsar.common.policies.data.TopicOperation;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Answers one authorization question: super-users short-circuit, then the revision-bound cache, then the
- * service. Anything but an explicit allow denies; errors are never cached and never become a fresh allow
- * (only a previous allow of the same question may be repeated, with {@link FailMode#STALE_IF_ERROR}).
+ * Answers one authorization question: super-users short-circuit, then the revision-bound cache, then an
+ * identical question already in flight, then the service. Anything but an explicit allow denies; errors
+ * are never cached and never become a fresh allow (only a previous allow of the same question may be
+ * repeated, with {@link FailMode#STALE_IF_ERROR}).
+ *
+ * <p>Two things keep round trips off the connect path. A question identical to one in flight (same
+ * fields, same active revision) waits for that call's answer instead of making its own; questions asked
+ * while the revision is unknown are never shared. And a {@code topic.lookup} that misses the cache asks
+ * for {@code topic.produce} of the same topic in the same call, marked as a prefetch, because a client
+ * looks a topic up right before it creates a producer there; that answer only goes into the cache.
  */
 final class Decider {
 
     private static final Logger LOG = LoggerFactory.getLogger(Decider.class);
+    private static final String LOOKUP = Actions.of("topic", TopicOperation.LOOKUP);
+    private static final String PRODUCE = Actions.of("topic", TopicOperation.PRODUCE);
+
+    /** An answer and why, shared with the questions that joined it. */
+    private record Outcome(boolean allowed, DecisionReason reason) {
+    }
 
     private final MeshgateConfig config;
     private final AuthorizeCall service;
     private final DecisionCache cache;
     private final ShimMetrics metrics;
+    private final ConcurrentMap<DecisionKey, CompletableFuture<Outcome>> inFlight = new ConcurrentHashMap<>();
 
     Decider(MeshgateConfig config, AuthorizeCall service, DecisionCache cache, ShimMetrics metrics) {
         this.config = config;
@@ -44,23 +62,89 @@ final class Decider {
         if (cached.isPresent()) {
             return answer(cached.get(), DecisionReason.CACHED, "cache", start);
         }
+        String revision = cache.activeRevision();
+        if (revision == null) {
+            return ask(question, key, start).thenApply(Outcome::allowed);
+        }
+        // Keyed by the active revision too: a re-check after a policy change never joins a call made
+        // before it, whose answer may belong to the old policy.
+        DecisionKey flight = key.at(revision);
+        CompletableFuture<Outcome> mine = new CompletableFuture<>();
+        CompletableFuture<Outcome> earlier = inFlight.putIfAbsent(flight, mine);
+        if (earlier != null) {
+            return earlier.thenApply(outcome -> {
+                metrics.decision(outcome.allowed(), outcome.reason(), "inflight", start);
+                return outcome.allowed();
+            });
+        }
+        ask(question, key, start).whenComplete((outcome, error) -> {
+            inFlight.remove(flight, mine);
+            mine.complete(error == null ? outcome : new Outcome(false, DecisionReason.INTERNAL_ERROR));
+        });
+        return mine.thenApply(Outcome::allowed);
+    }
+
+    private CompletableFuture<Outcome> ask(AuthorizeRequest question, DecisionKey key, long start) {
         try {
-            AuthorizeRequest request = question.toBuilder().setRequestId(UUID.randomUUID().toString()).build();
-            return service.authorize(request).handle((response, error) -> settle(key, response, error, start));
+            AuthorizeRequest request = withRequestId(question.toBuilder());
+            Optional<AuthorizeRequest> companion = companion(question);
+            if (companion.isEmpty()) {
+                return service.authorize(request).handle((response, error) ->
+                        settle(key, error == null ? response.getDecision() : null, error, start));
+            }
+            AuthorizeBatchRequest batch = AuthorizeBatchRequest.newBuilder()
+                    .addRequests(request).addRequests(companion.get()).build();
+            return service.authorizeBatch(batch).handle((response, error) -> {
+                Throwable failure = error == null ? checkShape(response, 2) : error;
+                if (failure != null) {
+                    return settle(key, null, failure, start);
+                }
+                prefetched(companion.get(), response.getDecisions(1));
+                return settle(key, response.getDecisions(0), null, start);
+            });
         } catch (RuntimeException e) {
             return CompletableFuture.completedFuture(settle(key, null, e, start));
         }
     }
 
-    private boolean settle(DecisionKey key, AuthorizeResponse response, Throwable error, long start) {
+    /** The produce question that usually follows this lookup, unless its answer is already cached. */
+    private Optional<AuthorizeRequest> companion(AuthorizeRequest question) {
+        if (!config.prefetchOnLookup() || !LOOKUP.equals(question.getAction())
+                || question.getResource().getTopic().isEmpty()) {
+            return Optional.empty();
+        }
+        AuthorizeRequest.Builder produce = question.toBuilder().setAction(PRODUCE).clearSubscription();
+        if (cache.get(DecisionKey.of(produce.build())).isPresent()) {
+            return Optional.empty();
+        }
+        return Optional.of(withRequestId(produce.setPrefetch(true)));
+    }
+
+    private void prefetched(AuthorizeRequest companion, Decision decision) {
+        cache.put(DecisionKey.of(companion), decision.getRevision(), decision.getAllowed());
+        metrics.prefetch(decision.getAllowed());
+    }
+
+    private static AuthorizeRequest withRequestId(AuthorizeRequest.Builder request) {
+        return request.setRequestId(UUID.randomUUID().toString()).build();
+    }
+
+    private static Throwable checkShape(AuthorizeBatchResponse response, int expected) {
+        if (response.getDecisionsCount() == expected) {
+            return null;
+        }
+        return new IllegalStateException("meshgate answered " + response.getDecisionsCount() + " decisions for "
+                + expected + " questions");
+    }
+
+    private Outcome settle(DecisionKey key, Decision decision, Throwable error, long start) {
         if (error == null) {
-            Decision decision = response.getDecision();
             cache.put(key, decision.getRevision(), decision.getAllowed());
             LOG.debug("meshgate: {} {} {} -> {} ({}, revision {})", key.question().getPrincipal(),
                     key.question().getAction(), Actions.describe(key.question().getResource()),
                     decision.getAllowed(), decision.getReasonCode(), decision.getRevision());
             metrics.decision(decision.getAllowed(), DecisionReason.POLICY, "service", start);
-            return decision.getAllowed();
+            return new Outcome(decision.getAllowed(), DecisionReason.POLICY);
         }
         FailureReason failure = GrpcErrors.reason(error);
         metrics.error("authorize", failure);
@@ -69,13 +153,14 @@ final class Decider {
                     key.question().getAction(), Actions.describe(key.question().getResource()),
                     key.question().getPrincipal(), GrpcErrors.describe(error));
             metrics.decision(true, DecisionReason.STALE_IF_ERROR, "stale", start);
-            return true;
+            return new Outcome(true, DecisionReason.STALE_IF_ERROR);
         }
         LOG.warn("meshgate: denying {} {} for {}: {}", key.question().getAction(),
                 Actions.describe(key.question().getResource()), key.question().getPrincipal(),
                 GrpcErrors.describe(error));
-        metrics.decision(false, DecisionReason.of(failure), "error", start);
-        return false;
+        DecisionReason reason = DecisionReason.of(failure);
+        metrics.decision(false, reason, "error", start);
+        return new Outcome(false, reason);
     }
 
     private CompletableFuture<Boolean> answer(boolean allowed, DecisionReason reason, String source, long start) {

@@ -7,14 +7,15 @@ import java.util.HexFormat;
 
 /**
  * What a cached decision is keyed on: exactly the fields sent to the service (the request itself, minus
- * its request id), with the credential replaced by its SHA-256 so no token sits in the cache, and the
- * policy revision the answer belongs to.
+ * its request id and prefetch mark, which do not change the answer), with the credential replaced by its
+ * SHA-256 so no token sits in the cache, and the policy revision the answer belongs to.
  */
 record DecisionKey(AuthorizeRequest question, String credentialHash, String revision) {
 
     static DecisionKey of(AuthorizeRequest request) {
         String hash = request.hasCredential() ? sha256(request.getCredential().toByteArray()) : "";
-        AuthorizeRequest question = request.toBuilder().clearRequestId().clearCredential().build();
+        AuthorizeRequest question =
+                request.toBuilder().clearRequestId().clearPrefetch().clearCredential().build();
         return new DecisionKey(question, hash, "");
     }
 

@@ -8,6 +8,8 @@ import dev.meshgate.proto.v1.AuthenticateRequest;
 import dev.meshgate.proto.v1.AuthenticateResponse;
 import dev.meshgate.proto.v1.AuthenticationGrpc;
 import dev.meshgate.proto.v1.AuthorizationGrpc;
+import dev.meshgate.proto.v1.AuthorizeBatchRequest;
+import dev.meshgate.proto.v1.AuthorizeBatchResponse;
 import dev.meshgate.proto.v1.AuthorizeRequest;
 import dev.meshgate.proto.v1.AuthorizeResponse;
 import dev.meshgate.proto.v1.RevisionEvent;
@@ -91,6 +93,16 @@ public final class MeshgateClient implements Closeable, AuthorizeCall {
             AuthorizationGrpc.AuthorizationFutureStub stub =
                     AuthorizationGrpc.newFutureStub(channel).withDeadline(deadline);
             return (lastResort ? stub.withWaitForReady() : stub).authorize(request);
+        });
+    }
+
+    @Override
+    public CompletableFuture<AuthorizeBatchResponse> authorizeBatch(AuthorizeBatchRequest request) {
+        Deadline deadline = Deadline.after(config.deadlineMillis(), TimeUnit.MILLISECONDS);
+        return attempt(0, deadline, (channel, lastResort) -> {
+            AuthorizationGrpc.AuthorizationFutureStub stub =
+                    AuthorizationGrpc.newFutureStub(channel).withDeadline(deadline);
+            return (lastResort ? stub.withWaitForReady() : stub).authorizeBatch(request);
         });
     }
 

@@ -12,10 +12,12 @@ import org.apache.pulsar.broker.ServiceConfiguration;
  * @param targets service addresses tried in order on UNAVAILABLE (the local sidecar first)
  * @param cacheMaxEntries decision cache bound; 0 turns the cache off
  * @param staleIfErrorSeconds the stale-if-error window; used only with {@link FailMode#STALE_IF_ERROR}
+ * @param prefetchOnLookup on a {@code topic.lookup} cache miss, ask for {@code topic.produce} in the same call
  */
 public record MeshgateConfig(List<String> targets, long deadlineMillis, long authnDeadlineMillis,
                              long cacheMaxEntries, long cacheTtlSeconds, FailMode failMode,
-                             long staleIfErrorSeconds, TlsFiles tls, Set<String> superUserRoles) {
+                             long staleIfErrorSeconds, TlsFiles tls, Set<String> superUserRoles,
+                             boolean prefetchOnLookup) {
 
     public static final String TARGETS = "meshgateTargets";
     public static final String TARGETS_DEFAULT = "127.0.0.1:50051";
@@ -31,6 +33,8 @@ public record MeshgateConfig(List<String> targets, long deadlineMillis, long aut
     public static final FailMode FAIL_MODE_DEFAULT = FailMode.DENY;
     public static final String STALE_IF_ERROR_SECONDS = "meshgateStaleIfErrorSeconds";
     public static final long STALE_IF_ERROR_SECONDS_DEFAULT = 30;
+    public static final String PREFETCH_ON_LOOKUP = "meshgatePrefetchOnLookup";
+    public static final boolean PREFETCH_ON_LOOKUP_DEFAULT = true;
     public static final String TLS_CERT_FILE = "meshgateTlsCertFile";
     public static final String TLS_KEY_FILE = "meshgateTlsKeyFile";
     public static final String TLS_CA_FILE = "meshgateTlsCaFile";
@@ -61,7 +65,7 @@ public record MeshgateConfig(List<String> targets, long deadlineMillis, long aut
                 read.longIn(CACHE_TTL_SECONDS, CACHE_TTL_SECONDS_DEFAULT, 1, MAX_CACHE_TTL_SECONDS),
                 read.choice(FAIL_MODE, FAIL_MODE_DEFAULT, FailMode.class),
                 read.longIn(STALE_IF_ERROR_SECONDS, STALE_IF_ERROR_SECONDS_DEFAULT, 1, MAX_STALE_IF_ERROR_SECONDS),
-                tls, supers);
+                tls, supers, read.bool(PREFETCH_ON_LOOKUP, PREFETCH_ON_LOOKUP_DEFAULT));
     }
 
     private static void rejectRenamed(ConfigReader read) {

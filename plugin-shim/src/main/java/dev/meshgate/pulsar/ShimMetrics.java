@@ -22,6 +22,7 @@ final class ShimMetrics {
     private final Gauge streamConnected;
     private final Counter revisionChanges;
     private final Counter sessionChecks;
+    private final Counter prefetches;
     private final CacheCollector cache;
 
     ShimMetrics(CollectorRegistry registry) {
@@ -50,6 +51,9 @@ final class ShimMetrics {
         sessionChecks = Counter.build("meshgate_shim_session_rechecks_total",
                 "Connected producers and consumers re-authorized after a revision change, by kind.")
                 .labelNames("kind").register(registry);
+        prefetches = Counter.build("meshgate_shim_prefetches_total",
+                "Answers asked ahead of the broker (topic.produce alongside a topic.lookup), by result.")
+                .labelNames("result").register(registry);
         cache = new CacheCollector().register(registry);
     }
 
@@ -87,6 +91,10 @@ final class ShimMetrics {
 
     void revisionChanged() {
         revisionChanges.inc();
+    }
+
+    void prefetch(boolean allowed) {
+        prefetches.labels(allowed ? "allow" : "deny").inc();
     }
 
     void sessionRecheck(String kind) {

@@ -4,12 +4,12 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.meshgate.proto.v1.AuthorizeBatchRequest;
+import dev.meshgate.proto.v1.AuthorizeBatchResponse;
 import dev.meshgate.proto.v1.AuthorizeRequest;
 import dev.meshgate.proto.v1.AuthorizeResponse;
-import dev.meshgate.proto.v1.Decision;
 import io.grpc.Status;
 import io.prometheus.client.CollectorRegistry;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
@@ -17,36 +17,9 @@ import org.junit.jupiter.api.Test;
 
 class DeciderTest {
 
-    /** A scripted service: answers with the next queued response or error, and records each request. */
-    static final class FakeService implements AuthorizeCall {
-        final List<AuthorizeRequest> requests = new ArrayList<>();
-        final List<Object> script = new ArrayList<>();
-
-        FakeService answer(boolean allowed, String revision) {
-            script.add(AuthorizeResponse.newBuilder()
-                    .setDecision(Decision.newBuilder().setAllowed(allowed).setRevision(revision)).build());
-            return this;
-        }
-
-        FakeService fail(Status status) {
-            script.add(status.asRuntimeException());
-            return this;
-        }
-
-        @Override
-        public CompletableFuture<AuthorizeResponse> authorize(AuthorizeRequest request) {
-            requests.add(request);
-            Object next = script.remove(0);
-            if (next instanceof RuntimeException error) {
-                return CompletableFuture.failedFuture(error);
-            }
-            return CompletableFuture.completedFuture((AuthorizeResponse) next);
-        }
-    }
-
     private final CollectorRegistry registry = new CollectorRegistry();
     private final ShimMetrics metrics = new ShimMetrics(registry);
-    private final FakeService service = new FakeService();
+    private final FakeAuthorizeService service = new FakeAuthorizeService();
 
     private Decider decider(MeshgateConfig config, DecisionCache cache) {
         return new Decider(config, service, cache, metrics);
@@ -65,7 +38,7 @@ class DeciderTest {
     @Test
     void superUsersShortCircuit() {
         MeshgateConfig config = new MeshgateConfig(List.of("a:1"), 100, 100, 10, 10, FailMode.DENY, 10,
-                TlsFiles.NONE, Set.of("broker"));
+                TlsFiles.NONE, Set.of("broker"), true);
         assertTrue(decider(config, new DecisionCache(config)).decide(question("broker")).join());
         assertTrue(service.requests.isEmpty());
         assertEquals(1, decisions("allow", "superuser"));
@@ -114,9 +87,18 @@ class DeciderTest {
     @Test
     void aBugInTheCallDenies() {
         DecisionCache cache = new DecisionCache(DecisionCacheTest.CONFIG);
-        Decider decider = new Decider(DecisionCacheTest.CONFIG, request -> {
-            throw new IllegalStateException("boom");
-        }, cache, metrics);
+        AuthorizeCall broken = new AuthorizeCall() {
+            @Override
+            public CompletableFuture<AuthorizeResponse> authorize(AuthorizeRequest request) {
+                throw new IllegalStateException("boom");
+            }
+
+            @Override
+            public CompletableFuture<AuthorizeBatchResponse> authorizeBatch(AuthorizeBatchRequest request) {
+                throw new IllegalStateException("boom");
+            }
+        };
+        Decider decider = new Decider(DecisionCacheTest.CONFIG, broken, cache, metrics);
         assertFalse(decider.decide(question("reader")).join());
         assertEquals(1, decisions("deny", "internal_error"));
     }

@@ -38,6 +38,7 @@ class MeshgateConfigTest {
         assertEquals(FailMode.DENY, config.failMode());
         assertFalse(config.tls().enabled());
         assertTrue(config.superUserRoles().isEmpty());
+        assertTrue(config.prefetchOnLookup());
     }
 
     @Test
@@ -65,6 +66,13 @@ class MeshgateConfigTest {
     void badNumberNamesTheKey() {
         assertEquals("meshgateDeadlineMillis must be a whole number, got 'fast'",
                 error("meshgateDeadlineMillis", "fast"));
+    }
+
+    @Test
+    void prefetchIsTrueOrFalse() {
+        assertFalse(MeshgateConfig.from(conf("meshgatePrefetchOnLookup", "False")).prefetchOnLookup());
+        assertEquals("meshgatePrefetchOnLookup must be true or false, got 'yes'",
+                error("meshgatePrefetchOnLookup", "yes"));
     }
 
     @Test

@@ -1,0 +1,191 @@
+package dev.meshgate.pulsar;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.meshgate.proto.v1.AuthorizeBatchRequest;
+import dev.meshgate.proto.v1.AuthorizeBatchResponse;
+import dev.meshgate.proto.v1.AuthorizeRequest;
+import dev.meshgate.proto.v1.AuthorizeResponse;
+import dev.meshgate.proto.v1.Decision;
+import dev.meshgate.proto.v1.Resource;
+import io.grpc.Status;
+import io.prometheus.client.CollectorRegistry;
+import java.util.concurrent.CompletableFuture;
+import org.junit.jupiter.api.Test;
+
+/** The Decider's round-trip savers: the produce prefetch on a lookup miss and sharing of in-flight calls. */
+class DeciderSharingTest {
+
+    private final CollectorRegistry registry = new CollectorRegistry();
+    private final ShimMetrics metrics = new ShimMetrics(registry);
+    private final FakeAuthorizeService service = new FakeAuthorizeService();
+
+    private Decider decider(MeshgateConfig config, DecisionCache cache) {
+        return new Decider(config, service, cache, metrics);
+    }
+
+    private static AuthorizeRequest question(String principal) {
+        return DecisionCacheTest.question(principal, "billing");
+    }
+
+    private double decisions(String result, String reason) {
+        Double value = registry.getSampleValue("meshgate_shim_decisions_total", new String[] {"result", "reason"},
+                new String[] {result, reason});
+        return value == null ? 0 : value;
+    }
+
+    private static AuthorizeRequest lookup(String principal, String topic) {
+        return AuthorizeRequest.newBuilder().setPrincipal(principal).setAction("topic.lookup")
+                .setResource(Resource.newBuilder().setTopic(topic)).build();
+    }
+
+    private static AuthorizeRequest produce(String principal, String topic) {
+        return lookup(principal, topic).toBuilder().setAction("topic.produce").build();
+    }
+
+    private double prefetches(String result) {
+        Double value = registry.getSampleValue("meshgate_shim_prefetches_total", new String[] {"result"},
+                new String[] {result});
+        return value == null ? 0 : value;
+    }
+
+    @Test
+    void aLookupThatMissesAsksForProduceInTheSameCallAndCachesTheAnswer() {
+        DecisionCache cache = new DecisionCache(DecisionCacheTest.CONFIG);
+        cache.activate("r1");
+        service.answer(true, "r1").answer(true, "r1");
+        Decider decider = decider(DecisionCacheTest.CONFIG, cache);
+        String topic = "persistent://acme/payments/orders";
+        assertTrue(decider.decide(lookup("writer", topic)).join());
+        assertEquals(1, service.batches.size());
+        AuthorizeBatchRequest batch = service.batches.get(0);
+        assertEquals("topic.lookup", batch.getRequests(0).getAction());
+        assertFalse(batch.getRequests(0).getPrefetch());
+        assertEquals("topic.produce", batch.getRequests(1).getAction());
+        assertTrue(batch.getRequests(1).getPrefetch(), "the service is told the produce question is a prefetch");
+        assertEquals(topic, batch.getRequests(1).getResource().getTopic());
+        assertTrue(decider.decide(produce("writer", topic)).join());
+        assertTrue(decider.decide(lookup("writer", topic)).join());
+        assertEquals(1, service.batches.size(), "both answers came from the cache");
+        assertTrue(service.requests.isEmpty());
+        assertEquals(1, prefetches("allow"));
+        assertEquals(2, decisions("allow", "cached"));
+    }
+
+    @Test
+    void aPrefetchedDenyIsCachedAsADeny() {
+        DecisionCache cache = new DecisionCache(DecisionCacheTest.CONFIG);
+        cache.activate("r1");
+        service.answer(true, "r1").answer(false, "r1");
+        Decider decider = decider(DecisionCacheTest.CONFIG, cache);
+        assertTrue(decider.decide(lookup("reader", "persistent://acme/payments/orders")).join());
+        assertFalse(decider.decide(produce("reader", "persistent://acme/payments/orders")).join());
+        assertEquals(1, prefetches("deny"));
+        assertEquals(1, decisions("deny", "cached"));
+    }
+
+    @Test
+    void noPrefetchWhenProduceIsCachedOrPrefetchIsOff() {
+        DecisionCache cache = new DecisionCache(DecisionCacheTest.CONFIG);
+        cache.activate("r1");
+        service.answer(true, "r1").answer(true, "r1").answer(true, "r1");
+        Decider decider = decider(DecisionCacheTest.CONFIG, cache);
+        assertTrue(decider.decide(produce("writer", "persistent://acme/payments/a")).join());
+        assertTrue(decider.decide(lookup("writer", "persistent://acme/payments/a")).join());
+        assertTrue(service.batches.isEmpty(), "produce was already cached: a plain Authorize");
+        MeshgateConfig off = MeshgateConfig.from(MeshgateConfigTest.conf("meshgatePrefetchOnLookup", "false"));
+        DecisionCache fresh = new DecisionCache(off);
+        fresh.activate("r1");
+        assertTrue(decider(off, fresh).decide(lookup("writer", "persistent://acme/payments/b")).join());
+        assertTrue(service.batches.isEmpty());
+        assertEquals(3, service.requests.size());
+    }
+
+    @Test
+    void aBatchAnswerOfTheWrongShapeDeniesAndCachesNothing() {
+        DecisionCache cache = new DecisionCache(DecisionCacheTest.CONFIG);
+        cache.activate("r1");
+        AuthorizeCall shortBatch = new AuthorizeCall() {
+            @Override
+            public CompletableFuture<AuthorizeResponse> authorize(AuthorizeRequest request) {
+                throw new AssertionError("not expected");
+            }
+
+            @Override
+            public CompletableFuture<AuthorizeBatchResponse> authorizeBatch(AuthorizeBatchRequest request) {
+                return CompletableFuture.completedFuture(AuthorizeBatchResponse.newBuilder()
+                        .addDecisions(Decision.newBuilder().setAllowed(true).setRevision("r1")).build());
+            }
+        };
+        Decider decider = new Decider(DecisionCacheTest.CONFIG, shortBatch, cache, metrics);
+        assertFalse(decider.decide(lookup("writer", "persistent://acme/payments/orders")).join());
+        assertEquals(0, cache.size());
+        assertEquals(1, decisions("deny", "internal_error"));
+    }
+
+    @Test
+    void identicalQuestionsInFlightShareOneCall() {
+        DecisionCache cache = new DecisionCache(DecisionCacheTest.CONFIG);
+        cache.activate("r1");
+        CompletableFuture<Decision> pending = service.hold();
+        Decider decider = decider(DecisionCacheTest.CONFIG, cache);
+        CompletableFuture<Boolean> first = decider.decide(question("writer"));
+        CompletableFuture<Boolean> second = decider.decide(question("writer"));
+        assertFalse(first.isDone());
+        assertEquals(1, service.requests.size(), "the second question joined the first call");
+        pending.complete(Decision.newBuilder().setAllowed(true).setRevision("r1").build());
+        assertTrue(first.join());
+        assertTrue(second.join());
+        assertEquals(2, decisions("allow", "policy"), "one service answer, given to both questions");
+        Double joined = registry.getSampleValue("meshgate_shim_decision_seconds_count", new String[] {"source"},
+                new String[] {"inflight"});
+        assertEquals(1.0, joined);
+    }
+
+    @Test
+    void aFailedCallDeniesEveryQuestionThatJoinedIt() {
+        DecisionCache cache = new DecisionCache(DecisionCacheTest.CONFIG);
+        cache.activate("r1");
+        CompletableFuture<Decision> pending = service.hold();
+        Decider decider = decider(DecisionCacheTest.CONFIG, cache);
+        CompletableFuture<Boolean> first = decider.decide(question("writer"));
+        CompletableFuture<Boolean> second = decider.decide(question("writer"));
+        pending.completeExceptionally(Status.DEADLINE_EXCEEDED.asRuntimeException());
+        assertFalse(first.join());
+        assertFalse(second.join());
+        assertEquals(2, decisions("deny", "deadline_exceeded"));
+        assertEquals(0, cache.size());
+    }
+
+    @Test
+    void aQuestionAskedUnderANewRevisionNeverJoinsACallMadeUnderTheOldOne() {
+        DecisionCache cache = new DecisionCache(DecisionCacheTest.CONFIG);
+        cache.activate("r1");
+        CompletableFuture<Decision> old = service.hold();
+        service.answer(false, "r2");
+        Decider decider = decider(DecisionCacheTest.CONFIG, cache);
+        CompletableFuture<Boolean> before = decider.decide(question("writer"));
+        cache.activate("r2");
+        CompletableFuture<Boolean> after = decider.decide(question("writer"));
+        assertEquals(2, service.requests.size(), "a re-check after the policy change makes its own call");
+        assertFalse(after.join(), "the new revision's deny");
+        old.complete(Decision.newBuilder().setAllowed(true).setRevision("r1").build());
+        assertTrue(before.join());
+        assertFalse(decider.decide(question("writer")).join(), "the old allow was not cached under r2");
+    }
+
+    @Test
+    void questionsAreNotSharedWhileTheRevisionIsUnknown() {
+        DecisionCache cache = new DecisionCache(DecisionCacheTest.CONFIG);
+        CompletableFuture<Decision> pending = service.hold();
+        service.answer(true, "r1");
+        Decider decider = decider(DecisionCacheTest.CONFIG, cache);
+        CompletableFuture<Boolean> first = decider.decide(question("writer"));
+        assertTrue(decider.decide(question("writer")).join());
+        assertEquals(2, service.requests.size());
+        pending.complete(Decision.newBuilder().setAllowed(true).setRevision("r1").build());
+        assertTrue(first.join());
+    }
+}
