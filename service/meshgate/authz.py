@@ -25,6 +25,10 @@ class Authorizer:
     def decide(self, request: AccessRequest) -> Decision:
         return self._policies.current().decide(request)
 
+    def snapshot(self) -> PolicySnapshotLike:
+        """The active snapshot, for a caller that decides several requests against one revision."""
+        return self._policies.current()
+
     @property
     def revision(self) -> str:
         return self._policies.current().revision

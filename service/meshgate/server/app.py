@@ -19,6 +19,7 @@ from meshgate.authn import Authenticator
 from meshgate.authz import Authorizer
 from meshgate.clock import Clock, SystemClock
 from meshgate.config import ServiceConfig
+from meshgate.decision_memo import DecisionMemo
 from meshgate.identity import CachedX509Verifier, FileTrustBundles, L5dClientIdAuthenticator, X509SvidVerifier
 from meshgate.identity.watcher import BundleWatcher
 from meshgate.oidc import TokenAuthenticator
@@ -34,6 +35,7 @@ from meshgate.server.interceptors import ObservingInterceptor
 from meshgate.server.metrics import ServiceMetrics
 from meshgate.server.servicer import AuthenticationServicer, AuthorizationServicer, RevisionFeed
 from meshgate.server.serving_tls import ReloadingServerCredentials
+from meshgate.v1 import meshgate_pb2 as pb
 from meshgate.v1 import meshgate_pb2_grpc as pb_grpc
 
 # The asyncio health servicer is exported as `health.aio` behind a version check that mypy cannot follow.
@@ -58,6 +60,7 @@ class Components:
     audit: AuditLog = field(default_factory=lambda: AuditLog(()))
     metrics: ServiceMetrics = field(default_factory=ServiceMetrics)
     serving_tls: ReloadingServerCredentials | None = None
+    memo: DecisionMemo[pb.Decision] = field(default_factory=DecisionMemo)
     stoppers: list[Callable[[], None]] = field(default_factory=list)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -113,7 +116,7 @@ def build_components(config: ServiceConfig, clock: Clock | None = None) -> Compo
 
 
 def _register_state_metrics(c: Components) -> None:
-    sources = [sm.policy(c.reloader), sm.audit(c.audit), sm.readiness(c.readiness)]
+    sources = [sm.policy(c.reloader), sm.decision_memo(c.memo), sm.audit(c.audit), sm.readiness(c.readiness)]
     if c.certificates is not None:
         sources.append(sm.x509_cache(c.certificates))
     if c.bundles is not None:
@@ -148,6 +151,8 @@ async def start_grpc(components: Components) -> RunningServer:
     loop = asyncio.get_running_loop()
 
     def on_swap(snapshot: PolicySnapshot) -> None:
+        # Frees the old revision's answers early; the memo never serves them anyway (keyed by snapshot).
+        loop.call_soon_threadsafe(components.memo.forget)
         loop.call_soon_threadsafe(feed.publish, snapshot.revision)
         loop.call_soon_threadsafe(sync.poke)
 
@@ -164,7 +169,7 @@ def _add_servicers(server: grpc.aio.Server, c: Components, feed: RevisionFeed, h
     authorizer = Authorizer(c.policies)
     pb_grpc.add_AuthenticationServicer_to_server(AuthenticationServicer(c.authenticator), server)
     pb_grpc.add_AuthorizationServicer_to_server(
-        AuthorizationServicer(authorizer, c.authenticator, feed), server
+        AuthorizationServicer(authorizer, c.authenticator, feed, c.memo), server
     )
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(

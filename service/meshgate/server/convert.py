@@ -58,6 +58,11 @@ def rejection_to_pb(code: str, reason: str) -> pb.AuthenticateResponse:
     return pb.AuthenticateResponse(rejection=pb.Rejection(code=code, reason=reason))
 
 
+def _voucher(msg: pb.AuthorizeRequest, caller: Identity | None) -> Identity | None:
+    """Claims only count when the credential authenticates to the very principal asked about."""
+    return caller if caller is not None and caller.principal == msg.principal else None
+
+
 def access_request_from_pb(msg: pb.AuthorizeRequest, caller: Identity | None) -> AccessRequest:
     if not msg.principal:
         raise BadRequestError("principal is required")
@@ -65,16 +70,30 @@ def access_request_from_pb(msg: pb.AuthorizeRequest, caller: Identity | None) ->
         raise BadRequestError("action is required")
     r = msg.resource
     resource = Resource(r.tenant, r.namespace, r.topic, r.cluster, r.broker)
-    # Claims only count when the credential authenticates to the very principal asked about.
-    vouched = caller is not None and caller.principal == msg.principal
+    vouched = _voucher(msg, caller)
     return AccessRequest(
         principal=msg.principal,
         action=msg.action,
         resource=resource,
         subscription=msg.subscription,
-        issuer=caller.issuer if vouched and caller else "",
-        attributes=caller.attributes if vouched and caller else {},
+        issuer=vouched.issuer if vouched else "",
+        attributes=vouched.attributes if vouched else {},
     )
+
+
+DecisionKey = tuple[object, ...]
+
+
+def decision_key(msg: pb.AuthorizeRequest, caller: Identity | None) -> DecisionKey:
+    """Every input of `access_request_from_pb(msg, caller)`, hashable: equal keys give equal AccessRequests.
+
+    The decision memo is keyed on it, so it must grow with `AccessRequest` (a unit test checks the fields).
+    """
+    r = msg.resource
+    vouched = _voucher(msg, caller)
+    claims = (vouched.issuer, tuple(sorted(vouched.attributes.items()))) if vouched else None
+    resource = (r.tenant, r.namespace, r.topic, r.cluster, r.broker)
+    return msg.principal, msg.action, resource, msg.subscription, claims
 
 
 def decision_to_pb(decision: Decision) -> pb.Decision:

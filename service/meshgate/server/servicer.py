@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import TypeVar
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from typing import NoReturn, TypeVar
 
 import grpc
 
 from meshgate.authn import Authenticator
 from meshgate.authz import Authorizer
+from meshgate.decision_memo import DecisionMemo
 from meshgate.errors import AuthenticationError
 from meshgate.model import Identity
 from meshgate.server import convert
@@ -28,14 +29,17 @@ async def _guarded(
 ) -> _R:
     try:
         return await call()
-    except asyncio.CancelledError:
-        raise
-    except Exception as error:
-        code, detail = status_for(error)
-        if code == grpc.StatusCode.INTERNAL:
-            log.exception("request failed")
-        await context.abort(code, detail)
-        raise AssertionError("unreachable: abort raises") from error
+    except Exception as error:  # asyncio.CancelledError is not an Exception: it passes through
+        await _fail(context, error)
+
+
+async def _fail(context: grpc.aio.ServicerContext[object, object], error: Exception) -> NoReturn:
+    """Answer the status `status.py` maps `error` to; abort raises, so this never returns."""
+    code, detail = status_for(error)
+    if code == grpc.StatusCode.INTERNAL:
+        log.error("request failed", exc_info=error)
+    await context.abort(code, detail)
+    raise AssertionError("unreachable: abort raises") from error
 
 
 class AuthenticationServicer(pb_grpc.AuthenticationServicer):
@@ -61,29 +65,42 @@ class AuthenticationServicer(pb_grpc.AuthenticationServicer):
 
 
 class AuthorizationServicer(pb_grpc.AuthorizationServicer):
+    """Decides every item of a call against one policy snapshot, in one synchronous loop.
+
+    Answers are memoized per snapshot (`DecisionMemo`): a repeated question is a dict hit, a new snapshot
+    starts empty, and an error is never stored. Only items that carry a credential await its verification.
+    """
+
     def __init__(
         self,
         authorizer: Authorizer,
         authenticator: Authenticator,
         revisions: RevisionFeed,
+        memo: DecisionMemo[pb.Decision] | None = None,
     ) -> None:
         self._authorizer = authorizer
         self._authenticator = authenticator
         self._revisions = revisions
+        self._memo: DecisionMemo[pb.Decision] = memo if memo is not None else DecisionMemo()
 
     async def Authorize(
         self, request: pb.AuthorizeRequest, context: grpc.aio.ServicerContext[object, object]
     ) -> pb.AuthorizeResponse:
-        return await _guarded(context, lambda: self._authorize(request))
+        try:
+            caller = await self._caller(request) if request.HasField("credential") else None
+            return pb.AuthorizeResponse(decision=self._decide_all((request,), {0: caller})[0])
+        except Exception as error:
+            await _fail(context, error)
 
     async def AuthorizeBatch(
         self, request: pb.AuthorizeBatchRequest, context: grpc.aio.ServicerContext[object, object]
     ) -> pb.AuthorizeBatchResponse:
-        async def batch() -> pb.AuthorizeBatchResponse:
-            answers = [await self._authorize(r) for r in request.requests]
-            return pb.AuthorizeBatchResponse(decisions=[a.decision for a in answers])
-
-        return await _guarded(context, batch)
+        try:
+            items = request.requests
+            callers = {i: await self._caller(r) for i, r in enumerate(items) if r.HasField("credential")}
+            return pb.AuthorizeBatchResponse(decisions=self._decide_all(items, callers))
+        except Exception as error:
+            await _fail(context, error)
 
     async def WatchRevision(
         self, request: pb.WatchRevisionRequest, context: grpc.aio.ServicerContext[object, object]
@@ -91,16 +108,26 @@ class AuthorizationServicer(pb_grpc.AuthorizationServicer):
         async for revision, activated_at in self._revisions.follow():
             yield pb.RevisionEvent(revision=revision, activated_at_unix_ms=int(activated_at * 1000))
 
-    async def _authorize(self, request: pb.AuthorizeRequest) -> pb.AuthorizeResponse:
-        caller = await self._caller(request)
-        access = convert.access_request_from_pb(request, caller)
-        decision = self._authorizer.decide(access)
-        return pb.AuthorizeResponse(decision=convert.decision_to_pb(decision))
+    def _decide_all(
+        self, items: Sequence[pb.AuthorizeRequest], callers: Mapping[int, Identity | None]
+    ) -> list[pb.Decision]:
+        """One snapshot for the whole call; `callers`: the verified identity of items with a credential."""
+        snapshot = self._authorizer.snapshot()
+        table = self._memo.table_for(snapshot)
+        answers = []
+        for i, item in enumerate(items):
+            caller = callers.get(i) if callers else None
+            key = convert.decision_key(item, caller)
+            answer = table.get(key)
+            if answer is None:
+                access = convert.access_request_from_pb(item, caller)  # raises on a bad item: nothing stored
+                answer = convert.decision_to_pb(snapshot.decide(access))
+                table.put(key, answer)
+            answers.append(answer)
+        return answers
 
     async def _caller(self, request: pb.AuthorizeRequest) -> Identity | None:
         """The identity behind the attached credential, for its claims; None when absent or invalid."""
-        if not request.HasField("credential"):
-            return None
         credential = convert.credential_from_pb(request.credential)
         if credential is None:
             return None

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
+from typing import Any
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily
 
 from meshgate.audit.log import AuditLog
 from meshgate.clock import Clock
+from meshgate.decision_memo import DecisionMemo
 from meshgate.identity import CachedX509Verifier, FileTrustBundles
 from meshgate.oidc import TokenAuthenticator
 from meshgate.policy.reloader import PolicyReloader
@@ -62,6 +64,18 @@ def policy(reloader: PolicyReloader) -> Source:
         yield gauge(
             "meshgate_policy_reload_error", "1 while the latest revision is refused.", bool(status.last_error)
         )
+
+    return collect
+
+
+def decision_memo(memo: DecisionMemo[Any]) -> Source:
+    def collect() -> Iterator[Family]:
+        hits, misses = memo.hits, memo.misses
+        entries = memo.entries
+        yield gauge("meshgate_decision_memo_entries", "Decisions memoized for the current revision.", entries)
+        yield counter("meshgate_decision_memo_hits", "Decisions answered from the memo.", hits)
+        yield counter("meshgate_decision_memo_misses", "Decisions the policy evaluated.", misses)
+        yield gauge("meshgate_decision_memo_hit_ratio", "Hits / lookups since start.", ratio(hits, misses))
 
     return collect
 

@@ -1,0 +1,104 @@
+"""Per-revision decision memo: a repeated question is answered by a dict hit, never across a policy swap.
+
+    memo = DecisionMemo(max_entries=65536)
+    table = memo.table_for(snapshot)          # bound to exactly this snapshot object
+    answer = table.get(key)
+    if answer is None:
+        answer = decide(snapshot, request)     # may raise: nothing is stored then
+        table.put(key, answer)
+
+Safety rests on one rule: a table belongs to one snapshot *object* and is only ever filled with answers that
+snapshot gave. `table_for` compares by identity (`is`), so a new revision, a reload of the same content or
+the same revision with other super-users all start from an empty table, and a caller that took the snapshot
+before a racing swap keeps filling the old table, which nobody reads any more. `forget()` (scheduled on the
+loop after every swap) only frees the old answers and the old snapshot early; correctness does not depend
+on it.
+
+Errors are never stored: the caller puts only answers it obtained. The key must hold every input the policy
+may read (see `meshgate.server.convert.decision_key`). Not thread-safe: one event loop owns a memo and
+makes every call.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Hashable
+from typing import Generic, TypeVar
+
+V = TypeVar("V")
+DEFAULT_MAX_ENTRIES = 65536
+
+
+class MemoTable(Generic[V]):
+    """Answers of one snapshot, least recently used dropped first beyond `max_entries`."""
+
+    __slots__ = ("_entries", "_max", "hits", "misses", "snapshot")
+
+    def __init__(self, snapshot: object, max_entries: int) -> None:
+        self.snapshot = snapshot
+        self._entries: OrderedDict[Hashable, V] = OrderedDict()
+        self._max = max_entries
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key: Hashable) -> V | None:
+        answer = self._entries.get(key)
+        if answer is None:
+            self.misses += 1
+            return None
+        self._entries.move_to_end(key)
+        self.hits += 1
+        return answer
+
+    def put(self, key: Hashable, answer: V) -> None:
+        if self._max <= 0:
+            return
+        self._entries[key] = answer
+        if len(self._entries) > self._max:
+            self._entries.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+class DecisionMemo(Generic[V]):
+    """Hands out the table of the snapshot in use; a different snapshot object gets a fresh, empty one."""
+
+    def __init__(self, max_entries: int = DEFAULT_MAX_ENTRIES) -> None:
+        self._max = max_entries
+        self._table: MemoTable[V] | None = None
+        self._hits = 0  # of tables already dropped
+        self._misses = 0
+
+    def table_for(self, snapshot: object) -> MemoTable[V]:
+        table = self._table
+        if table is None or table.snapshot is not snapshot:
+            self._retire(table)
+            table = MemoTable(snapshot, self._max)
+            self._table = table  # one assignment: a reader sees the old table or the new one, whole
+        return table
+
+    def forget(self) -> None:
+        """Drop the current table and the snapshot it holds (on a swap, before the next request comes)."""
+        table, self._table = self._table, None
+        self._retire(table)
+
+    def _retire(self, table: MemoTable[V] | None) -> None:
+        if table is not None:
+            self._hits += table.hits
+            self._misses += table.misses
+
+    @property
+    def entries(self) -> int:
+        table = self._table
+        return len(table) if table is not None else 0
+
+    @property
+    def hits(self) -> int:
+        table = self._table
+        return self._hits + (table.hits if table is not None else 0)
+
+    @property
+    def misses(self) -> int:
+        table = self._table
+        return self._misses + (table.misses if table is not None else 0)
