@@ -23,12 +23,23 @@ def credential_kind(credential: pb.Credential) -> str:
 
 
 def _resource(msg: pb.Resource) -> dict[str, str]:
-    return {name: getattr(msg, name) for name in _RESOURCE_FIELDS if getattr(msg, name)}
+    out = {}
+    for name in _RESOURCE_FIELDS:
+        value = getattr(msg, name)
+        if value:
+            out[name] = value
+    return out
 
 
-def decision_record(at: datetime, request: pb.AuthorizeRequest, decision: pb.Decision) -> Record:
+def timestamp(at: datetime) -> str:
+    """The `time` field of a record; compute it once for the records of one call."""
+    return at.isoformat(timespec="milliseconds")
+
+
+def decision_record(at: datetime | str, request: pb.AuthorizeRequest, decision: pb.Decision) -> Record:
+    """`at` is the time, or its `timestamp(at)` when several records share it."""
     record: Record = {
-        "time": at.isoformat(timespec="milliseconds"),
+        "time": at if isinstance(at, str) else timestamp(at),
         "event": "authorize",
         "principal": request.principal,
         "credential_kind": credential_kind(request.credential),
@@ -53,7 +64,7 @@ def authentication_record(
     at: datetime, request: pb.AuthenticateRequest, response: pb.AuthenticateResponse
 ) -> Record:
     record: Record = {
-        "time": at.isoformat(timespec="milliseconds"),
+        "time": timestamp(at),
         "event": "authenticate",
         "presented": credential_kind(request.credential),
         "request_id": request.request_id,

@@ -2,6 +2,8 @@
 
 audit = AuditLog.from_config(config.audit)
 audit.record(decision_record(now, request, decision))
+if audit.admits(denial=not decision.allowed):      # the same, without building a record sampling drops
+    audit.write(decision_record(now, request, decision))
 ...
 audit.close()   # writes what is queued
 """
@@ -51,11 +53,22 @@ class AuditLog:
 
     def record(self, record: Record) -> None:
         """Write `record` to every sink, unless it is an allow that sampling leaves out."""
+        if self.admits(is_denial(record)):
+            self.write(record)
+
+    def admits(self, denial: bool) -> bool:
+        """Whether the next record, a denial or not, is to be written; decide before building it.
+
+        Denials always are (when any sink is configured); an allow is left out (and counted) by sampling."""
         if not self._sinks:
-            return
-        if not is_denial(record) and self._rate < 1.0 and self._rng() >= self._rate:
+            return False
+        if not denial and self._rate < 1.0 and self._rng() >= self._rate:
             self.sampled_out += 1
-            return
+            return False
+        return True
+
+    def write(self, record: Record) -> None:
+        """Offer `record` to every sink without sampling (the caller asked `admits` first)."""
         line = encode(record)
         for sink in self._sinks:
             sink.offer(line)

@@ -68,6 +68,10 @@ def server_options(
 class DeadlineGuard(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
     """Answers DEADLINE_EXCEEDED, without running the handler, when a unary call arrives already expired."""
 
+    def __init__(self) -> None:
+        # method -> (the handler we were given, its guarded wrapper): built once, not on every call.
+        self._guards: dict[str, tuple[object, grpc.RpcMethodHandler[Any, Any]]] = {}
+
     async def intercept_service(
         self,
         continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any]]],
@@ -76,11 +80,17 @@ class DeadlineGuard(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
         handler = await continuation(handler_call_details)
         if handler is None or handler.unary_unary is None:
             return handler
-        return grpc.unary_unary_rpc_method_handler(
+        method = handler_call_details.method
+        known = self._guards.get(method)
+        if known is not None and known[0] is handler:
+            return known[1]
+        guarded = grpc.unary_unary_rpc_method_handler(
             _guarded(handler.unary_unary),
             request_deserializer=handler.request_deserializer,
             response_serializer=handler.response_serializer,
         )
+        self._guards[method] = (handler, guarded)
+        return guarded
 
 
 def _guarded(behaviour: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Awaitable[Any]]:

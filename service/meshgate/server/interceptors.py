@@ -2,9 +2,13 @@
 
 Order inside a call: run the handler; an exception that escapes it (a bug: the servicer maps every domain
 error to a status itself) becomes INTERNAL without internals in the detail (recovery); then the RPC is
-timed and counted (metrics), the decision or authentication records are built from the request and the
-response, counted and handed to the audit log (which never blocks), and the call is logged at DEBUG.
-Observing never fails a call: an error there is logged and the answer goes out unchanged.
+timed and counted (metrics), the decisions are counted (one metrics update per call, however many
+decisions it carried) and each decision the audit log will write (every deny, the allows sampling keeps)
+gets its record built from the request and the response and handed over (never blocking); an
+authentication gets its record the same way; the call is logged at DEBUG. Observing never fails a call:
+an error there is logged and the answer goes out unchanged.
+
+The wrapper of each method is built on its first call and reused while the inner handler stays the same.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from typing import Any
 
 import grpc
 
-from meshgate.audit.events import Record, authentication_record, decision_record
+from meshgate.audit.events import authentication_record, decision_record, timestamp
 from meshgate.audit.log import AuditLog
 from meshgate.clock import Clock
 from meshgate.server.metrics import EventMetrics
@@ -27,29 +31,22 @@ log = logging.getLogger("meshgate.calls")
 
 Behavior = Callable[[Any, grpc.aio.ServicerContext[Any, Any]], Awaitable[Any]]
 Continuation = Callable[[grpc.HandlerCallDetails], Awaitable["grpc.RpcMethodHandler[Any, Any]"]]
+Decided = Iterable[tuple[pb.AuthorizeRequest, pb.Decision]]
 
 
-def _authorize(at: Any, request: pb.AuthorizeRequest, response: pb.AuthorizeResponse) -> list[Record]:
-    return [decision_record(at, request, response.decision)]
+def _authorize(request: pb.AuthorizeRequest, response: pb.AuthorizeResponse) -> Decided:
+    return ((request, response.decision),)
 
 
-def _authorize_batch(
-    at: Any, request: pb.AuthorizeBatchRequest, response: pb.AuthorizeBatchResponse
-) -> list[Record]:
-    return [decision_record(at, r, d) for r, d in zip(request.requests, response.decisions, strict=False)]
+def _authorize_batch(request: pb.AuthorizeBatchRequest, response: pb.AuthorizeBatchResponse) -> Decided:
+    return zip(request.requests, response.decisions, strict=False)
 
 
-def _authenticate(
-    at: Any, request: pb.AuthenticateRequest, response: pb.AuthenticateResponse
-) -> list[Record]:
-    return [authentication_record(at, request, response)]
-
-
-RECORDERS: dict[str, Callable[[Any, Any, Any], list[Record]]] = {
+DECISIONS: dict[str, Callable[[Any, Any], Decided]] = {
     "/meshgate.v1.Authorization/Authorize": _authorize,
     "/meshgate.v1.Authorization/AuthorizeBatch": _authorize_batch,
-    "/meshgate.v1.Authentication/Authenticate": _authenticate,
 }
+AUTHENTICATE = "/meshgate.v1.Authentication/Authenticate"
 
 
 def short_name(method: str) -> str:
@@ -63,6 +60,8 @@ class ObservingInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg
         self._metrics = metrics
         self._audit = audit
         self._clock = clock
+        # method -> (the handler we were given, our wrapper): built once, not on every call.
+        self._wrapped: dict[str, tuple[object, grpc.RpcMethodHandler[Any, Any]]] = {}
 
     async def intercept_service(
         self, continuation: Continuation, handler_call_details: grpc.HandlerCallDetails
@@ -71,15 +70,21 @@ class ObservingInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg
         if handler is None or handler.unary_unary is None:
             return handler  # type: ignore[return-value]  # streams and unknown methods pass through untouched
         method = handler_call_details.method
+        known = self._wrapped.get(method)
+        if known is not None and known[0] is handler:
+            return known[1]
         behavior: Behavior = handler.unary_unary  # type: ignore[assignment]  # the aio server's handlers are async
-        return grpc.unary_unary_rpc_method_handler(
+        wrapped = grpc.unary_unary_rpc_method_handler(
             self._wrap(method, behavior),
             request_deserializer=handler.request_deserializer,
             response_serializer=handler.response_serializer,
         )
+        self._wrapped[method] = (handler, wrapped)
+        return wrapped
 
     def _wrap(self, method: str, behavior: Behavior) -> Behavior:
         label = short_name(method)
+        observe = self._observer(method)
 
         async def call(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
             started = time.perf_counter()
@@ -95,28 +100,44 @@ class ObservingInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg
                 await context.abort(code, f"internal: {type(error).__name__}")
             finally:
                 self._finish(label, code, time.perf_counter() - started)
-            self._observe(method, request, response)
+            if observe is not None:
+                try:
+                    observe(request, response)
+                except Exception:
+                    log.exception("could not audit %s", method)
             return response
 
         return call
+
+    def _observer(self, method: str) -> Callable[[Any, Any], None] | None:
+        decided = DECISIONS.get(method)
+        if decided is not None:
+            return lambda request, response: self._decisions(decided(request, response))
+        if method == AUTHENTICATE:
+            return self._authentication
+        return None
 
     def _finish(self, label: str, code: grpc.StatusCode, seconds: float) -> None:
         self._metrics.observe_rpc(label, code.name, seconds)
         log.debug("%s %s in %.2f ms", label, code.name, seconds * 1000)
 
-    def _observe(self, method: str, request: Any, response: Any) -> None:
-        recorder = RECORDERS.get(method)
-        if recorder is None:
-            return
-        try:
-            self._publish(recorder(self._clock.now(), request, response))
-        except Exception:
-            log.exception("could not audit %s", method)
+    def _decisions(self, decided: Decided) -> None:
+        """One metrics update per call; an audit record only for what the audit log will write."""
+        counts: dict[tuple[bool, str, str], int] = {}
+        audit = self._audit if self._audit.enabled else None
+        at = timestamp(self._clock.now()) if audit is not None else ""
+        for request, decision in decided:
+            allowed = decision.allowed
+            key = (allowed, request.action, decision.reason_code)
+            counts[key] = counts.get(key, 0) + 1
+            if audit is not None and audit.admits(not allowed):
+                audit.write(decision_record(at, request, decision))
+        self._metrics.observe_decisions(counts)
 
-    def _publish(self, records: Iterable[Record]) -> None:
-        for record in records:
-            self._metrics.observe_record(record)
-            self._audit.record(record)
+    def _authentication(self, request: pb.AuthenticateRequest, response: pb.AuthenticateResponse) -> None:
+        record = authentication_record(self._clock.now(), request, response)
+        self._metrics.observe_record(record)
+        self._audit.record(record)
 
 
 def _code_of(context: grpc.aio.ServicerContext[Any, Any], default: grpc.StatusCode) -> grpc.StatusCode:

@@ -7,7 +7,7 @@ Every service instance has its own registry (several can run in one test process
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -17,6 +17,8 @@ from prometheus_client.registry import Collector
 from meshgate.audit.events import Record
 
 # Authorization is a hot path: fine buckets below a millisecond, coarse ones up to the shim's deadline.
+DecisionLabels = tuple[bool, str, str]  # allowed, action, reason_code
+
 LATENCY_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
 
@@ -35,17 +37,32 @@ class EventMetrics:
             "meshgate_rpc_duration_seconds", "Server-side RPC latency.", ["method"],
             buckets=LATENCY_BUCKETS, registry=registry,
         )  # fmt: skip
+        # Label children, looked up once per label set: `labels()` costs more than the increment itself.
+        self._rpc_children: dict[tuple[str, str], tuple[Counter, Histogram]] = {}
+        self._decision_children: dict[DecisionLabels, Counter] = {}
 
     def observe_rpc(self, method: str, code: str, seconds: float) -> None:
-        self.rpcs.labels(method, code).inc()
-        self.latency.labels(method).observe(seconds)
+        children = self._rpc_children.get((method, code))
+        if children is None:
+            children = (self.rpcs.labels(method, code), self.latency.labels(method))
+            self._rpc_children[method, code] = children
+        children[0].inc()
+        children[1].observe(seconds)
+
+    def observe_decisions(self, counts: Mapping[DecisionLabels, int]) -> None:
+        """`counts` of decisions by (allowed, action, reason_code) as they came off the wire."""
+        for (allowed, action, reason_code), count in counts.items():
+            # Unknown actions come from the wire: one label for all of them keeps the cardinality bounded.
+            labels = (allowed, "unknown" if reason_code == "unknown_action" else action, reason_code)
+            child = self._decision_children.get(labels)
+            if child is None:
+                child = self.decisions.labels("allow" if allowed else "deny", labels[1], reason_code)
+                self._decision_children[labels] = child
+            child.inc(count)
 
     def observe_record(self, record: Record) -> None:
-        if record["event"] == "authorize":
-            # Unknown actions come from the wire: one label for all of them keeps the cardinality bounded.
-            action = "unknown" if record["reason_code"] == "unknown_action" else record["action"]
-            self.decisions.labels(record["decision"], action, record["reason_code"]).inc()
-        elif record["event"] == "authenticate":
+        """An authentication record (decisions are counted with `observe_decisions`)."""
+        if record["event"] == "authenticate":
             kind = record.get("credential_kind") or record["presented"] or "none"
             self.authentications.labels(record["result"], kind, record.get("code", "")).inc()
 

@@ -66,8 +66,34 @@ def _guarded_call(remaining: float | None) -> tuple[FakeContext, list[Any], Any]
     async def continuation(details: Any) -> grpc.RpcMethodHandler[Any, Any]:
         return grpc.unary_unary_rpc_method_handler(behaviour)
 
-    handler = asyncio.run(DeadlineGuard().intercept_service(continuation, None))  # type: ignore[arg-type]
+    handler = asyncio.run(DeadlineGuard().intercept_service(continuation, CALL))
     return FakeContext(remaining), ran, handler.unary_unary
+
+
+class Details(grpc.HandlerCallDetails):
+    def __init__(self, method: str) -> None:
+        self.method = method
+        self.invocation_metadata = ()
+
+
+CALL = Details("/test.Service/Call")
+
+
+def test_guard_builds_each_wrapper_once_per_handler() -> None:
+    async def behaviour(request: Any, context: Any) -> str:
+        return "answer"
+
+    handlers = [grpc.unary_unary_rpc_method_handler(behaviour) for _ in range(2)]
+    current = handlers[0]
+
+    async def continuation(details: Any) -> grpc.RpcMethodHandler[Any, Any]:
+        return current
+
+    guard = DeadlineGuard()
+    first, again = (asyncio.run(guard.intercept_service(continuation, CALL)) for _ in range(2))
+    current = handlers[1]
+    other = asyncio.run(guard.intercept_service(continuation, CALL))
+    assert first is again and other is not first
 
 
 def test_guard_runs_calls_with_time_left() -> None:
@@ -91,7 +117,7 @@ def test_guard_leaves_streams_alone() -> None:
     async def continuation(details: Any) -> grpc.RpcMethodHandler[Any, Any]:
         return grpc.unary_stream_rpc_method_handler(stream)
 
-    handler = asyncio.run(DeadlineGuard().intercept_service(continuation, None))  # type: ignore[arg-type]
+    handler = asyncio.run(DeadlineGuard().intercept_service(continuation, CALL))
     assert handler.unary_stream is stream
 
 
