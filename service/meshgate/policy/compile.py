@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Literal, TypeVar
 
 from meshgate.errors import PolicyError
@@ -54,6 +55,13 @@ def compile_subject(raw: dict[str, Any], naming: Naming) -> Subject:
     return OidcSubject(oidc["issuer"], oidc.get("claim", ""), frozenset(oidc.get("values", ())))
 
 
+@lru_cache(maxsize=4096)
+def action_set(patterns: tuple[str, ...]) -> frozenset[str]:
+    """One shared set per distinct action list: most rules repeat a few lists (`[produce]`), and a
+    `tenant-admin` set holds ~100 names. Raises PolicyError for the first unknown pattern."""
+    return expand_patterns(patterns)
+
+
 class _Compiler:
     """Collects errors while compiling one document's rules."""
 
@@ -82,9 +90,17 @@ class _Compiler:
         )
         return []
 
+    def actions(self, patterns: tuple[str, ...], path: JsonPath) -> frozenset[str]:
+        """The concrete actions of `patterns`; each unknown pattern is reported at its own line."""
+        try:
+            return action_set(patterns)
+        except PolicyError:
+            found = self.each(patterns, (*path, "actions"), lambda a: expand_patterns([a]))
+            return frozenset().union(*found)
+
     def rule(self, raw: dict[str, Any], path: JsonPath, order: int) -> CompiledRule | None:
         before = len(self.errors)
-        actions = self.each(raw["actions"], (*path, "actions"), lambda a: expand_patterns([a]))
+        actions = self.actions(tuple(raw["actions"]), path)
         subs = raw.get("subscriptions")
         rule = CompiledRule(
             id=f"{self.doc.file}#{raw['name']}",
@@ -93,7 +109,7 @@ class _Compiler:
             audit="audit" in (raw.get("mode"), self.doc.data.get("mode")),
             subjects=tuple(self.subjects(raw, path)),
             action_patterns=tuple(raw["actions"]),
-            actions=frozenset().union(*actions),
+            actions=actions,
             resources=tuple(self.each(raw["resources"], (*path, "resources"), parse_resource_pattern)),
             subscriptions=None
             if subs is None

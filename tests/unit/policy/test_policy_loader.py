@@ -68,6 +68,15 @@ def test_every_error_of_every_file_is_reported(write_policy: WritePolicy) -> Non
     ]
 
 
+def test_rules_with_the_same_action_list_share_one_action_set(write_policy: WritePolicy) -> None:
+    other = RULE.replace("[produce]", "[topic.produce, topic.lookup]")
+    snapshot = load_policy(write_policy({"a.yaml": RULE, "b.yaml": RULE, "c.yaml": other}))
+    a, b, c = snapshot.rules
+    assert a.actions is b.actions
+    assert a.actions == c.actions == {"topic.produce", "topic.lookup"}
+    assert a.action_patterns == ("produce",) and c.action_patterns == ("topic.produce", "topic.lookup")
+
+
 def test_missing_required_and_wrong_api_version(write_policy: WritePolicy) -> None:
     text = "apiVersion: meshgate.dev/v2\nkind: AccessPolicy\nmetadata: {name: p}\n"
     assert set(errors_of(write_policy({"p.yaml": text}))) == {
