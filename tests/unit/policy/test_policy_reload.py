@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import threading
 import time
@@ -78,6 +79,29 @@ def test_store_swap_notifies_listeners_and_unsubscribes(write_policy: WritePolic
     store.swap(load_policy(write_policy({"p.yaml": policy("y")})))
     assert seen == [first.revision]
     assert store.activated_at == NOW and store.ready
+
+
+def test_snapshots_hold_no_reference_cycles(write_policy: WritePolicy) -> None:
+    """The store freezes the heap on every swap; a replaced snapshot must then go by reference counting."""
+    folder = write_policy({"p.yaml": policy("x")})
+    gc.collect()
+    gc.disable()
+    try:
+        snapshot = load_policy(folder)
+        snapshot.decide(produce("x"))
+        del snapshot
+        assert gc.collect() == 0
+    finally:
+        gc.enable()
+
+
+def test_swap_moves_live_objects_out_of_the_collector(write_policy: WritePolicy) -> None:
+    store = PolicyStore(clock=FixedClock(NOW))
+    try:
+        store.swap(load_policy(write_policy({"p.yaml": policy("x")})))
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
 
 
 def test_reloader_keeps_last_good_revision(write_policy: WritePolicy) -> None:
