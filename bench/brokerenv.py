@@ -213,7 +213,8 @@ def running(
                 superusers=[dev_pki.BROKER_ID],
                 extra={"oidc": {"issuers": [issuer]}, "policy": {"watch": watch_policy}},
             )
-            service = MeshgateProcess(config, workdir / "meshgate.log")
+            # As deployed (deploy/kubernetes): the shim reaches its sidecar over a Unix domain socket.
+            service = MeshgateProcess(config, workdir / "meshgate.log", socket=workdir / "meshgate.sock")
             service.start()
         if mode == "meshgate":
             # The shim's default 100 ms deadline denies (fail closed) under bursts on this loaded 2-CPU

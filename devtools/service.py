@@ -50,15 +50,18 @@ def write_config(
 class MeshgateProcess:
     """`start()` waits until the gRPC port answers; `stop()` sends SIGTERM (graceful) then SIGKILL."""
 
-    def __init__(self, config: Path, log: Path, port: int | None = None) -> None:
+    def __init__(self, config: Path, log: Path, port: int | None = None, socket: Path | None = None) -> None:
+        """Listens on `socket` (a Unix domain socket, as deployed beside a broker) when given, else on
+        127.0.0.1:`port`."""
         self.config = config
         self.log = log
+        self.socket = socket
         self.port = port or free_port()
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
     def target(self) -> str:
-        return f"127.0.0.1:{self.port}"
+        return f"unix:{self.socket}" if self.socket else f"127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 30.0) -> None:
         offset = self.log.stat().st_size if self.log.exists() else 0
@@ -75,7 +78,8 @@ class MeshgateProcess:
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
                 raise RuntimeError(f"meshgate exited with {self._process.returncode}; see {self.log}")
-            if f"ready on port {self.port}" in self.log.read_text(errors="replace")[offset:]:
+            ready = "meshgate: ready on port" if self.socket else f"ready on port {self.port}"
+            if ready in self.log.read_text(errors="replace")[offset:]:
                 return
             time.sleep(0.1)
         self.stop()

@@ -44,6 +44,8 @@ def test_decisions_latency_cache_and_revision_are_scraped(
     assert _value(page, "meshgate_shim_decisions_total", 'result="allow",reason="superuser"') >= 1
     assert _value(page, "meshgate_shim_decision_seconds_count", 'source="service"') >= 1
     assert _value(page, "meshgate_shim_cache_hits_total") >= 1
+    # the producer's lookup missed the cache and brought topic.produce along in the same call
+    assert _value(page, "meshgate_shim_prefetches_total", 'result="allow"') >= 1
     assert 0 < _value(page, "meshgate_shim_cache_hit_ratio") <= 1
     assert _value(page, "meshgate_shim_revision_stream_connected") == 1
     assert _value(page, "meshgate_shim_policy_revision_info", 'revision="') == 1
