@@ -55,6 +55,8 @@ def decision_record(at: datetime | str, request: pb.AuthorizeRequest, decision: 
     }
     if request.subscription:
         record["subscription"] = request.subscription
+    if request.prefetch:  # asked ahead by the broker plugin to fill its cache: not an attempt (yet)
+        record["prefetch"] = True
     if decision.shadow:
         record["shadow"] = [{"rule_id": s.rule_id, "would_allow": s.would_allow} for s in decision.shadow]
     return record

@@ -75,6 +75,13 @@ def test_decision_record_names_the_credential_kind_never_the_credential() -> Non
     }
 
 
+def test_a_prefetched_decision_is_marked_and_an_asked_one_is_not() -> None:
+    request = pb.AuthorizeRequest(principal="p", action="topic.produce", request_id="r9", prefetch=True)
+    decision = pb.Decision(allowed=False, reason_code="no_matching_rule", revision="rev1")
+    assert decision_record(AT, request, decision)["prefetch"] is True
+    assert "prefetch" not in _decision(True)
+
+
 def test_rejected_authentication_keeps_the_code_and_not_the_token() -> None:
     request = pb.AuthenticateRequest(credential=pb.Credential(token=TOKEN), request_id="r2")
     response = pb.AuthenticateResponse(rejection=pb.Rejection(code="expired", reason="token expired"))
