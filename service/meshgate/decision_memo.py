@@ -1,6 +1,6 @@
 """Per-revision decision memo: a repeated question is answered by a dict hit, never across a policy swap.
 
-    memo = DecisionMemo(max_entries=65536)
+    memo = DecisionMemo(max_entries=16384)
     table = memo.table_for(snapshot)          # bound to exactly this snapshot object
     answer = table.get(key)
     if answer is None:
@@ -26,7 +26,8 @@ from collections.abc import Hashable
 from typing import Generic, TypeVar
 
 V = TypeVar("V")
-DEFAULT_MAX_ENTRIES = 65536
+# An entry (key of wire strings + domain Decision) costs ~0.8 KB of RSS: the default is ~13 MB at most.
+DEFAULT_MAX_ENTRIES = 16384
 
 
 class MemoTable(Generic[V]):

@@ -22,6 +22,7 @@ from meshgate.config import ServiceConfig
 from meshgate.decision_memo import DecisionMemo
 from meshgate.identity import CachedX509Verifier, FileTrustBundles, L5dClientIdAuthenticator, X509SvidVerifier
 from meshgate.identity.watcher import BundleWatcher
+from meshgate.model import Decision
 from meshgate.oidc import TokenAuthenticator
 from meshgate.oidc.keys import KeySnapshot
 from meshgate.policy import PolicySnapshot, PolicyStore
@@ -35,7 +36,6 @@ from meshgate.server.interceptors import ObservingInterceptor
 from meshgate.server.metrics import ServiceMetrics
 from meshgate.server.servicer import AuthenticationServicer, AuthorizationServicer, RevisionFeed
 from meshgate.server.serving_tls import ReloadingServerCredentials
-from meshgate.v1 import meshgate_pb2 as pb
 from meshgate.v1 import meshgate_pb2_grpc as pb_grpc
 
 # The asyncio health servicer is exported as `health.aio` behind a version check that mypy cannot follow.
@@ -60,7 +60,7 @@ class Components:
     audit: AuditLog = field(default_factory=lambda: AuditLog(()))
     metrics: ServiceMetrics = field(default_factory=ServiceMetrics)
     serving_tls: ReloadingServerCredentials | None = None
-    memo: DecisionMemo[pb.Decision] = field(default_factory=DecisionMemo)
+    memo: DecisionMemo[Decision] = field(default_factory=DecisionMemo)
     stoppers: list[Callable[[], None]] = field(default_factory=list)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 

@@ -14,7 +14,7 @@ from meshgate.authn import Authenticator
 from meshgate.authz import Authorizer
 from meshgate.decision_memo import DecisionMemo
 from meshgate.errors import AuthenticationError
-from meshgate.model import Identity
+from meshgate.model import Decision, Identity
 from meshgate.server import convert
 from meshgate.server.status import status_for
 from meshgate.v1 import meshgate_pb2 as pb
@@ -76,12 +76,12 @@ class AuthorizationServicer(pb_grpc.AuthorizationServicer):
         authorizer: Authorizer,
         authenticator: Authenticator,
         revisions: RevisionFeed,
-        memo: DecisionMemo[pb.Decision] | None = None,
+        memo: DecisionMemo[Decision] | None = None,
     ) -> None:
         self._authorizer = authorizer
         self._authenticator = authenticator
         self._revisions = revisions
-        self._memo: DecisionMemo[pb.Decision] = memo if memo is not None else DecisionMemo()
+        self._memo: DecisionMemo[Decision] = memo if memo is not None else DecisionMemo()
 
     async def Authorize(
         self, request: pb.AuthorizeRequest, context: grpc.aio.ServicerContext[object, object]
@@ -118,12 +118,12 @@ class AuthorizationServicer(pb_grpc.AuthorizationServicer):
         for i, item in enumerate(items):
             caller = callers.get(i) if callers else None
             key = convert.decision_key(item, caller)
-            answer = table.get(key)
-            if answer is None:
+            decision = table.get(key)
+            if decision is None:
                 access = convert.access_request_from_pb(item, caller)  # raises on a bad item: nothing stored
-                answer = convert.decision_to_pb(snapshot.decide(access))
-                table.put(key, answer)
-            answers.append(answer)
+                decision = snapshot.decide(access)
+                table.put(key, decision)
+            answers.append(convert.decision_to_pb(decision))
         return answers
 
     async def _caller(self, request: pb.AuthorizeRequest) -> Identity | None:

@@ -74,7 +74,7 @@ class Context:
         raise grpc.aio.AbortError(code, details)
 
 
-def servicer(source: Source, memo: DecisionMemo[pb.Decision] | None = None) -> AuthorizationServicer:
+def servicer(source: Source, memo: DecisionMemo[Decision] | None = None) -> AuthorizationServicer:
     feed = RevisionFeed(lambda: "")
     return AuthorizationServicer(Authorizer(source), Authenticator(tokens=Tokens()), feed, memo)
 
@@ -107,7 +107,7 @@ def test_repeated_questions_are_evaluated_once_per_snapshot() -> None:
 @pytest.mark.parametrize("revision", ["r1", "r2"], ids=["same-revision-string", "new-revision"])
 def test_a_swap_never_serves_the_old_answer_even_before_forget(revision: str) -> None:
     old, new = Stub("r1", allowed=True), Stub(revision, allowed=False)
-    source, memo = Source(old), DecisionMemo[pb.Decision]()
+    source, memo = Source(old), DecisionMemo[Decision]()
     service = servicer(source, memo)
     assert batch(service, request(), request()) == [True, True]
     source.snapshot = new  # the swap; nobody calls memo.forget()
@@ -140,7 +140,7 @@ def test_forget_drops_the_table_and_keeps_the_counts() -> None:
 
 def test_errors_are_never_memoized() -> None:
     snapshot = Stub("r1", allowed=True, failure=RuntimeError("engine bug"))
-    memo = DecisionMemo[pb.Decision]()
+    memo = DecisionMemo[Decision]()
     service = servicer(Source(snapshot), memo)
     with pytest.raises(grpc.aio.AbortError) as failed:
         batch(service, request())
@@ -150,7 +150,7 @@ def test_errors_are_never_memoized() -> None:
 
 
 def test_a_bad_item_fails_the_call_and_stores_nothing() -> None:
-    memo = DecisionMemo[pb.Decision]()
+    memo = DecisionMemo[Decision]()
     service = servicer(Source(Stub("r1", allowed=True)), memo)
     for _ in range(2):
         with pytest.raises(grpc.aio.AbortError) as failed:
