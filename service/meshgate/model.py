@@ -81,3 +81,6 @@ class Decision:
     reason: str  # one human sentence
     revision: str  # policy revision that decided
     shadow: tuple[ShadowEffect, ...] = ()
+    # For an action that names a subscription: no rule that could apply narrows subscriptions, so the
+    # same answer holds for every subscription name (the broker plugin may cache it for all of them).
+    any_subscription: bool = False

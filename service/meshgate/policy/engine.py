@@ -32,6 +32,23 @@ def subscription_ok(rule: CompiledRule, action: str, subscription: str, bindings
     return bool(subscription) and any(p.matches(subscription, bindings) for p in rule.subscriptions)
 
 
+def holds_for_any_subscription(
+    entries: Iterable[tuple[CompiledRule, Subject, ResourcePattern]], req: AccessRequest, target: Target
+) -> bool:
+    """For an action that names a subscription: True when none of `entries` (rules granting or denying
+    the action) that covers the principal and the resource narrows subscriptions, so the decision is the
+    same whatever the subscription. False for every other action (nothing to assert)."""
+    if req.action not in SUBSCRIPTION_ACTIONS:
+        return False
+    for rule, subject, resource in entries:
+        if rule.subscriptions is None:
+            continue
+        bindings = subject.match(req.principal, req.issuer, req.attributes)
+        if bindings is not None and resource.matches(target, bindings):
+            return False
+    return True
+
+
 def entry_matches(
     rule: CompiledRule, subject: Subject, resource: ResourcePattern, req: AccessRequest, target: Target
 ) -> bool:
@@ -72,18 +89,22 @@ def _first_deny_and_allow(
 
 
 def decide_from_matches(
-    matched: Iterable[CompiledRule], req: AccessRequest, target: Target, revision: str
+    matched: Iterable[CompiledRule],
+    req: AccessRequest,
+    target: Target,
+    revision: str,
+    any_subscription: bool = False,
 ) -> Decision:
     """The decision for the rules that matched `req` (any order; rule order breaks ties)."""
     deny, allow, shadow = _first_deny_and_allow(_in_order(matched))
     if deny is not None:
         reason = f"rule {deny.id} denies {_sentence(req, target)}"
-        return Decision(False, deny.id, "denied_by_rule", reason, revision, shadow)
+        return Decision(False, deny.id, "denied_by_rule", reason, revision, shadow, any_subscription)
     if allow is not None:
         reason = f"rule {allow.id} allows {_sentence(req, target)}"
-        return Decision(True, allow.id, "allowed_by_rule", reason, revision, shadow)
+        return Decision(True, allow.id, "allowed_by_rule", reason, revision, shadow, any_subscription)
     reason = f"no rule allows {_sentence(req, target)}; access is denied by default"
-    return Decision(False, "", "no_matching_rule", reason, revision, shadow)
+    return Decision(False, "", "no_matching_rule", reason, revision, shadow, any_subscription)
 
 
 def precheck(req: AccessRequest, superusers: frozenset[str], revision: str) -> Decision | Target:
@@ -128,7 +149,8 @@ class PolicySnapshot:
         matched = [
             rule for rule, subject, resource in entries if entry_matches(rule, subject, resource, req, early)
         ]
-        return decide_from_matches(matched, req, early, self.revision)
+        any_subscription = holds_for_any_subscription(entries, req, early)
+        return decide_from_matches(matched, req, early, self.revision, any_subscription)
 
     def who_can(self, action: str, resource: Resource | str, subscription: str = "") -> list[Grantee]:
         """Super-users, then every rule subject that matches `action` on `resource` (allows and denies)."""

@@ -104,4 +104,5 @@ def decision_to_pb(decision: Decision) -> pb.Decision:
         reason=decision.reason,
         revision=decision.revision,
         shadow=[pb.ShadowEffect(rule_id=s.rule_id, would_allow=s.would_allow) for s in decision.shadow],
+        any_subscription=decision.any_subscription,
     )

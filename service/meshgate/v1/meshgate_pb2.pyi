@@ -335,11 +335,16 @@ class Decision(_message.Message):
     REASON_FIELD_NUMBER: _builtins.int
     REVISION_FIELD_NUMBER: _builtins.int
     SHADOW_FIELD_NUMBER: _builtins.int
+    ANY_SUBSCRIPTION_FIELD_NUMBER: _builtins.int
     allowed: _builtins.bool
     rule_id: _builtins.str
     reason_code: _builtins.str
     reason: _builtins.str
     revision: _builtins.str
+    any_subscription: _builtins.bool
+    """For an action that names a subscription (e.g. topic.consume): no rule that could apply narrows
+    subscriptions, so this answer holds for every subscription name. Always false for other actions.
+    """
     @_builtins.property
     def shadow(self) -> _containers.RepeatedCompositeFieldContainer[Global___ShadowEffect]: ...
     def __init__(
@@ -351,10 +356,11 @@ class Decision(_message.Message):
         reason: _builtins.str = ...,
         revision: _builtins.str = ...,
         shadow: _abc.Iterable[Global___ShadowEffect] | None = ...,
+        any_subscription: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["allowed", b"allowed", "reason", b"reason", "reason_code", b"reason_code", "revision", b"revision", "rule_id", b"rule_id", "shadow", b"shadow"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["allowed", b"allowed", "any_subscription", b"any_subscription", "reason", b"reason", "reason_code", b"reason_code", "revision", b"revision", "rule_id", b"rule_id", "shadow", b"shadow"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -99,6 +99,24 @@ def test_capture_from_subject_limits_resource_and_subscription(snapshot: PolicyS
     assert ask(snapshot, reader, "topic.lookup", "persistent://acme/shop/x")[0]
 
 
+def test_an_answer_holds_for_any_subscription_only_where_no_rule_narrows_them(
+    snapshot: PolicySnapshot,
+) -> None:
+    def holds(principal: str, action: str, resource: str) -> bool:
+        req = AccessRequest(principal, action, parse_resource(resource), "")
+        return snapshot.decide(req).any_subscription
+
+    reader = "spiffe://td/ns/shop/sa/reader"
+    # sub-reader narrows subscriptions for this reader and topic: the answer depends on the name
+    assert not holds(reader, "topic.consume", "persistent://acme/shop/x")
+    # outside sub-reader's resources no rule narrows anything: denied whatever the subscription
+    assert holds(reader, "topic.consume", "persistent://other/shop/x")
+    assert holds("role-nobody", "topic.consume", "persistent://acme/shop/x")
+    # actions that name no subscription assert nothing
+    assert not holds(reader, "topic.lookup", "persistent://acme/shop/x")
+    assert not holds(WRITER, "topic.produce", "persistent://acme/shop/x")
+
+
 def test_shadow_rules_are_reported_not_enforced(snapshot: PolicySnapshot) -> None:
     decision = snapshot.decide(
         AccessRequest("app", "topic.produce", parse_resource("persistent://acme/shop/x"))

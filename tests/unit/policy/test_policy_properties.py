@@ -3,6 +3,7 @@ the rule-scanning `naive_decide`, and an independent oracle written here from th
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from typing import Any
 
@@ -219,6 +220,19 @@ def test_index_agrees_with_naive_and_oracle(
         assert (decision.allowed, decision.reason_code, decision.rule_id, decision.shadow) == oracle(
             raw_rules, req
         )
+
+
+@settings(max_examples=200, deadline=None)
+@given(policies(), requests(), st.sampled_from(["", "s1", "a-1", "x", "billing"]))
+def test_an_answer_said_to_hold_for_any_subscription_does(
+    raw_rules: list[dict[str, Any]], req: AccessRequest, other: str
+) -> None:
+    snapshot = build(raw_rules)
+    decision = snapshot.decide(req)
+    if decision.any_subscription:
+        moved = snapshot.decide(dataclasses.replace(req, subscription=other))
+        assert (moved.allowed, moved.rule_id) == (decision.allowed, decision.rule_id)
+        assert moved.any_subscription
 
 
 @settings(max_examples=100, deadline=None)

@@ -4,6 +4,8 @@ import dev.meshgate.proto.v1.AuthorizeBatchRequest;
 import dev.meshgate.proto.v1.AuthorizeBatchResponse;
 import dev.meshgate.proto.v1.AuthorizeRequest;
 import dev.meshgate.proto.v1.Decision;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
@@ -22,14 +24,17 @@ import org.slf4j.LoggerFactory;
  * <p>Two things keep round trips off the connect path. A question identical to one in flight (same
  * fields, same active revision) waits for that call's answer instead of making its own; questions asked
  * while the revision is unknown are never shared. And a {@code topic.lookup} that misses the cache asks
- * for {@code topic.produce} of the same topic in the same call, marked as a prefetch, because a client
- * looks a topic up right before it creates a producer there; that answer only goes into the cache.
+ * for {@code topic.produce} and {@code topic.consume} of the same topic in the same call, marked as
+ * prefetches, because a client looks a topic up right before it creates a producer or consumer there;
+ * those answers only go into the cache.
  */
 final class Decider {
 
     private static final Logger LOG = LoggerFactory.getLogger(Decider.class);
     private static final String LOOKUP = Actions.of("topic", TopicOperation.LOOKUP);
-    private static final String PRODUCE = Actions.of("topic", TopicOperation.PRODUCE);
+    /** Asked alongside a lookup that misses the cache. */
+    private static final List<String> FOLLOWERS =
+            List.of(Actions.of("topic", TopicOperation.PRODUCE), Actions.of("topic", TopicOperation.CONSUME));
 
     /** An answer and why, shared with the questions that joined it. */
     private record Outcome(boolean allowed, DecisionReason reason) {
@@ -87,19 +92,21 @@ final class Decider {
     private CompletableFuture<Outcome> ask(AuthorizeRequest question, DecisionKey key, long start) {
         try {
             AuthorizeRequest request = withRequestId(question.toBuilder());
-            Optional<AuthorizeRequest> companion = companion(question);
-            if (companion.isEmpty()) {
+            List<AuthorizeRequest> companions = companions(question);
+            if (companions.isEmpty()) {
                 return service.authorize(request).handle((response, error) ->
                         settle(key, error == null ? response.getDecision() : null, error, start));
             }
             AuthorizeBatchRequest batch = AuthorizeBatchRequest.newBuilder()
-                    .addRequests(request).addRequests(companion.get()).build();
+                    .addRequests(request).addAllRequests(companions).build();
             return service.authorizeBatch(batch).handle((response, error) -> {
-                Throwable failure = error == null ? checkShape(response, 2) : error;
+                Throwable failure = error == null ? checkShape(response, batch.getRequestsCount()) : error;
                 if (failure != null) {
                     return settle(key, null, failure, start);
                 }
-                prefetched(companion.get(), response.getDecisions(1));
+                for (int i = 0; i < companions.size(); i++) {
+                    prefetched(companions.get(i), response.getDecisions(i + 1));
+                }
                 return settle(key, response.getDecisions(0), null, start);
             });
         } catch (RuntimeException e) {
@@ -107,21 +114,29 @@ final class Decider {
         }
     }
 
-    /** The produce question that usually follows this lookup, unless its answer is already cached. */
-    private Optional<AuthorizeRequest> companion(AuthorizeRequest question) {
+    /**
+     * What usually follows this lookup and is not cached yet: {@code topic.produce}, and {@code topic.consume}
+     * asked without a subscription (its answer is kept only if the service says it holds for every
+     * subscription name; a consumer's check names a subscription the lookup does not know).
+     */
+    private List<AuthorizeRequest> companions(AuthorizeRequest question) {
         if (!config.prefetchOnLookup() || !LOOKUP.equals(question.getAction())
                 || question.getResource().getTopic().isEmpty()) {
-            return Optional.empty();
+            return List.of();
         }
-        AuthorizeRequest.Builder produce = question.toBuilder().setAction(PRODUCE).clearSubscription();
-        if (cache.get(DecisionKey.of(produce.build())).isPresent()) {
-            return Optional.empty();
+        List<AuthorizeRequest> companions = new ArrayList<>(2);
+        for (String action : FOLLOWERS) {
+            AuthorizeRequest.Builder follower = question.toBuilder().setAction(action).clearSubscription();
+            if (!cache.has(DecisionKey.of(follower.build()))) {
+                companions.add(withRequestId(follower.setPrefetch(true)));
+            }
         }
-        return Optional.of(withRequestId(produce.setPrefetch(true)));
+        return companions;
     }
 
     private void prefetched(AuthorizeRequest companion, Decision decision) {
-        cache.put(DecisionKey.of(companion), decision.getRevision(), decision.getAllowed());
+        cache.put(DecisionKey.of(companion), decision.getRevision(), decision.getAllowed(),
+                decision.getAnySubscription());
         metrics.prefetch(decision.getAllowed());
     }
 
@@ -139,7 +154,7 @@ final class Decider {
 
     private Outcome settle(DecisionKey key, Decision decision, Throwable error, long start) {
         if (error == null) {
-            cache.put(key, decision.getRevision(), decision.getAllowed());
+            cache.put(key, decision.getRevision(), decision.getAllowed(), decision.getAnySubscription());
             LOG.debug("meshgate: {} {} {} -> {} ({}, revision {})", key.question().getPrincipal(),
                     key.question().getAction(), Actions.describe(key.question().getResource()),
                     decision.getAllowed(), decision.getReasonCode(), decision.getRevision());

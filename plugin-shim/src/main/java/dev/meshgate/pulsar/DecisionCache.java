@@ -3,6 +3,8 @@ package dev.meshgate.pulsar;
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import com.github.benmanes.caffeine.cache.stats.CacheStats;
+import com.github.benmanes.caffeine.cache.stats.ConcurrentStatsCounter;
+import com.github.benmanes.caffeine.cache.stats.StatsCounter;
 import java.time.Duration;
 import java.util.Optional;
 
@@ -20,6 +22,9 @@ import java.util.Optional;
 final class DecisionCache {
 
     private final Cache<DecisionKey, Boolean> fresh;
+    // Hits and misses are counted once per question (an exact miss that finds an answer for any
+    // subscription is one hit), so lookups go through asMap(), which Caffeine does not count.
+    private final StatsCounter stats = new ConcurrentStatsCounter();
     private final Cache<DecisionKey, String> staleAllows;
     private volatile String active;
     private volatile String lastKnown = "";
@@ -28,7 +33,7 @@ final class DecisionCache {
         this.fresh = config.cacheMaxEntries() == 0 ? null : Caffeine.newBuilder()
                 .maximumSize(config.cacheMaxEntries())
                 .expireAfterWrite(Duration.ofSeconds(config.cacheTtlSeconds()))
-                .recordStats()
+                .recordStats(() -> stats)
                 .build();
         this.staleAllows = config.failMode() != FailMode.STALE_IF_ERROR ? null : Caffeine.newBuilder()
                 .maximumSize(Math.max(1, config.cacheMaxEntries()))
@@ -36,22 +41,53 @@ final class DecisionCache {
                 .build();
     }
 
-    /** A cached answer for the active revision, if there is one. */
+    /**
+     * A cached answer for the active revision, if there is one: for exactly this question, else one the
+     * service said holds for every subscription name.
+     */
     Optional<Boolean> get(DecisionKey key) {
         String revision = active;
         if (fresh == null || revision == null) {
             return Optional.empty();
         }
-        return Optional.ofNullable(fresh.getIfPresent(key.at(revision)));
+        Boolean answer = peek(key, revision);
+        if (answer == null) {
+            stats.recordMisses(1);
+            return Optional.empty();
+        }
+        stats.recordHits(1);
+        return Optional.of(answer);
+    }
+
+    /** True when {@link #get} would answer; not counted as a hit or miss (the prefetch asks this). */
+    boolean has(DecisionKey key) {
+        String revision = active;
+        return fresh != null && revision != null && peek(key, revision) != null;
+    }
+
+    private Boolean peek(DecisionKey key, String revision) {
+        Boolean answer = fresh.asMap().get(key.at(revision));
+        return answer != null ? answer : fresh.asMap().get(key.forAnySubscription().at(revision));
     }
 
     /** Stores a service answer made under {@code revision}; ignored unless that revision is the active one. */
     void put(DecisionKey key, String revision, boolean allowed) {
+        put(key, revision, allowed, false);
+    }
+
+    /**
+     * Stores a service answer made under {@code revision}; with {@code anySubscription} (the service said
+     * it holds for every subscription name) it also answers the same question for any subscription.
+     */
+    void put(DecisionKey key, String revision, boolean allowed, boolean anySubscription) {
         if (revision.isEmpty()) {
             return;
         }
         if (fresh != null && revision.equals(active)) {
             fresh.put(key.at(revision), allowed);
+            if (anySubscription) {
+                fresh.put(key.forAnySubscription().at(revision), allowed);
+            }
         }
         if (staleAllows != null && allowed && revision.equals(lastKnown)) {
             staleAllows.put(key, revision);

@@ -8,19 +8,26 @@ import java.util.HexFormat;
 /**
  * What a cached decision is keyed on: exactly the fields sent to the service (the request itself, minus
  * its request id and prefetch mark, which do not change the answer), with the credential replaced by its
- * SHA-256 so no token sits in the cache, and the policy revision the answer belongs to.
+ * SHA-256 so no token sits in the cache, and the policy revision the answer belongs to. An answer the
+ * service says holds for every subscription name is also kept under the same question with
+ * {@code anySubscription} set (its subscription cleared), where a question naming any subscription finds it.
  */
-record DecisionKey(AuthorizeRequest question, String credentialHash, String revision) {
+record DecisionKey(AuthorizeRequest question, String credentialHash, String revision, boolean anySubscription) {
 
     static DecisionKey of(AuthorizeRequest request) {
         String hash = request.hasCredential() ? sha256(request.getCredential().toByteArray()) : "";
         AuthorizeRequest question =
                 request.toBuilder().clearRequestId().clearPrefetch().clearCredential().build();
-        return new DecisionKey(question, hash, "");
+        return new DecisionKey(question, hash, "", false);
     }
 
     DecisionKey at(String policyRevision) {
-        return new DecisionKey(question, credentialHash, policyRevision);
+        return new DecisionKey(question, credentialHash, policyRevision, anySubscription);
+    }
+
+    /** Where an answer valid for every subscription name is kept: the question minus its subscription. */
+    DecisionKey forAnySubscription() {
+        return new DecisionKey(question.toBuilder().clearSubscription().build(), credentialHash, revision, true);
     }
 
     private static String sha256(byte[] bytes) {

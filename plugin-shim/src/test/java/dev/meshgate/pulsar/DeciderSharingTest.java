@@ -12,6 +12,7 @@ import dev.meshgate.proto.v1.Decision;
 import dev.meshgate.proto.v1.Resource;
 import io.grpc.Status;
 import io.prometheus.client.CollectorRegistry;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import org.junit.jupiter.api.Test;
 
@@ -51,56 +52,79 @@ class DeciderSharingTest {
         return value == null ? 0 : value;
     }
 
+    private static AuthorizeRequest consume(String principal, String topic, String subscription) {
+        return lookup(principal, topic).toBuilder().setAction("topic.consume").setSubscription(subscription).build();
+    }
+
     @Test
-    void aLookupThatMissesAsksForProduceInTheSameCallAndCachesTheAnswer() {
+    void aLookupThatMissesAsksForProduceAndConsumeInTheSameCallAndCachesTheAnswers() {
         DecisionCache cache = new DecisionCache(DecisionCacheTest.CONFIG);
         cache.activate("r1");
-        service.answer(true, "r1").answer(true, "r1");
+        service.answer(true, "r1").answer(true, "r1").answerForAnySubscription(true, "r1");
         Decider decider = decider(DecisionCacheTest.CONFIG, cache);
         String topic = "persistent://acme/payments/orders";
         assertTrue(decider.decide(lookup("writer", topic)).join());
         assertEquals(1, service.batches.size());
         AuthorizeBatchRequest batch = service.batches.get(0);
-        assertEquals("topic.lookup", batch.getRequests(0).getAction());
+        assertEquals(List.of("topic.lookup", "topic.produce", "topic.consume"),
+                batch.getRequestsList().stream().map(AuthorizeRequest::getAction).toList());
         assertFalse(batch.getRequests(0).getPrefetch());
-        assertEquals("topic.produce", batch.getRequests(1).getAction());
-        assertTrue(batch.getRequests(1).getPrefetch(), "the service is told the produce question is a prefetch");
+        assertTrue(batch.getRequests(1).getPrefetch(), "the service is told these questions are prefetches");
+        assertTrue(batch.getRequests(2).getPrefetch());
+        assertEquals("", batch.getRequests(2).getSubscription());
         assertEquals(topic, batch.getRequests(1).getResource().getTopic());
         assertTrue(decider.decide(produce("writer", topic)).join());
+        assertTrue(decider.decide(consume("writer", topic, "billing")).join());
+        assertTrue(decider.decide(consume("writer", topic, "any-other")).join());
         assertTrue(decider.decide(lookup("writer", topic)).join());
-        assertEquals(1, service.batches.size(), "both answers came from the cache");
+        assertEquals(1, service.batches.size(), "every answer came from the cache");
         assertTrue(service.requests.isEmpty());
-        assertEquals(1, prefetches("allow"));
-        assertEquals(2, decisions("allow", "cached"));
+        assertEquals(2, prefetches("allow"));
+        assertEquals(4, decisions("allow", "cached"));
+    }
+
+    @Test
+    void aConsumeAnswerThatDependsOnTheSubscriptionIsNotReusedForOtherNames() {
+        DecisionCache cache = new DecisionCache(DecisionCacheTest.CONFIG);
+        cache.activate("r1");
+        service.answer(true, "r1").answer(true, "r1").answer(false, "r1").answer(true, "r1");
+        Decider decider = decider(DecisionCacheTest.CONFIG, cache);
+        String topic = "persistent://acme/payments/orders";
+        assertTrue(decider.decide(lookup("reader", topic)).join());
+        assertTrue(decider.decide(consume("reader", topic, "reader-1")).join(), "asked, not the prefetched deny");
+        assertEquals(1, service.requests.size());
+        assertEquals("reader-1", service.requests.get(0).getSubscription());
     }
 
     @Test
     void aPrefetchedDenyIsCachedAsADeny() {
         DecisionCache cache = new DecisionCache(DecisionCacheTest.CONFIG);
         cache.activate("r1");
-        service.answer(true, "r1").answer(false, "r1");
+        service.answer(true, "r1").answer(false, "r1").answerForAnySubscription(false, "r1");
         Decider decider = decider(DecisionCacheTest.CONFIG, cache);
         assertTrue(decider.decide(lookup("reader", "persistent://acme/payments/orders")).join());
         assertFalse(decider.decide(produce("reader", "persistent://acme/payments/orders")).join());
-        assertEquals(1, prefetches("deny"));
-        assertEquals(1, decisions("deny", "cached"));
+        assertFalse(decider.decide(consume("reader", "persistent://acme/payments/orders", "s")).join());
+        assertEquals(2, prefetches("deny"));
+        assertEquals(2, decisions("deny", "cached"));
     }
 
     @Test
-    void noPrefetchWhenProduceIsCachedOrPrefetchIsOff() {
+    void onlyFollowersNotCachedArePrefetchedAndNoneWhenPrefetchIsOff() {
         DecisionCache cache = new DecisionCache(DecisionCacheTest.CONFIG);
         cache.activate("r1");
-        service.answer(true, "r1").answer(true, "r1").answer(true, "r1");
+        service.answer(true, "r1").answer(true, "r1").answer(true, "r1").answer(true, "r1");
         Decider decider = decider(DecisionCacheTest.CONFIG, cache);
         assertTrue(decider.decide(produce("writer", "persistent://acme/payments/a")).join());
         assertTrue(decider.decide(lookup("writer", "persistent://acme/payments/a")).join());
-        assertTrue(service.batches.isEmpty(), "produce was already cached: a plain Authorize");
+        assertEquals(List.of("topic.lookup", "topic.consume"), service.batches.get(0).getRequestsList().stream()
+                .map(AuthorizeRequest::getAction).toList(), "produce was already cached");
         MeshgateConfig off = MeshgateConfig.from(MeshgateConfigTest.conf("meshgatePrefetchOnLookup", "false"));
         DecisionCache fresh = new DecisionCache(off);
         fresh.activate("r1");
         assertTrue(decider(off, fresh).decide(lookup("writer", "persistent://acme/payments/b")).join());
-        assertTrue(service.batches.isEmpty());
-        assertEquals(3, service.requests.size());
+        assertEquals(1, service.batches.size());
+        assertEquals(2, service.requests.size());
     }
 
     @Test

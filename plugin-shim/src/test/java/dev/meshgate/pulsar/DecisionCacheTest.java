@@ -45,6 +45,28 @@ class DecisionCacheTest {
     }
 
     @Test
+    void anAnswerForAnySubscriptionServesEveryNameAndOnlyItsRevision() {
+        DecisionCache cache = new DecisionCache(CONFIG);
+        cache.activate("r1");
+        cache.put(DecisionKey.of(question("reader", "")), "r1", true, true);
+        assertEquals(Optional.of(true), cache.get(DecisionKey.of(question("reader", "billing"))));
+        assertEquals(Optional.of(true), cache.get(DecisionKey.of(question("reader", "other"))));
+        assertEquals(Optional.empty(), cache.get(DecisionKey.of(question("writer", "billing"))));
+        cache.activate("r2");
+        assertEquals(Optional.empty(), cache.get(DecisionKey.of(question("reader", "billing"))));
+    }
+
+    @Test
+    void anAnswerForOneSubscriptionServesOnlyThatName() {
+        DecisionCache cache = new DecisionCache(CONFIG);
+        cache.activate("r1");
+        cache.put(DecisionKey.of(question("reader", "reader-1")), "r1", true, false);
+        assertEquals(Optional.of(true), cache.get(DecisionKey.of(question("reader", "reader-1"))));
+        assertEquals(Optional.empty(), cache.get(DecisionKey.of(question("reader", "reader-2"))));
+        assertEquals(Optional.empty(), cache.get(DecisionKey.of(question("reader", ""))));
+    }
+
+    @Test
     void aNewRevisionDropsEveryOlderAnswer() {
         DecisionCache cache = new DecisionCache(CONFIG);
         cache.activate("r1");

@@ -24,6 +24,12 @@ final class FakeAuthorizeService implements AuthorizeCall {
         return this;
     }
 
+    /** An answer the service says holds for every subscription name. */
+    FakeAuthorizeService answerForAnySubscription(boolean allowed, String revision) {
+        script.add(Decision.newBuilder().setAllowed(allowed).setRevision(revision).setAnySubscription(true).build());
+        return this;
+    }
+
     FakeAuthorizeService fail(Status status) {
         script.add(status.asRuntimeException());
         return this;
