@@ -75,6 +75,7 @@ def test_audit_file_has_every_broker_decision_and_no_secret(
     denied = [r for r in produce if r["principal"] == READER and r["decision"] == "deny"]
     assert allowed and denied, records
     assert allowed[0]["rule_id"] == "payments.yaml#writer-produces"
+    assert allowed[0].get("prefetch") is True, "asked by the shim together with the writer's lookup"
     assert denied[0]["reason_code"] == "no_matching_rule" and denied[0]["rule_id"] == ""
     for record in (allowed[0], denied[0]):
         assert record["time"] and record["revision"] and record["request_id"] and record["broker_id"]

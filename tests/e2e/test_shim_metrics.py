@@ -39,7 +39,9 @@ def test_decisions_latency_cache_and_revision_are_scraped(
         client.close()
     page = broker.metrics()
     assert _value(page, "meshgate_shim_decisions_total", 'result="allow",reason="policy"') >= 1
-    assert _value(page, "meshgate_shim_decisions_total", 'result="deny",reason="policy"') >= 1
+    # the writer's consume was prefetched (denied, for any subscription) with its first lookup
+    assert _value(page, "meshgate_shim_decisions_total", 'result="deny",reason="cached"') >= 1
+    assert _value(page, "meshgate_shim_prefetches_total", 'result="deny"') >= 1
     assert _value(page, "meshgate_shim_decisions_total", 'result="allow",reason="cached"') >= 1
     assert _value(page, "meshgate_shim_decisions_total", 'result="allow",reason="superuser"') >= 1
     assert _value(page, "meshgate_shim_decision_seconds_count", 'source="service"') >= 1
