@@ -89,21 +89,22 @@ public final class MeshgateClient implements Closeable, AuthorizeCall {
     @Override
     public CompletableFuture<AuthorizeResponse> authorize(AuthorizeRequest request) {
         Deadline deadline = Deadline.after(config.deadlineMillis(), TimeUnit.MILLISECONDS);
-        return attempt(0, deadline, (channel, lastResort) -> {
-            AuthorizationGrpc.AuthorizationFutureStub stub =
-                    AuthorizationGrpc.newFutureStub(channel).withDeadline(deadline);
-            return (lastResort ? stub.withWaitForReady() : stub).authorize(request);
-        });
+        return attempt(0, deadline, (channel, lastResort) ->
+                authorization(channel, deadline, lastResort).authorize(request));
     }
 
     @Override
     public CompletableFuture<AuthorizeBatchResponse> authorizeBatch(AuthorizeBatchRequest request) {
         Deadline deadline = Deadline.after(config.deadlineMillis(), TimeUnit.MILLISECONDS);
-        return attempt(0, deadline, (channel, lastResort) -> {
-            AuthorizationGrpc.AuthorizationFutureStub stub =
-                    AuthorizationGrpc.newFutureStub(channel).withDeadline(deadline);
-            return (lastResort ? stub.withWaitForReady() : stub).authorizeBatch(request);
-        });
+        return attempt(0, deadline, (channel, lastResort) ->
+                authorization(channel, deadline, lastResort).authorizeBatch(request));
+    }
+
+    private static AuthorizationGrpc.AuthorizationFutureStub authorization(ManagedChannel channel, Deadline deadline,
+                                                                           boolean lastResort) {
+        AuthorizationGrpc.AuthorizationFutureStub stub =
+                AuthorizationGrpc.newFutureStub(channel).withDeadline(deadline);
+        return lastResort ? stub.withWaitForReady() : stub;
     }
 
     /** Opens the revision stream on target {@code index} (modulo the number of targets). */

@@ -11,31 +11,12 @@ import dev.meshgate.proto.v1.AuthorizeResponse;
 import dev.meshgate.proto.v1.Decision;
 import dev.meshgate.proto.v1.Resource;
 import io.grpc.Status;
-import io.prometheus.client.CollectorRegistry;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import org.junit.jupiter.api.Test;
 
-/** The Decider's round-trip savers: the produce prefetch on a lookup miss and sharing of in-flight calls. */
-class DeciderSharingTest {
-
-    private final CollectorRegistry registry = new CollectorRegistry();
-    private final ShimMetrics metrics = new ShimMetrics(registry);
-    private final FakeAuthorizeService service = new FakeAuthorizeService();
-
-    private Decider decider(MeshgateConfig config, DecisionCache cache) {
-        return new Decider(config, service, cache, metrics);
-    }
-
-    private static AuthorizeRequest question(String principal) {
-        return DecisionCacheTest.question(principal, "billing");
-    }
-
-    private double decisions(String result, String reason) {
-        Double value = registry.getSampleValue("meshgate_shim_decisions_total", new String[] {"result", "reason"},
-                new String[] {result, reason});
-        return value == null ? 0 : value;
-    }
+/** The Decider's round-trip savers: the produce/consume prefetch on a lookup miss, sharing of in-flight calls. */
+class DeciderSharingTest extends DeciderFixture {
 
     private static AuthorizeRequest lookup(String principal, String topic) {
         return AuthorizeRequest.newBuilder().setPrincipal(principal).setAction("topic.lookup")
@@ -58,8 +39,7 @@ class DeciderSharingTest {
 
     @Test
     void aLookupThatMissesAsksForProduceAndConsumeInTheSameCallAndCachesTheAnswers() {
-        DecisionCache cache = new DecisionCache(DecisionCacheTest.CONFIG);
-        cache.activate("r1");
+        DecisionCache cache = activeCache(DecisionCacheTest.CONFIG, "r1");
         service.answer(true, "r1").answer(true, "r1").answerForAnySubscription(true, "r1");
         Decider decider = decider(DecisionCacheTest.CONFIG, cache);
         String topic = "persistent://acme/payments/orders";
@@ -85,8 +65,7 @@ class DeciderSharingTest {
 
     @Test
     void aConsumeAnswerThatDependsOnTheSubscriptionIsNotReusedForOtherNames() {
-        DecisionCache cache = new DecisionCache(DecisionCacheTest.CONFIG);
-        cache.activate("r1");
+        DecisionCache cache = activeCache(DecisionCacheTest.CONFIG, "r1");
         service.answer(true, "r1").answer(true, "r1").answer(false, "r1").answer(true, "r1");
         Decider decider = decider(DecisionCacheTest.CONFIG, cache);
         String topic = "persistent://acme/payments/orders";
@@ -98,8 +77,7 @@ class DeciderSharingTest {
 
     @Test
     void aPrefetchedDenyIsCachedAsADeny() {
-        DecisionCache cache = new DecisionCache(DecisionCacheTest.CONFIG);
-        cache.activate("r1");
+        DecisionCache cache = activeCache(DecisionCacheTest.CONFIG, "r1");
         service.answer(true, "r1").answer(false, "r1").answerForAnySubscription(false, "r1");
         Decider decider = decider(DecisionCacheTest.CONFIG, cache);
         assertTrue(decider.decide(lookup("reader", "persistent://acme/payments/orders")).join());
@@ -111,8 +89,7 @@ class DeciderSharingTest {
 
     @Test
     void onlyFollowersNotCachedArePrefetchedAndNoneWhenPrefetchIsOff() {
-        DecisionCache cache = new DecisionCache(DecisionCacheTest.CONFIG);
-        cache.activate("r1");
+        DecisionCache cache = activeCache(DecisionCacheTest.CONFIG, "r1");
         service.answer(true, "r1").answer(true, "r1").answer(true, "r1").answer(true, "r1");
         Decider decider = decider(DecisionCacheTest.CONFIG, cache);
         assertTrue(decider.decide(produce("writer", "persistent://acme/payments/a")).join());
@@ -120,8 +97,7 @@ class DeciderSharingTest {
         assertEquals(List.of("topic.lookup", "topic.consume"), service.batches.get(0).getRequestsList().stream()
                 .map(AuthorizeRequest::getAction).toList(), "produce was already cached");
         MeshgateConfig off = MeshgateConfig.from(MeshgateConfigTest.conf("meshgatePrefetchOnLookup", "false"));
-        DecisionCache fresh = new DecisionCache(off);
-        fresh.activate("r1");
+        DecisionCache fresh = activeCache(off, "r1");
         assertTrue(decider(off, fresh).decide(lookup("writer", "persistent://acme/payments/b")).join());
         assertEquals(1, service.batches.size());
         assertEquals(2, service.requests.size());
@@ -129,8 +105,7 @@ class DeciderSharingTest {
 
     @Test
     void aBatchAnswerOfTheWrongShapeDeniesAndCachesNothing() {
-        DecisionCache cache = new DecisionCache(DecisionCacheTest.CONFIG);
-        cache.activate("r1");
+        DecisionCache cache = activeCache(DecisionCacheTest.CONFIG, "r1");
         AuthorizeCall shortBatch = new AuthorizeCall() {
             @Override
             public CompletableFuture<AuthorizeResponse> authorize(AuthorizeRequest request) {
@@ -151,8 +126,7 @@ class DeciderSharingTest {
 
     @Test
     void identicalQuestionsInFlightShareOneCall() {
-        DecisionCache cache = new DecisionCache(DecisionCacheTest.CONFIG);
-        cache.activate("r1");
+        DecisionCache cache = activeCache(DecisionCacheTest.CONFIG, "r1");
         CompletableFuture<Decision> pending = service.hold();
         Decider decider = decider(DecisionCacheTest.CONFIG, cache);
         CompletableFuture<Boolean> first = decider.decide(question("writer"));
@@ -170,8 +144,7 @@ class DeciderSharingTest {
 
     @Test
     void aFailedCallDeniesEveryQuestionThatJoinedIt() {
-        DecisionCache cache = new DecisionCache(DecisionCacheTest.CONFIG);
-        cache.activate("r1");
+        DecisionCache cache = activeCache(DecisionCacheTest.CONFIG, "r1");
         CompletableFuture<Decision> pending = service.hold();
         Decider decider = decider(DecisionCacheTest.CONFIG, cache);
         CompletableFuture<Boolean> first = decider.decide(question("writer"));
@@ -185,8 +158,7 @@ class DeciderSharingTest {
 
     @Test
     void aQuestionAskedUnderANewRevisionNeverJoinsACallMadeUnderTheOldOne() {
-        DecisionCache cache = new DecisionCache(DecisionCacheTest.CONFIG);
-        cache.activate("r1");
+        DecisionCache cache = activeCache(DecisionCacheTest.CONFIG, "r1");
         CompletableFuture<Decision> old = service.hold();
         service.answer(false, "r2");
         Decider decider = decider(DecisionCacheTest.CONFIG, cache);

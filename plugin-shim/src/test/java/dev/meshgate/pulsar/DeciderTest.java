@@ -9,31 +9,12 @@ import dev.meshgate.proto.v1.AuthorizeBatchResponse;
 import dev.meshgate.proto.v1.AuthorizeRequest;
 import dev.meshgate.proto.v1.AuthorizeResponse;
 import io.grpc.Status;
-import io.prometheus.client.CollectorRegistry;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import org.junit.jupiter.api.Test;
 
-class DeciderTest {
-
-    private final CollectorRegistry registry = new CollectorRegistry();
-    private final ShimMetrics metrics = new ShimMetrics(registry);
-    private final FakeAuthorizeService service = new FakeAuthorizeService();
-
-    private Decider decider(MeshgateConfig config, DecisionCache cache) {
-        return new Decider(config, service, cache, metrics);
-    }
-
-    private static AuthorizeRequest question(String principal) {
-        return DecisionCacheTest.question(principal, "billing");
-    }
-
-    private double decisions(String result, String reason) {
-        Double value = registry.getSampleValue("meshgate_shim_decisions_total", new String[] {"result", "reason"},
-                new String[] {result, reason});
-        return value == null ? 0 : value;
-    }
+class DeciderTest extends DeciderFixture {
 
     @Test
     void superUsersShortCircuit() {
@@ -53,8 +34,7 @@ class DeciderTest {
 
     @Test
     void answersOfTheActiveRevisionAreCachedAndEachCallHasItsOwnRequestId() {
-        DecisionCache cache = new DecisionCache(DecisionCacheTest.CONFIG);
-        cache.activate("r1");
+        DecisionCache cache = activeCache(DecisionCacheTest.CONFIG, "r1");
         service.answer(false, "r1");
         Decider decider = decider(DecisionCacheTest.CONFIG, cache);
         assertFalse(decider.decide(question("writer")).join());
@@ -70,8 +50,7 @@ class DeciderTest {
 
     @Test
     void errorsDenyAndAreNeverCached() {
-        DecisionCache cache = new DecisionCache(DecisionCacheTest.CONFIG);
-        cache.activate("r1");
+        DecisionCache cache = activeCache(DecisionCacheTest.CONFIG, "r1");
         service.fail(Status.DEADLINE_EXCEEDED).fail(Status.UNAVAILABLE).answer(true, "r1");
         Decider decider = decider(DecisionCacheTest.CONFIG, cache);
         assertFalse(decider.decide(question("reader")).join());
@@ -105,8 +84,7 @@ class DeciderTest {
 
     @Test
     void staleIfErrorRepeatsAnEarlierAllowButNeverInventsOne() {
-        DecisionCache cache = new DecisionCache(DecisionCacheTest.STALE);
-        cache.activate("r1");
+        DecisionCache cache = activeCache(DecisionCacheTest.STALE, "r1");
         service.answer(true, "r1").fail(Status.UNAVAILABLE).fail(Status.UNAVAILABLE);
         Decider decider = decider(DecisionCacheTest.STALE, cache);
         assertTrue(decider.decide(question("reader")).join());
@@ -118,8 +96,7 @@ class DeciderTest {
 
     @Test
     void withoutStaleIfErrorAnEarlierAllowDoesNotSurviveAnOutage() {
-        DecisionCache cache = new DecisionCache(DecisionCacheTest.CONFIG);
-        cache.activate("r1");
+        DecisionCache cache = activeCache(DecisionCacheTest.CONFIG, "r1");
         service.answer(true, "r1").fail(Status.UNAVAILABLE);
         Decider decider = decider(DecisionCacheTest.CONFIG, cache);
         assertTrue(decider.decide(question("reader")).join());
