@@ -8,6 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from google.protobuf import json_format
+from google.protobuf.message import Message
+
 from bench import tools
 from bench.env import ROOT
 from bench.servers import CLIENT_CPU
@@ -22,6 +25,28 @@ class Call:
     data: dict[str, Any]
     proto: Path | None = None  # None: server reflection
     decisions_per_call: int = 1
+    # Count-delimited binary messages (`write_messages`) that ghz cycles through round-robin (-B: message
+    # number i goes to the i-th call over all workers; every message is parsed before the clock starts).
+    # Replaces `data`, which then only describes the first message.
+    messages: Path | None = None
+
+
+def write_messages(path: Path, message_type: type[Message], messages: list[dict[str, Any]]) -> Path:
+    """The messages as ghz -B reads several: each one's varint length, then its bytes."""
+    with path.open("wb") as out:
+        for data in messages:
+            body = json_format.ParseDict(data, message_type()).SerializeToString()
+            out.write(_varint(len(body)) + body)
+    return path
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while n > 0x7F:
+        out.append(n & 0x7F | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
 
 
 def ghz_point(target: str, call: Call, *, concurrency: int, seconds: float, rps: int = 0) -> dict[str, Any]:
@@ -30,8 +55,7 @@ def ghz_point(target: str, call: Call, *, concurrency: int, seconds: float, rps:
         "--insecure",
         "--call",
         call.method,
-        "-d",
-        json.dumps(call.data),
+        *(["-B", str(call.messages)] if call.messages else ["-d", json.dumps(call.data)]),
         "-c",
         str(concurrency),
         "-z",

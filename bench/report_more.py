@@ -17,6 +17,11 @@ def _sat(points: list[dict[str, Any]], concurrency: int) -> dict[str, Any]:
     return next(p for p in points if p["concurrency"] == concurrency and not p["offered_rps"])
 
 
+def _hits(point: dict[str, Any]) -> str:
+    ratio = point.get("memo_hit_ratio")
+    return "-" if ratio is None else f"{ratio:.1%}"
+
+
 def grpc(data: dict[str, Any], goals: list[list[str]]) -> str:
     r = data["result"]
     runs: dict[str, list[dict[str, Any]]] = r["runs"]
@@ -61,17 +66,35 @@ def grpc(data: dict[str, Any], goals: list[list[str]]) -> str:
             ]
         )
     batch = r.get("batch", [])
+    variants = r.get("batch_variants", {})
+    distinct_n = variants.get("distinct", {}).get("distinct_requests", 0)
     if batch:
-        best = max(batch, key=lambda p: p["decisions_per_s"])
+        by_variant = {
+            v: max(
+                (p for p in batch if p.get("variant", "repeated") == v), key=lambda p: p["decisions_per_s"]
+            )
+            for v in ("repeated", "distinct")
+            if any(p.get("variant", "repeated") == v for p in batch)
+        }
+        judged = by_variant.get("distinct")
+        rep = by_variant["repeated"]
+        rep_text = (
+            f"repeated questions (memo hits): {rate(rep['decisions_per_s'])}/s "
+            f"({rep['transport']}, c={rep['concurrency']})"
+        )
         goals.append(
             [
-                "AuthorizeBatch ≥ 50k decisions/s",
-                f"{rate(best['decisions_per_s'])}/s ({best['transport']}, c={best['concurrency']})",
-                verdict(best["decisions_per_s"] >= 50_000),
+                "AuthorizeBatch ≥ 50k decisions/s (judged on distinct questions: memo misses)",
+                f"{rate(judged['decisions_per_s'])}/s distinct ({judged['transport']}, c={judged['concurrency']}, "
+                f"memo hits {_hits(judged)}); {rep_text}"
+                if judged
+                else f"not measured on distinct questions; {rep_text}",
+                verdict(judged is not None and judged["decisions_per_s"] >= 50_000),
             ]
         )
     batch_rows = [
         [
+            p.get("variant", "repeated"),
             p["transport"],
             str(p["concurrency"]),
             rate(p["rps"]),
@@ -79,6 +102,7 @@ def grpc(data: dict[str, Any], goals: list[list[str]]) -> str:
             _lat(p, "p50"),
             _lat(p, "p99"),
             _lat(p, "p999"),
+            _hits(p),
         ]
         for p in batch
     ]
@@ -95,11 +119,19 @@ def grpc(data: dict[str, Any], goals: list[list[str]]) -> str:
     large_text = ""
     if large:
         s, b = large["single_c32"], large["batch_c4"]
+        fresh = large.get("batch_c4_distinct")
+        fresh_text = (
+            f"; on distinct questions ({large['batch_distinct_requests']:,} different requests of the same mix, "
+            f"none asked before, memo hits {_hits(fresh)}) {rate(fresh['decisions_per_s'])} decisions/s, p99 "
+            f"{_lat(fresh, 'p99')} ms"
+            if fresh
+            else ""
+        )
         large_text = (
             f"\nWith the generated **100,000-rule** policy (TCP): Authorize at c=32 {rate(s['rps'])}/s, p50 "
-            f"{_lat(s, 'p50')} ms, p99 {_lat(s, 'p99')} ms; AuthorizeBatch (100 different requests) at c=4 "
-            f"{rate(b['decisions_per_s'])} decisions/s, p99 {_lat(b, 'p99')} ms. Start-up to serving: "
-            f"{large['startup_s']:.0f} s.\n"
+            f"{_lat(s, 'p50')} ms, p99 {_lat(s, 'p99')} ms; AuthorizeBatch at c=4 on repeated questions (the "
+            f"same 100 different requests every call, memo hits {_hits(b)}) {rate(b['decisions_per_s'])} "
+            f"decisions/s, p99 {_lat(b, 'p99')} ms{fresh_text}. Start-up to serving: {large['startup_s']:.0f} s.\n"
         )
     return (
         "## 2. Service over gRPC, against Cerbos\n\n"
@@ -118,9 +150,28 @@ def grpc(data: dict[str, Any], goals: list[list[str]]) -> str:
         "ghz cancels when the time is up.\n\n"
         + table(head, rows)
         + f"\n![grpc]({plot})\n\n"
-        + f"AuthorizeBatch, {100} allowed requests per call (meshgate, two-rule policy):\n\n"
+        + "AuthorizeBatch, 100 allowed requests per call (meshgate, two-rule policy, writer producing on "
+        "acme/payments topics). meshgate memoizes decisions per policy revision (LRU, "
+        f"{variants.get('memo_entries', 16384):,} entries), so two variants: **repeated questions** sends the "
+        "same message (100 different requests) every call, and after the first call every decision is a memo "
+        "hit; **distinct questions** has ghz cycle round-robin through "
+        f"{variants.get('distinct', {}).get('messages', 0)} messages holding {distinct_n:,} different requests "
+        "(topics `t-<n>`), more than the memo holds, and every ghz run (warm-up included) gets its own requests, never asked before of that server: nearly every decision is "
+        "evaluated by the policy. 'memo hits' is the server's own count over the point (`/metrics`). The goal "
+        "is judged on distinct questions.\n\n"
         + table(
-            ["transport", "concurrency", "calls/s", "decisions/s", "p50 ms", "p99 ms", "p99.9 ms"], batch_rows
+            [
+                "questions",
+                "transport",
+                "concurrency",
+                "calls/s",
+                "decisions/s",
+                "p50 ms",
+                "p99 ms",
+                "p99.9 ms",
+                "memo hits",
+            ],
+            batch_rows,
         )
         + large_text
     )
