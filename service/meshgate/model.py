@@ -22,8 +22,12 @@ class CredentialKind(StrEnum):
     ROLE = "role"  # a plain Pulsar role from another provider, not verified by meshgate
 
 
+_NO_ATTRIBUTES: Mapping[str, tuple[str, ...]] = MappingProxyType({})
+
+
 def _frozen(attrs: Mapping[str, tuple[str, ...]] | None) -> Mapping[str, tuple[str, ...]]:
-    return MappingProxyType(dict(attrs or {}))
+    # Most requests carry no claims: one shared read-only empty mapping instead of a copy per request.
+    return MappingProxyType(dict(attrs)) if attrs else _NO_ATTRIBUTES
 
 
 @dataclass(frozen=True, slots=True)

@@ -97,12 +97,16 @@ def decision_key(msg: pb.AuthorizeRequest, caller: Identity | None) -> DecisionK
 
 
 def decision_to_pb(decision: Decision) -> pb.Decision:
-    return pb.Decision(
+    answer = pb.Decision(
         allowed=decision.allowed,
         rule_id=decision.rule_id,
         reason_code=decision.reason_code,
         reason=decision.reason,
         revision=decision.revision,
-        shadow=[pb.ShadowEffect(rule_id=s.rule_id, would_allow=s.would_allow) for s in decision.shadow],
         any_subscription=decision.any_subscription,
     )
+    if decision.shadow:  # rare: no list to build for the usual decision
+        answer.shadow.extend(
+            pb.ShadowEffect(rule_id=s.rule_id, would_allow=s.would_allow) for s in decision.shadow
+        )
+    return answer
