@@ -1,7 +1,6 @@
 """`Decision.any_subscription` on the wire, with the example policies: the broker plugin may reuse a
 consume answer for every subscription name only when the service says no rule narrows subscriptions
-(payments: the reader consumes on any subscription; teams: a deny names `quarantine-*`). And the empty
-batch the plugin's start-up warm-up sends."""
+(payments: the reader consumes on any subscription; teams: a deny names `quarantine-*`)."""
 
 from __future__ import annotations
 
@@ -48,9 +47,3 @@ def test_consume_answers_say_whether_they_hold_for_any_subscription(stubs: Stubs
         resource=consume(reader, "persistent://acme/payments/x").resource,
     )
     assert not stubs.authorization.Authorize(lookup, timeout=10).decision.any_subscription
-
-
-def test_an_empty_batch_is_answered_with_nothing(stubs: Stubs) -> None:
-    """The broker plugin's start-up warm-up sends empty batches: no decision, so no audit record."""
-    answer = stubs.authorization.AuthorizeBatch(pb.AuthorizeBatchRequest(), timeout=10)
-    assert list(answer.decisions) == []

@@ -13,12 +13,11 @@ import org.apache.pulsar.broker.ServiceConfiguration;
  * @param cacheMaxEntries decision cache bound; 0 turns the cache off
  * @param staleIfErrorSeconds the stale-if-error window; used only with {@link FailMode#STALE_IF_ERROR}
  * @param prefetchOnLookup on a {@code topic.lookup} cache miss, ask for {@code topic.produce} in the same call
- * @param warmupCalls empty calls made at start so the JIT compiles the client path; 0 turns it off
  */
 public record MeshgateConfig(List<String> targets, long deadlineMillis, long authnDeadlineMillis,
                              long cacheMaxEntries, long cacheTtlSeconds, FailMode failMode,
                              long staleIfErrorSeconds, TlsFiles tls, Set<String> superUserRoles,
-                             boolean prefetchOnLookup, long warmupCalls) {
+                             boolean prefetchOnLookup) {
 
     public static final String TARGETS = "meshgateTargets";
     public static final String TARGETS_DEFAULT = "127.0.0.1:50051";
@@ -36,8 +35,6 @@ public record MeshgateConfig(List<String> targets, long deadlineMillis, long aut
     public static final long STALE_IF_ERROR_SECONDS_DEFAULT = 30;
     public static final String PREFETCH_ON_LOOKUP = "meshgatePrefetchOnLookup";
     public static final boolean PREFETCH_ON_LOOKUP_DEFAULT = true;
-    public static final String WARMUP_CALLS = "meshgateWarmupCalls";
-    public static final long WARMUP_CALLS_DEFAULT = 5_000;
     public static final String TLS_CERT_FILE = "meshgateTlsCertFile";
     public static final String TLS_KEY_FILE = "meshgateTlsKeyFile";
     public static final String TLS_CA_FILE = "meshgateTlsCaFile";
@@ -47,7 +44,6 @@ public record MeshgateConfig(List<String> targets, long deadlineMillis, long aut
     static final long MAX_CACHE_ENTRIES = 10_000_000;
     static final long MAX_CACHE_TTL_SECONDS = 86_400;
     static final long MAX_STALE_IF_ERROR_SECONDS = 3_600;
-    static final long MAX_WARMUP_CALLS = 1_000_000;
 
     public MeshgateConfig {
         targets = List.copyOf(targets);
@@ -69,8 +65,7 @@ public record MeshgateConfig(List<String> targets, long deadlineMillis, long aut
                 read.longIn(CACHE_TTL_SECONDS, CACHE_TTL_SECONDS_DEFAULT, 1, MAX_CACHE_TTL_SECONDS),
                 read.choice(FAIL_MODE, FAIL_MODE_DEFAULT, FailMode.class),
                 read.longIn(STALE_IF_ERROR_SECONDS, STALE_IF_ERROR_SECONDS_DEFAULT, 1, MAX_STALE_IF_ERROR_SECONDS),
-                tls, supers, read.bool(PREFETCH_ON_LOOKUP, PREFETCH_ON_LOOKUP_DEFAULT),
-                read.longIn(WARMUP_CALLS, WARMUP_CALLS_DEFAULT, 0, MAX_WARMUP_CALLS));
+                tls, supers, read.bool(PREFETCH_ON_LOOKUP, PREFETCH_ON_LOOKUP_DEFAULT));
     }
 
     private static void rejectRenamed(ConfigReader read) {

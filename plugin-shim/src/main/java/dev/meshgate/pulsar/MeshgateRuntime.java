@@ -31,7 +31,6 @@ final class MeshgateRuntime implements Closeable {
         this.watcher = new RevisionWatcher(client, cache, metrics);
         this.decider = new Decider(config, client, cache, metrics);
         watcher.start();
-        ClientWarmup.start(client, (int) config.warmupCalls());
     }
 
     static synchronized MeshgateRuntime acquire(MeshgateConfig config) throws IOException {

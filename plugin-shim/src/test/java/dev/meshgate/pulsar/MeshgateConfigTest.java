@@ -39,7 +39,6 @@ class MeshgateConfigTest {
         assertFalse(config.tls().enabled());
         assertTrue(config.superUserRoles().isEmpty());
         assertTrue(config.prefetchOnLookup());
-        assertEquals(5_000, config.warmupCalls());
     }
 
     @Test
