@@ -15,6 +15,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoM
 from prometheus_client.registry import Collector
 
 from meshgate.audit.events import Record
+from meshgate.policy.actions import is_known
 
 # Authorization is a hot path: fine buckets below a millisecond, coarse ones up to the shim's deadline.
 DecisionLabels = tuple[bool, str, str]  # allowed, action, reason_code
@@ -52,8 +53,9 @@ class EventMetrics:
     def observe_decisions(self, counts: Mapping[DecisionLabels, int]) -> None:
         """`counts` of decisions by (allowed, action, reason_code) as they came off the wire."""
         for (allowed, action, reason_code), count in counts.items():
-            # Unknown actions come from the wire: one label for all of them keeps the cardinality bounded.
-            labels = (allowed, "unknown" if reason_code == "unknown_action" else action, reason_code)
+            # Actions come from the wire: any name outside the action table (denied as unknown_action, or
+            # allowed to a super-user, who may do anything) shares one label, so cardinality stays bounded.
+            labels = (allowed, action if is_known(action) else "unknown", reason_code)
             child = self._decision_children.get(labels)
             if child is None:
                 child = self.decisions.labels("allow" if allowed else "deny", labels[1], reason_code)

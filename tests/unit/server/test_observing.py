@@ -149,3 +149,17 @@ def test_the_wrapper_is_built_once_per_method() -> None:
         asyncio.run(interceptor.intercept_service(continuation, Details(BATCH))) for _ in range(2)
     )
     assert first is again and first is not handler
+
+
+def test_an_action_outside_the_table_is_one_label_whatever_the_answer() -> None:
+    """A super-user may ask with any action string; it must not become a new label value."""
+    metrics = ServiceMetrics()
+    metrics.events.observe_decisions(
+        {(True, "made.up.one", "superuser"): 1, (True, "made.up.two", "superuser"): 2}
+    )
+    labels = {"result": "allow", "action": "unknown", "reason_code": "superuser"}
+    assert metrics.registry.get_sample_value("meshgate_decisions_total", labels) == 3
+    assert (
+        metrics.registry.get_sample_value("meshgate_decisions_total", {**labels, "action": "made.up.one"})
+        is None
+    )
