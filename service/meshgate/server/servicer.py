@@ -97,8 +97,7 @@ class AuthorizationServicer(pb_grpc.AuthorizationServicer):
     ) -> pb.AuthorizeBatchResponse:
         try:
             items = request.requests
-            callers = {i: await self._caller(r) for i, r in enumerate(items) if r.HasField("credential")}
-            return pb.AuthorizeBatchResponse(decisions=self._decide_all(items, callers))
+            return pb.AuthorizeBatchResponse(decisions=self._decide_all(items, await self._callers(items)))
         except Exception as error:
             await _fail(context, error)
 
@@ -125,6 +124,19 @@ class AuthorizationServicer(pb_grpc.AuthorizationServicer):
                 table.put(key, decision)
             answers.append(convert.decision_to_pb(decision))
         return answers
+
+    async def _callers(self, items: Sequence[pb.AuthorizeRequest]) -> dict[int, Identity | None]:
+        """The identity of each item with a credential; each distinct credential and peer is verified once
+        (the broker plugin's lookup batch carries the connection's credential on every item)."""
+        callers: dict[int, Identity | None] = {}
+        verified: dict[tuple[bytes, bytes], Identity | None] = {}
+        for i, item in enumerate(items):
+            if item.HasField("credential"):
+                seen = (item.credential.SerializeToString(), item.peer.SerializeToString())
+                if seen not in verified:
+                    verified[seen] = await self._caller(item)
+                callers[i] = verified[seen]
+        return callers
 
     async def _caller(self, request: pb.AuthorizeRequest) -> Identity | None:
         """The identity behind the attached credential, for its claims; None when absent or invalid."""

@@ -60,9 +60,13 @@ class Source:
 
 
 class Tokens:
-    """Token `<principal>|<group>` authenticates to that principal with that group."""
+    """Token `<principal>|<group>` authenticates to that principal with that group; counts verifications."""
+
+    def __init__(self) -> None:
+        self.verified: list[str] = []
 
     async def authenticate(self, token: str) -> Identity:
+        self.verified.append(token)
         principal, _, group = token.partition("|")
         if not group:
             raise AuthenticationError("bad token", code="malformed")
@@ -74,9 +78,11 @@ class Context:
         raise grpc.aio.AbortError(code, details)
 
 
-def servicer(source: Source, memo: DecisionMemo[Decision] | None = None) -> AuthorizationServicer:
+def servicer(
+    source: Source, memo: DecisionMemo[Decision] | None = None, tokens: Tokens | None = None
+) -> AuthorizationServicer:
     feed = RevisionFeed(lambda: "")
-    return AuthorizationServicer(Authorizer(source), Authenticator(tokens=Tokens()), feed, memo)
+    return AuthorizationServicer(Authorizer(source), Authenticator(tokens=tokens or Tokens()), feed, memo)
 
 
 def request(principal: str = WRITER, token: str = "", topic: str = TOPIC.topic) -> pb.AuthorizeRequest:
@@ -167,6 +173,16 @@ def test_vouched_claims_are_part_of_the_key() -> None:
         True, False, True, False, False, False
     ]  # fmt: skip
     assert single(service, in_b).allowed is False and single(service, in_a).allowed is True
+
+
+def test_a_credential_repeated_across_a_batch_is_verified_once() -> None:
+    tokens = Tokens()
+    service = servicer(Source(GroupStub("r1", allowed=False)), tokens=tokens)
+    in_a, in_b = request(token=f"{WRITER}|a"), request(token=f"{WRITER}|b")
+    assert batch(service, in_a, request(token=f"{WRITER}|a", topic="persistent://acme/payments/x"), in_b) == [
+        True, True, False
+    ]  # fmt: skip
+    assert tokens.verified == [f"{WRITER}|a", f"{WRITER}|b"]
 
 
 def test_the_key_covers_every_field_the_policy_can_read() -> None:
