@@ -39,6 +39,11 @@ class AuthenticationStub:
                 request_serializer=meshgate_dot_v1_dot_meshgate__pb2.AuthenticateRequest.SerializeToString,
                 response_deserializer=meshgate_dot_v1_dot_meshgate__pb2.AuthenticateResponse.FromString,
                 _registered_method=True)
+        self.AuthenticateBatch = channel.unary_unary(
+                '/meshgate.v1.Authentication/AuthenticateBatch',
+                request_serializer=meshgate_dot_v1_dot_meshgate__pb2.AuthenticateBatchRequest.SerializeToString,
+                response_deserializer=meshgate_dot_v1_dot_meshgate__pb2.AuthenticateBatchResponse.FromString,
+                _registered_method=True)
 
 
 class AuthenticationServicer:
@@ -51,6 +56,14 @@ class AuthenticationServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def AuthenticateBatch(self, request, context):
+        """Verify many credentials in one call; answers keep the order of the requests. The shim coalesces the
+        connects that arrive while earlier calls are in flight (a reconnect storm) into one such call.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AuthenticationServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -58,6 +71,11 @@ def add_AuthenticationServicer_to_server(servicer, server):
                     servicer.Authenticate,
                     request_deserializer=meshgate_dot_v1_dot_meshgate__pb2.AuthenticateRequest.FromString,
                     response_serializer=meshgate_dot_v1_dot_meshgate__pb2.AuthenticateResponse.SerializeToString,
+            ),
+            'AuthenticateBatch': grpc.unary_unary_rpc_method_handler(
+                    servicer.AuthenticateBatch,
+                    request_deserializer=meshgate_dot_v1_dot_meshgate__pb2.AuthenticateBatchRequest.FromString,
+                    response_serializer=meshgate_dot_v1_dot_meshgate__pb2.AuthenticateBatchResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -87,6 +105,33 @@ class Authentication:
             '/meshgate.v1.Authentication/Authenticate',
             meshgate_dot_v1_dot_meshgate__pb2.AuthenticateRequest.SerializeToString,
             meshgate_dot_v1_dot_meshgate__pb2.AuthenticateResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AuthenticateBatch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/meshgate.v1.Authentication/AuthenticateBatch',
+            meshgate_dot_v1_dot_meshgate__pb2.AuthenticateBatchRequest.SerializeToString,
+            meshgate_dot_v1_dot_meshgate__pb2.AuthenticateBatchResponse.FromString,
             options,
             channel_credentials,
             insecure,

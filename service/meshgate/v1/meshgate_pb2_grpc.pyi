@@ -39,12 +39,20 @@ class AuthenticationStub:
     def __new__(cls, channel: _aio.Channel) -> AuthenticationAsyncStub: ...
     Authenticate: _grpc.UnaryUnaryMultiCallable[_meshgate_pb2.AuthenticateRequest, _meshgate_pb2.AuthenticateResponse]
     """Verify a credential and return the canonical principal."""
+    AuthenticateBatch: _grpc.UnaryUnaryMultiCallable[_meshgate_pb2.AuthenticateBatchRequest, _meshgate_pb2.AuthenticateBatchResponse]
+    """Verify many credentials in one call; answers keep the order of the requests. The shim coalesces the
+    connects that arrive while earlier calls are in flight (a reconnect storm) into one such call.
+    """
 
 @_typing.type_check_only
 class AuthenticationAsyncStub(AuthenticationStub):
     def __init__(self, channel: _aio.Channel) -> None: ...
     Authenticate: _aio.UnaryUnaryMultiCallable[_meshgate_pb2.AuthenticateRequest, _meshgate_pb2.AuthenticateResponse]  # type: ignore[assignment]
     """Verify a credential and return the canonical principal."""
+    AuthenticateBatch: _aio.UnaryUnaryMultiCallable[_meshgate_pb2.AuthenticateBatchRequest, _meshgate_pb2.AuthenticateBatchResponse]  # type: ignore[assignment]
+    """Verify many credentials in one call; answers keep the order of the requests. The shim coalesces the
+    connects that arrive while earlier calls are in flight (a reconnect storm) into one such call.
+    """
 
 class AuthenticationServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -54,6 +62,16 @@ class AuthenticationServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_meshgate_pb2.AuthenticateResponse, _abc.Awaitable[_meshgate_pb2.AuthenticateResponse]]:
         """Verify a credential and return the canonical principal."""
+
+    @_abc_1.abstractmethod
+    def AuthenticateBatch(
+        self,
+        request: _meshgate_pb2.AuthenticateBatchRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_meshgate_pb2.AuthenticateBatchResponse, _abc.Awaitable[_meshgate_pb2.AuthenticateBatchResponse]]:
+        """Verify many credentials in one call; answers keep the order of the requests. The shim coalesces the
+        connects that arrive while earlier calls are in flight (a reconnect storm) into one such call.
+        """
 
 def add_AuthenticationServicer_to_server(servicer: AuthenticationServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
 
