@@ -53,7 +53,7 @@ audit.queue_size: Records buffered per sink; a full queue drops (counted), it ne
 audit.stdout: One JSON line per record on standard output (for a node log collector).
 audit.file.path: JSON lines file; unset disables the file sink.
 audit.file.max_bytes: Rotate the file when it would grow past this size.
-audit.file.backups: Rotated files kept (`audit.jsonl.1` … `.N`).
+audit.file.backups: Rotated files kept (`audit.jsonl.1` … `.N`); `0` never rotates.
 audit.pulsar.service_url: Broker URL for the topic sink (`pulsar+ssl://…`); empty disables it.
 audit.pulsar.topic: Topic the records are produced to; the sink's identity needs `topic.produce` on it.
 audit.pulsar.tls_cert: Client certificate the sink authenticates with (Pulsar AuthenticationTLS).

@@ -12,7 +12,6 @@ import queue
 import sys
 import threading
 from collections.abc import Sequence
-from logging.handlers import RotatingFileHandler
 from pathlib import Path
 from typing import Protocol, TextIO
 
@@ -98,23 +97,48 @@ class QueuedSink:
 
 
 class FileWriter:
-    """Appends JSON lines to a file, rotating by size (`audit.jsonl.1`, …) like `RotatingFileHandler`."""
+    """Appends JSON lines to a file, rotating by size: `audit.jsonl` → `audit.jsonl.1` → … `.N` (the names
+    `RotatingFileHandler` uses); with `backups=0` the file never rotates, as there. One write and one flush
+    per batch (the queue hands over up to `MAX_BATCH` lines): a flush per line cost ~50 µs of this thread's
+    CPU per record in a reconnect storm."""
 
     def __init__(self, path: Path, *, max_bytes: int, backups: int) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._handler = RotatingFileHandler(path, maxBytes=max_bytes, backupCount=backups, encoding="utf-8")
-        self._handler.setFormatter(logging.Formatter("%(message)s"))
+        self._path = path
+        self._max_bytes = max_bytes
+        self._backups = backups
+        self._file = path.open("ab")
+        self._size = self._file.tell()
 
     def write(self, lines: Sequence[str]) -> None:
+        pending = bytearray()
         for line in lines:
-            self._handler.emit(logging.makeLogRecord({"msg": line, "levelno": logging.INFO}))
-        self._handler.flush()
+            data = line.encode("utf-8") + b"\n"
+            filled = self._size + len(pending)
+            if self._backups and filled and filled + len(data) > self._max_bytes:
+                self._file.write(pending)
+                pending.clear()
+                self._rotate()
+            pending += data
+        self._file.write(pending)
+        self._file.flush()
+        self._size += len(pending)
+
+    def _rotate(self) -> None:
+        self._file.close()
+        for n in range(self._backups - 1, 0, -1):
+            older = self._path.with_name(f"{self._path.name}.{n}")
+            if older.exists():
+                older.replace(self._path.with_name(f"{self._path.name}.{n + 1}"))
+        self._path.replace(self._path.with_name(f"{self._path.name}.1"))
+        self._file = self._path.open("ab")
+        self._size = 0
 
     def interrupt(self) -> None:
         pass
 
     def close(self) -> None:
-        self._handler.close()
+        self._file.close()
 
 
 class StreamWriter:

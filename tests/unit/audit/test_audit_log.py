@@ -129,6 +129,38 @@ def test_file_sink_rotates_by_size(tmp_path: Path) -> None:
     assert all(json.loads(text)["decision"] == "deny" for text in path.read_text().splitlines())
 
 
+def test_file_sink_rotates_inside_a_batch_at_line_boundaries(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    writer = FileWriter(path, max_bytes=4096, backups=3)
+    lines = [encode({"n": n, "pad": "x" * 190}) for n in range(100)]  # ~21 KB in one batch
+    writer.write(lines)
+    writer.close()
+    files = [path.with_name(f"audit.jsonl.{n}") for n in (3, 2, 1)] + [path]
+    assert all(f.stat().st_size <= 4096 for f in files)
+    kept = [json.loads(text)["n"] for f in files for text in f.read_text().splitlines()]
+    assert kept == list(range(100 - len(kept), 100))  # oldest lines went with the oldest backup, in order
+    assert len(kept) > 60
+
+
+def test_file_sink_without_backups_never_rotates(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    writer = FileWriter(path, max_bytes=4096, backups=0)
+    writer.write([encode({"n": n, "pad": "x" * 90}) for n in range(100)])
+    writer.close()
+    assert [p.name for p in tmp_path.iterdir()] == ["audit.jsonl"]
+    assert len(path.read_text().splitlines()) == 100
+
+
+def test_file_sink_appends_to_an_existing_file_and_counts_its_size(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    path.write_text("x" * 4000 + "\n")
+    writer = FileWriter(path, max_bytes=4096, backups=1)
+    writer.write([encode({"n": 1, "pad": "y" * 200})])
+    writer.close()
+    assert path.with_name("audit.jsonl.1").read_text() == "x" * 4000 + "\n"
+    assert json.loads(path.read_text())["n"] == 1
+
+
 def test_from_config_builds_the_configured_sinks(tmp_path: Path) -> None:
     config = AuditConfig(stdout=True, file=FileSinkConfig(path=tmp_path / "a.jsonl"))
     audit = AuditLog.from_config(config)
