@@ -196,7 +196,8 @@ def run(quick: bool, log: Callable[[str], None]) -> dict[str, Any]:
             for name, make, call in (
                 ("meshgate", lambda u=uds: MeshgateServer(work / f"m-{u}", u, policy), AUTHORIZE),
                 ("cerbos", lambda u=uds: CerbosServer(work / f"c-{u}", u), CHECK),
-                ("python-echo", lambda u=uds: EchoServer(work / f"e-{u}", u), AUTHORIZE),
+                ("python-echo", lambda u=uds: EchoServer(work / f"e-{u}", u, "sync"), AUTHORIZE),
+                ("python-echo-aio", lambda u=uds: EchoServer(work / f"a-{u}", u, "aio"), AUTHORIZE),
             ):
                 log(f"grpc: {name} over {transport}")
                 server = make()

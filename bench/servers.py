@@ -130,12 +130,16 @@ class MeshgateServer(Server):
 
 
 class EchoServer(Server):
-    """bench/echo_server.py: the same RPC answered with a constant, nothing else."""
+    """bench/echo_server.py: the same RPC answered with a constant, nothing else; `model` "aio" or "sync"."""
 
     name = "echo"
 
+    def __init__(self, workdir: Path, uds: bool, model: str = "aio") -> None:
+        super().__init__(workdir, uds)
+        self.model = model
+
     def argv(self) -> list[str]:
-        return [sys.executable, "-m", "bench.echo_server", self.listen]
+        return [sys.executable, "-m", "bench.echo_server", self.listen, self.model]
 
     def env(self) -> dict[str, str]:
         return dict(os.environ) | {"PYTHONPATH": f"{ROOT / 'service'}:{ROOT}"}
