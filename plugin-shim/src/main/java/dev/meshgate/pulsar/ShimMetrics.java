@@ -23,6 +23,8 @@ final class ShimMetrics {
     private final Counter revisionChanges;
     private final Counter sessionChecks;
     private final Counter prefetches;
+    private final Histogram batchItems;
+    private final Counter queueExpired;
     private final CacheCollector cache;
 
     ShimMetrics(CollectorRegistry registry) {
@@ -54,6 +56,12 @@ final class ShimMetrics {
         prefetches = Counter.build("meshgate_shim_prefetches_total",
                 "Answers asked ahead of the broker (topic.produce alongside a topic.lookup), by result.")
                 .labelNames("result").register(registry);
+        batchItems = Histogram.build("meshgate_shim_batch_items",
+                "Questions per call to the service after coalescing, by RPC (a lookup with its prefetches is one).")
+                .labelNames("rpc").buckets(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024).register(registry);
+        queueExpired = Counter.build("meshgate_shim_queue_expired_total",
+                "Questions whose deadline passed while they waited for a free call slot, by RPC.")
+                .labelNames("rpc").register(registry);
         cache = new CacheCollector().register(registry);
     }
 
@@ -95,6 +103,14 @@ final class ShimMetrics {
 
     void prefetch(boolean allowed) {
         prefetches.labels(allowed ? "allow" : "deny").inc();
+    }
+
+    void batchItems(String rpc, int items) {
+        batchItems.labels(rpc).observe(items);
+    }
+
+    void queueExpired(String rpc) {
+        queueExpired.labels(rpc).inc();
     }
 
     void sessionRecheck(String kind) {
