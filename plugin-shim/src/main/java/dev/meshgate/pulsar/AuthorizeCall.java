@@ -2,14 +2,11 @@ package dev.meshgate.pulsar;
 
 import dev.meshgate.proto.v1.AuthorizeBatchRequest;
 import dev.meshgate.proto.v1.AuthorizeBatchResponse;
-import dev.meshgate.proto.v1.AuthorizeRequest;
-import dev.meshgate.proto.v1.AuthorizeResponse;
+import io.grpc.Deadline;
 import java.util.concurrent.CompletableFuture;
 
-/** The Authorize RPCs; the seam between the decision logic and the network. */
+/** The AuthorizeBatch RPC; the seam between the decision logic and the network. */
 interface AuthorizeCall {
-    CompletableFuture<AuthorizeResponse> authorize(AuthorizeRequest request);
-
-    /** One decision per request, in order. */
-    CompletableFuture<AuthorizeBatchResponse> authorizeBatch(AuthorizeBatchRequest request);
+    /** One decision per request, in order; the call, failover included, ends at {@code deadline}. */
+    CompletableFuture<AuthorizeBatchResponse> authorizeBatch(AuthorizeBatchRequest request, Deadline deadline);
 }

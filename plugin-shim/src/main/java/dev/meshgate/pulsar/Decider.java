@@ -1,9 +1,8 @@
 package dev.meshgate.pulsar;
 
-import dev.meshgate.proto.v1.AuthorizeBatchRequest;
-import dev.meshgate.proto.v1.AuthorizeBatchResponse;
 import dev.meshgate.proto.v1.AuthorizeRequest;
 import dev.meshgate.proto.v1.Decision;
+import io.grpc.Deadline;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -11,6 +10,7 @@ import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentMap;
+import java.util.concurrent.TimeUnit;
 import org.apache.pulsar.common.policies.data.TopicOperation;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -26,7 +26,8 @@ import org.slf4j.LoggerFactory;
  * while the revision is unknown are never shared. And a {@code topic.lookup} that misses the cache asks
  * for {@code topic.produce} and {@code topic.consume} of the same topic in the same call, marked as
  * prefetches, because a client looks a topic up right before it creates a producer or consumer there;
- * those answers only go into the cache.
+ * those answers only go into the cache. What does go to the service is coalesced with the other questions
+ * in flight into {@code AuthorizeBatch} calls; each question's deadline counts from here.
  */
 final class Decider {
 
@@ -41,12 +42,13 @@ final class Decider {
     }
 
     private final MeshgateConfig config;
-    private final AuthorizeCall service;
+    private final Coalescer<List<AuthorizeRequest>, List<Decision>> service;
     private final DecisionCache cache;
     private final ShimMetrics metrics;
     private final ConcurrentMap<DecisionKey, CompletableFuture<Outcome>> inFlight = new ConcurrentHashMap<>();
 
-    Decider(MeshgateConfig config, AuthorizeCall service, DecisionCache cache, ShimMetrics metrics) {
+    Decider(MeshgateConfig config, Coalescer<List<AuthorizeRequest>, List<Decision>> service, DecisionCache cache,
+            ShimMetrics metrics) {
         this.config = config;
         this.service = service;
         this.cache = cache;
@@ -91,23 +93,18 @@ final class Decider {
 
     private CompletableFuture<Outcome> ask(AuthorizeRequest question, DecisionKey key, long start) {
         try {
-            AuthorizeRequest request = withRequestId(question.toBuilder());
-            List<AuthorizeRequest> companions = companions(question);
-            if (companions.isEmpty()) {
-                return service.authorize(request).handle((response, error) ->
-                        settle(key, error == null ? response.getDecision() : null, error, start));
-            }
-            AuthorizeBatchRequest batch = AuthorizeBatchRequest.newBuilder()
-                    .addRequests(request).addAllRequests(companions).build();
-            return service.authorizeBatch(batch).handle((response, error) -> {
-                Throwable failure = error == null ? checkShape(response, batch.getRequestsCount()) : error;
-                if (failure != null) {
-                    return settle(key, null, failure, start);
+            List<AuthorizeRequest> asked = new ArrayList<>(1 + FOLLOWERS.size());
+            asked.add(withRequestId(question.toBuilder()));
+            asked.addAll(companions(question));
+            Deadline deadline = Deadline.after(config.deadlineMillis(), TimeUnit.MILLISECONDS);
+            return service.submit(asked, deadline).handle((decisions, error) -> {
+                if (error != null) {
+                    return settle(key, null, error, start);
                 }
-                for (int i = 0; i < companions.size(); i++) {
-                    prefetched(companions.get(i), response.getDecisions(i + 1));
+                for (int i = 1; i < asked.size(); i++) {
+                    prefetched(asked.get(i), decisions.get(i));
                 }
-                return settle(key, response.getDecisions(0), null, start);
+                return settle(key, decisions.get(0), null, start);
             });
         } catch (RuntimeException e) {
             return CompletableFuture.completedFuture(settle(key, null, e, start));
@@ -142,14 +139,6 @@ final class Decider {
 
     private static AuthorizeRequest withRequestId(AuthorizeRequest.Builder request) {
         return request.setRequestId(UUID.randomUUID().toString()).build();
-    }
-
-    private static Throwable checkShape(AuthorizeBatchResponse response, int expected) {
-        if (response.getDecisionsCount() == expected) {
-            return null;
-        }
-        return new IllegalStateException("meshgate answered " + response.getDecisionsCount() + " decisions for "
-                + expected + " questions");
     }
 
     private Outcome settle(DecisionKey key, Decision decision, Throwable error, long start) {

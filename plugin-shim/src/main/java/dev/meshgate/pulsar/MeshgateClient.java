@@ -10,8 +10,6 @@ import dev.meshgate.proto.v1.AuthenticationGrpc;
 import dev.meshgate.proto.v1.AuthorizationGrpc;
 import dev.meshgate.proto.v1.AuthorizeBatchRequest;
 import dev.meshgate.proto.v1.AuthorizeBatchResponse;
-import dev.meshgate.proto.v1.AuthorizeRequest;
-import dev.meshgate.proto.v1.AuthorizeResponse;
 import dev.meshgate.proto.v1.RevisionEvent;
 import dev.meshgate.proto.v1.WatchRevisionRequest;
 import io.grpc.ConnectivityState;
@@ -24,14 +22,14 @@ import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 
 /**
  * One gRPC channel per service target, tried in order: a call moves to the next target only when the
- * current one is UNAVAILABLE, and all attempts share one deadline. Every call is asynchronous, so no
- * broker network thread ever waits on the service.
+ * current one is UNAVAILABLE, and all attempts share the caller's deadline. Every call is asynchronous, so
+ * no broker network thread ever waits on the service.
  */
 public final class MeshgateClient implements Closeable, AuthorizeCall {
 
@@ -45,24 +43,41 @@ public final class MeshgateClient implements Closeable, AuthorizeCall {
 
     private final MeshgateConfig config;
     private final Channels factory;
-    private final List<ManagedChannel> channels = new ArrayList<>();
-    private final ScheduledExecutorService watcher;
+    private final List<ManagedChannel> channels;
+    private final ScheduledThreadPoolExecutor timer;
 
     MeshgateClient(MeshgateConfig config) throws IOException {
+        this(config, new Channels(config.tls()));
+    }
+
+    private MeshgateClient(MeshgateConfig config, Channels factory) throws IOException {
+        this(config, open(factory, config.targets()), factory);
+    }
+
+    /** Over channels opened elsewhere, one per target (tests: in-process channels); closes them and the factory. */
+    MeshgateClient(MeshgateConfig config, List<ManagedChannel> channels, Channels factory) {
         this.config = config;
-        this.factory = new Channels(config.tls());
+        this.factory = factory;
+        this.channels = List.copyOf(channels);
+        // One thread for the channel check and the coalescers' queue deadlines; cancelled deadlines leave.
+        this.timer = new ScheduledThreadPoolExecutor(1, Daemons.named("meshgate-timer"));
+        timer.setRemoveOnCancelPolicy(true);
+        timer.scheduleWithFixedDelay(this::skipBackoffWhenBroken, RECONNECT_CHECK_MILLIS, RECONNECT_CHECK_MILLIS,
+                TimeUnit.MILLISECONDS);
+    }
+
+    private static List<ManagedChannel> open(Channels factory, List<String> targets) throws IOException {
+        List<ManagedChannel> opened = new ArrayList<>();
         try {
-            for (String target : config.targets()) {
-                channels.add(factory.open(target));
+            for (String target : targets) {
+                opened.add(factory.open(target));
             }
         } catch (IOException | RuntimeException e) {
-            channels.forEach(ManagedChannel::shutdownNow);
+            opened.forEach(ManagedChannel::shutdownNow);
             factory.close();
             throw e;
         }
-        this.watcher = Executors.newSingleThreadScheduledExecutor(Daemons.named("meshgate-channel-watch"));
-        watcher.scheduleWithFixedDelay(this::skipBackoffWhenBroken, RECONNECT_CHECK_MILLIS, RECONNECT_CHECK_MILLIS,
-                TimeUnit.MILLISECONDS);
+        return opened;
     }
 
     private void skipBackoffWhenBroken() {
@@ -77,27 +92,28 @@ public final class MeshgateClient implements Closeable, AuthorizeCall {
         return channels.size();
     }
 
+    /** Where the coalescer schedules queue deadlines. */
+    ScheduledExecutorService timer() {
+        return timer;
+    }
+
     public CompletableFuture<AuthenticateResponse> authenticate(AuthenticateRequest request) {
         Deadline deadline = Deadline.after(config.authnDeadlineMillis(), TimeUnit.MILLISECONDS);
-        return attempt(0, deadline, (channel, lastResort) -> {
-            AuthenticationGrpc.AuthenticationFutureStub stub =
-                    AuthenticationGrpc.newFutureStub(channel).withDeadline(deadline);
-            return (lastResort ? stub.withWaitForReady() : stub).authenticate(request);
-        });
-    }
-
-    @Override
-    public CompletableFuture<AuthorizeResponse> authorize(AuthorizeRequest request) {
-        Deadline deadline = Deadline.after(config.deadlineMillis(), TimeUnit.MILLISECONDS);
         return attempt(0, deadline, (channel, lastResort) ->
-                authorization(channel, deadline, lastResort).authorize(request));
+                authentication(channel, deadline, lastResort).authenticate(request));
     }
 
     @Override
-    public CompletableFuture<AuthorizeBatchResponse> authorizeBatch(AuthorizeBatchRequest request) {
-        Deadline deadline = Deadline.after(config.deadlineMillis(), TimeUnit.MILLISECONDS);
+    public CompletableFuture<AuthorizeBatchResponse> authorizeBatch(AuthorizeBatchRequest request, Deadline deadline) {
         return attempt(0, deadline, (channel, lastResort) ->
                 authorization(channel, deadline, lastResort).authorizeBatch(request));
+    }
+
+    private static AuthenticationGrpc.AuthenticationFutureStub authentication(ManagedChannel channel,
+                                                                             Deadline deadline, boolean lastResort) {
+        AuthenticationGrpc.AuthenticationFutureStub stub =
+                AuthenticationGrpc.newFutureStub(channel).withDeadline(deadline);
+        return lastResort ? stub.withWaitForReady() : stub;
     }
 
     private static AuthorizationGrpc.AuthorizationFutureStub authorization(ManagedChannel channel, Deadline deadline,
@@ -159,7 +175,7 @@ public final class MeshgateClient implements Closeable, AuthorizeCall {
 
     @Override
     public void close() {
-        watcher.shutdownNow();
+        timer.shutdownNow();
         channels.forEach(ManagedChannel::shutdown);
         try {
             for (ManagedChannel channel : channels) {

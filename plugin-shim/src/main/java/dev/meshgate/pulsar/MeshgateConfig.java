@@ -13,11 +13,13 @@ import org.apache.pulsar.broker.ServiceConfiguration;
  * @param cacheMaxEntries decision cache bound; 0 turns the cache off
  * @param staleIfErrorSeconds the stale-if-error window; used only with {@link FailMode#STALE_IF_ERROR}
  * @param prefetchOnLookup on a {@code topic.lookup} cache miss, ask for {@code topic.produce} in the same call
+ * @param maxCallsInFlight batch calls outstanding per RPC (AuthorizeBatch, AuthenticateBatch); more questions queue
+ * @param maxBatchSize questions per coalesced call
  */
 public record MeshgateConfig(List<String> targets, long deadlineMillis, long authnDeadlineMillis,
                              long cacheMaxEntries, long cacheTtlSeconds, FailMode failMode,
                              long staleIfErrorSeconds, TlsFiles tls, Set<String> superUserRoles,
-                             boolean prefetchOnLookup) {
+                             boolean prefetchOnLookup, int maxCallsInFlight, int maxBatchSize) {
 
     public static final String TARGETS = "meshgateTargets";
     public static final String TARGETS_DEFAULT = "127.0.0.1:50051";
@@ -35,6 +37,10 @@ public record MeshgateConfig(List<String> targets, long deadlineMillis, long aut
     public static final long STALE_IF_ERROR_SECONDS_DEFAULT = 30;
     public static final String PREFETCH_ON_LOOKUP = "meshgatePrefetchOnLookup";
     public static final boolean PREFETCH_ON_LOOKUP_DEFAULT = true;
+    public static final String MAX_CALLS_IN_FLIGHT = "meshgateMaxCallsInFlight";
+    public static final int MAX_CALLS_IN_FLIGHT_DEFAULT = 4;
+    public static final String MAX_BATCH_SIZE = "meshgateMaxBatchSize";
+    public static final int MAX_BATCH_SIZE_DEFAULT = 128;
     public static final String TLS_CERT_FILE = "meshgateTlsCertFile";
     public static final String TLS_KEY_FILE = "meshgateTlsKeyFile";
     public static final String TLS_CA_FILE = "meshgateTlsCaFile";
@@ -44,6 +50,19 @@ public record MeshgateConfig(List<String> targets, long deadlineMillis, long aut
     static final long MAX_CACHE_ENTRIES = 10_000_000;
     static final long MAX_CACHE_TTL_SECONDS = 86_400;
     static final long MAX_STALE_IF_ERROR_SECONDS = 3_600;
+    /** Beyond a few dozen calls in flight nothing is left to coalesce; the service refuses calls past its own cap. */
+    static final long MAX_CALLS_IN_FLIGHT_LIMIT = 256;
+    /**
+     * An answer is about 0.2 KiB and a lookup item carries up to three questions, so 512 items answer in well
+     * under the service's default message cap ({@code grpc.max_message_bytes}, 1 MiB). Requests are bounded by
+     * {@link #MAX_BATCH_BYTES} instead, because a credential may be up to 16 KiB.
+     */
+    static final long MAX_BATCH_SIZE_LIMIT = 512;
+    /**
+     * Request bytes per coalesced call, a quarter of the service's default message cap: a batch fails for its
+     * size only where its largest item alone would (an item over this goes out on its own).
+     */
+    static final int MAX_BATCH_BYTES = 256 * 1024;
 
     public MeshgateConfig {
         targets = List.copyOf(targets);
@@ -65,7 +84,9 @@ public record MeshgateConfig(List<String> targets, long deadlineMillis, long aut
                 read.longIn(CACHE_TTL_SECONDS, CACHE_TTL_SECONDS_DEFAULT, 1, MAX_CACHE_TTL_SECONDS),
                 read.choice(FAIL_MODE, FAIL_MODE_DEFAULT, FailMode.class),
                 read.longIn(STALE_IF_ERROR_SECONDS, STALE_IF_ERROR_SECONDS_DEFAULT, 1, MAX_STALE_IF_ERROR_SECONDS),
-                tls, supers, read.bool(PREFETCH_ON_LOOKUP, PREFETCH_ON_LOOKUP_DEFAULT));
+                tls, supers, read.bool(PREFETCH_ON_LOOKUP, PREFETCH_ON_LOOKUP_DEFAULT),
+                (int) read.longIn(MAX_CALLS_IN_FLIGHT, MAX_CALLS_IN_FLIGHT_DEFAULT, 1, MAX_CALLS_IN_FLIGHT_LIMIT),
+                (int) read.longIn(MAX_BATCH_SIZE, MAX_BATCH_SIZE_DEFAULT, 1, MAX_BATCH_SIZE_LIMIT));
     }
 
     private static void rejectRenamed(ConfigReader read) {
@@ -73,6 +94,11 @@ public record MeshgateConfig(List<String> targets, long deadlineMillis, long aut
             throw new IllegalArgumentException("meshgateTarget was renamed to " + TARGETS
                     + " (a comma-separated list, tried in order)");
         }
+    }
+
+    /** How the shim coalesces questions into batch calls (the same for each RPC). */
+    Coalescer.Limits coalescing() {
+        return new Coalescer.Limits(maxCallsInFlight, maxBatchSize, MAX_BATCH_BYTES);
     }
 
     /** The primary target, for log lines. */

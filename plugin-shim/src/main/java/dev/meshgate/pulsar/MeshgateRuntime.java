@@ -29,7 +29,8 @@ final class MeshgateRuntime implements Closeable {
         DecisionCache cache = new DecisionCache(config);
         metrics.watchCache(cache);
         this.watcher = new RevisionWatcher(client, cache, metrics);
-        this.decider = new Decider(config, client, cache, metrics);
+        this.decider = new Decider(config,
+                AuthorizeBatches.coalescer(client, config.coalescing(), client.timer(), metrics), cache, metrics);
         watcher.start();
     }
 

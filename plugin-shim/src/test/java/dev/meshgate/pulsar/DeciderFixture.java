@@ -2,6 +2,8 @@ package dev.meshgate.pulsar;
 
 import dev.meshgate.proto.v1.AuthorizeRequest;
 import io.prometheus.client.CollectorRegistry;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
+import org.junit.jupiter.api.AfterEach;
 
 /** What the Decider tests share: a scripted service, a private metrics registry and a few questions. */
 abstract class DeciderFixture {
@@ -9,9 +11,21 @@ abstract class DeciderFixture {
     final CollectorRegistry registry = new CollectorRegistry();
     final ShimMetrics metrics = new ShimMetrics(registry);
     final FakeAuthorizeService service = new FakeAuthorizeService();
+    final ScheduledThreadPoolExecutor timer = new ScheduledThreadPoolExecutor(1, Daemons.named("test-timer"));
+
+    @AfterEach
+    void stopTimer() {
+        timer.shutdownNow();
+    }
 
     Decider decider(MeshgateConfig config, DecisionCache cache) {
-        return new Decider(config, service, cache, metrics);
+        return decider(config, cache, service);
+    }
+
+    /** A decider whose questions go, coalesced as in the broker, to {@code call}. */
+    Decider decider(MeshgateConfig config, DecisionCache cache, AuthorizeCall call) {
+        return new Decider(config, AuthorizeBatches.coalescer(call, config.coalescing(), timer, metrics), cache,
+                metrics);
     }
 
     /** A cache following revision {@code revision}, as after the WatchRevision stream reported it. */

@@ -7,7 +7,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.meshgate.proto.v1.AuthorizeBatchRequest;
 import dev.meshgate.proto.v1.AuthorizeBatchResponse;
 import dev.meshgate.proto.v1.AuthorizeRequest;
-import dev.meshgate.proto.v1.AuthorizeResponse;
 import dev.meshgate.proto.v1.Decision;
 import dev.meshgate.proto.v1.Resource;
 import io.grpc.Status;
@@ -58,7 +57,6 @@ class DeciderSharingTest extends DeciderFixture {
         assertTrue(decider.decide(consume("writer", topic, "any-other")).join());
         assertTrue(decider.decide(lookup("writer", topic)).join());
         assertEquals(1, service.batches.size(), "every answer came from the cache");
-        assertTrue(service.requests.isEmpty());
         assertEquals(2, prefetches("allow"));
         assertEquals(4, decisions("allow", "cached"));
     }
@@ -71,8 +69,9 @@ class DeciderSharingTest extends DeciderFixture {
         String topic = "persistent://acme/payments/orders";
         assertTrue(decider.decide(lookup("reader", topic)).join());
         assertTrue(decider.decide(consume("reader", topic, "reader-1")).join(), "asked, not the prefetched deny");
-        assertEquals(1, service.requests.size());
-        assertEquals("reader-1", service.requests.get(0).getSubscription());
+        assertEquals(2, service.batches.size());
+        assertEquals(List.of(consume("reader", topic, "reader-1")), service.batches.get(1).getRequestsList().stream()
+                .map(request -> request.toBuilder().clearRequestId().build()).toList());
     }
 
     @Test
@@ -94,31 +93,21 @@ class DeciderSharingTest extends DeciderFixture {
         Decider decider = decider(DecisionCacheTest.CONFIG, cache);
         assertTrue(decider.decide(produce("writer", "persistent://acme/payments/a")).join());
         assertTrue(decider.decide(lookup("writer", "persistent://acme/payments/a")).join());
-        assertEquals(List.of("topic.lookup", "topic.consume"), service.batches.get(0).getRequestsList().stream()
+        assertEquals(List.of("topic.lookup", "topic.consume"), service.batches.get(1).getRequestsList().stream()
                 .map(AuthorizeRequest::getAction).toList(), "produce was already cached");
         MeshgateConfig off = MeshgateConfig.from(MeshgateConfigTest.conf("meshgatePrefetchOnLookup", "false"));
         DecisionCache fresh = activeCache(off, "r1");
         assertTrue(decider(off, fresh).decide(lookup("writer", "persistent://acme/payments/b")).join());
-        assertEquals(1, service.batches.size());
-        assertEquals(2, service.requests.size());
+        assertEquals(3, service.batches.size());
+        assertEquals(1, service.batches.get(2).getRequestsCount(), "the lookup alone");
     }
 
     @Test
     void aBatchAnswerOfTheWrongShapeDeniesAndCachesNothing() {
         DecisionCache cache = activeCache(DecisionCacheTest.CONFIG, "r1");
-        AuthorizeCall shortBatch = new AuthorizeCall() {
-            @Override
-            public CompletableFuture<AuthorizeResponse> authorize(AuthorizeRequest request) {
-                throw new AssertionError("not expected");
-            }
-
-            @Override
-            public CompletableFuture<AuthorizeBatchResponse> authorizeBatch(AuthorizeBatchRequest request) {
-                return CompletableFuture.completedFuture(AuthorizeBatchResponse.newBuilder()
-                        .addDecisions(Decision.newBuilder().setAllowed(true).setRevision("r1")).build());
-            }
-        };
-        Decider decider = new Decider(DecisionCacheTest.CONFIG, shortBatch, cache, metrics);
+        Decider decider = decider(DecisionCacheTest.CONFIG, cache, (batch, deadline) ->
+                CompletableFuture.completedFuture(AuthorizeBatchResponse.newBuilder()
+                        .addDecisions(Decision.newBuilder().setAllowed(true).setRevision("r1")).build()));
         assertFalse(decider.decide(lookup("writer", "persistent://acme/payments/orders")).join());
         assertEquals(0, cache.size());
         assertEquals(1, decisions("deny", "internal_error"));

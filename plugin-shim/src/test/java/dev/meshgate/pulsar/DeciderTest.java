@@ -4,14 +4,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.meshgate.proto.v1.AuthorizeBatchRequest;
-import dev.meshgate.proto.v1.AuthorizeBatchResponse;
-import dev.meshgate.proto.v1.AuthorizeRequest;
-import dev.meshgate.proto.v1.AuthorizeResponse;
 import io.grpc.Status;
 import java.util.List;
 import java.util.Set;
-import java.util.concurrent.CompletableFuture;
 import org.junit.jupiter.api.Test;
 
 class DeciderTest extends DeciderFixture {
@@ -19,7 +14,7 @@ class DeciderTest extends DeciderFixture {
     @Test
     void superUsersShortCircuit() {
         MeshgateConfig config = new MeshgateConfig(List.of("a:1"), 100, 100, 10, 10, FailMode.DENY, 10,
-                TlsFiles.NONE, Set.of("broker"), true);
+                TlsFiles.NONE, Set.of("broker"), true, 4, 128);
         assertTrue(decider(config, new DecisionCache(config)).decide(question("broker")).join());
         assertTrue(service.requests.isEmpty());
         assertEquals(1, decisions("allow", "superuser"));
@@ -66,18 +61,9 @@ class DeciderTest extends DeciderFixture {
     @Test
     void aBugInTheCallDenies() {
         DecisionCache cache = new DecisionCache(DecisionCacheTest.CONFIG);
-        AuthorizeCall broken = new AuthorizeCall() {
-            @Override
-            public CompletableFuture<AuthorizeResponse> authorize(AuthorizeRequest request) {
-                throw new IllegalStateException("boom");
-            }
-
-            @Override
-            public CompletableFuture<AuthorizeBatchResponse> authorizeBatch(AuthorizeBatchRequest request) {
-                throw new IllegalStateException("boom");
-            }
-        };
-        Decider decider = new Decider(DecisionCacheTest.CONFIG, broken, cache, metrics);
+        Decider decider = decider(DecisionCacheTest.CONFIG, cache, (batch, deadline) -> {
+            throw new IllegalStateException("boom");
+        });
         assertFalse(decider.decide(question("reader")).join());
         assertEquals(1, decisions("deny", "internal_error"));
     }

@@ -3,18 +3,20 @@ package dev.meshgate.pulsar;
 import dev.meshgate.proto.v1.AuthorizeBatchRequest;
 import dev.meshgate.proto.v1.AuthorizeBatchResponse;
 import dev.meshgate.proto.v1.AuthorizeRequest;
-import dev.meshgate.proto.v1.AuthorizeResponse;
 import dev.meshgate.proto.v1.Decision;
+import io.grpc.Deadline;
 import io.grpc.Status;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 
 /**
- * A scripted service: answers with the next queued response, error or pending future, and records each
- * request. A batch takes one queued entry per question.
+ * A scripted service: each question of a call takes the next queued answer, error or pending future, and
+ * every call and question is recorded. A call fails on the first error it takes and, when it took a
+ * pending future, answers once all of them are completed.
  */
 final class FakeAuthorizeService implements AuthorizeCall {
+    /** Every question asked, in order, whatever call it came in. */
     final List<AuthorizeRequest> requests = new ArrayList<>();
     final List<AuthorizeBatchRequest> batches = new ArrayList<>();
     final List<Object> script = new ArrayList<>();
@@ -35,7 +37,7 @@ final class FakeAuthorizeService implements AuthorizeCall {
         return this;
     }
 
-    /** The next call stays unanswered until the returned future is completed. */
+    /** The next question stays unanswered until the returned future is completed. */
     CompletableFuture<Decision> hold() {
         CompletableFuture<Decision> pending = new CompletableFuture<>();
         script.add(pending);
@@ -44,30 +46,21 @@ final class FakeAuthorizeService implements AuthorizeCall {
 
     @Override
     @SuppressWarnings("unchecked")
-    public synchronized CompletableFuture<AuthorizeResponse> authorize(AuthorizeRequest request) {
-        requests.add(request);
-        Object next = script.remove(0);
-        if (next instanceof RuntimeException error) {
-            return CompletableFuture.failedFuture(error);
-        }
-        if (next instanceof CompletableFuture<?> pending) {
-            return ((CompletableFuture<Decision>) pending)
-                    .thenApply(decision -> AuthorizeResponse.newBuilder().setDecision(decision).build());
-        }
-        return CompletableFuture.completedFuture(AuthorizeResponse.newBuilder().setDecision((Decision) next).build());
-    }
-
-    @Override
-    public synchronized CompletableFuture<AuthorizeBatchResponse> authorizeBatch(AuthorizeBatchRequest batch) {
+    public synchronized CompletableFuture<AuthorizeBatchResponse> authorizeBatch(AuthorizeBatchRequest batch,
+                                                                               Deadline deadline) {
         batches.add(batch);
-        AuthorizeBatchResponse.Builder response = AuthorizeBatchResponse.newBuilder();
+        requests.addAll(batch.getRequestsList());
+        List<CompletableFuture<Decision>> answers = new ArrayList<>();
         for (int i = 0; i < batch.getRequestsCount(); i++) {
             Object next = script.remove(0);
             if (next instanceof RuntimeException error) {
                 return CompletableFuture.failedFuture(error);
             }
-            response.addDecisions((Decision) next);
+            answers.add(next instanceof CompletableFuture<?> pending
+                    ? (CompletableFuture<Decision>) pending : CompletableFuture.completedFuture((Decision) next));
         }
-        return CompletableFuture.completedFuture(response.build());
+        return CompletableFuture.allOf(answers.toArray(CompletableFuture[]::new)).thenApply(done ->
+                AuthorizeBatchResponse.newBuilder()
+                        .addAllDecisions(answers.stream().map(CompletableFuture::join).toList()).build());
     }
 }

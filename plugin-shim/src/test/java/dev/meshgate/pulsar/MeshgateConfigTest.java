@@ -39,6 +39,21 @@ class MeshgateConfigTest {
         assertFalse(config.tls().enabled());
         assertTrue(config.superUserRoles().isEmpty());
         assertTrue(config.prefetchOnLookup());
+        assertEquals(4, config.maxCallsInFlight());
+        assertEquals(128, config.maxBatchSize());
+        assertEquals(new Coalescer.Limits(4, 128, 256 * 1024), config.coalescing());
+    }
+
+    @Test
+    void coalescingKeysAreReadAndBounded() {
+        MeshgateConfig config = MeshgateConfig.from(conf("meshgateMaxCallsInFlight", "1", "meshgateMaxBatchSize",
+                "512"));
+        assertEquals(1, config.maxCallsInFlight());
+        assertEquals(512, config.maxBatchSize());
+        assertEquals("meshgateMaxCallsInFlight must be between 1 and 256, got 0",
+                error("meshgateMaxCallsInFlight", "0"));
+        assertEquals("meshgateMaxBatchSize must be between 1 and 512, got 513", error("meshgateMaxBatchSize", "513"));
+        assertEquals("meshgateMaxBatchSize must be a whole number, got 'lots'", error("meshgateMaxBatchSize", "lots"));
     }
 
     @Test

@@ -6,8 +6,11 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import dev.meshgate.proto.v1.AuthorizeBatchRequest;
+import dev.meshgate.proto.v1.AuthorizeBatchResponse;
 import dev.meshgate.proto.v1.AuthorizeRequest;
 import dev.meshgate.proto.v1.Resource;
+import io.grpc.Deadline;
 import io.prometheus.client.CollectorRegistry;
 import java.io.IOException;
 import java.net.ServerSocket;
@@ -65,6 +68,12 @@ class MeshgateServiceIT {
                 "2000"));
     }
 
+    private static Decider decider(MeshgateConfig config, MeshgateClient client, DecisionCache cache,
+                                   ShimMetrics metrics) {
+        return new Decider(config, AuthorizeBatches.coalescer(client, config.coalescing(), client.timer(), metrics),
+                cache, metrics);
+    }
+
     private static AuthorizeRequest produce(String principal) {
         return AuthorizeRequest.newBuilder().setPrincipal(principal).setAction("topic.produce")
                 .setResource(Resource.newBuilder().setTenant("acme").setNamespace("acme/payments")
@@ -79,9 +88,11 @@ class MeshgateServiceIT {
             dead = probe.getLocalPort();
         }
         try (MeshgateClient client = new MeshgateClient(config("127.0.0.1:" + dead + ",unix:" + socket))) {
-            assertTrue(client.authorize(produce(WRITER)).join().getDecision().getAllowed());
-            assertFalse(client.authorize(produce("spiffe://meshgate.test/ns/x/sa/y")).join().getDecision()
-                    .getAllowed());
+            AuthorizeBatchRequest batch = AuthorizeBatchRequest.newBuilder().addRequests(produce(WRITER))
+                    .addRequests(produce("spiffe://meshgate.test/ns/x/sa/y")).build();
+            AuthorizeBatchResponse response = client.authorizeBatch(batch, Deadline.after(2, TimeUnit.SECONDS)).join();
+            assertTrue(response.getDecisions(0).getAllowed());
+            assertFalse(response.getDecisions(1).getAllowed());
         }
     }
 
@@ -98,7 +109,7 @@ class MeshgateServiceIT {
                 Thread.sleep(20);
             }
             assertNotNull(cache.activeRevision(), "no revision from WatchRevision");
-            Decider decider = new Decider(config, client, cache, metrics);
+            Decider decider = decider(config, client, cache, metrics);
             assertTrue(decider.decide(produce(WRITER)).join());
             assertTrue(decider.decide(produce(WRITER)).join());
             assertEquals(1, cache.stats().hitCount());
@@ -112,7 +123,7 @@ class MeshgateServiceIT {
                     "127.0.0.1:" + silent.getLocalPort()));
             ShimMetrics metrics = new ShimMetrics(new CollectorRegistry());
             try (MeshgateClient client = new MeshgateClient(config)) {
-                Decider decider = new Decider(config, client, new DecisionCache(config), metrics);
+                Decider decider = decider(config, client, new DecisionCache(config), metrics);
                 long began = System.nanoTime();
                 assertFalse(decider.decide(produce(WRITER)).join());
                 long millis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - began);
