@@ -40,8 +40,14 @@ public abstract class MeshgateAuthenticationProvider implements AuthenticationPr
             throw new IOException("meshgate: invalid broker configuration: " + e.getMessage(), e);
         }
         runtime = MeshgateRuntime.acquire(config);
-        LOG.info("meshgate {} authentication asks {} (deadline {} ms)", getAuthMethodName(), config.targets(),
-                config.authnDeadlineMillis());
+        LOG.info("meshgate {} authentication asks {} (deadline {} ms, up to {} AuthenticateBatch calls of {})",
+                getAuthMethodName(), config.targets(), config.authnDeadlineMillis(), config.maxCallsInFlight(),
+                config.maxBatchSize());
+    }
+
+    /** Uses a runtime built elsewhere instead of {@link #initialize} (tests: a client on in-process channels). */
+    void use(MeshgateRuntime shared) {
+        runtime = shared;
     }
 
     /** The credential this provider reads from the connection, if any. */
@@ -68,7 +74,7 @@ public abstract class MeshgateAuthenticationProvider implements AuthenticationPr
                 .setPeer(Credentials.peer(data, getAuthMethodName()))
                 .setRequestId(UUID.randomUUID().toString())
                 .build();
-        return runtime.client().authenticate(request).handle((response, error) -> identityOf(response, error));
+        return runtime.authenticator().authenticate(request).handle(this::identityOf);
     }
 
     private Identity identityOf(AuthenticateResponse response, Throwable error) {

@@ -4,6 +4,8 @@ import com.google.common.util.concurrent.FutureCallback;
 import com.google.common.util.concurrent.Futures;
 import com.google.common.util.concurrent.ListenableFuture;
 import com.google.common.util.concurrent.MoreExecutors;
+import dev.meshgate.proto.v1.AuthenticateBatchRequest;
+import dev.meshgate.proto.v1.AuthenticateBatchResponse;
 import dev.meshgate.proto.v1.AuthenticateRequest;
 import dev.meshgate.proto.v1.AuthenticateResponse;
 import dev.meshgate.proto.v1.AuthenticationGrpc;
@@ -31,7 +33,7 @@ import java.util.concurrent.TimeUnit;
  * current one is UNAVAILABLE, and all attempts share the caller's deadline. Every call is asynchronous, so
  * no broker network thread ever waits on the service.
  */
-public final class MeshgateClient implements Closeable, AuthorizeCall {
+public final class MeshgateClient implements Closeable, AuthorizeCall, AuthenticateCall {
 
     /** How often a broken channel skips gRPC's reconnect backoff, bounding recovery after a restart. */
     static final long RECONNECT_CHECK_MILLIS = 250;
@@ -92,15 +94,22 @@ public final class MeshgateClient implements Closeable, AuthorizeCall {
         return channels.size();
     }
 
-    /** Where the coalescer schedules queue deadlines. */
+    /** Where the coalescers schedule queue deadlines. */
     ScheduledExecutorService timer() {
         return timer;
     }
 
-    public CompletableFuture<AuthenticateResponse> authenticate(AuthenticateRequest request) {
-        Deadline deadline = Deadline.after(config.authnDeadlineMillis(), TimeUnit.MILLISECONDS);
+    @Override
+    public CompletableFuture<AuthenticateResponse> authenticate(AuthenticateRequest request, Deadline deadline) {
         return attempt(0, deadline, (channel, lastResort) ->
                 authentication(channel, deadline, lastResort).authenticate(request));
+    }
+
+    @Override
+    public CompletableFuture<AuthenticateBatchResponse> authenticateBatch(AuthenticateBatchRequest request,
+                                                                          Deadline deadline) {
+        return attempt(0, deadline, (channel, lastResort) ->
+                authentication(channel, deadline, lastResort).authenticateBatch(request));
     }
 
     @Override

@@ -7,9 +7,9 @@ import java.util.Map;
 
 /**
  * What the broker's plugins share for one configuration: the client, the decision cache, the revision
- * watcher and the decider. The broker builds its authentication providers, its authorization provider and
- * the session revoker separately; they acquire the same runtime, reference-counted, so the channels close
- * with the last of them.
+ * watcher, the decider and the authenticator (so connects of every auth method coalesce together). The
+ * broker builds its authentication providers, its authorization provider and the session revoker
+ * separately; they acquire the same runtime, reference-counted, so the channels close with the last of them.
  */
 final class MeshgateRuntime implements Closeable {
 
@@ -19,19 +19,26 @@ final class MeshgateRuntime implements Closeable {
     private final MeshgateClient client;
     private final RevisionWatcher watcher;
     private final Decider decider;
+    private final Authenticator authenticator;
     private final ShimMetrics metrics;
     private int references;
 
     private MeshgateRuntime(MeshgateConfig config, ShimMetrics metrics) throws IOException {
+        this(config, new MeshgateClient(config), metrics);
+        watcher.start();
+    }
+
+    /** Over a given client, without following revisions yet (tests: a client on in-process channels). */
+    MeshgateRuntime(MeshgateConfig config, MeshgateClient client, ShimMetrics metrics) {
         this.config = config;
         this.metrics = metrics;
-        this.client = new MeshgateClient(config);
+        this.client = client;
         DecisionCache cache = new DecisionCache(config);
         metrics.watchCache(cache);
         this.watcher = new RevisionWatcher(client, cache, metrics);
         this.decider = new Decider(config,
                 AuthorizeBatches.coalescer(client, config.coalescing(), client.timer(), metrics), cache, metrics);
-        watcher.start();
+        this.authenticator = new Authenticator(client, config, client.timer(), metrics);
     }
 
     static synchronized MeshgateRuntime acquire(MeshgateConfig config) throws IOException {
@@ -66,6 +73,10 @@ final class MeshgateRuntime implements Closeable {
 
     Decider decider() {
         return decider;
+    }
+
+    Authenticator authenticator() {
+        return authenticator;
     }
 
     ShimMetrics metrics() {
