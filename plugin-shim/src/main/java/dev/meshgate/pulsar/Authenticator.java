@@ -16,9 +16,9 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Sends each authentication as an item of coalesced {@code AuthenticateBatch} calls, so a reconnect storm
- * costs the service a few large calls instead of one per client. A service older than that RPC answers
- * {@code UNIMPLEMENTED}: its questions are asked again with unary {@code Authenticate} within their own
- * deadline, and so is every later one for the life of this client.
+ * costs the service a few large calls instead of one per client. A service older than that RPC (see
+ * {@link #lacksBatch}) gets its questions again as unary {@code Authenticate} calls within their own
+ * deadline, and every later one too, for the life of this client.
  */
 final class Authenticator {
 
@@ -44,15 +44,28 @@ final class Authenticator {
             return service.authenticate(request, deadline);
         }
         return batches.submit(request, deadline).exceptionallyCompose(error -> {
-            if (Status.fromThrowable(GrpcErrors.unwrap(error)).getCode() != Status.Code.UNIMPLEMENTED) {
+            if (!lacksBatch(error)) {
                 return CompletableFuture.failedFuture(error);
             }
             if (unaryOnly.compareAndSet(false, true)) {
-                LOG.warn("meshgate: the service does not implement AuthenticateBatch (an older version); "
-                        + "authenticating with one Authenticate call per connection from now on");
+                LOG.warn("meshgate: the service does not implement AuthenticateBatch ({}, an older version); "
+                        + "authenticating with one Authenticate call per connection from now on",
+                        GrpcErrors.describe(error));
             }
             return service.authenticate(request, deadline);
         });
+    }
+
+    /**
+     * A service built before AuthenticateBatch answers {@code UNIMPLEMENTED}. One whose generated stubs have the
+     * RPC but no implementation raises Python's NotImplementedError, which meshgate's status mapping
+     * ({@code service/meshgate/server/status.py}) reports as {@code INTERNAL "internal: NotImplementedError"}.
+     * Unary {@code Authenticate} is right for both; mistaking something else for them only costs batching.
+     */
+    static boolean lacksBatch(Throwable error) {
+        Status status = Status.fromThrowable(GrpcErrors.unwrap(error));
+        return status.getCode() == Status.Code.UNIMPLEMENTED || status.getCode() == Status.Code.INTERNAL
+                && "internal: NotImplementedError".equals(status.getDescription());
     }
 
     private CompletableFuture<List<AuthenticateResponse>> callBatch(List<AuthenticateRequest> requests,

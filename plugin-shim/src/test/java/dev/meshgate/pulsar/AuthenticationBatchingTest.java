@@ -14,6 +14,7 @@ import dev.meshgate.proto.v1.Identity;
 import dev.meshgate.proto.v1.Rejection;
 import io.grpc.ManagedChannel;
 import io.grpc.Server;
+import io.grpc.Status;
 import io.grpc.inprocess.InProcessChannelBuilder;
 import io.grpc.inprocess.InProcessServerBuilder;
 import io.grpc.stub.StreamObserver;
@@ -29,6 +30,8 @@ import javax.naming.AuthenticationException;
 import org.apache.pulsar.broker.authentication.AuthenticationDataCommand;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * The token provider against an in-process gRPC service: connects are coalesced into AuthenticateBatch
@@ -39,16 +42,19 @@ class AuthenticationBatchingTest {
     private static final MeshgateConfig ONE_CALL = MeshgateConfig.from(MeshgateConfigTest.conf(
             "meshgateMaxCallsInFlight", "1", "meshgateAuthnDeadlineMillis", "10000"));
 
-    /** Principal "p-" + token; token "bad" is rejected. With {@code batches}, the first batch waits for a gate. */
+    /**
+     * Principal "p-" + token; token "bad" is rejected. With {@code batchError} null the first batch waits for a
+     * gate; otherwise every batch fails with it (UNIMPLEMENTED: the generated base class, as a server without it).
+     */
     static final class FakeAuthentication extends AuthenticationGrpc.AuthenticationImplBase {
-        final boolean batches;
+        final Status batchError;
         final List<Integer> batchSizes = new CopyOnWriteArrayList<>();
         final List<String> unary = new CopyOnWriteArrayList<>();
         final CountDownLatch firstArrived = new CountDownLatch(1);
         final CountDownLatch release = new CountDownLatch(1);
 
-        FakeAuthentication(boolean batches) {
-            this.batches = batches;
+        FakeAuthentication(Status batchError) {
+            this.batchError = batchError;
         }
 
         static AuthenticateResponse answer(AuthenticateRequest request) {
@@ -71,8 +77,12 @@ class AuthenticationBatchingTest {
         @Override
         public void authenticateBatch(AuthenticateBatchRequest request,
                                       StreamObserver<AuthenticateBatchResponse> observer) {
-            if (!batches) {
+            if (batchError != null && batchError.getCode() == Status.Code.UNIMPLEMENTED) {
                 super.authenticateBatch(request, observer);
+                return;
+            }
+            if (batchError != null) {
+                observer.onError(batchError.asRuntimeException());
                 return;
             }
             batchSizes.add(request.getRequestsCount());
@@ -126,7 +136,7 @@ class AuthenticationBatchingTest {
 
     @Test
     void connectsArrivingWhileACallIsOutstandingShareOneBatchAndEachGetsItsOwnAnswer() throws Exception {
-        FakeAuthentication service = new FakeAuthentication(true);
+        FakeAuthentication service = new FakeAuthentication(null);
         MeshgateTokenAuthenticationProvider provider = provider(service);
         CompletableFuture<String> first = connect(provider, "t0");
         assertTrue(service.firstArrived.await(10, TimeUnit.SECONDS));
@@ -149,9 +159,13 @@ class AuthenticationBatchingTest {
         assertTrue(service.unary.isEmpty());
     }
 
-    @Test
-    void anOlderServiceWithoutAuthenticateBatchIsAskedOneByOneFromThenOn() throws Exception {
-        FakeAuthentication service = new FakeAuthentication(false);
+    @ParameterizedTest
+    @ValueSource(strings = {"UNIMPLEMENTED", "INTERNAL internal: NotImplementedError"})
+    void anOlderServiceWithoutAuthenticateBatchIsAskedOneByOneFromThenOn(String answer) throws Exception {
+        String[] parts = answer.split(" ", 2);
+        Status status = Status.fromCode(Status.Code.valueOf(parts[0]));
+        FakeAuthentication service = new FakeAuthentication(parts.length == 1 ? status
+                : status.withDescription(parts[1]));
         MeshgateTokenAuthenticationProvider provider = provider(service);
         assertEquals("p-t1", connect(provider, "t1").join());
         assertEquals(1.0, batchCalls(), "one AuthenticateBatch tried");
@@ -162,5 +176,16 @@ class AuthenticationBatchingTest {
         assertEquals(List.of("t1", "t2", "bad"), service.unary);
         assertEquals(null, registry.getSampleValue("meshgate_shim_errors_total", new String[] {"call", "reason"},
                 new String[] {"authenticate", "service_error"}), "the fallback is not an error");
+    }
+
+    @Test
+    void anyOtherBatchFailureFailsTheConnectAndKeepsBatching() throws Exception {
+        FakeAuthentication service = new FakeAuthentication(Status.INTERNAL.withDescription("internal: KeyError"));
+        MeshgateTokenAuthenticationProvider provider = provider(service);
+        Throwable error = assertThrows(CompletionException.class, connect(provider, "t1")::join).getCause();
+        assertTrue(error.getMessage().contains("(service_error): meshgate service INTERNAL"), error.getMessage());
+        assertThrows(CompletionException.class, connect(provider, "t2")::join);
+        assertEquals(2.0, batchCalls());
+        assertTrue(service.unary.isEmpty());
     }
 }
