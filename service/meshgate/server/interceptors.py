@@ -47,6 +47,7 @@ DECISIONS: dict[str, Callable[[Any, Any], Decided]] = {
     "/meshgate.v1.Authorization/AuthorizeBatch": _authorize_batch,
 }
 AUTHENTICATE = "/meshgate.v1.Authentication/Authenticate"
+AUTHENTICATE_BATCH = "/meshgate.v1.Authentication/AuthenticateBatch"
 
 
 def short_name(method: str) -> str:
@@ -115,6 +116,8 @@ class ObservingInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg
             return lambda request, response: self._decisions(decided(request, response))
         if method == AUTHENTICATE:
             return self._authentication
+        if method == AUTHENTICATE_BATCH:
+            return self._authentications
         return None
 
     def _finish(self, label: str, code: grpc.StatusCode, seconds: float) -> None:
@@ -133,6 +136,12 @@ class ObservingInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg
             if audit is not None and audit.admits(not allowed):
                 audit.write(decision_record(at, request, decision))
         self._metrics.observe_decisions(counts)
+
+    def _authentications(
+        self, request: pb.AuthenticateBatchRequest, response: pb.AuthenticateBatchResponse
+    ) -> None:
+        for item, answer in zip(request.requests, response.responses, strict=False):
+            self._authentication(item, answer)
 
     def _authentication(self, request: pb.AuthenticateRequest, response: pb.AuthenticateResponse) -> None:
         record = authentication_record(self._clock.now(), request, response)

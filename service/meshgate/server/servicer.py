@@ -13,7 +13,7 @@ import grpc
 from meshgate.authn import Authenticator
 from meshgate.authz import Authorizer
 from meshgate.decision_memo import DecisionMemo
-from meshgate.errors import AuthenticationError
+from meshgate.errors import AuthenticationError, BadRequestError
 from meshgate.model import Decision, Identity
 from meshgate.server import convert
 from meshgate.server.status import status_for
@@ -50,6 +50,24 @@ class AuthenticationServicer(pb_grpc.AuthenticationServicer):
         self, request: pb.AuthenticateRequest, context: grpc.aio.ServicerContext[object, object]
     ) -> pb.AuthenticateResponse:
         return await _guarded(context, lambda: self._authenticate(request))
+
+    async def AuthenticateBatch(
+        self, request: pb.AuthenticateBatchRequest, context: grpc.aio.ServicerContext[object, object]
+    ) -> pb.AuthenticateBatchResponse:
+        return await _guarded(context, lambda: self._authenticate_all(request.requests))
+
+    async def _authenticate_all(
+        self, items: Sequence[pb.AuthenticateRequest]
+    ) -> pb.AuthenticateBatchResponse:
+        """Each item answered as `Authenticate` would, in order. A malformed item is answered with its own
+        `bad_request` rejection instead of failing the call: the items come from unrelated connections."""
+        answers = []
+        for item in items:
+            try:
+                answers.append(await self._authenticate(item))
+            except BadRequestError as malformed:
+                answers.append(convert.rejection_to_pb(malformed.code, malformed.message))
+        return pb.AuthenticateBatchResponse(responses=answers)
 
     async def _authenticate(self, request: pb.AuthenticateRequest) -> pb.AuthenticateResponse:
         credential = convert.credential_from_pb(request.credential)
