@@ -95,14 +95,14 @@ final class Decider {
         try {
             List<AuthorizeRequest> asked = new ArrayList<>(1 + FOLLOWERS.size());
             asked.add(withRequestId(question.toBuilder()));
-            asked.addAll(companions(question));
+            asked.addAll(companions(question, key));
             Deadline deadline = Deadline.after(config.deadlineMillis(), TimeUnit.MILLISECONDS);
             return service.submit(asked, deadline).handle((decisions, error) -> {
                 if (error != null) {
                     return settle(key, null, error, start);
                 }
                 for (int i = 1; i < asked.size(); i++) {
-                    prefetched(asked.get(i), decisions.get(i));
+                    prefetched(key.follower(asked.get(i).getAction()), decisions.get(i));
                 }
                 return settle(key, decisions.get(0), null, start);
             });
@@ -116,23 +116,23 @@ final class Decider {
      * asked without a subscription (its answer is kept only if the service says it holds for every
      * subscription name; a consumer's check names a subscription the lookup does not know).
      */
-    private List<AuthorizeRequest> companions(AuthorizeRequest question) {
+    private List<AuthorizeRequest> companions(AuthorizeRequest question, DecisionKey key) {
         if (!config.prefetchOnLookup() || !LOOKUP.equals(question.getAction())
                 || question.getResource().getTopic().isEmpty()) {
             return List.of();
         }
         List<AuthorizeRequest> companions = new ArrayList<>(2);
         for (String action : FOLLOWERS) {
-            AuthorizeRequest.Builder follower = question.toBuilder().setAction(action).clearSubscription();
-            if (!cache.has(DecisionKey.of(follower.build()))) {
-                companions.add(withRequestId(follower.setPrefetch(true)));
+            if (!cache.has(key.follower(action))) {
+                companions.add(withRequestId(question.toBuilder().setAction(action).clearSubscription()
+                        .setPrefetch(true)));
             }
         }
         return companions;
     }
 
-    private void prefetched(AuthorizeRequest companion, Decision decision) {
-        cache.put(DecisionKey.of(companion), decision.getRevision(), decision.getAllowed(),
+    private void prefetched(DecisionKey companion, Decision decision) {
+        cache.put(companion, decision.getRevision(), decision.getAllowed(),
                 decision.getAnySubscription());
         metrics.prefetch(decision.getAllowed());
     }

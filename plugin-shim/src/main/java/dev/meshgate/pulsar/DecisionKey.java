@@ -25,6 +25,15 @@ record DecisionKey(AuthorizeRequest question, String credentialHash, String revi
         return new DecisionKey(question, credentialHash, policyRevision, anySubscription);
     }
 
+    /**
+     * The same question with {@code action} and no subscription (a lookup's prefetch companion), reusing the
+     * credential's hash: a lookup that misses would otherwise hash the same token five times.
+     */
+    DecisionKey follower(String action) {
+        return new DecisionKey(question.toBuilder().setAction(action).clearSubscription().build(), credentialHash,
+                "", false);
+    }
+
     /** Where an answer valid for every subscription name is kept: the question minus its subscription. */
     DecisionKey forAnySubscription() {
         return new DecisionKey(question.toBuilder().clearSubscription().build(), credentialHash, revision, true);
