@@ -10,17 +10,19 @@
 Safety rests on one rule: a table belongs to one snapshot *object* and is only ever filled with answers that
 snapshot gave. `table_for` compares by identity (`is`), so a new revision, a reload of the same content or
 the same revision with other super-users all start from an empty table, and a caller that took the snapshot
-before a racing swap keeps filling the old table, which nobody reads any more. `forget()` (scheduled on the
-loop after every swap) only frees the old answers and the old snapshot early; correctness does not depend
-on it.
+before a racing swap keeps filling the old table, which nobody reads any more. `forget()` (called from the
+policy swap, on whatever thread swaps) only frees the old answers and the old snapshot early; correctness
+does not depend on it.
 
 Errors are never stored: the caller puts only answers it obtained. The key must hold every input the policy
-may read (see `meshgate.server.convert.decision_key`). Not thread-safe: one event loop owns a memo and
-makes every call.
+may read (see `meshgate.server.convert.decision_key`). Thread-safe: the gRPC worker threads share one memo;
+each table has a lock around its LRU bookkeeping (a `get` that moves a key another thread evicts would
+raise) and the memo a lock around switching tables, so no table's counts are lost.
 """
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from collections.abc import Hashable
 from typing import Generic, TypeVar
@@ -33,30 +35,37 @@ DEFAULT_MAX_ENTRIES = 16384
 class MemoTable(Generic[V]):
     """Answers of one snapshot, least recently used dropped first beyond `max_entries`."""
 
-    __slots__ = ("_entries", "_max", "hits", "misses", "snapshot")
+    __slots__ = ("_entries", "_lock", "_max", "hits", "misses", "snapshot")
 
     def __init__(self, snapshot: object, max_entries: int) -> None:
         self.snapshot = snapshot
         self._entries: OrderedDict[Hashable, V] = OrderedDict()
+        self._lock = threading.Lock()
         self._max = max_entries
         self.hits = 0
         self.misses = 0
 
     def get(self, key: Hashable) -> V | None:
-        answer = self._entries.get(key)
-        if answer is None:
-            self.misses += 1
-            return None
-        self._entries.move_to_end(key)
-        self.hits += 1
-        return answer
+        with self._lock:
+            answer = self._entries.get(key)
+            if answer is None:
+                self.misses += 1
+                return None
+            self._entries.move_to_end(key)
+            self.hits += 1
+            return answer
 
     def put(self, key: Hashable, answer: V) -> None:
         if self._max <= 0:
             return
-        self._entries[key] = answer
-        if len(self._entries) > self._max:
-            self._entries.popitem(last=False)
+        with self._lock:
+            self._entries[key] = answer
+            if len(self._entries) > self._max:
+                self._entries.popitem(last=False)
+
+    def counts(self) -> tuple[int, int]:
+        with self._lock:
+            return self.hits, self.misses
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -68,26 +77,34 @@ class DecisionMemo(Generic[V]):
     def __init__(self, max_entries: int = DEFAULT_MAX_ENTRIES) -> None:
         self._max = max_entries
         self._table: MemoTable[V] | None = None
+        self._lock = threading.Lock()  # around switching tables; taken before a table's lock, never after
         self._hits = 0  # of tables already dropped
         self._misses = 0
 
     def table_for(self, snapshot: object) -> MemoTable[V]:
-        table = self._table
-        if table is None or table.snapshot is not snapshot:
-            self._retire(table)
-            table = MemoTable(snapshot, self._max)
-            self._table = table  # one assignment: a reader sees the old table or the new one, whole
-        return table
+        table = self._table  # the common case takes no lock: one read of one attribute
+        if table is not None and table.snapshot is snapshot:
+            return table
+        with self._lock:
+            table = self._table
+            if table is None or table.snapshot is not snapshot:
+                self._retire(table)
+                table = MemoTable(snapshot, self._max)
+                self._table = table  # one assignment: a reader sees the old table or the new one, whole
+            return table
 
     def forget(self) -> None:
         """Drop the current table and the snapshot it holds (on a swap, before the next request comes)."""
-        table, self._table = self._table, None
-        self._retire(table)
+        with self._lock:
+            table, self._table = self._table, None
+            self._retire(table)
 
     def _retire(self, table: MemoTable[V] | None) -> None:
+        # A worker still holding `table` may count a few more lookups after this: they go uncounted.
         if table is not None:
-            self._hits += table.hits
-            self._misses += table.misses
+            hits, misses = table.counts()
+            self._hits += hits
+            self._misses += misses
 
     @property
     def entries(self) -> int:
@@ -96,10 +113,14 @@ class DecisionMemo(Generic[V]):
 
     @property
     def hits(self) -> int:
-        table = self._table
-        return self._hits + (table.hits if table is not None else 0)
+        return self._counts()[0]
 
     @property
     def misses(self) -> int:
-        table = self._table
-        return self._misses + (table.misses if table is not None else 0)
+        return self._counts()[1]
+
+    def _counts(self) -> tuple[int, int]:
+        with self._lock:
+            table = self._table
+            hits, misses = table.counts() if table is not None else (0, 0)
+            return self._hits + hits, self._misses + misses

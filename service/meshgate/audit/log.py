@@ -11,6 +11,7 @@ audit.close()   # writes what is queued
 from __future__ import annotations
 
 import random
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -40,6 +41,7 @@ class AuditLog:
         self._rate = allow_sample_rate
         self._rng = rng
         self.sampled_out = 0  # allows not written because of sampling
+        self._lock = threading.Lock()  # gRPC worker threads count concurrently
 
     @classmethod
     def from_config(cls, config: AuditConfig) -> AuditLog:
@@ -63,7 +65,8 @@ class AuditLog:
         if not self._sinks:
             return False
         if not denial and self._rate < 1.0 and self._rng() >= self._rate:
-            self.sampled_out += 1
+            with self._lock:
+                self.sampled_out += 1
             return False
         return True
 

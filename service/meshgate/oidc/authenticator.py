@@ -1,9 +1,10 @@
-"""Async facade over `TokenValidator` + `JwksCache`: unknown-kid refetch and a cache of verified tokens."""
+"""Facade over `TokenValidator` + `JwksCache`: unknown-kid refetch and a cache of verified tokens."""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 
@@ -16,17 +17,20 @@ from meshgate.oidc.issuers import IssuerConfig
 from meshgate.oidc.jwks_cache import JwksCache
 from meshgate.oidc.reasons import UnknownKidError
 from meshgate.oidc.settings import OidcSettings
-from meshgate.oidc.validator import TokenValidator
+from meshgate.oidc.validator import KeySet, TokenValidator
 
 
 class TokenCache:
-    """Bounded LRU of verified tokens keyed by sha256(token); an entry lives until min(exp, now + ttl)."""
+    """Bounded LRU of verified tokens keyed by sha256(token); an entry lives until min(exp, now + ttl).
+
+    Thread-safe: gRPC worker threads share it (a lookup moves the entry another thread may evict)."""
 
     def __init__(self, max_entries: int, ttl_seconds: float, clock: Clock) -> None:
         self._max = max_entries
         self._ttl = ttl_seconds
         self._clock = clock
         self._entries: OrderedDict[bytes, tuple[Identity, float]] = OrderedDict()
+        self._lock = threading.Lock()
         self.hits = 0  # for the hit-ratio metric
         self.misses = 0
 
@@ -35,33 +39,40 @@ class TokenCache:
 
     def get(self, token: str) -> Identity | None:
         key = hashlib.sha256(token.encode()).digest()
-        entry = self._entries.get(key)
-        if entry is None:
-            self.misses += 1
-            return None
-        if self._clock.now().timestamp() >= entry[1]:
-            del self._entries[key]
-            self.misses += 1
-            return None
-        self._entries.move_to_end(key)
-        self.hits += 1
-        return entry[0]
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None and self._clock.now().timestamp() >= entry[1]:
+                del self._entries[key]
+                entry = None
+            if entry is None:
+                self.misses += 1
+                return None
+            self._entries.move_to_end(key)
+            self.hits += 1
+            return entry[0]
 
     def put(self, token: str, identity: Identity) -> None:
         if self._max <= 0 or identity.expires_at is None:
             return
         key = hashlib.sha256(token.encode()).digest()
         until = min(identity.expires_at.timestamp(), self._clock.now().timestamp() + self._ttl)
-        self._entries[key] = (identity, until)
-        self._entries.move_to_end(key)
-        if len(self._entries) > self._max:
-            self._entries.popitem(last=False)
+        with self._lock:
+            self._entries[key] = (identity, until)
+            self._entries.move_to_end(key)
+            if len(self._entries) > self._max:
+                self._entries.popitem(last=False)
 
     def clear(self) -> None:
-        self._entries.clear()
+        with self._lock:
+            self._entries.clear()
 
 
 class TokenAuthenticator:
+    """Verified-token cache in front of the validator; an unknown key id may refetch the issuer's JWKS.
+
+    `authenticate_sync` runs in any thread and is handed the (blocking) way to refetch; `authenticate` is the
+    same for a caller on the event loop that owns the key cache."""
+
     def __init__(
         self, validator: TokenValidator, cache: JwksCache, clock: Clock, settings: OidcSettings
     ) -> None:
@@ -70,6 +81,7 @@ class TokenAuthenticator:
         self._settings = settings
         self._tokens = TokenCache(settings.token_cache_size, settings.token_cache_ttl_seconds, clock)
         self._verified_with: dict[str, object] = {}  # issuer -> key set the cached tokens were verified with
+        self._lock = threading.Lock()  # makes "key set replaced: clear, then remember" one step
 
     @classmethod
     def from_config(
@@ -93,49 +105,76 @@ class TokenAuthenticator:
     def tokens(self) -> TokenCache:
         return self._tokens
 
+    @property
+    def unknown_kid_wait_seconds(self) -> float:
+        return self._settings.unknown_kid_wait_seconds
+
     async def start(self, *, wait: bool = True) -> None:
         await self._cache.start(wait=wait)
 
     async def close(self) -> None:
         await self._cache.close()
 
-    async def authenticate(self, token: str) -> Identity:
-        """The verified identity, or `AuthenticationError` with a stable code. Failures are never cached."""
-        cacheable = len(token) <= self._settings.max_token_bytes
-        hit = self._tokens.get(token) if cacheable else None
-        if hit is not None and self._still_backed(hit):
+    def authenticate_sync(self, token: str, refetch: Callable[[str], bool]) -> Identity:
+        """The verified identity, or `AuthenticationError` with a stable code. Failures are never cached.
+
+        `refetch(issuer)` is called only for an unknown key id; it blocks until the issuer's keys were
+        refetched (True) or not (False: the token is rejected)."""
+        hit = self._cached(token)
+        if hit is not None:
             return hit
-        identity = await self._validate(token)
-        if cacheable:
-            self._remember_keys(identity.issuer)
-            self._tokens.put(token, identity)
+        try:
+            identity, keys = self._validator.validate_keyed(token)
+        except UnknownKidError as err:
+            if not refetch(err.issuer):
+                raise
+            identity, keys = self._validator.validate_keyed(token)
+        self._store(token, identity, keys)
         return identity
+
+    async def authenticate(self, token: str) -> Identity:
+        """`authenticate_sync` for a caller on the event loop that owns the key cache."""
+        hit = self._cached(token)
+        if hit is not None:
+            return hit
+        try:
+            identity, keys = self._validator.validate_keyed(token)
+        except UnknownKidError as err:
+            if not await self.refetch(err.issuer):
+                raise
+            identity, keys = self._validator.validate_keyed(token)
+        self._store(token, identity, keys)
+        return identity
+
+    async def refetch(self, issuer: str) -> bool:
+        """Refetch the issuer's keys for an unknown kid (rate limited), waiting at most unknown_kid_wait."""
+        try:
+            async with asyncio.timeout(self._settings.unknown_kid_wait_seconds):
+                return await self._cache.refresh_unknown_kid(issuer)
+        except TimeoutError:
+            return False
+
+    def _cached(self, token: str) -> Identity | None:
+        if len(token) > self._settings.max_token_bytes:
+            return None
+        hit = self._tokens.get(token)
+        return hit if hit is not None and self._still_backed(hit) else None
 
     def _still_backed(self, identity: Identity) -> bool:
         """A cached verification counts only while its key set is still the issuer's, and still usable."""
         snapshot = self._cache.snapshot(identity.issuer)
         return snapshot.usable and self._verified_with.get(identity.issuer) is snapshot.keys
 
-    def _remember_keys(self, issuer: str) -> None:
-        keys = self._cache.snapshot(issuer).keys
-        if self._verified_with.get(issuer) is not keys:
-            self._tokens.clear()  # entries verified with a key set that has since been replaced
-            self._verified_with[issuer] = keys
-
-    async def _validate(self, token: str) -> Identity:
-        try:
-            return self._validator.validate(token)
-        except UnknownKidError as err:
-            if not await self._refetch(err.issuer):
-                raise
-        return self._validator.validate(token)
-
-    async def _refetch(self, issuer: str) -> bool:
-        try:
-            async with asyncio.timeout(self._settings.unknown_kid_wait_seconds):
-                return await self._cache.refresh_unknown_kid(issuer)
-        except TimeoutError:
-            return False
+    def _store(self, token: str, identity: Identity, keys: KeySet) -> None:
+        if len(token) > self._settings.max_token_bytes:
+            return
+        with self._lock:
+            if self._cache.snapshot(identity.issuer).keys is not keys:
+                return  # replaced while this token was verified: do not tag it with the new set
+            if self._verified_with.get(identity.issuer) is not keys:
+                self._tokens.clear()  # entries verified with a key set that has since been replaced
+                self._verified_with[identity.issuer] = keys
+            self._tokens.put(token, identity)
 
 
 async def authenticate_token_once(

@@ -34,7 +34,7 @@ def fail(reason: Reason, message: str) -> NoReturn:
 
 
 class UnknownKidError(AuthenticationError):
-    """`unknown_kid`, carrying the issuer so the async facade can ask that issuer's cache for a refetch."""
+    """`unknown_kid`, carrying the issuer so the facade can ask that issuer's cache for a refetch."""
 
     code = Reason.UNKNOWN_KID.value
 

@@ -19,12 +19,13 @@ from meshgate.model import CredentialKind, Identity
 from meshgate.oidc.checks import check_audience, check_header, check_times, require_str, unverified_issuer
 from meshgate.oidc.compact import parse_compact
 from meshgate.oidc.issuers import IssuerConfig, IssuerKind
-from meshgate.oidc.keys import KeySource, VerificationKey
+from meshgate.oidc.keys import KeySnapshot, KeySource, VerificationKey
 from meshgate.oidc.principal import exposed_attributes, service_account_principal
 from meshgate.oidc.reasons import Reason, UnknownKidError, fail
 
 DEFAULT_MAX_TOKEN_BYTES = 16384
 # Signature only: claims are checked by us, against the injected clock.
+KeySet = Mapping[str, VerificationKey]
 _JWS = PyJWS(options={"verify_signature": True, "enforce_minimum_key_length": True})
 
 
@@ -48,31 +49,37 @@ class TokenValidator:
 
     def validate(self, token: str) -> Identity:
         """Verify `token` and map it to an `Identity`, or raise `AuthenticationError` with a `Reason` code."""
+        return self.validate_keyed(token)[0]
+
+    def validate_keyed(self, token: str) -> tuple[Identity, KeySet]:
+        """`validate`, also returning the key set the signature was checked against: a cache of verified
+        tokens tags its entries with it (the set may be replaced while another thread reads it)."""
         parsed = parse_compact(token, self._max_token_bytes)
         alg, kid = check_header(parsed.header)
         config = unverified_issuer(parsed.payload, self._issuers)
         if alg not in config.algorithms:
             fail(Reason.ALG_NOT_ALLOWED, f"algorithm {alg} is not allowed for this issuer")
-        key = self._key_for(config, kid, alg)
+        snapshot = self._keys.snapshot(config.issuer)  # read once: the key set used is the one returned
+        key = _key_for(snapshot, config, kid, alg)
         _verify_signature(token, key, alg)
-        return _identity(config, parsed.payload, self._clock.now().timestamp())
+        return _identity(config, parsed.payload, self._clock.now().timestamp()), snapshot.keys
 
-    def _key_for(self, config: IssuerConfig, kid: str | None, alg: str) -> VerificationKey:
-        snapshot = self._keys.snapshot(config.issuer)
-        if not snapshot.usable:
-            fail(Reason.JWKS_UNAVAILABLE, f"keys of the issuer are {snapshot.state.value}")
-        if kid is None:
-            if config.require_kid or len(snapshot.keys) != 1:
-                raise UnknownKidError("token has no kid and the key cannot be chosen", issuer=config.issuer)
-            key = next(iter(snapshot.keys.values()))
-        else:
-            found = snapshot.keys.get(kid)
-            if found is None:
-                raise UnknownKidError("kid is not in the issuer's key set", issuer=config.issuer)
-            key = found
-        if not key.accepts(alg):
-            fail(Reason.ALG_NOT_ALLOWED, f"key {key.kid!r} may not be used with {alg}")
-        return key
+
+def _key_for(snapshot: KeySnapshot, config: IssuerConfig, kid: str | None, alg: str) -> VerificationKey:
+    if not snapshot.usable:
+        fail(Reason.JWKS_UNAVAILABLE, f"keys of the issuer are {snapshot.state.value}")
+    if kid is None:
+        if config.require_kid or len(snapshot.keys) != 1:
+            raise UnknownKidError("token has no kid and the key cannot be chosen", issuer=config.issuer)
+        key = next(iter(snapshot.keys.values()))
+    else:
+        found = snapshot.keys.get(kid)
+        if found is None:
+            raise UnknownKidError("kid is not in the issuer's key set", issuer=config.issuer)
+        key = found
+    if not key.accepts(alg):
+        fail(Reason.ALG_NOT_ALLOWED, f"key {key.kid!r} may not be used with {alg}")
+    return key
 
 
 def _verify_signature(token: str, key: VerificationKey, alg: str) -> None:

@@ -12,7 +12,13 @@ from typing import Any
 import pytest
 from meshgate.clock import FixedClock
 from meshgate.errors import AuthenticationError
-from meshgate.oidc import OidcSettings, TokenAuthenticator, authenticate_token_once, parse_issuers
+from meshgate.oidc import (
+    OidcSettings,
+    TokenAuthenticator,
+    TokenValidator,
+    authenticate_token_once,
+    parse_issuers,
+)
 
 from tests.conformance.oidc.fakes import FakeFetcher, FakeMonotonic
 from tests.conformance.oidc.mint import jwks_document, mint, signing_keys
@@ -115,6 +121,35 @@ def test_verified_tokens_are_cached_until_ttl() -> None:
         return [hit is first, after_ttl is first, after_ttl.principal, code]
 
     assert run(scenario()) == [True, False, f"oidc:{ISS}#alice", "unknown_kid"]
+
+
+class SwapMidway:
+    """A validator whose key set is replaced (as the loop's JWKS refresh may) while it validates."""
+
+    def __init__(self, h: Harness) -> None:
+        self.h, self.inner, self.swaps = h, TokenValidator(ISSUERS, h.auth.keys, h.clock), 1
+
+    def validate_keyed(self, token: str) -> Any:
+        verified = self.inner.validate_keyed(token)
+        if self.swaps:
+            self.swaps -= 1
+            self.h.fetcher.documents[JWKS] = jwks_document(["rsa1", "rsa2"])
+            run(self.h.auth.keys.refresh(ISS))
+        return verified
+
+
+def test_a_token_verified_with_a_key_set_replaced_meanwhile_is_not_cached() -> None:
+    """The cache entry is tagged with the key set that verified it, never with one read afterwards: a set
+    replaced mid-validation (its key perhaps revoked) never backs a cached answer."""
+    h = Harness()
+    run(h.auth.keys.refresh(ISS))
+    auth = TokenAuthenticator(SwapMidway(h), h.auth.keys, h.clock, SETTINGS)  # type: ignore[arg-type]
+    token = _token()
+    never = lambda issuer: False  # noqa: E731  # no unknown kid here
+    assert auth.authenticate_sync(token, never).principal == f"oidc:{ISS}#alice"
+    assert len(auth.tokens) == 0
+    assert auth.authenticate_sync(token, never).principal == f"oidc:{ISS}#alice"  # the set stayed: cached
+    assert len(auth.tokens) == 1
 
 
 def test_cache_entry_ends_at_exp_and_lru_is_bounded() -> None:
