@@ -9,7 +9,6 @@ comes from a chain this CA issued, or from l5d-client-id over a loopback peer.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,18 +43,20 @@ class Aborted(Exception):
 
 
 class FakeContext:
-    async def abort(self, code: grpc.StatusCode, details: str) -> None:
+    def abort(self, code: grpc.StatusCode, details: str) -> None:
         raise Aborted(code, details)
+
+    def time_remaining(self) -> float:
+        return 5.0
 
 
 class _Tokens:
-    async def authenticate(self, raw: str) -> Identity:
+    def authenticate(self, raw: str, budget: float | None = None) -> Identity:
         return token.validator().validate(raw)
 
 
 @dataclass(frozen=True)
 class Service:
-    loop: asyncio.AbstractEventLoop
     authn: AuthenticationServicer
     authz: AuthorizationServicer
     store: PolicyStore
@@ -69,7 +70,7 @@ def service() -> Service:
     authenticator = Authenticator(certificates=certs, tokens=_Tokens(), mesh_header=mesh)
     feed = RevisionFeed(lambda: store.current().revision)
     authz = AuthorizationServicer(Authorizer(store), authenticator, feed)
-    return Service(asyncio.new_event_loop(), AuthenticationServicer(authenticator), authz, store)
+    return Service(AuthenticationServicer(authenticator), authz, store)
 
 
 def target(data: bytes) -> None:
@@ -88,7 +89,7 @@ def target(data: bytes) -> None:
 
 def _call(method: Any, request: Any) -> Any:
     try:
-        return service().loop.run_until_complete(method(request, FakeContext()))
+        return method(request, FakeContext())
     except Aborted as aborted:
         if aborted.code == grpc.StatusCode.INTERNAL:
             raise InvariantViolation(f"a non-meshgate error escaped: {aborted}") from aborted

@@ -1,7 +1,7 @@
 """Authentication facade: routes each kind of credential to the verifier made for it.
 
-The verifiers are pure and synchronous, except token validation, which may need to wait for a
-rate-limited JWKS refresh on an unknown key id, hence `async`.
+Synchronous, called from gRPC worker threads. Token validation may have to wait for a rate-limited JWKS
+refetch on an unknown key id: `budget` is how long the caller can still wait (its remaining deadline).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ class ChainVerifier(Protocol):
 
 
 class TokenVerifier(Protocol):
-    async def authenticate(self, token: str) -> Identity: ...
+    def authenticate(self, token: str, budget: float | None = None) -> Identity: ...
 
 
 class MeshHeaderVerifier(Protocol):
@@ -38,11 +38,13 @@ class Authenticator:
         self._tokens = tokens
         self._mesh_header = mesh_header
 
-    async def authenticate(self, credential: CredentialInput, peer: PeerInfo) -> Identity:
+    def authenticate(
+        self, credential: CredentialInput, peer: PeerInfo, budget: float | None = None
+    ) -> Identity:
         if credential.cert_chain:
             return _required(self._certificates, "certificate").verify(credential.cert_chain)
         if credential.token:
-            return await _required(self._tokens, "token").authenticate(credential.token)
+            return _required(self._tokens, "token").authenticate(credential.token, budget)
         if credential.l5d_client_id:
             header = _required(self._mesh_header, "l5d-client-id")
             return header.authenticate(credential.l5d_client_id, peer.address)

@@ -29,6 +29,7 @@ ENV_PREFIX = "MESHGATE_"
 class GrpcConfig:
     listen: str = "127.0.0.1:50051"  # host:port, or unix:/path/to.sock
     max_concurrent_rpcs: int = 4096
+    workers: int = 8  # threads answering unary calls (WatchRevision streams get their own few slots)
     max_message_bytes: int = 1 << 20
     tls_cert: Path | None = None  # serving certificate (PEM); with tls_key, the gRPC port speaks TLS
     tls_key: Path | None = None
@@ -145,7 +146,9 @@ def _host_port(listen: str) -> bool:
     return bool(sep and host and port.isdigit() and int(port) < 65536)
 
 
-_GRPC_KEYS = ("listen", "max_concurrent_rpcs", "max_message_bytes", "tls_cert", "tls_key", "tls_client_ca")
+_GRPC_KEYS = (
+    "listen", "max_concurrent_rpcs", "workers", "max_message_bytes", "tls_cert", "tls_key", "tls_client_ca",
+)  # fmt: skip
 
 
 def _grpc(raw: Mapping[str, object], base: Path) -> GrpcConfig:
@@ -165,6 +168,7 @@ def _grpc(raw: Mapping[str, object], base: Path) -> GrpcConfig:
         max_concurrent_rpcs=p.get_int(
             raw, "max_concurrent_rpcs", "grpc", d.max_concurrent_rpcs, low=1, high=1 << 20
         ),
+        workers=p.get_int(raw, "workers", "grpc", d.workers, low=1, high=1024),
         max_message_bytes=p.get_int(
             raw, "max_message_bytes", "grpc", d.max_message_bytes, low=1024, high=1 << 26
         ),

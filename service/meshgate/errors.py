@@ -48,3 +48,9 @@ class BadRequestError(MeshgateError):
     """A request is malformed (unknown action, missing field)."""
 
     code = "bad_request"
+
+
+class OverloadedError(MeshgateError):
+    """The service refuses more of this kind of work right now (e.g. every WatchRevision slot is taken)."""
+
+    code = "overloaded"

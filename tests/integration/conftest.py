@@ -35,6 +35,7 @@ from meshgate.server.app import (
     close_components,
     start_background,
     start_grpc,
+    stop_grpc,
 )
 from meshgate.v1 import meshgate_pb2_grpc as pb_grpc
 
@@ -122,7 +123,7 @@ class MeshgateServer:
 
     def stop(self) -> None:
         async def shutdown() -> None:
-            await self.running.server.stop(grace=None)
+            await stop_grpc(self.running)
             await close_components(self.components)
 
         self.loop.run(shutdown())

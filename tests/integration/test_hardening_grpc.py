@@ -1,7 +1,8 @@
 """gRPC server hardening against a real meshgate server on 127.0.0.1:0 (`meshgate.server.hardening`).
 
-Slow calls are made by swapping the running service's `Authenticator.authenticate` for a gated coroutine,
-so every test controls exactly how many calls are in flight. Every wait is bounded.
+Slow calls are made by swapping the running service's `Authenticator.authenticate` for a gated function
+(it runs in the server's worker threads), so every test controls exactly how many calls are in flight.
+Every wait is bounded.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import pytest
 from grpc_health.v1 import health_pb2
 from meshgate.model import CredentialKind, Identity
 from meshgate.server.hardening import ShutdownPlan, graceful_shutdown
+from meshgate.server.servicer import WATCH_SLOTS
 from meshgate.v1 import meshgate_pb2 as pb
 
 if TYPE_CHECKING:
@@ -30,21 +32,22 @@ WAIT = 10.0  # upper bound of every wait in this module
 
 @dataclass
 class Gate:
-    """Replaces `authenticate`: counts entries and holds each call until `open` is set (or WAIT passes)."""
+    """Replaces `authenticate`: counts entries, records the wait each call allows (`budget`, its remaining
+    deadline) and holds it until `open` is set (or WAIT passes)."""
 
     open: threading.Event = field(default_factory=threading.Event)
     entered: int = 0
     finished: int = 0
-    block_loop_seconds: float = 0.0  # a synchronous sleep: freezes the server's event loop
+    budgets: list[float | None] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    async def authenticate(self, credential: Any, peer: Any) -> Identity:
-        self.entered += 1
-        if self.block_loop_seconds:
-            time.sleep(self.block_loop_seconds)
-        deadline = time.monotonic() + WAIT
-        while not self.open.is_set() and time.monotonic() < deadline:
-            await asyncio.sleep(0.005)
-        self.finished += 1
+    def authenticate(self, credential: Any, peer: Any, budget: float | None = None) -> Identity:
+        with self._lock:
+            self.entered += 1
+            self.budgets.append(budget)
+        self.open.wait(WAIT)
+        with self._lock:
+            self.finished += 1
         return ALICE
 
     def wait_entered(self, count: int) -> None:
@@ -100,25 +103,33 @@ def test_deadline_is_honoured_while_processing(small: MeshgateServer) -> None:
         small.stubs.authentication.Authenticate(_token_request(), timeout=0.3)
     assert caught.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
     assert time.monotonic() - started < 2.0
+    # A worker thread cannot be cancelled; what may wait in a handler (a JWKS refetch) is told the call's
+    # remaining deadline instead and gives up with it (tests/unit/server/test_token_bridge.py).
     _wait_until(lambda: gate.entered == 1)
-    time.sleep(0.2)
-    assert gate.finished == 0  # the handler was cancelled, not run to completion
+    assert gate.budgets[0] is not None and 0 < gate.budgets[0] <= 0.35  # the 0.3 s deadline, ± clock reads
+    assert gate.finished == 0
     gate.open.set()
 
 
-def test_call_whose_deadline_passed_before_dispatch_is_not_processed(small: MeshgateServer) -> None:
-    gate = _gated(small)
-    gate.open.set()
-    gate.block_loop_seconds = 0.8  # the first call freezes the server loop...
-    stub = small.stubs.authentication
-    first = stub.Authenticate.future(_token_request(), timeout=WAIT)
-    gate.wait_entered(1)
-    with pytest.raises(grpc.RpcError) as caught:  # ...so this one's deadline passes before dispatch
+@pytest.fixture
+def one_worker(start_meshgate: StartMeshgate) -> Iterator[MeshgateServer]:
+    yield start_meshgate({"grpc": {"workers": 1}})
+
+
+def test_call_whose_deadline_passed_before_dispatch_is_not_processed(one_worker: MeshgateServer) -> None:
+    gate = _gated(one_worker)
+    stub = one_worker.stubs.authentication
+    threads = 1 + WATCH_SLOTS  # unary calls may use the watch slots while no stream does
+    held = [stub.Authenticate.future(_token_request(), timeout=WAIT) for _ in range(threads)]
+    gate.wait_entered(threads)  # every worker is busy...
+    with pytest.raises(grpc.RpcError) as caught:  # ...so this one's deadline passes in the queue
         stub.Authenticate(_token_request(), timeout=0.2)
     assert caught.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
-    assert first.result(WAIT).identity.principal == ALICE.principal
+    time.sleep(0.1)
+    gate.open.set()
+    assert [f.result(WAIT).identity.principal for f in held] == [ALICE.principal] * threads
     time.sleep(0.3)
-    assert gate.entered == 1
+    assert gate.entered == threads
 
 
 def test_client_pinging_too_often_is_sent_away(small: MeshgateServer) -> None:
@@ -177,7 +188,7 @@ def test_not_serving_is_not_undone_by_readiness_sync(small: MeshgateServer) -> N
         graceful_shutdown(small.running.server, small.running.health, plan), small.loop.loop
     )
     _wait_until(lambda: _health(small.stubs.health) == health_pb2.HealthCheckResponse.NOT_SERVING)
-    small.loop.run(small.running.health_sync.set(True))  # type: ignore[union-attr]
+    small.running.health_sync.set(True)  # type: ignore[union-attr]
     assert _health(small.stubs.health) == health_pb2.HealthCheckResponse.NOT_SERVING
     shutdown.result(WAIT)
 

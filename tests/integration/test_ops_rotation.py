@@ -19,7 +19,14 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from meshgate.config import load_config
 from meshgate.devca import Issued, LeafSpec
-from meshgate.server.app import Components, RunningServer, build_components, close_components, start_grpc
+from meshgate.server.app import (
+    Components,
+    RunningServer,
+    build_components,
+    close_components,
+    start_grpc,
+    stop_grpc,
+)
 from meshgate.v1 import meshgate_pb2_grpc as pb_grpc
 
 from devtools import pki as dev_pki
@@ -105,7 +112,7 @@ def tls_server(
     yield TlsServer(components, running, pki), mount, leaves
 
     async def stop() -> None:
-        await running.server.stop(grace=None)
+        await stop_grpc(running)
         await close_components(components)
 
     loop_thread.run(stop())

@@ -1,5 +1,12 @@
 """Builds the running service from a `ServiceConfig`: verifiers, policy store, audit log, metrics, the gRPC
-server with its interceptor chain, the HTTP side (health, readiness, metrics, explain) and the watchers."""
+server with its interceptor chain, the HTTP side (health, readiness, metrics, explain) and the watchers.
+
+Concurrency: the asyncio event loop is the process's main loop (policy reloads, JWKS refresh, bundle
+watching, the HTTP side, health, shutdown). The gRPC port is grpc's synchronous server: each call runs in a
+thread of a pool of `grpc.workers` threads plus `WATCH_SLOTS` for the long-lived WatchRevision streams
+(the CPU per call is less than half of grpc.aio's; see bench/findings.md). What the workers share is
+thread-safe; a token's unknown-key-id refetch is handed to the loop (`token_bridge`).
+"""
 
 from __future__ import annotations
 
@@ -7,8 +14,8 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
 
 import grpc
 from grpc_health.v1 import health, health_pb2_grpc
@@ -34,12 +41,10 @@ from meshgate.server.health import HealthSync
 from meshgate.server.http import HttpDeps, RunningHttp, build_app, start_http
 from meshgate.server.interceptors import ObservingInterceptor
 from meshgate.server.metrics import ServiceMetrics
-from meshgate.server.servicer import AuthenticationServicer, AuthorizationServicer, RevisionFeed
+from meshgate.server.servicer import WATCH_SLOTS, AuthenticationServicer, AuthorizationServicer, RevisionFeed
 from meshgate.server.serving_tls import ReloadingServerCredentials
+from meshgate.server.token_bridge import LoopTokenVerifier
 from meshgate.v1 import meshgate_pb2_grpc as pb_grpc
-
-# The asyncio health servicer is exported as `health.aio` behind a version check that mypy cannot follow.
-AsyncHealthServicer = health.aio.HealthServicer  # type: ignore[attr-defined]
 
 log = logging.getLogger("meshgate")
 SERVICE_NAMES = ("meshgate.v1.Authentication", "meshgate.v1.Authorization")
@@ -55,6 +60,7 @@ class Components:
     reloader: PolicyReloader
     bundles: FileTrustBundles | None = None
     tokens: TokenAuthenticator | None = None
+    token_bridge: LoopTokenVerifier | None = None
     certificates: CachedX509Verifier | None = None
     clock: Clock = field(default_factory=SystemClock)
     audit: AuditLog = field(default_factory=lambda: AuditLog(()))
@@ -90,7 +96,8 @@ def build_components(config: ServiceConfig, clock: Clock | None = None) -> Compo
     oidc = config.oidc
     tokens = TokenAuthenticator.from_config(oidc.issuers, oidc.settings, clock) if oidc.issuers else None
     mesh_header = L5dClientIdAuthenticator(ident.l5d_client_id, ident.linkerd)
-    authenticator = Authenticator(certificates=certificates, tokens=tokens, mesh_header=mesh_header)
+    bridge = LoopTokenVerifier(tokens) if tokens is not None else None
+    authenticator = Authenticator(certificates=certificates, tokens=bridge, mesh_header=mesh_header)
     policies = PolicyStore(clock=clock)
     reloader = PolicyReloader(
         config.policy.dir,
@@ -108,7 +115,7 @@ def build_components(config: ServiceConfig, clock: Clock | None = None) -> Compo
     if g.tls_cert and g.tls_key and g.tls_client_ca:  # config validation: all three or none
         serving = ReloadingServerCredentials(g.tls_cert, g.tls_key, g.tls_client_ca)
     components = Components(
-        config, authenticator, policies, reloader, bundles, tokens, certificates, clock,
+        config, authenticator, policies, reloader, bundles, tokens, bridge, certificates, clock,
         AuditLog.from_config(config.audit), ServiceMetrics(), serving,
     )  # fmt: skip
     _register_state_metrics(components)
@@ -130,42 +137,64 @@ def _register_state_metrics(c: Components) -> None:
 
 @dataclass
 class RunningServer:
-    server: grpc.aio.Server
+    server: grpc.Server
     port: int
-    health: Any
+    health: health.HealthServicer
     feed: RevisionFeed
     health_sync: HealthSync | None = None
+    workers: ThreadPoolExecutor | None = None  # the server's pool; `stop` does not end its threads
 
 
 async def start_grpc(components: Components) -> RunningServer:
+    """Start the gRPC port on the running loop, which also serves workers' JWKS refetches from now on."""
     cfg = components.config.grpc
+    loop = asyncio.get_running_loop()
+    if components.token_bridge is not None:
+        components.token_bridge.bind(loop)
     interceptor = ObservingInterceptor(components.metrics.events, components.audit, components.clock)
-    server = grpc.aio.server(
+    workers = ThreadPoolExecutor(max_workers=cfg.workers + WATCH_SLOTS, thread_name_prefix="meshgate-grpc")
+    server = grpc.server(
+        workers,
         interceptors=[interceptor, hardening.DeadlineGuard()],
         maximum_concurrent_rpcs=cfg.max_concurrent_rpcs,
         options=hardening.server_options(cfg.max_message_bytes, cfg.max_concurrent_rpcs),
     )
     feed = RevisionFeed(lambda: _revision_or_empty(components.policies))
-    health_servicer = AsyncHealthServicer()
+    health_servicer = health.HealthServicer()
     sync = HealthSync(health_servicer, components.readiness, SERVICE_NAMES)
-    loop = asyncio.get_running_loop()
 
     def on_swap(snapshot: PolicySnapshot) -> None:
-        # Frees the old revision's answers early; the memo never serves them anyway (keyed by snapshot).
-        loop.call_soon_threadsafe(components.memo.forget)
-        loop.call_soon_threadsafe(feed.publish, snapshot.revision)
+        # Runs in the thread that swapped. Frees the old revision's answers early; the memo never serves
+        # them anyway (keyed by snapshot). The memo and the feed are thread-safe; `poke` wants the loop.
+        components.memo.forget()
+        feed.publish(snapshot.revision)
         loop.call_soon_threadsafe(sync.poke)
 
     components.stoppers.append(components.policies.subscribe(on_swap))
     _add_servicers(server, components, feed, health_servicer)
     port = _add_port(server, components)
-    await server.start()
+    server.start()
     await sync.refresh()
     components.tasks.append(asyncio.create_task(sync.run(), name="health-sync"))
-    return RunningServer(server, port, health_servicer, feed, sync)
+    return RunningServer(server, port, health_servicer, feed, sync, workers)
 
 
-def _add_servicers(server: grpc.aio.Server, c: Components, feed: RevisionFeed, health_servicer: Any) -> None:
+async def stop_grpc(running: RunningServer, grace: float | None = None) -> None:
+    """Stop at once (tests, or after `graceful_shutdown`): end the watch streams, stop, wait for the stop."""
+    stopped = running.server.stop(grace)
+    running.feed.close()
+    await asyncio.to_thread(stopped.wait, (grace or 0.0) + hardening.STOP_SLACK_SECONDS)
+    _release_workers(running)
+
+
+def _release_workers(running: RunningServer) -> None:
+    if running.workers is not None:
+        running.workers.shutdown(wait=False, cancel_futures=True)  # idle once the server has stopped
+
+
+def _add_servicers(
+    server: grpc.Server, c: Components, feed: RevisionFeed, health_servicer: health.HealthServicer
+) -> None:
     authorizer = Authorizer(c.policies)
     pb_grpc.add_AuthenticationServicer_to_server(AuthenticationServicer(c.authenticator), server)
     pb_grpc.add_AuthorizationServicer_to_server(
@@ -177,7 +206,7 @@ def _add_servicers(server: grpc.aio.Server, c: Components, feed: RevisionFeed, h
     )
 
 
-def _add_port(server: grpc.aio.Server, c: Components) -> int:
+def _add_port(server: grpc.Server, c: Components) -> int:
     listen = c.config.grpc.listen
     if c.serving_tls is None:
         return server.add_insecure_port(listen)
@@ -241,9 +270,13 @@ async def serve(config: ServiceConfig, *, ready: Callable[[int], None] | None = 
     if ready is not None:
         ready(running.port)
     try:
-        await running.server.wait_for_termination()
+        await asyncio.Event().wait()  # the gRPC server runs in its own threads; we run until cancelled
     finally:
-        # NOT_SERVING (HealthSync can no longer flip it back) → drain → stop(grace): no in-flight call fails.
+        # NOT_SERVING (HealthSync can no longer flip it back) → drain → stop(grace), watch streams ended at
+        # once: no in-flight call fails.
         stop_http = http.stop if http is not None else None
-        await hardening.graceful_shutdown(running.server, running.health, before_stop=stop_http)
+        await hardening.graceful_shutdown(
+            running.server, running.health, before_stop=stop_http, end_streams=running.feed.close
+        )
+        _release_workers(running)
         await close_components(components)

@@ -1,6 +1,6 @@
 """gRPC server hardening: channel arguments, a deadline guard and the graceful-shutdown sequence.
 
-Pure functions return the options `grpc.aio.server` takes; nothing here starts or owns a server. The values
+Pure functions return the options `grpc.server` takes; nothing here starts or owns a server. The values
 follow grpc `doc/keepalive.md` and the service's request shape (a token or a short certificate chain):
 
 * message sizes: requests and responses are capped at `max_message_bytes` (config `grpc.max_message_bytes`);
@@ -11,16 +11,18 @@ follow grpc `doc/keepalive.md` and the service's request shape (a token or a sho
 * handshakes must finish in 10 s;
 * a call whose deadline passed before it reached its handler gets DEADLINE_EXCEEDED and is not processed;
 * shutdown: health NOT_SERVING for every service (later `set` calls are ignored), a drain pause so callers
-  notice, then `stop(grace)`, which refuses new RPCs and lets in-flight ones finish.
+  notice, then `stop(grace)`, which refuses new RPCs and lets in-flight ones finish; long-lived streams are
+  ended as it begins, so they do not hold the grace period (and their worker threads) to the end.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 
 import grpc
 
@@ -45,12 +47,13 @@ class ShutdownPlan:
 
 
 HANDSHAKE_TIMEOUT_MS = 10_000
+STOP_SLACK_SECONDS = 5.0
 
 
 def server_options(
     max_message_bytes: int, max_concurrent_rpcs: int, keepalive: Keepalive | None = None
 ) -> list[ChannelOption]:
-    """Channel arguments for `grpc.aio.server(options=...)`."""
+    """Channel arguments for `grpc.server(options=...)`."""
     k = keepalive or Keepalive()
     return [
         ("grpc.max_receive_message_length", max_message_bytes),
@@ -65,19 +68,27 @@ def server_options(
     ]
 
 
-class DeadlineGuard(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
-    """Answers DEADLINE_EXCEEDED, without running the handler, when a unary call arrives already expired."""
+Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"
+if TYPE_CHECKING:  # generic in grpc-stubs only; grpcio's classes cannot be subscripted at runtime
+    ServerInterceptor = grpc.ServerInterceptor[Any, Any]
+else:
+    ServerInterceptor = grpc.ServerInterceptor
+
+
+class DeadlineGuard(ServerInterceptor):
+    """Answers DEADLINE_EXCEEDED, without running the handler, when a unary call arrives already expired
+    (say, after waiting in the worker pool's queue)."""
 
     def __init__(self) -> None:
         # method -> (the handler we were given, its guarded wrapper): built once, not on every call.
-        self._guards: dict[str, tuple[object, grpc.RpcMethodHandler[Any, Any]]] = {}
+        self._guards: dict[str, tuple[object, Handler]] = {}
 
-    async def intercept_service(
+    def intercept_service(
         self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any]]],
+        continuation: Callable[[grpc.HandlerCallDetails], Handler | None],
         handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler[Any, Any]:
-        handler = await continuation(handler_call_details)
+    ) -> Handler | None:
+        handler = continuation(handler_call_details)
         if handler is None or handler.unary_unary is None:
             return handler
         method = handler_call_details.method
@@ -93,23 +104,13 @@ class DeadlineGuard(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
         return guarded
 
 
-def _guarded(behaviour: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Awaitable[Any]]:
-    async def call(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+def _guarded(behaviour: Callable[[Any, grpc.ServicerContext], Any]) -> Callable[[Any, Any], Any]:
+    def call(request: Any, context: grpc.ServicerContext) -> Any:
         if deadline_passed(context.time_remaining()):
-            await _abort_expired(context)
-        result = behaviour(request, context)
-        return await result if asyncio.iscoroutine(result) else result
+            context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, "deadline passed before processing")
+        return behaviour(request, context)
 
     return call
-
-
-async def _abort_expired(context: grpc.aio.ServicerContext[Any, Any]) -> None:
-    try:
-        await context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, "deadline passed before processing")
-    except grpc.aio.AbortError:
-        raise
-    except Exception as gone:  # gRPC core already ended the call: nothing can be sent, nothing is processed
-        raise asyncio.CancelledError from gone
 
 
 def deadline_passed(time_remaining: float | None) -> bool:
@@ -118,11 +119,11 @@ def deadline_passed(time_remaining: float | None) -> bool:
 
 
 class HealthLike(Protocol):
-    async def enter_graceful_shutdown(self) -> None: ...
+    def enter_graceful_shutdown(self) -> None: ...
 
 
 class StoppableServer(Protocol):
-    async def stop(self, grace: float | None) -> None: ...
+    def stop(self, grace: float | None) -> threading.Event: ...
 
 
 async def graceful_shutdown(
@@ -131,14 +132,21 @@ async def graceful_shutdown(
     plan: ShutdownPlan | None = None,
     *,
     before_stop: Callable[[], Awaitable[None]] | None = None,
+    end_streams: Callable[[], None] | None = None,
 ) -> None:
-    """NOT_SERVING everywhere → drain → (optional `before_stop`) → `stop(grace)`; returns when stopped."""
+    """NOT_SERVING everywhere → drain → (optional `before_stop`) → `stop(grace)` → (optional `end_streams`,
+    once new calls are refused); returns when stopped, without blocking the event loop meanwhile."""
     plan = plan or ShutdownPlan()
-    await health.enter_graceful_shutdown()
+    health.enter_graceful_shutdown()
     log.info(
         "shutting down: NOT_SERVING, draining %.1fs, then grace %.1fs", plan.drain_seconds, plan.grace_seconds
     )
     await asyncio.sleep(plan.drain_seconds)
     if before_stop is not None:
         await before_stop()
-    await server.stop(plan.grace_seconds)
+    stopped = server.stop(plan.grace_seconds)
+    if end_streams is not None:
+        end_streams()
+    # The event is set once every call ended (finished, or cancelled when the grace ran out); the bound only
+    # guards the process's exit against a gRPC core that never reports it.
+    await asyncio.to_thread(stopped.wait, plan.grace_seconds + STOP_SLACK_SECONDS)

@@ -1,7 +1,8 @@
 """gRPC health follows readiness: SERVING exactly when `/readyz` says ready, NOT_SERVING otherwise.
 
 Readiness depends on time (JWKS age) as well as on events (a policy swap), so `HealthSync` re-evaluates
-on a short interval and whenever it is poked; it writes to the health servicer only on a change.
+on a short interval and whenever it is poked; it writes to the health servicer only on a change. The
+servicer is grpc's synchronous `HealthServicer`, whose `set` is thread-safe and returns at once.
 """
 
 from __future__ import annotations
@@ -42,18 +43,18 @@ class HealthSync:
     async def refresh(self) -> Readiness:
         readiness = self._evaluate()
         if readiness.ready != self._serving:
-            await self.set(readiness.ready)
+            self.set(readiness.ready)
             if not readiness.ready:
                 log.warning("not ready: %s", "; ".join(readiness.reasons))
         return readiness
 
-    async def set(self, serving: bool) -> None:
+    def set(self, serving: bool) -> None:
         self._serving = serving
         status = (
             health_pb2.HealthCheckResponse.SERVING if serving else health_pb2.HealthCheckResponse.NOT_SERVING
         )
         for name in self._services:
-            await self._servicer.set(name, status)
+            self._servicer.set(name, status)
 
     def poke(self) -> None:
         """Re-evaluate soon; call on the event loop (e.g. via `call_soon_threadsafe`)."""

@@ -9,15 +9,16 @@ authentication gets its record the same way; the call is logged at DEBUG. Observ
 an error there is logged and the answer goes out unchanged.
 
 The wrapper of each method is built on its first call and reused while the inner handler stays the same.
+Synchronous (`grpc.server`): the wrapper runs in the call's worker thread; the metrics, the audit log and
+the wrapper cache are safe to share between threads.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import grpc
 
@@ -29,8 +30,13 @@ from meshgate.v1 import meshgate_pb2 as pb
 
 log = logging.getLogger("meshgate.calls")
 
-Behavior = Callable[[Any, grpc.aio.ServicerContext[Any, Any]], Awaitable[Any]]
-Continuation = Callable[[grpc.HandlerCallDetails], Awaitable["grpc.RpcMethodHandler[Any, Any]"]]
+Behavior = Callable[[Any, grpc.ServicerContext], Any]
+Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"
+if TYPE_CHECKING:  # generic in grpc-stubs only; grpcio's classes cannot be subscripted at runtime
+    ServerInterceptor = grpc.ServerInterceptor[Any, Any]
+else:
+    ServerInterceptor = grpc.ServerInterceptor
+Continuation: TypeAlias = "Callable[[grpc.HandlerCallDetails], Handler | None]"
 Decided = Iterable[tuple[pb.AuthorizeRequest, pb.Decision]]
 
 
@@ -56,49 +62,50 @@ def short_name(method: str) -> str:
     return f"{service.rpartition('.')[2]}/{name}"
 
 
-class ObservingInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
+class ObservingInterceptor(ServerInterceptor):
     def __init__(self, metrics: EventMetrics, audit: AuditLog, clock: Clock) -> None:
         self._metrics = metrics
         self._audit = audit
         self._clock = clock
         # method -> (the handler we were given, our wrapper): built once, not on every call.
-        self._wrapped: dict[str, tuple[object, grpc.RpcMethodHandler[Any, Any]]] = {}
+        self._wrapped: dict[str, tuple[object, Handler]] = {}
 
-    async def intercept_service(
+    def intercept_service(
         self, continuation: Continuation, handler_call_details: grpc.HandlerCallDetails
-    ) -> grpc.RpcMethodHandler[Any, Any]:
-        handler: grpc.RpcMethodHandler[Any, Any] | None = await continuation(handler_call_details)
+    ) -> Handler | None:
+        handler = continuation(handler_call_details)
         if handler is None or handler.unary_unary is None:
-            return handler  # type: ignore[return-value]  # streams and unknown methods pass through untouched
+            return handler  # streams and unknown methods pass through untouched
         method = handler_call_details.method
         known = self._wrapped.get(method)
         if known is not None and known[0] is handler:
             return known[1]
-        behavior: Behavior = handler.unary_unary  # type: ignore[assignment]  # the aio server's handlers are async
         wrapped = grpc.unary_unary_rpc_method_handler(
-            self._wrap(method, behavior),
+            self._wrap(method, handler.unary_unary),
             request_deserializer=handler.request_deserializer,
             response_serializer=handler.response_serializer,
         )
-        self._wrapped[method] = (handler, wrapped)
+        self._wrapped[method] = (handler, wrapped)  # a race builds it twice: both wrappers are equal
         return wrapped
 
     def _wrap(self, method: str, behavior: Behavior) -> Behavior:
         label = short_name(method)
         observe = self._observer(method)
 
-        async def call(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+        def call(request: Any, context: grpc.ServicerContext) -> Any:
             started = time.perf_counter()
             code = grpc.StatusCode.OK
             try:
-                response = await behavior(request, context)
-            except (grpc.aio.AbortError, asyncio.CancelledError):
-                code = _code_of(context, grpc.StatusCode.CANCELLED)
-                raise
+                response = behavior(request, context)
             except Exception as error:
+                # Set by `context.abort`, which raised to end the call (grpcio has `code()`, grpc-stubs not).
+                aborted: grpc.StatusCode | None = context.code()  # type: ignore[attr-defined]
+                if aborted is not None:
+                    code = aborted
+                    raise
                 code = grpc.StatusCode.INTERNAL
                 log.exception("%s failed", method)
-                await context.abort(code, f"internal: {type(error).__name__}")
+                context.abort(code, f"internal: {type(error).__name__}")
             finally:
                 self._finish(label, code, time.perf_counter() - started)
             if observe is not None:
@@ -147,10 +154,3 @@ class ObservingInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg
         record = authentication_record(self._clock.now(), request, response)
         self._metrics.observe_record(record)
         self._audit.record(record)
-
-
-def _code_of(context: grpc.aio.ServicerContext[Any, Any], default: grpc.StatusCode) -> grpc.StatusCode:
-    code = context.code()
-    if isinstance(code, grpc.StatusCode):
-        return code
-    return next((c for c in grpc.StatusCode if c.value[0] == code), default)

@@ -1,11 +1,14 @@
-"""gRPC servicers: decode, call the domain, encode. Errors map to status in `status.py` only."""
+"""gRPC servicers: decode, call the domain, encode. Errors map to status in `status.py` only.
+
+Synchronous: each call runs in a worker thread of the gRPC server's pool (see `app.start_grpc`)."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
+import queue
+import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import NoReturn, TypeVar
 
 import grpc
@@ -13,7 +16,7 @@ import grpc
 from meshgate.authn import Authenticator
 from meshgate.authz import Authorizer
 from meshgate.decision_memo import DecisionMemo
-from meshgate.errors import AuthenticationError, BadRequestError
+from meshgate.errors import AuthenticationError, BadRequestError, OverloadedError
 from meshgate.model import Decision, Identity
 from meshgate.server import convert
 from meshgate.server.status import status_for
@@ -22,60 +25,62 @@ from meshgate.v1 import meshgate_pb2_grpc as pb_grpc
 
 log = logging.getLogger("meshgate.server")
 _R = TypeVar("_R")
+Context = grpc.ServicerContext
 
 
-async def _guarded(
-    context: grpc.aio.ServicerContext[object, object], call: Callable[[], Awaitable[_R]]
-) -> _R:
+def _guarded(context: Context, call: Callable[[], _R]) -> _R:
     try:
-        return await call()
-    except Exception as error:  # asyncio.CancelledError is not an Exception: it passes through
-        await _fail(context, error)
+        return call()
+    except Exception as error:
+        _fail(context, error)
 
 
-async def _fail(context: grpc.aio.ServicerContext[object, object], error: Exception) -> NoReturn:
+def _fail(context: Context, error: Exception) -> NoReturn:
     """Answer the status `status.py` maps `error` to; abort raises, so this never returns."""
     code, detail = status_for(error)
     if code == grpc.StatusCode.INTERNAL:
         log.error("request failed", exc_info=error)
-    await context.abort(code, detail)
+    context.abort(code, detail)
     raise AssertionError("unreachable: abort raises") from error
+
+
+def _budget(context: Context) -> float | None:
+    """How long a credential check may wait (a JWKS refetch): the call's remaining deadline."""
+    return context.time_remaining()
 
 
 class AuthenticationServicer(pb_grpc.AuthenticationServicer):
     def __init__(self, authenticator: Authenticator) -> None:
         self._authenticator = authenticator
 
-    async def Authenticate(
-        self, request: pb.AuthenticateRequest, context: grpc.aio.ServicerContext[object, object]
-    ) -> pb.AuthenticateResponse:
-        return await _guarded(context, lambda: self._authenticate(request))
+    def Authenticate(self, request: pb.AuthenticateRequest, context: Context) -> pb.AuthenticateResponse:
+        return _guarded(context, lambda: self._authenticate(request, _budget(context)))
 
-    async def AuthenticateBatch(
-        self, request: pb.AuthenticateBatchRequest, context: grpc.aio.ServicerContext[object, object]
+    def AuthenticateBatch(
+        self, request: pb.AuthenticateBatchRequest, context: Context
     ) -> pb.AuthenticateBatchResponse:
-        return await _guarded(context, lambda: self._authenticate_all(request.requests))
+        return _guarded(context, lambda: self._authenticate_all(request.requests, context))
 
-    async def _authenticate_all(
-        self, items: Sequence[pb.AuthenticateRequest]
+    def _authenticate_all(
+        self, items: Sequence[pb.AuthenticateRequest], context: Context
     ) -> pb.AuthenticateBatchResponse:
         """Each item answered as `Authenticate` would, in order. A malformed item is answered with its own
         `bad_request` rejection instead of failing the call: the items come from unrelated connections."""
         answers = []
         for item in items:
             try:
-                answers.append(await self._authenticate(item))
+                answers.append(self._authenticate(item, _budget(context)))
             except BadRequestError as malformed:
                 answers.append(convert.rejection_to_pb(malformed.code, malformed.message))
         return pb.AuthenticateBatchResponse(responses=answers)
 
-    async def _authenticate(self, request: pb.AuthenticateRequest) -> pb.AuthenticateResponse:
+    def _authenticate(self, request: pb.AuthenticateRequest, budget: float | None) -> pb.AuthenticateResponse:
         credential = convert.credential_from_pb(request.credential)
         peer = convert.peer_from_pb(request.peer)
         if credential is None:
             return convert.rejection_to_pb("no_credential", "the request carries no credential")
         try:
-            identity = await self._authenticator.authenticate(credential, peer)
+            identity = self._authenticator.authenticate(credential, peer, budget)
         except AuthenticationError as rejected:
             log.info("authentication rejected: %s (peer %s)", rejected, peer.address)
             return convert.rejection_to_pb(rejected.code, rejected.message)
@@ -86,7 +91,7 @@ class AuthorizationServicer(pb_grpc.AuthorizationServicer):
     """Decides every item of a call against one policy snapshot, in one synchronous loop.
 
     Answers are memoized per snapshot (`DecisionMemo`): a repeated question is a dict hit, a new snapshot
-    starts empty, and an error is never stored. Only items that carry a credential await its verification.
+    starts empty, and an error is never stored. Only items that carry a credential wait for its verification.
     """
 
     def __init__(
@@ -101,29 +106,30 @@ class AuthorizationServicer(pb_grpc.AuthorizationServicer):
         self._revisions = revisions
         self._memo: DecisionMemo[Decision] = memo if memo is not None else DecisionMemo()
 
-    async def Authorize(
-        self, request: pb.AuthorizeRequest, context: grpc.aio.ServicerContext[object, object]
-    ) -> pb.AuthorizeResponse:
+    def Authorize(self, request: pb.AuthorizeRequest, context: Context) -> pb.AuthorizeResponse:
         try:
-            caller = await self._caller(request) if request.HasField("credential") else None
+            caller = self._caller(request, _budget(context)) if request.HasField("credential") else None
             return pb.AuthorizeResponse(decision=self._decide_all((request,), {0: caller})[0])
         except Exception as error:
-            await _fail(context, error)
+            _fail(context, error)
 
-    async def AuthorizeBatch(
-        self, request: pb.AuthorizeBatchRequest, context: grpc.aio.ServicerContext[object, object]
+    def AuthorizeBatch(
+        self, request: pb.AuthorizeBatchRequest, context: Context
     ) -> pb.AuthorizeBatchResponse:
         try:
             items = request.requests
-            return pb.AuthorizeBatchResponse(decisions=self._decide_all(items, await self._callers(items)))
+            callers = self._callers(items, context)
+            return pb.AuthorizeBatchResponse(decisions=self._decide_all(items, callers))
         except Exception as error:
-            await _fail(context, error)
+            _fail(context, error)
 
-    async def WatchRevision(
-        self, request: pb.WatchRevisionRequest, context: grpc.aio.ServicerContext[object, object]
-    ) -> AsyncIterator[pb.RevisionEvent]:
-        async for revision, activated_at in self._revisions.follow():
-            yield pb.RevisionEvent(revision=revision, activated_at_unix_ms=int(activated_at * 1000))
+    def WatchRevision(self, request: pb.WatchRevisionRequest, context: Context) -> Iterator[pb.RevisionEvent]:
+        """Holds a worker thread while open; `RevisionFeed` bounds how many streams may (one per shim)."""
+        try:
+            for revision, activated_at in self._revisions.follow(context.is_active):
+                yield pb.RevisionEvent(revision=revision, activated_at_unix_ms=int(activated_at * 1000))
+        except OverloadedError as busy:
+            _fail(context, busy)
 
     def _decide_all(
         self, items: Sequence[pb.AuthorizeRequest], callers: Mapping[int, Identity | None]
@@ -143,7 +149,7 @@ class AuthorizationServicer(pb_grpc.AuthorizationServicer):
             answers.append(convert.decision_to_pb(decision))
         return answers
 
-    async def _callers(self, items: Sequence[pb.AuthorizeRequest]) -> dict[int, Identity | None]:
+    def _callers(self, items: Sequence[pb.AuthorizeRequest], context: Context) -> dict[int, Identity | None]:
         """The identity of each item with a credential; each distinct credential and peer is verified once
         (the broker plugin's lookup batch carries the connection's credential on every item)."""
         callers: dict[int, Identity | None] = {}
@@ -152,41 +158,90 @@ class AuthorizationServicer(pb_grpc.AuthorizationServicer):
             if item.HasField("credential"):
                 seen = (item.credential.SerializeToString(), item.peer.SerializeToString())
                 if seen not in verified:
-                    verified[seen] = await self._caller(item)
+                    verified[seen] = self._caller(item, _budget(context))
                 callers[i] = verified[seen]
         return callers
 
-    async def _caller(self, request: pb.AuthorizeRequest) -> Identity | None:
+    def _caller(self, request: pb.AuthorizeRequest, budget: float | None) -> Identity | None:
         """The identity behind the attached credential, for its claims; None when absent or invalid."""
         credential = convert.credential_from_pb(request.credential)
         if credential is None:
             return None
         try:
-            return await self._authenticator.authenticate(credential, convert.peer_from_pb(request.peer))
+            return self._authenticator.authenticate(credential, convert.peer_from_pb(request.peer), budget)
         except AuthenticationError:
             return None
 
 
-class RevisionFeed:
-    """Fans policy revision changes out to every WatchRevision stream."""
+WATCH_SLOTS = 4  # WatchRevision streams served at once (each holds a worker thread); one per broker shim
+_Event = tuple[str, float]  # revision, activated at (unix seconds)
 
-    def __init__(self, current: Callable[[], str]) -> None:
+
+class RevisionFeed:
+    """Fans policy revision changes out to every WatchRevision stream.
+
+    `publish` and `close` may be called from any thread (the policy swap runs on the event loop). Each
+    follower blocks a worker thread on its own queue, waking every `poll_seconds` to notice a caller that
+    left; at most `slots` follow at once, the next one is refused (`OverloadedError`). `close` (shutdown)
+    ends every stream and refuses new ones, so no worker waits out the grace period.
+    """
+
+    def __init__(
+        self, current: Callable[[], str], *, slots: int = WATCH_SLOTS, poll_seconds: float = 1.0
+    ) -> None:
         self._current = current
+        self._slots = slots
+        self._poll = poll_seconds
         self._activated_at = time.time()
-        self._queues: set[asyncio.Queue[tuple[str, float]]] = set()
+        self._queues: set[queue.SimpleQueue[_Event | None]] = set()
+        self._lock = threading.Lock()
+        self._closed = False
+
+    @property
+    def followers(self) -> int:
+        return len(self._queues)
 
     def publish(self, revision: str) -> None:
-        """Call on the event loop whenever a new revision becomes active."""
-        self._activated_at = time.time()
-        for queue in self._queues:
-            queue.put_nowait((revision, self._activated_at))
+        """Call whenever a new revision becomes active."""
+        with self._lock:
+            self._activated_at = time.time()
+            for waiting in self._queues:
+                waiting.put((revision, self._activated_at))
 
-    async def follow(self) -> AsyncIterator[tuple[str, float]]:
-        queue: asyncio.Queue[tuple[str, float]] = asyncio.Queue()
-        self._queues.add(queue)
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            for waiting in self._queues:
+                waiting.put(None)
+
+    def follow(self, active: Callable[[], bool] = lambda: True) -> Iterator[_Event]:
+        """The active revision, then each new one, while `active()` and until `close`."""
+        events = self._join()
+        if events is None:
+            return
         try:
             yield self._current(), self._activated_at
-            while True:
-                yield await queue.get()
+            while active():
+                try:
+                    event = events.get(timeout=self._poll)
+                except queue.Empty:
+                    continue
+                if event is None:
+                    return
+                yield event
         finally:
-            self._queues.discard(queue)
+            with self._lock:
+                self._queues.discard(events)
+
+    def _join(self) -> queue.SimpleQueue[_Event | None] | None:
+        with self._lock:
+            if self._closed:
+                return None
+            if len(self._queues) >= self._slots:
+                raise OverloadedError(
+                    f"at most {self._slots} WatchRevision streams at once (one per broker shim); retry later",
+                    code="watch_slots_full",
+                )
+            events: queue.SimpleQueue[_Event | None] = queue.SimpleQueue()
+            self._queues.add(events)
+            return events

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import grpc
 
-from meshgate.errors import BadRequestError, ConfigError, MeshgateError, PolicyError
+from meshgate.errors import BadRequestError, ConfigError, MeshgateError, OverloadedError, PolicyError
 
 _STATUS_BY_ERROR: tuple[tuple[type[MeshgateError], grpc.StatusCode], ...] = (
     (BadRequestError, grpc.StatusCode.INVALID_ARGUMENT),
     (PolicyError, grpc.StatusCode.FAILED_PRECONDITION),
     (ConfigError, grpc.StatusCode.FAILED_PRECONDITION),
+    (OverloadedError, grpc.StatusCode.RESOURCE_EXHAUSTED),
 )
 
 

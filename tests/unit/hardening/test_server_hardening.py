@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from typing import Any
 
 import grpc
@@ -43,6 +44,10 @@ def test_deadline_passed(remaining: float | None, passed: bool) -> None:
     assert deadline_passed(remaining) is passed
 
 
+class Aborted(Exception):
+    pass
+
+
 class FakeContext:
     def __init__(self, remaining: float | None) -> None:
         self.remaining = remaining
@@ -51,22 +56,23 @@ class FakeContext:
     def time_remaining(self) -> float | None:
         return self.remaining
 
-    async def abort(self, code: grpc.StatusCode, details: str) -> None:
+    def abort(self, code: grpc.StatusCode, details: str) -> None:
         self.aborted = (code, details)
-        raise grpc.aio.AbortError()
+        raise Aborted  # grpc's own context raises a bare Exception
 
 
 def _guarded_call(remaining: float | None) -> tuple[FakeContext, list[Any], Any]:
     ran: list[Any] = []
 
-    async def behaviour(request: Any, context: Any) -> str:
+    def behaviour(request: Any, context: Any) -> str:
         ran.append(request)
         return "answer"
 
-    async def continuation(details: Any) -> grpc.RpcMethodHandler[Any, Any]:
+    def continuation(details: Any) -> grpc.RpcMethodHandler[Any, Any]:
         return grpc.unary_unary_rpc_method_handler(behaviour)
 
-    handler = asyncio.run(DeadlineGuard().intercept_service(continuation, CALL))
+    handler = DeadlineGuard().intercept_service(continuation, CALL)
+    assert handler is not None
     return FakeContext(remaining), ran, handler.unary_unary
 
 
@@ -80,61 +86,84 @@ CALL = Details("/test.Service/Call")
 
 
 def test_guard_builds_each_wrapper_once_per_handler() -> None:
-    async def behaviour(request: Any, context: Any) -> str:
+    def behaviour(request: Any, context: Any) -> str:
         return "answer"
 
     handlers = [grpc.unary_unary_rpc_method_handler(behaviour) for _ in range(2)]
     current = handlers[0]
 
-    async def continuation(details: Any) -> grpc.RpcMethodHandler[Any, Any]:
+    def continuation(details: Any) -> grpc.RpcMethodHandler[Any, Any]:
         return current
 
     guard = DeadlineGuard()
-    first, again = (asyncio.run(guard.intercept_service(continuation, CALL)) for _ in range(2))
+    first, again = (guard.intercept_service(continuation, CALL) for _ in range(2))
     current = handlers[1]
-    other = asyncio.run(guard.intercept_service(continuation, CALL))
+    other = guard.intercept_service(continuation, CALL)
     assert first is again and other is not first
 
 
 def test_guard_runs_calls_with_time_left() -> None:
     context, ran, call = _guarded_call(0.2)
-    assert asyncio.run(call("req", context)) == "answer"
+    assert call("req", context) == "answer"
     assert ran == ["req"] and context.aborted is None
 
 
 def test_guard_refuses_expired_calls_without_running_them() -> None:
     context, ran, call = _guarded_call(-0.01)
-    with pytest.raises(grpc.aio.AbortError):
-        asyncio.run(call("req", context))
+    with pytest.raises(Aborted):
+        call("req", context)
     assert ran == []
     assert context.aborted is not None and context.aborted[0] == grpc.StatusCode.DEADLINE_EXCEEDED
 
 
 def test_guard_leaves_streams_alone() -> None:
-    async def stream(request: Any, context: Any) -> Any:
+    def stream(request: Any, context: Any) -> Any:
         yield request
 
-    async def continuation(details: Any) -> grpc.RpcMethodHandler[Any, Any]:
+    def continuation(details: Any) -> grpc.RpcMethodHandler[Any, Any]:
         return grpc.unary_stream_rpc_method_handler(stream)
 
-    handler = asyncio.run(DeadlineGuard().intercept_service(continuation, CALL))
-    assert handler.unary_stream is stream
+    handler = DeadlineGuard().intercept_service(continuation, CALL)
+    assert handler is not None and handler.unary_stream is stream
 
 
-def test_shutdown_order_is_not_serving_drain_then_stop() -> None:
+def test_shutdown_order_is_not_serving_drain_stop_end_streams_then_wait() -> None:
     events: list[str] = []
+    stopped = threading.Event()
 
     class Health:
-        async def enter_graceful_shutdown(self) -> None:
+        def enter_graceful_shutdown(self) -> None:
             events.append("not_serving")
 
     class Server:
-        async def stop(self, grace: float | None) -> None:
+        def stop(self, grace: float | None) -> threading.Event:
             events.append(f"stop({grace})")
+            threading.Timer(0.05, lambda: (events.append("stopped"), stopped.set())).start()
+            return stopped
 
     async def before_stop() -> None:
         events.append("http_stopped")
 
+    async def shutdown_while_the_loop_ticks() -> None:
+        ticks = 0
+
+        async def tick() -> None:
+            nonlocal ticks
+            while True:
+                ticks += 1
+                await asyncio.sleep(0.005)
+
+        ticker = asyncio.create_task(tick())
+        await graceful_shutdown(
+            Server(),
+            Health(),
+            plan,
+            before_stop=before_stop,
+            end_streams=lambda: events.append("streams_ended"),
+        )
+        ticker.cancel()
+        assert ticks > 10  # the wait for the stop did not block the loop
+
     plan = ShutdownPlan(drain_seconds=0.05, grace_seconds=3.0)
-    asyncio.run(graceful_shutdown(Server(), Health(), plan, before_stop=before_stop))
-    assert events == ["not_serving", "http_stopped", "stop(3.0)"]
+    asyncio.run(shutdown_while_the_loop_ticks())
+    assert events == ["not_serving", "http_stopped", "stop(3.0)", "streams_ended", "stopped"]

@@ -1,11 +1,12 @@
 """The per-revision decision memo: a policy swap never serves an old answer (the table is bound to the
 snapshot object, with or without `forget`), errors and bad items are never stored, claims are part of
-the key, the key covers every field the policy may read, and the table is bounded (LRU)."""
+the key, the key covers every field the policy may read, the table is bounded (LRU), and worker threads
+can share one memo."""
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
+import threading
 from typing import Any, NoReturn
 
 import grpc
@@ -65,7 +66,7 @@ class Tokens:
     def __init__(self) -> None:
         self.verified: list[str] = []
 
-    async def authenticate(self, token: str) -> Identity:
+    def authenticate(self, token: str, budget: float | None = None) -> Identity:
         self.verified.append(token)
         principal, _, group = token.partition("|")
         if not group:
@@ -73,9 +74,16 @@ class Tokens:
         return Identity(principal, CredentialKind.OIDC, issuer="https://idp", attributes={"groups": (group,)})
 
 
+class Aborted(Exception):
+    """What the stand-in context's `abort` raises (grpc's own raises a bare Exception)."""
+
+
 class Context:
-    async def abort(self, code: grpc.StatusCode, details: str) -> NoReturn:
-        raise grpc.aio.AbortError(code, details)
+    def abort(self, code: grpc.StatusCode, details: str) -> NoReturn:
+        raise Aborted(code, details)
+
+    def time_remaining(self) -> float:
+        return 5.0
 
 
 def servicer(
@@ -94,12 +102,12 @@ def request(principal: str = WRITER, token: str = "", topic: str = TOPIC.topic) 
 
 
 def batch(service: AuthorizationServicer, *items: pb.AuthorizeRequest) -> list[bool]:
-    call = service.AuthorizeBatch(pb.AuthorizeBatchRequest(requests=items), Context())  # type: ignore[arg-type]
-    return [d.allowed for d in asyncio.run(call).decisions]
+    answer = service.AuthorizeBatch(pb.AuthorizeBatchRequest(requests=items), Context())  # type: ignore[arg-type]
+    return [d.allowed for d in answer.decisions]
 
 
 def single(service: AuthorizationServicer, item: pb.AuthorizeRequest) -> pb.Decision:
-    return asyncio.run(service.Authorize(item, Context())).decision  # type: ignore[arg-type]
+    return service.Authorize(item, Context()).decision  # type: ignore[arg-type]
 
 
 def test_repeated_questions_are_evaluated_once_per_snapshot() -> None:
@@ -148,7 +156,7 @@ def test_errors_are_never_memoized() -> None:
     snapshot = Stub("r1", allowed=True, failure=RuntimeError("engine bug"))
     memo = DecisionMemo[Decision]()
     service = servicer(Source(snapshot), memo)
-    with pytest.raises(grpc.aio.AbortError) as failed:
+    with pytest.raises(Aborted) as failed:
         batch(service, request())
     assert failed.value.args[0] == grpc.StatusCode.INTERNAL and memo.entries == 0
     assert batch(service, request()) == [True]
@@ -159,7 +167,7 @@ def test_a_bad_item_fails_the_call_and_stores_nothing() -> None:
     memo = DecisionMemo[Decision]()
     service = servicer(Source(Stub("r1", allowed=True)), memo)
     for _ in range(2):
-        with pytest.raises(grpc.aio.AbortError) as failed:
+        with pytest.raises(Aborted) as failed:
             batch(service, request(), request(principal=""))
         assert failed.value.args[0] == grpc.StatusCode.INVALID_ARGUMENT
     assert memo.entries == 1  # the good item before it; never an entry for the bad one
@@ -238,3 +246,71 @@ def _comparable(access: AccessRequest) -> tuple[Any, ...]:
     resource = (r.tenant, r.namespace, r.topic, r.cluster, r.broker)
     claims = tuple(access.attributes.items())
     return access.principal, access.action, resource, access.subscription, access.issuer, claims
+
+
+class Counting:
+    """A snapshot that allows everything, counting its evaluations from any thread."""
+
+    def __init__(self, revision: str) -> None:
+        self.revision = revision
+        self.calls = 0
+        self._lock = threading.Lock()
+
+    def decide(self, request: AccessRequest) -> Decision:
+        with self._lock:
+            self.calls += 1
+        return Decision(True, "r", "allowed_by_rule", "why", self.revision)
+
+
+def _in_threads(count: int, work: Any) -> list[BaseException]:
+    errors: list[BaseException] = []
+    start = threading.Barrier(count)
+
+    def run(n: int) -> None:
+        start.wait()
+        try:
+            work(n)
+        except BaseException as error:  # collected: an exception in a thread would otherwise vanish
+            errors.append(error)
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    return errors
+
+
+def test_a_table_shared_by_threads_stays_bounded_and_counts_every_lookup() -> None:
+    table = DecisionMemo[int](max_entries=64).table_for(Stub("r1", allowed=True))
+
+    def work(n: int) -> None:
+        for i in range(3000):  # overlapping keys: gets move entries that other threads' puts evict
+            key = (n * 7 + i) % 200
+            if table.get(key) is None:
+                table.put(key, i)
+
+    assert _in_threads(8, work) == []
+    assert len(table) == 64
+    assert table.hits + table.misses == 8 * 3000
+
+
+def test_threads_racing_a_swap_never_read_the_old_snapshot_and_lose_no_counts() -> None:
+    memo = DecisionMemo[Decision]()
+    snapshots = [Counting(f"r{i}") for i in range(50)]
+    current = Source(snapshots[0])  # type: ignore[arg-type]
+    service = servicer(current, memo)
+
+    def work(n: int) -> None:
+        for i in range(400):
+            if n == 0 and i % 8 == 0:  # one thread swaps (as the reloader does), then forgets
+                current.snapshot = snapshots[i // 8]  # type: ignore[assignment]
+                memo.forget()
+            before = int(current.snapshot.revision[1:])
+            decision = single(service, request(topic=f"persistent://acme/payments/t{i % 5}"))
+            after = int(current.snapshot.revision[1:])
+            assert before <= int(decision.revision[1:]) <= after  # never older than the call
+
+    assert _in_threads(6, work) == []
+    assert memo.hits + memo.misses <= 6 * 400  # lookups of a retired table after its retirement go uncounted
+    assert memo.hits + memo.misses >= 6 * 400 - 6 * 50  # at most one per thread and swap

@@ -4,7 +4,6 @@ those are built), and each method's wrapper built once."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -65,16 +64,17 @@ def _batch() -> tuple[pb.AuthorizeBatchRequest, pb.AuthorizeBatchResponse]:
 
 
 def _observed(audit: AuditLog, metrics: ServiceMetrics, method: str, answer: Any) -> Callable[[Any], Any]:
-    async def behavior(request: Any, context: Any) -> Any:
+    def behavior(request: Any, context: Any) -> Any:
         return answer
 
-    async def continuation(details: Any) -> grpc.RpcMethodHandler[Any, Any]:
+    def continuation(details: Any) -> grpc.RpcMethodHandler[Any, Any]:
         return grpc.unary_unary_rpc_method_handler(behavior)
 
     interceptor = ObservingInterceptor(metrics.events, audit, FixedClock(AT))
-    handler = asyncio.run(interceptor.intercept_service(continuation, Details(method)))
+    handler = interceptor.intercept_service(continuation, Details(method))
+    assert handler is not None
     behaviour: Any = handler.unary_unary
-    return lambda request: asyncio.run(behaviour(request, None))
+    return lambda request: behaviour(request, None)
 
 
 def _audited(rate: float, rng: Iterator[float], calls: Callable[[Callable[[Any], Any]], None]) -> list[str]:
@@ -136,18 +136,16 @@ def test_a_single_authorize_is_audited_and_counted() -> None:
 
 
 def test_the_wrapper_is_built_once_per_method() -> None:
-    async def behavior(request: Any, context: Any) -> Any:
+    def behavior(request: Any, context: Any) -> Any:
         return request
 
     handler = grpc.unary_unary_rpc_method_handler(behavior)
 
-    async def continuation(details: Any) -> grpc.RpcMethodHandler[Any, Any]:
+    def continuation(details: Any) -> grpc.RpcMethodHandler[Any, Any]:
         return handler
 
     interceptor = ObservingInterceptor(ServiceMetrics().events, AuditLog(()), FixedClock(AT))
-    first, again = (
-        asyncio.run(interceptor.intercept_service(continuation, Details(BATCH))) for _ in range(2)
-    )
+    first, again = (interceptor.intercept_service(continuation, Details(BATCH)) for _ in range(2))
     assert first is again and first is not handler
 
 
