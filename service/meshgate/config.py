@@ -29,7 +29,8 @@ ENV_PREFIX = "MESHGATE_"
 class GrpcConfig:
     listen: str = "127.0.0.1:50051"  # host:port, or unix:/path/to.sock
     max_concurrent_rpcs: int = 4096
-    workers: int = 8  # threads answering unary calls (WatchRevision streams get their own few slots)
+    workers: int = 8  # threads answering unary calls
+    watch_streams: int = 4  # WatchRevision streams at once, each holding one more thread (one per broker)
     max_message_bytes: int = 1 << 20
     tls_cert: Path | None = None  # serving certificate (PEM); with tls_key, the gRPC port speaks TLS
     tls_key: Path | None = None
@@ -147,7 +148,8 @@ def _host_port(listen: str) -> bool:
 
 
 _GRPC_KEYS = (
-    "listen", "max_concurrent_rpcs", "workers", "max_message_bytes", "tls_cert", "tls_key", "tls_client_ca",
+    "listen", "max_concurrent_rpcs", "workers", "watch_streams", "max_message_bytes", "tls_cert", "tls_key",
+    "tls_client_ca",
 )  # fmt: skip
 
 
@@ -169,6 +171,7 @@ def _grpc(raw: Mapping[str, object], base: Path) -> GrpcConfig:
             raw, "max_concurrent_rpcs", "grpc", d.max_concurrent_rpcs, low=1, high=1 << 20
         ),
         workers=p.get_int(raw, "workers", "grpc", d.workers, low=1, high=1024),
+        watch_streams=p.get_int(raw, "watch_streams", "grpc", d.watch_streams, low=1, high=1024),
         max_message_bytes=p.get_int(
             raw, "max_message_bytes", "grpc", d.max_message_bytes, low=1024, high=1 << 26
         ),

@@ -8,7 +8,8 @@ from __future__ import annotations
 _TEXT = """
 grpc.listen: Where the gRPC API listens: `host:port`, or `unix:/path/to.sock` for the broker sidecar.
 grpc.max_concurrent_rpcs: Calls served at once; further calls are refused with RESOURCE_EXHAUSTED.
-grpc.workers: Threads answering unary calls (CPU-bound: a few per core); WatchRevision streams get 4 more.
+grpc.workers: Threads answering unary calls (CPU-bound: a few per core); `watch_streams` adds its own.
+grpc.watch_streams: WatchRevision streams served at once, each holding a thread (one per broker shim).
 grpc.max_message_bytes: Largest request or response message accepted.
 grpc.tls_cert: Serving certificate chain (PEM). With `tls_key`, the gRPC port speaks TLS; re-read on change.
 grpc.tls_key: Private key of `tls_cert` (PEM); a rotated pair must match or the old one stays in use.

@@ -19,7 +19,6 @@ import pytest
 from grpc_health.v1 import health_pb2
 from meshgate.model import CredentialKind, Identity
 from meshgate.server.hardening import ShutdownPlan, graceful_shutdown
-from meshgate.server.servicer import WATCH_SLOTS
 from meshgate.v1 import meshgate_pb2 as pb
 
 if TYPE_CHECKING:
@@ -113,13 +112,13 @@ def test_deadline_is_honoured_while_processing(small: MeshgateServer) -> None:
 
 @pytest.fixture
 def one_worker(start_meshgate: StartMeshgate) -> Iterator[MeshgateServer]:
-    yield start_meshgate({"grpc": {"workers": 1}})
+    yield start_meshgate({"grpc": {"workers": 1, "watch_streams": 1}})
 
 
 def test_call_whose_deadline_passed_before_dispatch_is_not_processed(one_worker: MeshgateServer) -> None:
     gate = _gated(one_worker)
     stub = one_worker.stubs.authentication
-    threads = 1 + WATCH_SLOTS  # unary calls may use the watch slots while no stream does
+    threads = 2  # one worker and one watch slot: unary calls may use the slot while no stream does
     held = [stub.Authenticate.future(_token_request(), timeout=WAIT) for _ in range(threads)]
     gate.wait_entered(threads)  # every worker is busy...
     with pytest.raises(grpc.RpcError) as caught:  # ...so this one's deadline passes in the queue
@@ -203,3 +202,29 @@ def _wait_until(condition: Any) -> None:
     while not condition() and time.monotonic() < deadline:
         time.sleep(0.01)
     assert condition()
+
+
+def test_watch_streams_beyond_the_slots_are_refused_and_end_at_shutdown(one_worker: MeshgateServer) -> None:
+    channel = one_worker.stubs.channel
+    first = _revision_stream(channel)
+    assert next(first).revision  # the stream holds the one watch slot now
+    with pytest.raises(grpc.RpcError) as refused:
+        next(_revision_stream(channel))
+    assert refused.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert "at most 1 WatchRevision streams" in (refused.value.details() or "")
+    answer = one_worker.stubs.authentication.Authenticate(_token_request(), timeout=WAIT)  # the worker
+    assert answer.WhichOneof("result") == "rejection"
+    plan = ShutdownPlan(drain_seconds=0.1, grace_seconds=WAIT)
+    started = time.monotonic()
+    shutdown = asyncio.run_coroutine_threadsafe(
+        graceful_shutdown(
+            one_worker.running.server,
+            one_worker.running.health,
+            plan,
+            end_streams=one_worker.running.feed.close,
+        ),
+        one_worker.loop.loop,
+    )
+    assert list(first) == []  # ended cleanly (OK) as the stop began: the shim reconnects elsewhere
+    shutdown.result(WAIT)
+    assert time.monotonic() - started < WAIT / 2  # the open stream did not hold the grace period

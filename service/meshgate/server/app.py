@@ -3,7 +3,7 @@ server with its interceptor chain, the HTTP side (health, readiness, metrics, ex
 
 Concurrency: the asyncio event loop is the process's main loop (policy reloads, JWKS refresh, bundle
 watching, the HTTP side, health, shutdown). The gRPC port is grpc's synchronous server: each call runs in a
-thread of a pool of `grpc.workers` threads plus `WATCH_SLOTS` for the long-lived WatchRevision streams
+thread of a pool of `grpc.workers` threads plus `grpc.watch_streams` for the long-lived WatchRevision streams
 (the CPU per call is less than half of grpc.aio's; see bench/findings.md). What the workers share is
 thread-safe; a token's unknown-key-id refetch is handed to the loop (`token_bridge`).
 """
@@ -41,7 +41,7 @@ from meshgate.server.health import HealthSync
 from meshgate.server.http import HttpDeps, RunningHttp, build_app, start_http
 from meshgate.server.interceptors import ObservingInterceptor
 from meshgate.server.metrics import ServiceMetrics
-from meshgate.server.servicer import WATCH_SLOTS, AuthenticationServicer, AuthorizationServicer, RevisionFeed
+from meshgate.server.servicer import AuthenticationServicer, AuthorizationServicer, RevisionFeed
 from meshgate.server.serving_tls import ReloadingServerCredentials
 from meshgate.server.token_bridge import LoopTokenVerifier
 from meshgate.v1 import meshgate_pb2_grpc as pb_grpc
@@ -152,14 +152,15 @@ async def start_grpc(components: Components) -> RunningServer:
     if components.token_bridge is not None:
         components.token_bridge.bind(loop)
     interceptor = ObservingInterceptor(components.metrics.events, components.audit, components.clock)
-    workers = ThreadPoolExecutor(max_workers=cfg.workers + WATCH_SLOTS, thread_name_prefix="meshgate-grpc")
+    threads = cfg.workers + cfg.watch_streams
+    workers = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="meshgate-grpc")
     server = grpc.server(
         workers,
         interceptors=[interceptor, hardening.DeadlineGuard()],
         maximum_concurrent_rpcs=cfg.max_concurrent_rpcs,
         options=hardening.server_options(cfg.max_message_bytes, cfg.max_concurrent_rpcs),
     )
-    feed = RevisionFeed(lambda: _revision_or_empty(components.policies))
+    feed = RevisionFeed(lambda: _revision_or_empty(components.policies), slots=cfg.watch_streams)
     health_servicer = health.HealthServicer()
     sync = HealthSync(health_servicer, components.readiness, SERVICE_NAMES)
 

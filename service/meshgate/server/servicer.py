@@ -173,7 +173,7 @@ class AuthorizationServicer(pb_grpc.AuthorizationServicer):
             return None
 
 
-WATCH_SLOTS = 4  # WatchRevision streams served at once (each holds a worker thread); one per broker shim
+WATCH_SLOTS = 4  # WatchRevision streams served at once (each holds a worker thread): `grpc.watch_streams`
 _Event = tuple[str, float]  # revision, activated at (unix seconds)
 
 
