@@ -56,16 +56,9 @@ final class Authenticator {
         });
     }
 
-    /**
-     * A service built before AuthenticateBatch answers {@code UNIMPLEMENTED}. One whose generated stubs have the
-     * RPC but no implementation raises Python's NotImplementedError, which meshgate's status mapping
-     * ({@code service/meshgate/server/status.py}) reports as {@code INTERNAL "internal: NotImplementedError"}.
-     * Unary {@code Authenticate} is right for both; mistaking something else for them only costs batching.
-     */
+    /** A service built before AuthenticateBatch answers {@code UNIMPLEMENTED}; unary Authenticate is right. */
     static boolean lacksBatch(Throwable error) {
-        Status status = Status.fromThrowable(GrpcErrors.unwrap(error));
-        return status.getCode() == Status.Code.UNIMPLEMENTED || status.getCode() == Status.Code.INTERNAL
-                && "internal: NotImplementedError".equals(status.getDescription());
+        return Status.fromThrowable(GrpcErrors.unwrap(error)).getCode() == Status.Code.UNIMPLEMENTED;
     }
 
     private CompletableFuture<List<AuthenticateResponse>> callBatch(List<AuthenticateRequest> requests,
