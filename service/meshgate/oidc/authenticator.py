@@ -134,17 +134,12 @@ class TokenAuthenticator:
 
     async def authenticate(self, token: str) -> Identity:
         """`authenticate_sync` for a caller on the event loop that owns the key cache."""
-        hit = self._cached(token)
-        if hit is not None:
-            return hit
         try:
-            identity, keys = self._validator.validate_keyed(token)
+            return self.authenticate_sync(token, _no_refetch)
         except UnknownKidError as err:
             if not await self.refetch(err.issuer):
                 raise
-            identity, keys = self._validator.validate_keyed(token)
-        self._store(token, identity, keys)
-        return identity
+        return self.authenticate_sync(token, _no_refetch)
 
     async def refetch(self, issuer: str) -> bool:
         """Refetch the issuer's keys for an unknown kid (rate limited), waiting at most unknown_kid_wait."""
@@ -175,6 +170,11 @@ class TokenAuthenticator:
                 self._tokens.clear()  # entries verified with a key set that has since been replaced
                 self._verified_with[identity.issuer] = keys
             self._tokens.put(token, identity)
+
+
+def _no_refetch(issuer: str) -> bool:
+    """For `authenticate`, which awaits the refetch itself instead."""
+    return False
 
 
 async def authenticate_token_once(
