@@ -39,6 +39,8 @@ from meshgate.server.app import (
 )
 from meshgate.v1 import meshgate_pb2_grpc as pb_grpc
 
+from devtools import pki as dev_pki
+
 ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:  # `tests.*` helpers
     sys.path.insert(0, str(ROOT))
@@ -201,6 +203,12 @@ def server_pool(loop_thread: LoopThread, tmp_path_factory: pytest.TempPathFactor
     pool = ServerPool(loop_thread, tmp_path_factory.mktemp("pool"))
     yield pool
     pool.close()
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> dev_pki.DevPki:
+    """A test CA with the usual workload certificates, shared by a module's tests."""
+    return dev_pki.create(tmp_path_factory.mktemp("pki"))
 
 
 @pytest.fixture

@@ -31,11 +31,6 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> dev_pki.DevPki:
-    return dev_pki.create(tmp_path_factory.mktemp("pki"))
-
-
 @pytest.fixture
 def served(
     start_meshgate: StartMeshgate, pki: dev_pki.DevPki, tmp_path: Path
