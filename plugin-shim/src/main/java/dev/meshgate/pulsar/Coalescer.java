@@ -15,8 +15,11 @@ import java.util.function.ToIntFunction;
 
 /**
  * Turns concurrent questions into fewer, larger batch calls. At most {@code maxInFlight} calls are
- * outstanding. While a slot is free a question goes out at once (an idle broker waits for nothing);
- * otherwise it queues, and the next call to finish sends the queue in its slot. Each question keeps the
+ * outstanding. With none outstanding a question goes out at once (an idle broker waits for nothing);
+ * otherwise it queues, and the next call to finish sends the queue in its slot. A further slot opens only
+ * once the youngest call has been out for {@code stallNanos} (a slow call, such as one waiting on a JWKS
+ * refetch, must not hold every other question back): under a storm this keeps calls few and large, which
+ * costs the service and the shim per call, not per question. Each question keeps the
  * deadline it was submitted with: one that passes while it queues fails with {@code DEADLINE_EXCEEDED},
  * exactly like a call that timed out, and a call's deadline is the earliest of its questions.
  *
@@ -32,11 +35,15 @@ final class Coalescer<Q, A> {
         CompletableFuture<List<A>> call(List<Q> questions, Deadline deadline);
     }
 
-    /** How much goes out at once: calls outstanding, questions per call, bytes per call. */
-    record Limits(int maxInFlight, int maxBatch, int maxBytes) {
+    /**
+     * How much goes out at once: calls outstanding, questions per call, bytes per call, and how long the
+     * youngest call must have been out before another goes beside it (0: whenever a slot is free).
+     */
+    record Limits(int maxInFlight, int maxBatch, int maxBytes, long stallNanos) {
         Limits {
-            if (maxInFlight < 1 || maxBatch < 1 || maxBytes < 1) {
-                throw new IllegalArgumentException("coalescer limits must be at least 1: " + this);
+            if (maxInFlight < 1 || maxBatch < 1 || maxBytes < 1 || stallNanos < 0) {
+                throw new IllegalArgumentException("coalescer limits must be at least 1 (stall at least 0): "
+                        + this);
             }
         }
     }
@@ -69,6 +76,10 @@ final class Coalescer<Q, A> {
     private final ShimMetrics metrics;
     private final ArrayDeque<Item<Q, A>> queue = new ArrayDeque<>();
     private int inFlight;
+    /** {@link System#nanoTime} when the youngest outstanding call went out. */
+    private long youngestSentAt;
+    /** A stall check is scheduled: at most one at a time. */
+    private boolean stallCheckArmed;
 
     Coalescer(String rpc, Limits limits, ToIntFunction<Q> size, BatchCall<Q, A> call,
               ScheduledExecutorService timer, ShimMetrics metrics) {
@@ -82,15 +93,10 @@ final class Coalescer<Q, A> {
 
     CompletableFuture<A> submit(Q question, Deadline deadline) {
         Item<Q, A> item = new Item<>(question, deadline, size.applyAsInt(question));
-        Drained<Q, A> now = null;
+        Drained<Q, A> now;
         synchronized (queue) {
             queue.add(item);
-            if (inFlight < limits.maxInFlight()) {
-                now = drain();
-                if (!now.batch().isEmpty()) {
-                    inFlight++;
-                }
-            }
+            now = sendInNewSlot(System.nanoTime());
         }
         if (now != null) {
             dispatch(now);
@@ -99,6 +105,57 @@ final class Coalescer<Q, A> {
             armExpiry(item);
         }
         return item.answer;
+    }
+
+    /**
+     * Takes a new slot and the queue's head if the rules allow it now, else schedules the stall check that
+     * will look again; the caller holds the lock. Null: nothing goes out now.
+     */
+    private Drained<Q, A> sendInNewSlot(long now) {
+        if (queue.isEmpty() || inFlight >= limits.maxInFlight()) {
+            return null;
+        }
+        if (inFlight > 0 && now - youngestSentAt < limits.stallNanos()) {
+            armIfWaiting(now);
+            return null;
+        }
+        Drained<Q, A> drained = drain();
+        if (!drained.batch().isEmpty()) {
+            inFlight++;
+            youngestSentAt = now;
+        }
+        armIfWaiting(now);
+        return drained;
+    }
+
+    /** Questions wait and a slot is free: look again once the youngest call counts as stalled. */
+    private void armIfWaiting(long now) {
+        if (!queue.isEmpty() && inFlight < limits.maxInFlight()) {
+            armStallCheck(Math.max(0, youngestSentAt + limits.stallNanos() - now));
+        }
+    }
+
+    private void armStallCheck(long delayNanos) {
+        if (stallCheckArmed) {
+            return;
+        }
+        try {
+            timer.schedule(this::stallCheck, delayNanos, TimeUnit.NANOSECONDS);
+            stallCheckArmed = true;
+        } catch (RejectedExecutionException e) {
+            // Closing: the queue goes out when the next call finishes (one is in flight), or expires.
+        }
+    }
+
+    private void stallCheck() {
+        Drained<Q, A> now;
+        synchronized (queue) {
+            stallCheckArmed = false;
+            now = sendInNewSlot(System.nanoTime());
+        }
+        if (now != null) {
+            dispatch(now);
+        }
     }
 
     /** Takes the next call's items from the head of the queue; the caller holds the lock. */
@@ -158,6 +215,9 @@ final class Coalescer<Q, A> {
             next = drain();
             if (next.batch().isEmpty()) {
                 inFlight--;
+            } else {
+                youngestSentAt = System.nanoTime();
+                armIfWaiting(youngestSentAt); // more than one call's worth waits
             }
         }
         dispatch(next);

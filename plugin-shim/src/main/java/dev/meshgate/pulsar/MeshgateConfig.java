@@ -2,6 +2,7 @@ package dev.meshgate.pulsar;
 
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.TimeUnit;
 import org.apache.pulsar.broker.ServiceConfiguration;
 
 /**
@@ -15,11 +16,13 @@ import org.apache.pulsar.broker.ServiceConfiguration;
  * @param prefetchOnLookup on a {@code topic.lookup} cache miss, ask for {@code topic.produce} in the same call
  * @param maxCallsInFlight batch calls outstanding per RPC (AuthorizeBatch, AuthenticateBatch); more questions queue
  * @param maxBatchSize questions per coalesced call
+ * @param callStallMillis how long a batch call is out before another may go beside it (0: whenever a slot is free)
  */
 public record MeshgateConfig(List<String> targets, long deadlineMillis, long authnDeadlineMillis,
                              long cacheMaxEntries, long cacheTtlSeconds, FailMode failMode,
                              long staleIfErrorSeconds, TlsFiles tls, Set<String> superUserRoles,
-                             boolean prefetchOnLookup, int maxCallsInFlight, int maxBatchSize) {
+                             boolean prefetchOnLookup, int maxCallsInFlight, int maxBatchSize,
+                             long callStallMillis) {
 
     public static final String TARGETS = "meshgateTargets";
     public static final String TARGETS_DEFAULT = "127.0.0.1:50051";
@@ -41,6 +44,9 @@ public record MeshgateConfig(List<String> targets, long deadlineMillis, long aut
     public static final int MAX_CALLS_IN_FLIGHT_DEFAULT = 4;
     public static final String MAX_BATCH_SIZE = "meshgateMaxBatchSize";
     public static final int MAX_BATCH_SIZE_DEFAULT = 128;
+    public static final String CALL_STALL_MILLIS = "meshgateCallStallMillis";
+    /** A batch answers in about a millisecond; one out this long is waiting on something (a JWKS refetch). */
+    public static final long CALL_STALL_MILLIS_DEFAULT = 20;
     public static final String TLS_CERT_FILE = "meshgateTlsCertFile";
     public static final String TLS_KEY_FILE = "meshgateTlsKeyFile";
     public static final String TLS_CA_FILE = "meshgateTlsCaFile";
@@ -86,7 +92,8 @@ public record MeshgateConfig(List<String> targets, long deadlineMillis, long aut
                 read.longIn(STALE_IF_ERROR_SECONDS, STALE_IF_ERROR_SECONDS_DEFAULT, 1, MAX_STALE_IF_ERROR_SECONDS),
                 tls, supers, read.bool(PREFETCH_ON_LOOKUP, PREFETCH_ON_LOOKUP_DEFAULT),
                 (int) read.longIn(MAX_CALLS_IN_FLIGHT, MAX_CALLS_IN_FLIGHT_DEFAULT, 1, MAX_CALLS_IN_FLIGHT_LIMIT),
-                (int) read.longIn(MAX_BATCH_SIZE, MAX_BATCH_SIZE_DEFAULT, 1, MAX_BATCH_SIZE_LIMIT));
+                (int) read.longIn(MAX_BATCH_SIZE, MAX_BATCH_SIZE_DEFAULT, 1, MAX_BATCH_SIZE_LIMIT),
+                read.longIn(CALL_STALL_MILLIS, CALL_STALL_MILLIS_DEFAULT, 0, MAX_DEADLINE_MILLIS));
     }
 
     private static void rejectRenamed(ConfigReader read) {
@@ -98,7 +105,8 @@ public record MeshgateConfig(List<String> targets, long deadlineMillis, long aut
 
     /** How the shim coalesces questions into batch calls (the same for each RPC). */
     Coalescer.Limits coalescing() {
-        return new Coalescer.Limits(maxCallsInFlight, maxBatchSize, MAX_BATCH_BYTES);
+        return new Coalescer.Limits(maxCallsInFlight, maxBatchSize, MAX_BATCH_BYTES,
+                TimeUnit.MILLISECONDS.toNanos(callStallMillis));
     }
 
     /** The primary target, for log lines. */

@@ -17,7 +17,8 @@ import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.LockSupport;
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /** Many threads submitting at once against a service that answers on its own threads. */
 class CoalescerStressTest {
@@ -27,8 +28,10 @@ class CoalescerStressTest {
     private static final int MAX_IN_FLIGHT = 4;
     private static final int MAX_BATCH = 64;
 
-    @Test
-    void everyQuestionGetsItsOwnAnswerWithinTheLimits() throws Exception {
+    /** Without a stall time, and with one shorter than a call (so stall checks open slots too). */
+    @ParameterizedTest
+    @ValueSource(longs = {0, 50_000})
+    void everyQuestionGetsItsOwnAnswerWithinTheLimits(long stallNanos) throws Exception {
         ExecutorService service = Executors.newFixedThreadPool(3);
         ExecutorService clients = Executors.newFixedThreadPool(THREADS);
         ScheduledThreadPoolExecutor timer = new ScheduledThreadPoolExecutor(1);
@@ -46,8 +49,8 @@ class CoalescerStressTest {
             }, service);
         };
         Coalescer<Integer, String> coalescer = new Coalescer<>("stress",
-                new Coalescer.Limits(MAX_IN_FLIGHT, MAX_BATCH, Integer.MAX_VALUE), question -> 1, call, timer,
-                new ShimMetrics(new CollectorRegistry()));
+                new Coalescer.Limits(MAX_IN_FLIGHT, MAX_BATCH, Integer.MAX_VALUE, stallNanos), question -> 1, call,
+                timer, new ShimMetrics(new CollectorRegistry()));
         try {
             submitAndCheck(coalescer, clients);
         } finally {

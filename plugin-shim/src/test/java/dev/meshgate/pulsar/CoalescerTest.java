@@ -52,9 +52,23 @@ class CoalescerTest {
         timer.shutdownNow();
     }
 
+    /** Without a stall time: a question goes out whenever a slot is free. */
     private Coalescer<Integer, String> coalescer(int maxInFlight, int maxBatch, int maxBytes) {
-        return new Coalescer<>("test", new Coalescer.Limits(maxInFlight, maxBatch, maxBytes), question -> question,
-                calls, timer, metrics);
+        return stalling(maxInFlight, maxBatch, maxBytes, 0);
+    }
+
+    private Coalescer<Integer, String> stalling(int maxInFlight, int maxBatch, int maxBytes, long stallMillis) {
+        return new Coalescer<>("test", new Coalescer.Limits(maxInFlight, maxBatch, maxBytes,
+                TimeUnit.MILLISECONDS.toNanos(stallMillis)), question -> question, calls, timer, metrics);
+    }
+
+    /** Waits (bounded) until the coalescer has made {@code count} calls. */
+    private void awaitCalls(int count) throws InterruptedException {
+        long give = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+        while (calls.calls.size() < count && System.nanoTime() < give) {
+            Thread.sleep(1);
+        }
+        assertEquals(count, calls.calls.size());
     }
 
     private static Deadline seconds(long seconds) {
@@ -97,6 +111,41 @@ class CoalescerTest {
         assertEquals(3, calls.calls.size());
         coalescer.submit(6, seconds(5));
         assertEquals(List.of(6), calls.get(3).questions(), "slots free again: straight out");
+    }
+
+    @Test
+    void withAStallTimeASecondCallGoesOutOnlyOnceTheFirstHasBeenOutThatLong() throws Exception {
+        Coalescer<Integer, String> coalescer = stalling(4, 128, 1000, 150);
+        long began = System.nanoTime();
+        coalescer.submit(1, seconds(5));
+        List<CompletableFuture<String>> queued = List.of(coalescer.submit(2, seconds(5)),
+                coalescer.submit(3, seconds(5)));
+        assertEquals(1, calls.calls.size(), "a free slot, but the call out is young: the questions wait");
+        awaitCalls(2);
+        long waited = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - began);
+        assertTrue(waited >= 140, "the second call went out after " + waited + " ms");
+        assertEquals(List.of(2, 3), calls.get(1).questions(), "the whole queue in the new slot");
+        calls.get(1).answer();
+        assertEquals(List.of("a2", "a3"), queued.stream().map(CompletableFuture::join).toList());
+        awaitCalls(2);
+        calls.get(0).answer();
+        coalescer.submit(4, seconds(5));
+        assertEquals(List.of(4), calls.get(2).questions(), "nothing out: straight away");
+    }
+
+    @Test
+    void withAStallTimeQuestionsWaitingOnAQuickCallGoOutInItsSlotWithoutAnExtraCall() throws Exception {
+        Coalescer<Integer, String> coalescer = stalling(4, 128, 1000, 10_000);
+        coalescer.submit(1, seconds(5));
+        List<CompletableFuture<String>> queued = List.of(coalescer.submit(2, seconds(5)),
+                coalescer.submit(3, seconds(5)));
+        calls.get(0).answer();
+        assertEquals(List.of(2, 3), calls.get(1).questions());
+        coalescer.submit(4, seconds(5));
+        calls.get(1).answer();
+        assertEquals(List.of("a2", "a3"), queued.stream().map(CompletableFuture::join).toList());
+        assertEquals(List.of(4), calls.get(2).questions(), "the slot passed on again");
+        assertEquals(3, calls.calls.size());
     }
 
     @Test
@@ -210,7 +259,7 @@ class CoalescerTest {
 
     @Test
     void aCallThatThrowsFailsItsQuestionsAndFreesItsSlot() {
-        Coalescer<Integer, String> coalescer = new Coalescer<>("test", new Coalescer.Limits(1, 128, 1000),
+        Coalescer<Integer, String> coalescer = new Coalescer<>("test", new Coalescer.Limits(1, 128, 1000, 0),
                 question -> 1, (questions, deadline) -> {
                     throw new IllegalStateException("boom");
                 }, timer, metrics);

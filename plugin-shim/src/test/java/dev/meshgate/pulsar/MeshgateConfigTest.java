@@ -41,15 +41,19 @@ class MeshgateConfigTest {
         assertTrue(config.prefetchOnLookup());
         assertEquals(4, config.maxCallsInFlight());
         assertEquals(128, config.maxBatchSize());
-        assertEquals(new Coalescer.Limits(4, 128, 256 * 1024), config.coalescing());
+        assertEquals(20, config.callStallMillis());
+        assertEquals(new Coalescer.Limits(4, 128, 256 * 1024, 20_000_000), config.coalescing());
     }
 
     @Test
     void coalescingKeysAreReadAndBounded() {
         MeshgateConfig config = MeshgateConfig.from(conf("meshgateMaxCallsInFlight", "1", "meshgateMaxBatchSize",
-                "512"));
+                "512", "meshgateCallStallMillis", "0"));
         assertEquals(1, config.maxCallsInFlight());
         assertEquals(512, config.maxBatchSize());
+        assertEquals(0, config.coalescing().stallNanos());
+        assertEquals("meshgateCallStallMillis must be between 0 and 60000, got -1",
+                error("meshgateCallStallMillis", "-1"));
         assertEquals("meshgateMaxCallsInFlight must be between 1 and 256, got 0",
                 error("meshgateMaxCallsInFlight", "0"));
         assertEquals("meshgateMaxBatchSize must be between 1 and 512, got 513", error("meshgateMaxBatchSize", "513"));
