@@ -1,8 +1,8 @@
 """Strict parsing of the JWS compact form, before any library sees the token.
 
 Checks, in order: size, character set (`[A-Za-z0-9_-]` segments, exactly three), canonical unpadded base64url,
-JSON objects without duplicate keys, NaN/Infinity or excessive nesting. PyJWT later verifies the signature
-over the very same bytes.
+JSON objects without duplicate keys, NaN/Infinity or excessive nesting. PyJWT's algorithm then verifies the
+signature over the very same bytes (`signing_input`, `signature`): nothing is parsed twice.
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ _COMPACT = re.compile(rf"({_SEGMENT}+)\.({_SEGMENT}+)\.({_SEGMENT}*)")
 class CompactToken:
     header: dict[str, Any]
     payload: dict[str, Any]
+    signing_input: bytes  # `header.payload`, as sent: what the signature covers
+    signature: bytes
 
 
 def parse_compact(token: str, max_bytes: int) -> CompactToken:
@@ -34,8 +36,13 @@ def parse_compact(token: str, max_bytes: int) -> CompactToken:
     if match is None:
         fail(Reason.MALFORMED, "token is not three base64url segments")
     header_b64, payload_b64, signature_b64 = match.groups()
-    b64url_decode(signature_b64, "signature")
-    return CompactToken(_json_object(header_b64, "header"), _json_object(payload_b64, "payload"))
+    signature = b64url_decode(signature_b64, "signature")
+    return CompactToken(
+        _json_object(header_b64, "header"),
+        _json_object(payload_b64, "payload"),
+        f"{header_b64}.{payload_b64}".encode("ascii"),
+        signature,
+    )
 
 
 def b64url_decode(segment: str, name: str) -> bytes:

@@ -2,6 +2,10 @@
 
 Order: strict compact parse → header rules → issuer chosen by the unverified `iss` → that issuer's algorithm
 allow-list → that issuer's keys only → PyJWT signature check → claim checks → principal mapping.
+
+The signature is checked with PyJWT's algorithm objects (key preparation, minimum key length, verification)
+over the bytes the strict parse already decoded. `PyJWS.decode_complete` would parse the token a second
+time, checking each character in a Python generator: about a fifth of a first-sight RS256 verification.
 """
 
 from __future__ import annotations
@@ -10,23 +14,21 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from jwt import PyJWS
-from jwt.exceptions import InvalidKeyError, InvalidSignatureError, PyJWTError
+import jwt
+from jwt.exceptions import InvalidKeyError, PyJWTError
 
 from meshgate.clock import Clock
 from meshgate.errors import ConfigError
 from meshgate.model import CredentialKind, Identity
 from meshgate.oidc.checks import check_audience, check_header, check_times, require_str, unverified_issuer
-from meshgate.oidc.compact import parse_compact
+from meshgate.oidc.compact import CompactToken, parse_compact
 from meshgate.oidc.issuers import IssuerConfig, IssuerKind
 from meshgate.oidc.keys import KeySnapshot, KeySource, VerificationKey
 from meshgate.oidc.principal import exposed_attributes, service_account_principal
 from meshgate.oidc.reasons import Reason, UnknownKidError, fail
 
 DEFAULT_MAX_TOKEN_BYTES = 16384
-# Signature only: claims are checked by us, against the injected clock.
 KeySet = Mapping[str, VerificationKey]
-_JWS = PyJWS(options={"verify_signature": True, "enforce_minimum_key_length": True})
 
 
 class TokenValidator:
@@ -61,7 +63,7 @@ class TokenValidator:
             fail(Reason.ALG_NOT_ALLOWED, f"algorithm {alg} is not allowed for this issuer")
         snapshot = self._keys.snapshot(config.issuer)  # read once: the key set used is the one returned
         key = _key_for(snapshot, config, kid, alg)
-        _verify_signature(token, key, alg)
+        _verify_signature(parsed, key, alg)
         return _identity(config, parsed.payload, self._clock.now().timestamp()), snapshot.keys
 
 
@@ -82,15 +84,20 @@ def _key_for(snapshot: KeySnapshot, config: IssuerConfig, kid: str | None, alg: 
     return key
 
 
-def _verify_signature(token: str, key: VerificationKey, alg: str) -> None:
+def _verify_signature(parsed: CompactToken, key: VerificationKey, alg: str) -> None:
+    """Signature only (`alg` is allow-listed and matches the key by now); claims are checked by us."""
     try:
-        _JWS.decode_complete(token, key.key, algorithms=[alg])
-    except InvalidSignatureError:
-        fail(Reason.BAD_SIGNATURE, "signature verification failed")
-    except InvalidKeyError:
+        algorithm = jwt.get_algorithm_by_name(alg)
+        prepared = algorithm.prepare_key(key.key)
+        if algorithm.check_key_length(prepared):  # a message when below the minimum for `alg`
+            raise InvalidKeyError("key is shorter than the minimum for the algorithm")
+        valid = algorithm.verify(parsed.signing_input, prepared, parsed.signature)
+    except (InvalidKeyError, NotImplementedError):
         fail(Reason.ALG_NOT_ALLOWED, "key is not usable with the token's algorithm")
     except PyJWTError as exc:
         fail(Reason.MALFORMED, f"rejected by PyJWT: {type(exc).__name__}")
+    if not valid:
+        fail(Reason.BAD_SIGNATURE, "signature verification failed")
 
 
 def _identity(config: IssuerConfig, payload: Mapping[str, Any], now: float) -> Identity:

@@ -13,6 +13,7 @@ from meshgate.clock import FixedClock
 from meshgate.errors import AuthenticationError
 from meshgate.model import CredentialKind
 from meshgate.oidc import Reason, StaticKeySource, TokenValidator, parse_issuers, parse_jwks
+from meshgate.oidc.keys import VerificationKey
 
 from tests.conformance.oidc.mint import b64, jwks_document, mint, signing_keys
 
@@ -101,6 +102,21 @@ def test_deeply_nested_json_is_malformed() -> None:
 def test_empty_signature_is_bad_signature() -> None:
     header, payload, _ = _token().split(".")
     assert _code(f"{header}.{payload}.") == "bad_signature"
+
+
+def test_a_key_below_the_minimum_length_never_verifies_even_if_it_reached_the_key_set() -> None:
+    # JWKS loading filters such keys out; the signature check refuses them on its own as well.
+    weak = signing_keys()["weak"]
+    keys = {"weak-1": VerificationKey("weak-1", weak.private.public_key(), None)}
+    validator = TokenValidator(_validator().issuers.values(), StaticKeySource({ISS: keys}), FixedClock(NOW))
+    body = {"iss": ISS, "sub": "alice", "aud": "pulsar", "exp": T + 60, "iat": T - 5}
+    assert _code(mint(weak, {"alg": "RS256", "kid": "weak-1"}, body), validator) == "alg_not_allowed"
+
+
+def test_a_signature_by_another_key_with_the_same_kid_is_bad_signature() -> None:
+    attacker = signing_keys()["attacker"]
+    body = {"iss": ISS, "sub": "alice", "aud": "pulsar", "exp": T + 60, "iat": T - 5}
+    assert _code(mint(attacker, {"alg": "RS256", "kid": "rsa-1"}, body)) == "bad_signature"
 
 
 def test_unknown_issuer_keys_are_unavailable() -> None:
