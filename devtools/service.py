@@ -63,6 +63,13 @@ class MeshgateProcess:
     def target(self) -> str:
         return f"unix:{self.socket}" if self.socket else f"127.0.0.1:{self.port}"
 
+    @property
+    def pid(self) -> int:
+        """The running service's process id (to pin it, read its CPU time or profile it)."""
+        if self._process is None:
+            raise RuntimeError("meshgate is not running")
+        return self._process.pid
+
     def start(self, timeout: float = 30.0) -> None:
         offset = self.log.stat().st_size if self.log.exists() else 0
         env = {**os.environ, "PYTHONPATH": str(ROOT / "service"), "MESHGATE_GRPC__LISTEN": self.target}
