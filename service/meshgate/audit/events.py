@@ -63,10 +63,11 @@ def decision_record(at: datetime | str, request: pb.AuthorizeRequest, decision: 
 
 
 def authentication_record(
-    at: datetime, request: pb.AuthenticateRequest, response: pb.AuthenticateResponse
+    at: datetime | str, request: pb.AuthenticateRequest, response: pb.AuthenticateResponse
 ) -> Record:
+    """`at` is the time, or its `timestamp(at)` when several records share it."""
     record: Record = {
-        "time": timestamp(at),
+        "time": at if isinstance(at, str) else timestamp(at),
         "event": "authenticate",
         "presented": credential_kind(request.credential),
         "request_id": request.request_id,

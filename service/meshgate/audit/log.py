@@ -4,6 +4,7 @@ audit = AuditLog.from_config(config.audit)
 audit.record(decision_record(now, request, decision))
 if audit.admits(denial=not decision.allowed):      # the same, without building a record sampling drops
     audit.write(decision_record(now, request, decision))
+audit.write_all(records)                           # the records of one call: one hand-over per sink
 ...
 audit.close()   # writes what is queued
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import random
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from meshgate.audit.config import AuditConfig
@@ -70,11 +71,22 @@ class AuditLog:
             return False
         return True
 
+    def record_all(self, records: Iterable[Record]) -> None:
+        """`record` for the records of one call, handed to each sink at once."""
+        self.write_all([r for r in records if self.admits(is_denial(r))])
+
     def write(self, record: Record) -> None:
         """Offer `record` to every sink without sampling (the caller asked `admits` first)."""
-        line = encode(record)
+        self.write_all((record,))
+
+    def write_all(self, records: Sequence[Record]) -> None:
+        """`write` for the records of one call: each encoded once, then one offer per sink for all of them
+        (a queue operation per call instead of per record)."""
+        if not records:
+            return
+        lines = [encode(record) for record in records]
         for sink in self._sinks:
-            sink.offer(line)
+            sink.offer_all(lines)
 
     def stats(self) -> list[SinkStats]:
         return [SinkStats(s.name, s.written, s.dropped, s.failed, s.backlog) for s in self._sinks]

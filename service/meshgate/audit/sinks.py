@@ -20,7 +20,6 @@ from meshgate.audit.events import Record
 
 log = logging.getLogger(__name__)
 
-_STOP = object()
 MAX_BATCH = 256
 # After a batch that did not fill up, the writer sleeps this long instead of waiting on the queue: a
 # waiting writer costs every `offer` a thread wake-up (~8 % of the service's CPU in a reconnect storm,
@@ -39,12 +38,18 @@ class Writer(Protocol):
 
 
 class QueuedSink:
-    """A bounded queue in front of a `Writer`, drained by one daemon thread."""
+    """A bounded queue in front of a `Writer`, drained by one daemon thread.
+
+    The queue holds the lines of one `offer_all` (one call's records) as one item, so a call costs one queue
+    operation however many records it audits; `capacity` still counts records."""
 
     def __init__(self, name: str, writer: Writer, *, capacity: int) -> None:
         self.name = name
         self._writer = writer
-        self._queue: queue.Queue[object] = queue.Queue(maxsize=capacity)
+        self._capacity = capacity
+        # Lists of lines, then None to stop; bounded by `_queued`, not by itself.
+        self._queue: queue.SimpleQueue[list[str] | None] = queue.SimpleQueue()
+        self._queued = 0  # records offered and not yet taken by the writer thread
         self._lock = threading.Lock()
         self.dropped = 0  # records lost to a full queue
         self.failed = 0  # batches the writer raised on
@@ -54,43 +59,59 @@ class QueuedSink:
 
     def offer(self, line: str) -> bool:
         """Queue one JSON line; False (and counted) when the queue is full. Never blocks."""
-        try:
-            self._queue.put_nowait(line)
-            return True
-        except queue.Full:
-            with self._lock:
-                self.dropped += 1
-            return False
+        return self.offer_all((line,)) == 1
+
+    def offer_all(self, lines: Sequence[str]) -> int:
+        """Queue `lines` as one item; those beyond the room left are dropped (the last ones) and counted.
+        Never blocks. Returns how many were queued."""
+        with self._lock:
+            kept = max(0, min(len(lines), self._capacity - self._queued))
+            self._queued += kept
+            self.dropped += len(lines) - kept
+        if kept:
+            self._queue.put(list(lines[:kept]))
+        return kept
 
     @property
     def backlog(self) -> int:
-        return self._queue.qsize()
+        return self._queued
 
     def close(self, timeout: float = 5.0) -> None:
         """Write what is queued, then stop the thread and close the writer."""
-        try:
-            self._queue.put(_STOP, timeout=timeout)
-        except queue.Full:
-            log.warning(
-                "audit sink %s: queue still full at shutdown; %d records lost", self.name, self.backlog
-            )
-            self._writer.interrupt()
+        self._queue.put(None)
         self._thread.join(timeout)
         if self._thread.is_alive():
+            log.warning(
+                "audit sink %s: writer still busy at shutdown; %d records lost", self.name, self.backlog
+            )
             self._writer.interrupt()
             self._thread.join(timeout)
 
     def _drain(self) -> None:
         running = True
         while running:
-            batch = [self._queue.get()]
-            while len(batch) < MAX_BATCH and not self._queue.empty():
-                batch.append(self._queue.get_nowait())
-            running = _STOP not in batch
-            self._write([item for item in batch if isinstance(item, str)])
-            if running and len(batch) < MAX_BATCH:
+            lines, running = self._take()
+            self._write(lines)
+            if running and len(lines) < MAX_BATCH:
                 time.sleep(LINGER_SECONDS)
         self._writer.close()
+
+    def _take(self) -> tuple[list[str], bool]:
+        """Waits for the next item, then takes what is queued up to about MAX_BATCH lines (whole items).
+        Returns the lines and False once the stop mark (None) was taken."""
+        lines: list[str] = []
+        item = self._queue.get()
+        while item is not None:
+            lines += item
+            if len(lines) >= MAX_BATCH:
+                break
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+        with self._lock:
+            self._queued -= len(lines)
+        return lines, item is not None
 
     def _write(self, lines: list[str]) -> None:
         if not lines:
@@ -166,6 +187,10 @@ class StreamWriter:
         pass
 
 
+# Built once: `json.dumps` with any non-default option builds a new encoder for every record.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+
+
 def encode(record: Record) -> str:
     """One compact JSON line; keys sorted so equal records read the same."""
-    return json.dumps(record, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+    return _ENCODER.encode(record)

@@ -4,8 +4,9 @@ Order inside a call: run the handler; an exception that escapes it (a bug: the s
 error to a status itself) becomes INTERNAL without internals in the detail (recovery); then the RPC is
 timed and counted (metrics), the decisions are counted (one metrics update per call, however many
 decisions it carried) and each decision the audit log will write (every deny, the allows sampling keeps)
-gets its record built from the request and the response and handed over (never blocking); an
-authentication gets its record the same way; the call is logged at DEBUG. Observing never fails a call:
+gets its record built from the request and the response; an authentication gets its record the same
+way. The records of one call share its time (taken once) and are handed to the audit log together (one
+offer per sink, never blocking); the call is logged at DEBUG. Observing never fails a call:
 an error there is logged and the answer goes out unchanged.
 
 The wrapper of each method is built on its first call and reused while the inner handler stays the same.
@@ -25,7 +26,7 @@ import grpc
 from meshgate.audit.events import authentication_record, decision_record, timestamp
 from meshgate.audit.log import AuditLog
 from meshgate.clock import Clock
-from meshgate.server.metrics import EventMetrics
+from meshgate.server.metrics import AuthenticationLabels, DecisionLabels, EventMetrics, authentication_labels
 from meshgate.v1 import meshgate_pb2 as pb
 
 log = logging.getLogger("meshgate.calls")
@@ -38,6 +39,7 @@ else:
     ServerInterceptor = grpc.ServerInterceptor
 Continuation: TypeAlias = "Callable[[grpc.HandlerCallDetails], Handler | None]"
 Decided = Iterable[tuple[pb.AuthorizeRequest, pb.Decision]]
+Authenticated = Iterable[tuple[pb.AuthenticateRequest, pb.AuthenticateResponse]]
 
 
 def _authorize(request: pb.AuthorizeRequest, response: pb.AuthorizeResponse) -> Decided:
@@ -132,25 +134,37 @@ class ObservingInterceptor(ServerInterceptor):
         log.debug("%s %s in %.2f ms", label, code.name, seconds * 1000)
 
     def _decisions(self, decided: Decided) -> None:
-        """One metrics update per call; an audit record only for what the audit log will write."""
-        counts: dict[tuple[bool, str, str], int] = {}
+        """One metrics update per call; an audit record only for what the audit log will write, all of them
+        handed over at once."""
+        counts: dict[DecisionLabels, int] = {}
         audit = self._audit if self._audit.enabled else None
         at = timestamp(self._clock.now()) if audit is not None else ""
+        records = []
         for request, decision in decided:
             allowed = decision.allowed
             key = (allowed, request.action, decision.reason_code)
             counts[key] = counts.get(key, 0) + 1
             if audit is not None and audit.admits(not allowed):
-                audit.write(decision_record(at, request, decision))
+                records.append(decision_record(at, request, decision))
         self._metrics.observe_decisions(counts)
+        if audit is not None:
+            audit.write_all(records)
 
     def _authentications(
         self, request: pb.AuthenticateBatchRequest, response: pb.AuthenticateBatchResponse
     ) -> None:
-        for item, answer in zip(request.requests, response.responses, strict=False):
-            self._authentication(item, answer)
+        self._authenticated(zip(request.requests, response.responses, strict=False))
 
     def _authentication(self, request: pb.AuthenticateRequest, response: pb.AuthenticateResponse) -> None:
-        record = authentication_record(self._clock.now(), request, response)
-        self._metrics.observe_record(record)
-        self._audit.record(record)
+        self._authenticated(((request, response),))
+
+    def _authenticated(self, answered: Authenticated) -> None:
+        """As `_decisions`: the call's time once, one metrics update per call, one audit hand-over."""
+        at = timestamp(self._clock.now())
+        records = [authentication_record(at, request, response) for request, response in answered]
+        counts: dict[AuthenticationLabels, int] = {}
+        for record in records:
+            labels = authentication_labels(record)
+            counts[labels] = counts.get(labels, 0) + 1
+        self._metrics.observe_authentications(counts)
+        self._audit.record_all(records)

@@ -19,6 +19,7 @@ from meshgate.policy.actions import is_known
 
 # Authorization is a hot path: fine buckets below a millisecond, coarse ones up to the shim's deadline.
 DecisionLabels = tuple[bool, str, str]  # allowed, action, reason_code
+AuthenticationLabels = tuple[str, str, str]  # result, credential_kind, code
 
 LATENCY_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
@@ -41,6 +42,7 @@ class EventMetrics:
         # Label children, looked up once per label set: `labels()` costs more than the increment itself.
         self._rpc_children: dict[tuple[str, str], tuple[Counter, Histogram]] = {}
         self._decision_children: dict[DecisionLabels, Counter] = {}
+        self._authentication_children: dict[AuthenticationLabels, Counter] = {}
 
     def observe_rpc(self, method: str, code: str, seconds: float) -> None:
         children = self._rpc_children.get((method, code))
@@ -62,11 +64,19 @@ class EventMetrics:
                 self._decision_children[labels] = child
             child.inc(count)
 
-    def observe_record(self, record: Record) -> None:
-        """An authentication record (decisions are counted with `observe_decisions`)."""
-        if record["event"] == "authenticate":
-            kind = record.get("credential_kind") or record["presented"] or "none"
-            self.authentications.labels(record["result"], kind, record.get("code", "")).inc()
+    def observe_authentications(self, counts: Mapping[AuthenticationLabels, int]) -> None:
+        """`counts` of authentication answers by `authentication_labels` of their records."""
+        for labels, count in counts.items():
+            child = self._authentication_children.get(labels)
+            if child is None:
+                child = self._authentication_children[labels] = self.authentications.labels(*labels)
+            child.inc(count)
+
+
+def authentication_labels(record: Record) -> AuthenticationLabels:
+    """result, credential kind (verified, else presented, else "none") and rejection code of a record."""
+    kind = record.get("credential_kind") or record["presented"] or "none"
+    return record["result"], kind, record.get("code", "")
 
 
 Family = GaugeMetricFamily | CounterMetricFamily | InfoMetricFamily

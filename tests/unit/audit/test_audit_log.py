@@ -173,3 +173,50 @@ def test_stream_writer_writes_one_line_per_record() -> None:
     out = io.StringIO()
     StreamWriter(out).write(["{}", '{"a":1}'])
     assert out.getvalue() == '{}\n{"a":1}\n'
+
+
+def test_the_records_of_a_call_reach_the_writer_whole_and_in_order() -> None:
+    recorder = Recorder()
+    sink = QueuedSink("memory", recorder, capacity=100)
+    audit = AuditLog([sink])
+    audit.write_all([_decision(False), _decision(True)])
+    audit.record_all([_decision(True), _decision(False)])
+    audit.close()
+    assert [json.loads(line)["decision"] for line in recorder.lines] == ["deny", "allow", "allow", "deny"]
+    assert (sink.written, sink.dropped, sink.backlog) == (4, 0, 0)
+
+
+def test_a_call_that_overflows_the_queue_keeps_what_fits_and_counts_the_rest() -> None:
+    recorder = Recorder()
+    recorder.gate.clear()  # the writer is stuck on the first call's lines
+    sink = QueuedSink("slow", recorder, capacity=3)
+    assert sink.offer_all(["a"]) == 1
+    deadline = time.monotonic() + 5
+    while sink.backlog and time.monotonic() < deadline:  # taken by the writer, which now waits on the gate
+        time.sleep(0.001)
+    assert sink.offer_all(["b", "c"]) == 2
+    assert sink.offer_all(["d", "e", "f"]) == 1  # one record of room left: the first line of the call
+    assert not sink.offer("g")
+    assert (sink.backlog, sink.dropped) == (3, 3)
+    recorder.gate.set()
+    sink.close()
+    assert recorder.lines == ["a", "b", "c", "d"]
+    assert (sink.written, sink.backlog) == (4, 0)
+
+
+def test_record_all_samples_each_allow_and_keeps_every_denial() -> None:
+    recorder = Recorder()
+    audit = AuditLog(
+        [QueuedSink("m", recorder, capacity=10)], allow_sample_rate=0.5, rng=iter([0.9, 0.1]).__next__
+    )
+    audit.record_all([_decision(True), _decision(False), _decision(True)])
+    audit.close()
+    assert [json.loads(line)["decision"] for line in recorder.lines] == ["deny", "allow"]
+    assert audit.sampled_out == 1
+
+
+def test_encode_is_compact_sorted_json_that_keeps_non_ascii_text() -> None:
+    record = {"z": "zürich", "a": {"y": 1, "b": [True, None]}, "m": 'quote " and \\ and \n'}
+    line = encode(record)
+    assert line == json.dumps(record, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+    assert line.startswith('{"a":{"b":[true,null],"y":1},"m":') and "zürich" in line

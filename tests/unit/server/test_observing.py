@@ -1,6 +1,7 @@
-"""ObservingInterceptor on decisions: one metrics update per call with the same counts as before, an audit
-record per decision exactly as `decision_record` builds it (every deny; allows as sampling says, and only
-those are built), and each method's wrapper built once."""
+"""ObservingInterceptor on decisions and logins: one metrics update per call with the same counts as before,
+an audit record per decision exactly as `decision_record` builds it (every deny; allows as sampling says,
+and only those are built), one per login as `authentication_record` builds it, and each method's wrapper
+built once."""
 
 from __future__ import annotations
 
@@ -9,10 +10,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import grpc
-from meshgate.audit.events import decision_record
+from meshgate.audit.events import authentication_record, decision_record
 from meshgate.audit.log import AuditLog
 from meshgate.audit.sinks import QueuedSink, encode
-from meshgate.clock import FixedClock
+from meshgate.clock import Clock, FixedClock
 from meshgate.server.interceptors import ObservingInterceptor
 from meshgate.server.metrics import ServiceMetrics
 from meshgate.v1 import meshgate_pb2 as pb
@@ -63,14 +64,16 @@ def _batch() -> tuple[pb.AuthorizeBatchRequest, pb.AuthorizeBatchResponse]:
     return request, response
 
 
-def _observed(audit: AuditLog, metrics: ServiceMetrics, method: str, answer: Any) -> Callable[[Any], Any]:
+def _observed(
+    audit: AuditLog, metrics: ServiceMetrics, method: str, answer: Any, clock: Clock | None = None
+) -> Callable[[Any], Any]:
     def behavior(request: Any, context: Any) -> Any:
         return answer
 
     def continuation(details: Any) -> grpc.RpcMethodHandler[Any, Any]:
         return grpc.unary_unary_rpc_method_handler(behavior)
 
-    interceptor = ObservingInterceptor(metrics.events, audit, FixedClock(AT))
+    interceptor = ObservingInterceptor(metrics.events, audit, clock or FixedClock(AT))
     handler = interceptor.intercept_service(continuation, Details(method))
     assert handler is not None
     behaviour: Any = handler.unary_unary
@@ -161,3 +164,61 @@ def test_an_action_outside_the_table_is_one_label_whatever_the_answer() -> None:
         metrics.registry.get_sample_value("meshgate_decisions_total", {**labels, "action": "made.up.one"})
         is None
     )
+
+
+AUTHENTICATE_BATCH = "/meshgate.v1.Authentication/AuthenticateBatch"
+
+
+def _logins() -> tuple[pb.AuthenticateBatchRequest, pb.AuthenticateBatchResponse]:
+    request, response = pb.AuthenticateBatchRequest(), pb.AuthenticateBatchResponse()
+    for i, code in enumerate(("", "expired", "", "")):
+        item = request.requests.add(request_id=f"a{i}", credential=pb.Credential(token=f"t{i}"))
+        item.peer.address, item.peer.auth_method = f"10.0.0.{i}:1", "token"
+        if code:
+            response.responses.add(rejection=pb.Rejection(code=code, reason="r"))
+        else:
+            answer = response.responses.add()
+            answer.identity.principal, answer.identity.credential_kind = f"spiffe://td/sa/{i}", "k8s_sa_token"
+    return request, response
+
+
+def test_each_login_of_a_batch_is_audited_in_order_and_counted_once_per_label_set() -> None:
+    recorder, metrics = Recorder(), ServiceMetrics()
+    audit = AuditLog([QueuedSink("t", recorder, capacity=100)], allow_sample_rate=0.5, rng=lambda: 0.9)
+    request, response = _logins()
+    call = _observed(audit, metrics, AUTHENTICATE_BATCH, response)
+    call(request)
+    call(request)
+    audit.close()
+    rejected = encode(authentication_record(AT, request.requests[1], response.responses[1]))
+    assert recorder.lines == [rejected, rejected]  # sampling left out every success, never the rejection
+
+    def count(result: str, kind: str, code: str) -> float | None:
+        labels = {"result": result, "credential_kind": kind, "code": code}
+        return metrics.registry.get_sample_value("meshgate_authentications_total", labels)
+
+    assert count("authenticated", "k8s_sa_token", "") == 6
+    assert count("rejected", "token", "expired") == 2
+
+
+class Ticking(FixedClock):
+    """Moves on a millisecond every time it is read."""
+
+    def now(self) -> datetime:
+        at = super().now()
+        self.advance(0.001)
+        return at
+
+
+def test_the_logins_of_a_batch_are_audited_as_built_and_share_the_time_of_the_call() -> None:
+    recorder = Recorder()
+    audit = AuditLog([QueuedSink("t", recorder, capacity=100)])
+    request, response = _logins()
+    call = _observed(audit, ServiceMetrics(), AUTHENTICATE_BATCH, response, Ticking(AT))
+    call(request)
+    call(request)
+    audit.close()
+    pairs = list(zip(request.requests, response.responses, strict=True))
+    later = datetime.fromtimestamp(AT.timestamp() + 0.001, UTC)
+    expected = [encode(authentication_record(at, r, a)) for at in (AT, later) for r, a in pairs]
+    assert recorder.lines == expected
