@@ -41,8 +41,8 @@ class EventMetrics:
         )  # fmt: skip
         # Label children, looked up once per label set: `labels()` costs more than the increment itself.
         self._rpc_children: dict[tuple[str, str], tuple[Counter, Histogram]] = {}
-        self._decision_children: dict[DecisionLabels, Counter] = {}
-        self._authentication_children: dict[AuthenticationLabels, Counter] = {}
+        self._decision_children = _LabelledCounter(self.decisions)
+        self._authentication_children = _LabelledCounter(self.authentications)
 
     def observe_rpc(self, method: str, code: str, seconds: float) -> None:
         children = self._rpc_children.get((method, code))
@@ -57,20 +57,27 @@ class EventMetrics:
         for (allowed, action, reason_code), count in counts.items():
             # Actions come from the wire: any name outside the action table (denied as unknown_action, or
             # allowed to a super-user, who may do anything) shares one label, so cardinality stays bounded.
-            labels = (allowed, action if is_known(action) else "unknown", reason_code)
-            child = self._decision_children.get(labels)
-            if child is None:
-                child = self.decisions.labels("allow" if allowed else "deny", labels[1], reason_code)
-                self._decision_children[labels] = child
-            child.inc(count)
+            labels = ("allow" if allowed else "deny", action if is_known(action) else "unknown", reason_code)
+            self._decision_children.inc(labels, count)
 
     def observe_authentications(self, counts: Mapping[AuthenticationLabels, int]) -> None:
         """`counts` of authentication answers by `authentication_labels` of their records."""
         for labels, count in counts.items():
-            child = self._authentication_children.get(labels)
-            if child is None:
-                child = self._authentication_children[labels] = self.authentications.labels(*labels)
-            child.inc(count)
+            self._authentication_children.inc(labels, count)
+
+
+class _LabelledCounter:
+    """A counter's label children, each looked up once: `labels()` costs more than the increment itself."""
+
+    def __init__(self, counter: Counter) -> None:
+        self._counter = counter
+        self._children: dict[tuple[str, ...], Counter] = {}
+
+    def inc(self, labels: tuple[str, ...], count: int) -> None:
+        child = self._children.get(labels)
+        if child is None:
+            child = self._children[labels] = self._counter.labels(*labels)
+        child.inc(count)
 
 
 def authentication_labels(record: Record) -> AuthenticationLabels:
