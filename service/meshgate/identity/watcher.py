@@ -89,12 +89,28 @@ def watch_dirs(paths: Iterable[Path]) -> list[Path]:
 
 def content_digest(paths: Iterable[Path]) -> bytes:
     """sha256 of every file's content read through symlinks; a missing file hashes as a marker."""
-    digest = hashlib.sha256()
+    paths = list(paths)
+    return digest_of(paths, read_contents(paths))
+
+
+def read_contents(paths: Iterable[Path]) -> list[bytes | None]:
+    """Each file's content read through symlinks, None where it cannot be read."""
+    contents: list[bytes | None] = []
     for path in paths:
-        digest.update(str(path).encode() + b"\0")
         try:
-            content = path.read_bytes()
+            contents.append(path.read_bytes())
         except OSError:
+            contents.append(None)
+    return contents
+
+
+def digest_of(paths: Iterable[Path], contents: Iterable[bytes | None]) -> bytes:
+    """`content_digest` of contents already read: a caller that digests and then uses the same bytes cannot
+    mistake a read torn by a swap between two files for a change that loads."""
+    digest = hashlib.sha256()
+    for path, content in zip(paths, contents, strict=True):
+        digest.update(str(path).encode() + b"\0")
+        if content is None:
             digest.update(b"-")
             continue
         digest.update(b"+" + len(content).to_bytes(8, "big") + content)

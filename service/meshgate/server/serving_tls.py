@@ -1,8 +1,9 @@
 """The gRPC serving certificate, re-read when Kubernetes swaps the mounted Secret; no restart.
 
 `grpc.dynamic_ssl_server_credentials` asks the fetcher for a configuration before each new TLS
-handshake. The fetcher compares the files' content digest (one stat-and-read of three small files) and
-hands gRPC a new configuration only when it changed and loads cleanly: established connections keep
+handshake. The fetcher reads the three small files once, compares their digest with the last one and, when
+it changed, loads those same bytes (a swap between two reads can never pass for a second change), handing
+gRPC a new configuration only when they load cleanly: established connections keep
 their session, new ones get the new certificate, and a half-written or mismatched pair keeps the last
 good one (logged), so no call is dropped by a rotation.
 """
@@ -13,14 +14,14 @@ import logging
 import threading
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import grpc
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from meshgate.errors import ConfigError
-from meshgate.identity.watcher import content_digest
+from meshgate.identity.watcher import digest_of, read_contents
 
 log = logging.getLogger(__name__)
 
@@ -28,15 +29,15 @@ log = logging.getLogger(__name__)
 class ReloadingServerCredentials:
     def __init__(self, cert: Path, key: Path, client_ca: Path) -> None:
         self._paths = [cert, key, client_ca]
-        self._cert, self._key, self._client_ca = cert, key, client_ca
         self._lock = threading.Lock()
-        self._digest = content_digest(self._paths)
+        contents = read_contents(self._paths)
+        self._digest = digest_of(self._paths, contents)
         self._not_after: datetime | None = None
         self.reloads = 0  # successful swaps after the first load
         self.failures = 0  # changed files that did not load
         try:
-            self._initial = self._load()
-        except ValueError as err:
+            self._initial = self._load(contents)
+        except (OSError, ValueError) as err:
             raise ConfigError(f"grpc.tls_cert/grpc.tls_key: {err}") from err
 
     def credentials(self) -> grpc.ServerCredentials:
@@ -52,12 +53,13 @@ class ReloadingServerCredentials:
     def _fetch(self) -> grpc.ServerCertificateConfiguration | None:
         """gRPC's fetcher: a new configuration when the files changed and load, else None (keep)."""
         with self._lock:
-            digest = content_digest(self._paths)
+            contents = read_contents(self._paths)
+            digest = digest_of(self._paths, contents)
             if digest == self._digest:
                 return None
             self._digest = digest
             try:
-                config = self._load()
+                config = self._load(contents)
             except (OSError, ValueError) as err:
                 self.failures += 1
                 log.error("serving certificate not rotated, keeping the previous one: %s", err)
@@ -66,10 +68,15 @@ class ReloadingServerCredentials:
             log.info("serving certificate rotated; valid until %s", self._not_after)
             return config
 
-    def _load(self) -> grpc.ServerCertificateConfiguration:
-        cert_pem, key_pem = self._cert.read_bytes(), self._key.read_bytes()
+    def _load(self, contents: list[bytes | None]) -> grpc.ServerCertificateConfiguration:
+        """A configuration from the files' contents (cert, key, client CA) as `read_contents` read them."""
+        unreadable = [
+            str(path) for path, content in zip(self._paths, contents, strict=True) if content is None
+        ]
+        if unreadable:
+            raise OSError(f"cannot read {', '.join(unreadable)}")
+        cert_pem, key_pem, client_ca = cast(list[bytes], contents)
         leaf = _check_pair(cert_pem, key_pem)
-        client_ca = self._client_ca.read_bytes()
         config = grpc.ssl_server_certificate_configuration([(key_pem, cert_pem)], root_certificates=client_ca)
         self._not_after = leaf.not_valid_after_utc
         return config
