@@ -7,11 +7,13 @@ shuts both down on Ctrl-C.
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import sys
 import time
 from pathlib import Path
+from typing import Protocol
 
 from devtools import pki as dev_pki
 from devtools.broker import BrokerPorts, BrokerSettings, StandaloneBroker
@@ -31,8 +33,22 @@ def _port(preferred: int) -> int:
     return preferred
 
 
+def _say(text: str) -> None:
+    """Print to the terminal, and keep going when it is gone.
+
+    `make run | tee run.log` then Ctrl-C: the interrupt stops `tee` too, and the next print raises
+    BrokenPipeError. Shutting down must not depend on anyone still reading, so further output goes nowhere.
+    """
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+
+
 def _step(text: str) -> None:
-    print(f"==> {text}", flush=True)
+    _say(f"==> {text}")
 
 
 def main() -> int:
@@ -62,13 +78,30 @@ def main() -> int:
             "PUT", "/admin/v2/tenants/acme", {"adminRoles": [], "allowedClusters": ["standalone"]}
         )
         broker.admin_request("PUT", "/admin/v2/namespaces/acme/payments", None)
-        print(_howto(broker, pki), flush=True)
+        _say(_howto(broker, pki))
         _wait_for_interrupt()
     finally:
-        _step("stopping broker and meshgate")
-        broker.stop()
-        service.stop()
+        _stop_all(broker, service)
     return 0
+
+
+class _Stoppable(Protocol):
+    def stop(self) -> None: ...
+
+
+def _stop_all(*processes: _Stoppable) -> None:
+    """Stop every process, even when telling the user about it fails or one stop raises."""
+    try:
+        _step("stopping broker and meshgate")
+    finally:
+        errors: list[BaseException] = []
+        for process in processes:
+            try:
+                process.stop()
+            except Exception as error:  # the others must still be stopped
+                errors.append(error)
+        if errors:
+            raise errors[0]
 
 
 def _howto(broker: StandaloneBroker, pki: dev_pki.DevPki) -> str:
@@ -100,6 +133,7 @@ def _wait_for_interrupt() -> None:
 
     signal.signal(signal.SIGINT, handler)
     signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGHUP, handler)
     while not stop:
         time.sleep(0.5)
 
