@@ -27,6 +27,7 @@ from meshgate.authz import Authorizer
 from meshgate.clock import Clock, SystemClock
 from meshgate.config import ServiceConfig
 from meshgate.decision_memo import DecisionMemo
+from meshgate.errors import ConfigError
 from meshgate.identity import CachedX509Verifier, FileTrustBundles, L5dClientIdAuthenticator, X509SvidVerifier
 from meshgate.identity.watcher import BundleWatcher
 from meshgate.model import Decision
@@ -209,9 +210,15 @@ def _add_servicers(
 
 def _add_port(server: grpc.Server, c: Components) -> int:
     listen = c.config.grpc.listen
-    if c.serving_tls is None:
-        return server.add_insecure_port(listen)
-    return server.add_secure_port(listen, c.serving_tls.credentials())
+    try:
+        if c.serving_tls is None:
+            return server.add_insecure_port(listen)
+        return server.add_secure_port(listen, c.serving_tls.credentials())
+    except RuntimeError as err:  # grpcio's only signal that the bind failed
+        raise ConfigError(
+            f"grpc.listen: cannot listen on {listen}: the address is in use (another meshgate serve?) "
+            "or not available here; stop the other process or choose another address"
+        ) from err
 
 
 def _revision_or_empty(policies: PolicyStore) -> str:

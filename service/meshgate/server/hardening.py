@@ -65,6 +65,9 @@ def server_options(
         ("grpc.http2.min_ping_interval_without_data_ms", k.min_client_ping_interval_ms),
         ("grpc.http2.max_ping_strikes", k.max_ping_strikes),
         ("grpc.server_handshake_timeout_ms", HANDSHAKE_TIMEOUT_MS),
+        # grpcio sets SO_REUSEPORT by default: a second `meshgate serve` on a taken port would start "ready"
+        # and silently take half of the broker's calls. Off, the second one fails to bind and says so.
+        ("grpc.so_reuseport", 0),
     ]
 
 

@@ -30,6 +30,7 @@ def test_options_cap_messages_streams_and_pings() -> None:
         "grpc.http2.min_ping_interval_without_data_ms": 10_000,
         "grpc.http2.max_ping_strikes": 2,
         "grpc.server_handshake_timeout_ms": 10_000,
+        "grpc.so_reuseport": 0,
     }
 
 
