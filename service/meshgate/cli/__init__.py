@@ -15,6 +15,7 @@ _COMMAND_MODULES = (
     "meshgate.cli.policy",
     "meshgate.cli.report",
     "meshgate.cli.config_ref",
+    "meshgate.cli.audit",
 )
 
 
