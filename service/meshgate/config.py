@@ -48,6 +48,7 @@ class PolicyConfig:
     dir: Path = Path("policies")
     superusers: tuple[str, ...] = ()
     watch: bool = True
+    require_at_start: bool = False  # no valid policy at start-up is fatal instead of "waiting for a policy"
 
 
 @dataclass(frozen=True)
@@ -182,11 +183,12 @@ def _grpc(raw: Mapping[str, object], base: Path) -> GrpcConfig:
 
 
 def _policy(raw: Mapping[str, object], base: Path) -> PolicyConfig:
-    p.reject_unknown(raw, ("dir", "superusers", "watch"), "policy")
+    p.reject_unknown(raw, ("dir", "superusers", "watch", "require_at_start"), "policy")
     return PolicyConfig(
         dir=base / p.get_str(raw, "dir", "policy", "policies"),
         superusers=tuple(p.get_str_list(raw, "superusers", "policy", default=())),
         watch=p.get_bool(raw, "watch", "policy", True),
+        require_at_start=p.get_bool(raw, "require_at_start", "policy", False),
     )
 
 

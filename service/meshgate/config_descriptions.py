@@ -19,6 +19,7 @@ http.policy_endpoints: Also serve the read-only `/v1/explain` and `/v1/who-can` 
 policy.dir: Folder of policy YAML files and their `*_test.yaml` suites (a git-sync checkout).
 policy.superusers: Principals allowed everything, e.g. the broker's own identity (see docs/policy.md).
 policy.watch: Reload the folder when it changes (compile, run the suites, then swap); false loads once.
+policy.require_at_start: No valid policy at start-up is fatal; by default serve waits for one, denying all.
 identity.trust_bundles: CA bundles as `TRUST_DOMAIN=FILE` or `FILE`; re-read when the files change.
 identity.max_skew_seconds: Clock skew tolerated on certificate validity.
 identity.linkerd.control_plane_namespace: Namespace of Linkerd's control plane, part of its identity names.

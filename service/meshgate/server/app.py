@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -108,6 +109,11 @@ def build_components(config: ServiceConfig, clock: Clock | None = None) -> Compo
         clock=clock,
     )
     if not reloader.reload_now():
+        if config.policy.require_at_start:
+            raise ConfigError(
+                f"policy.dir: no valid policy in {config.policy.dir} and policy.require_at_start is on: "
+                f"{reloader.status.last_error}"
+            )
         # Keep running, NOT_SERVING and denying everything, until a valid revision lands: the Kubernetes
         # way to say "not ready", and a git-sync fix needs no restart.
         log.error("no valid policy in %s: %s", config.policy.dir, reloader.status.last_error)
@@ -264,6 +270,28 @@ async def close_components(components: Components) -> None:
     await asyncio.to_thread(components.audit.close)
 
 
+def _announce_when_policy_serves(c: Components, announce: Callable[[], None]) -> None:
+    """Say "ready" only once a policy serves: before that every decision is denied, and an operator who
+    read "ready" would look for the fault everywhere but the policy folder."""
+    first = threading.Lock()  # taken by the first caller and never released: one announcement
+
+    def once(_: PolicySnapshot | None = None) -> None:
+        if first.acquire(blocking=False):
+            announce()
+
+    unsubscribe = c.policies.subscribe(once)  # before the check: a swap in between is not missed
+    if c.policies.ready:
+        unsubscribe()
+        once()
+        return
+    c.stoppers.append(unsubscribe)
+    log.warning(
+        "not ready: waiting for a policy at %s (policy.dir); every decision is denied until one loads. "
+        "Latest attempt: %s",
+        c.config.policy.dir, c.reloader.status.last_error or "none yet",
+    )  # fmt: skip
+
+
 async def serve(config: ServiceConfig, *, ready: Callable[[int], None] | None = None) -> None:
     """Run until cancelled: the gRPC server on `config.grpc.listen`, the HTTP side, and the watchers."""
     components = build_components(config)
@@ -276,7 +304,7 @@ async def serve(config: ServiceConfig, *, ready: Callable[[int], None] | None = 
         f"on port {http.port}" if http else "off", components.reloader.status.revision or "none",
     )  # fmt: skip
     if ready is not None:
-        ready(running.port)
+        _announce_when_policy_serves(components, lambda: ready(running.port))
     try:
         await asyncio.Event().wait()  # the gRPC server runs in its own threads; we run until cancelled
     finally:

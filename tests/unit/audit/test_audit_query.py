@@ -8,7 +8,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from meshgate.audit.sinks import FileWriter, encode
 from meshgate.cli import main
 
