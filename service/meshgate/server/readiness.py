@@ -48,8 +48,13 @@ def policy_check(loaded: bool, status: PolicyStatus) -> Check:
         return Check("policy", False, f"no valid policy loaded: {status.last_error or 'not loaded yet'}")
     if status.last_error:
         # Still serving the last good revision: ready, but say why the new one was refused.
-        return Check("policy", True, f"revision {status.revision}; refused {status.failed_revision}")
-    return Check("policy", True, f"revision {status.revision}")
+        return Check(
+            "policy",
+            True,
+            f"serving revision {status.revision}; the newer revision {status.failed_revision} was refused "
+            f"and is not in effect (fix it and commit again): {status.last_error}",
+        )
+    return Check("policy", True, f"serving revision {status.revision}")
 
 
 def bundles_check(status: BundleStatus) -> Check:

@@ -32,7 +32,11 @@ def test_no_policy_is_not_ready_and_says_why() -> None:
 def test_a_refused_new_revision_keeps_the_instance_ready() -> None:
     status = PolicyStatus(revision="good", last_error="tests failed", failed_revision="bad")
     check = rd.policy_check(True, status)
-    assert check.ok and check.detail == "revision good; refused bad"
+    assert check.ok
+    assert check.detail == (
+        "serving revision good; the newer revision bad was refused and is not in effect "
+        "(fix it and commit again): tests failed"
+    )
 
 
 def test_bundle_load_error_is_not_ready() -> None:
