@@ -72,6 +72,7 @@ class BrokerSettings:
     extra: dict[str, str] = field(default_factory=dict)
     # Re-authorize connected producers/consumers on every policy revision (MeshgateSessionRevoker).
     revoke_sessions: bool = True
+    shim_log_level: str = "debug"  # the tests read the shim's debug lines; `make run` logs at info
 
 
 def broker_conf(s: BrokerSettings) -> str:
@@ -161,6 +162,7 @@ class StandaloneBroker:
             *JVM_FLAGS,
             f"-Dlog4j.configurationFile={ROOT / 'devtools' / 'log4j2.xml'}",
             f"-Dmeshgate.broker.log={self.log}",
+            f"-Dmeshgate.shim.log.level={self.settings.shim_log_level}",
             "-cp",
             classpath,
             "org.apache.pulsar.PulsarStandaloneStarter",

@@ -7,6 +7,7 @@ shuts both down on Ctrl-C.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -18,10 +19,13 @@ from typing import Protocol
 from devtools import pki as dev_pki
 from devtools.broker import BrokerPorts, BrokerSettings, StandaloneBroker
 from devtools.ports import free_port
-from devtools.service import MeshgateProcess, write_config
+from devtools.service import MeshgateProcess, audit_file, write_config
 
 ROOT = Path(__file__).resolve().parent.parent
 VAR = ROOT / "var" / "dev"
+STATE_FILE = VAR / "run.json"  # what is running where, while `make run` runs
+POLICY_DIR = ROOT / "policies" / "examples"
+DEMO_TOPIC = "persistent://acme/payments/demo"
 
 
 def _port(preferred: int) -> int:
@@ -54,20 +58,22 @@ def _step(text: str) -> None:
 def main() -> int:
     _step(f"dev PKI (trust domain {dev_pki.TRUST_DOMAIN}) in {VAR / 'pki'}")
     pki = dev_pki.create(VAR / "pki")
-    grpc_port = _port(50051)
+    grpc_port, http_port = _port(50051), _port(9090)
     service = MeshgateProcess(
         write_config(
             VAR / "meshgate.yaml",
             port=grpc_port,
-            policy_dir=ROOT / "policies" / "examples",
+            policy_dir=POLICY_DIR,
             trust_bundles=[f"{dev_pki.TRUST_DOMAIN}={pki.ca_file}"],
             superusers=[dev_pki.BROKER_ID],
+            extra={"http": {"listen": f"127.0.0.1:{http_port}"}},
         ),
         VAR / "meshgate.log",
         port=grpc_port,
     )
     ports = BrokerPorts(_port(6650), _port(6651), _port(8080), _port(8443), free_port())
-    broker = StandaloneBroker(BrokerSettings(pki, service.target, VAR / "broker", ports=ports))
+    settings = BrokerSettings(pki, service.target, VAR / "broker", ports=ports, shim_log_level="info")
+    broker = StandaloneBroker(settings)
     try:
         _step(f"meshgate service on {service.target} (log: {service.log})")
         service.start()
@@ -78,11 +84,31 @@ def main() -> int:
             "PUT", "/admin/v2/tenants/acme", {"adminRoles": [], "allowedClusters": ["standalone"]}
         )
         broker.admin_request("PUT", "/admin/v2/namespaces/acme/payments", None)
-        _say(_howto(broker, pki))
+        state = _state(broker, service, pki, http_port)
+        STATE_FILE.write_text(json.dumps(state, indent=2) + "\n")
+        _say(howto(state))
         _wait_for_interrupt()
     finally:
+        STATE_FILE.unlink(missing_ok=True)
         _stop_all(broker, service)
     return 0
+
+
+def _state(
+    broker: StandaloneBroker, service: MeshgateProcess, pki: dev_pki.DevPki, http_port: int
+) -> dict[str, str]:
+    """What `make run` started, for people (printed) and for `devtools.demo` and the tests (run.json)."""
+    return {
+        "broker_url": broker.service_url_tls,
+        "admin_url": broker.web_url_tls,
+        "meshgate_grpc": service.target,
+        "meshgate_http": f"http://127.0.0.1:{http_port}",
+        "pki": str(pki.directory),
+        "policy_dir": str(POLICY_DIR),
+        "broker_log": str(broker.log),
+        "meshgate_log": str(service.log),
+        "audit_file": str(audit_file(service.config)),
+    }
 
 
 class _Stoppable(Protocol):
@@ -104,24 +130,42 @@ def _stop_all(*processes: _Stoppable) -> None:
             raise errors[0]
 
 
-def _howto(broker: StandaloneBroker, pki: dev_pki.DevPki) -> str:
+def howto(state: dict[str, str]) -> str:
+    """The banner: where everything is and three things to try. docs/quickstart.md follows it."""
+    pki, writer = state["pki"], dev_pki.WORKLOADS["writer"]
+    question = f"principal={writer}&action=topic.produce&resource={DEMO_TOPIC}"
+    explain = f"{state['meshgate_http']}/v1/explain?{question}"
     return f"""
-meshgate is running. Connect as the payments writer (allowed to produce to persistent://acme/payments/*):
+meshgate is running with the example policies ({_rel(state["policy_dir"])}).
 
-  .venv/bin/python - <<'PY'
-  import pulsar
-  client = pulsar.Client("{broker.service_url_tls}",
-      authentication=pulsar.AuthenticationTLS("{pki.cert("writer")}", "{pki.key("writer")}"),
-      tls_trust_certs_file_path="{pki.ca_file}")
-  client.create_producer("persistent://acme/payments/orders").send(b"hello")
-  client.close()
-  PY
+  Pulsar broker (TLS)   {state["broker_url"]}
+  Pulsar admin (HTTPS)  {state["admin_url"]}  (client certificate {pki}/broker-client.cert.pem)
+  meshgate gRPC         {state["meshgate_grpc"]}
+  meshgate HTTP         {state["meshgate_http"]}  (/readyz /metrics /v1/explain /v1/who-can)
+  logs                  {state["meshgate_log"]}, {state["broker_log"]}
+  audit trail           {state["audit_file"]}
 
-The reader identity is {pki.cert("reader")} / {pki.key("reader")}; it may consume but not produce.
-Ask the policy directly:  .venv/bin/meshgate check --policy policies/examples \\
-    --principal {dev_pki.WORKLOADS["writer"]} --action topic.produce --resource persistent://acme/payments/orders
-Press Ctrl-C to stop.
+Try next (in another terminal, from {ROOT}):
+
+  1. Produce as the payments writer, one message a second:
+       .venv/bin/python -m devtools.demo produce --as writer
+
+  2. Ask meshgate why it is allowed:
+       curl -s '{explain}'
+
+  3. Revoke it live: add a deny rule; the producer of step 1 is disconnected within a second:
+       cp docs/examples/demo-deny.yaml {_rel(state["policy_dir"])}/
+     and allow it again:  rm {_rel(state["policy_dir"])}/demo-deny.yaml
+
+Press Ctrl-C to stop everything.
 """
+
+
+def _rel(path: str) -> str:
+    try:
+        return str(Path(path).relative_to(ROOT))
+    except ValueError:
+        return path
 
 
 def _wait_for_interrupt() -> None:
