@@ -112,18 +112,28 @@ def test_tenant_admin_writes_and_others_are_refused(broker: StandaloneBroker) ->
     assert _status(broker, "acme-admin", namespace, "DELETE") == 204
 
 
-def test_grant_and_revoke_say_permissions_are_managed_in_git(broker: StandaloneBroker, topic: str) -> None:
+PERMISSION_ENDPOINTS = [
+    ("POST", "/admin/v2/namespaces/acme/payments/permissions/someone", ["produce"]),
+    ("DELETE", "/admin/v2/namespaces/acme/payments/permissions/someone", None),
+    ("GET", "/admin/v2/namespaces/acme/payments/permissions", None),
+    ("POST", "/admin/v2/namespaces/acme/payments/permissions/subscription/sub-a", ["someone"]),
+    ("DELETE", "/admin/v2/namespaces/acme/payments/permissions/sub-a/someone", None),
+    ("GET", "/admin/v2/namespaces/acme/payments/permissions/subscription", None),
+    ("POST", "/admin/v2/persistent/acme/payments/{topic}/permissions/someone", ["produce"]),
+    ("DELETE", "/admin/v2/persistent/acme/payments/{topic}/permissions/someone", None),
+    ("GET", "/admin/v2/persistent/acme/payments/{topic}/permissions", None),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body"), PERMISSION_ENDPOINTS)
+def test_permission_management_says_where_permissions_live(
+    broker: StandaloneBroker, topic: str, method: str, path: str, body: object
+) -> None:
     # As the super user, so the request gets past the admin checks and reaches the provider.
-    status, body = broker.admin_request(
-        "POST", "/admin/v2/namespaces/acme/payments/permissions/someone", ["produce"]
-    )
-    assert status >= 400 and "managed in the policy repository" in body, (status, body)
-    status, body = broker.admin_request(
-        "DELETE", f"/admin/v2/persistent/acme/payments/{topic}/permissions/someone", None
-    )
-    assert status >= 400 and "managed in the policy repository" in body, (status, body)
-    status, body = broker.admin_request("GET", "/admin/v2/namespaces/acme/payments/permissions", None)
-    assert status >= 400 and "managed in the policy repository" in body, (status, body)
+    status, text = broker.admin_request(method, path.format(topic=topic), body)
+    assert status == 501, (status, text)
+    assert "permissions are managed in the meshgate policy repository (" in text, text
+    assert "\tat " not in text and "Exception" not in text, f"a stack trace reached the client: {text}"
 
 
 def test_http_bearer_tokens_go_through_the_token_provider(broker: StandaloneBroker) -> None:

@@ -9,10 +9,12 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import javax.ws.rs.core.Response;
 import org.apache.pulsar.broker.ServiceConfiguration;
 import org.apache.pulsar.broker.authentication.AuthenticationDataSource;
 import org.apache.pulsar.broker.authorization.AuthorizationProvider;
 import org.apache.pulsar.broker.resources.PulsarResources;
+import org.apache.pulsar.broker.web.RestException;
 import org.apache.pulsar.client.admin.GrantTopicPermissionOptions;
 import org.apache.pulsar.client.admin.RevokeTopicPermissionOptions;
 import org.apache.pulsar.common.naming.NamespaceName;
@@ -36,11 +38,9 @@ import org.slf4j.LoggerFactory;
 public class MeshgateAuthorizationProvider implements AuthorizationProvider {
 
     private static final Logger LOG = LoggerFactory.getLogger(MeshgateAuthorizationProvider.class);
-    static final String MANAGED_IN_GIT =
-            "meshgate: permissions are managed in the policy repository (git); grant/revoke through Pulsar is disabled";
-
     private MeshgateRuntime runtime;
     private String brokerId;
+    private String policyRepository = MeshgateConfig.POLICY_REPOSITORY_DEFAULT;
 
     @Override
     public void initialize(ServiceConfiguration conf, PulsarResources resources) throws IOException {
@@ -51,6 +51,7 @@ public class MeshgateAuthorizationProvider implements AuthorizationProvider {
             throw new IOException("meshgate: invalid broker configuration: " + e.getMessage(), e);
         }
         brokerId = conf.getClusterName() + "/" + conf.getAdvertisedAddress();
+        policyRepository = MeshgateConfig.policyRepository(conf);
         runtime = MeshgateRuntime.acquire(config);
         LOG.info("meshgate authorization asks {} (deadline {} ms, cache {} entries for {} s, on error: {})",
                 config.targets(), config.deadlineMillis(), config.cacheMaxEntries(), config.cacheTtlSeconds(),
@@ -199,8 +200,19 @@ public class MeshgateAuthorizationProvider implements AuthorizationProvider {
 
     // --- permissions live in git, not in Pulsar's metadata ---
 
-    private static <T> CompletableFuture<T> managedInGit() {
-        return CompletableFuture.failedFuture(new UnsupportedOperationException(MANAGED_IN_GIT));
+    /**
+     * Pulsar's admin REST handlers pass a {@link RestException} through with its status; any other exception
+     * became a 500 with a Java stack trace. 501: the server does not offer this, by design.
+     */
+    private <T> CompletableFuture<T> managedInGit() {
+        return CompletableFuture.failedFuture(new RestException(Response.Status.NOT_IMPLEMENTED,
+                managedInGitMessage(policyRepository)));
+    }
+
+    static String managedInGitMessage(String repository) {
+        return "permissions are managed in the meshgate policy repository (" + repository
+                + "), not through Pulsar: change the policy there; grant, revoke and permission listings"
+                + " are disabled (use meshgate who-can or meshgate report to see who may do what)";
     }
 
     @Override

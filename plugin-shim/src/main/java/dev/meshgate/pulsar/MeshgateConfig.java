@@ -51,6 +51,9 @@ public record MeshgateConfig(List<String> targets, long deadlineMillis, long aut
     public static final String TLS_KEY_FILE = "meshgateTlsKeyFile";
     public static final String TLS_CA_FILE = "meshgateTlsCaFile";
     public static final String TLS_AUTHORITY = "meshgateTlsAuthority";
+    /** Where people change permissions, named in the answer to Pulsar's grant/revoke/permissions calls. */
+    public static final String POLICY_REPOSITORY = "meshgatePolicyRepository";
+    public static final String POLICY_REPOSITORY_DEFAULT = "the git repository the meshgate sidecar serves";
 
     static final long MAX_DEADLINE_MILLIS = 60_000;
     static final long MAX_CACHE_ENTRIES = 10_000_000;
@@ -94,6 +97,11 @@ public record MeshgateConfig(List<String> targets, long deadlineMillis, long aut
                 (int) read.longIn(MAX_CALLS_IN_FLIGHT, MAX_CALLS_IN_FLIGHT_DEFAULT, 1, MAX_CALLS_IN_FLIGHT_LIMIT),
                 (int) read.longIn(MAX_BATCH_SIZE, MAX_BATCH_SIZE_DEFAULT, 1, MAX_BATCH_SIZE_LIMIT),
                 read.longIn(CALL_STALL_MILLIS, CALL_STALL_MILLIS_DEFAULT, 0, MAX_DEADLINE_MILLIS));
+    }
+
+    /** {@link #POLICY_REPOSITORY}: free text (a URL, say); read on its own, it does not change decisions. */
+    public static String policyRepository(ServiceConfiguration conf) {
+        return new ConfigReader(conf).string(POLICY_REPOSITORY, POLICY_REPOSITORY_DEFAULT);
     }
 
     private static void rejectRenamed(ConfigReader read) {
