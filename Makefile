@@ -5,7 +5,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-MVN := mvn -B -q -s $(CURDIR)/build-support/maven-settings.xml
+MVN := $(CURDIR)/build-support/mvn -B -q -Dstyle.color=never -s $(CURDIR)/build-support/maven-settings.xml
 PULSAR_40 := 4.0.7
 PULSAR_42 := 4.2.4
 CACHE := .cache/broker
