@@ -12,7 +12,7 @@ CACHE := .cache/broker
 SHIM_JAR := plugin-shim/target/meshgate-pulsar-shim-0.1.0.jar
 PYTEST := $(PY) -m pytest -p no:cacheprovider
 
-.PHONY: help run test lint typecheck proto proto-check shim shim-verify broker-classpath \
+.PHONY: help run test lint typecheck proto proto-check shim shim-verify broker-classpath pulsar-names \
         test-unit test-conformance test-integration test-e2e bench clean fuzz fuzz-long soak
 
 help:
@@ -57,6 +57,11 @@ $(CACHE)/%/classpath.txt: broker-runtime/pom.xml
 	  -Dpulsar.version=$* -Dmdep.outputFile=$(abspath $@)
 
 broker-classpath: $(CACHE)/$(PULSAR_40)/classpath.txt $(CACHE)/$(PULSAR_42)/classpath.txt
+
+# How Pulsar's own TopicName reads topic names, asked of both brokers; the conformance tier re-asks and
+# compares whenever the classpaths are resolved (tests/conformance/pulsar_names; `make broker-classpath`).
+pulsar-names: $(VENV)/.installed
+	@$(PY) -m tests.conformance.pulsar_names.table
 
 # --- the two commands -------------------------------------------------------------------------
 

@@ -3,7 +3,11 @@
 Rule resources are strings: `*` (everything), a tenant `acme`, a namespace `acme/payments`, a topic
 `persistent://acme/payments/orders-*` or `non-persistent://...`, or a cluster `cluster:standalone`.
 A tenant or namespace pattern also covers everything inside it. Requests for a partition
-(`orders-partition-3`) are matched as their partitioned topic (`orders`).
+(`orders-partition-3`) are matched as their partitioned topic (`orders`), as Pulsar's `TopicName` reads it.
+
+`parse_resource` turns a name typed into `meshgate check`, `/v1/explain` or a policy test into the
+Resource the broker shim would send for it; `target_of` is the one reading of a Resource that every
+decision uses, whichever way the Resource arrived.
 """
 
 from __future__ import annotations
@@ -16,9 +20,7 @@ from typing import NamedTuple
 from meshgate.errors import BadRequestError, PolicyError
 from meshgate.model import Resource
 from meshgate.policy.patterns import NO_BINDINGS, Bindings, SegmentPattern, parse_segment
-
-DOMAINS = ("persistent", "non-persistent")
-_PARTITION = re.compile(r"-partition-\d+$")
+from meshgate.policy.pulsar_names import DOMAINS, partition_index, partitioned_local_name, split_topic
 
 
 class Scope(StrEnum):
@@ -132,41 +134,61 @@ def _topic_pattern(text: str, domain: str, rest: str) -> ResourcePattern:
     namespace, _, local = remainder.partition("/")
     if not local:
         raise PolicyError(f"{text!r}: a topic pattern is <domain>://<tenant>/<namespace>/<topic>")
-    if _PARTITION.search(local):
+    if partition_index(local) >= 0:
         raise PolicyError(f"{text!r} names a partition; name the partitioned topic instead")
     segments = (parse_segment(tenant), parse_segment(namespace), parse_segment(local, allow_slash=True))
     return ResourcePattern(text, Scope.TOPIC, domain, segments)
 
 
 def target_of(resource: Resource) -> Target:
-    """Normalize a request's resource; raise BadRequestError for a malformed topic or namespace."""
+    """Normalize a request's resource; raise BadRequestError for a malformed or v1 topic or namespace."""
+    if resource.topic:
+        return _topic_target(resource)
     tenant, namespace = resource.tenant, ""
     if resource.namespace:
-        ns_tenant, sep, namespace = resource.namespace.partition("/")
-        if not sep or not ns_tenant or not namespace or "/" in namespace:
+        parts = resource.namespace.split("/")
+        if len(parts) == 3 and all(parts):
+            raise BadRequestError(
+                f"namespace {resource.namespace!r} is a v1 name (<tenant>/<cluster>/<namespace>); "
+                "meshgate decides v2 names only: <tenant>/<namespace>"
+            )
+        if len(parts) != 2 or not all(parts):
             raise BadRequestError(f"namespace {resource.namespace!r} is not <tenant>/<namespace>")
-        tenant = ns_tenant
-    if not resource.topic:
-        return Target(tenant=tenant, namespace=namespace, cluster=resource.cluster)
-    domain, sep, rest = resource.topic.partition("://")
-    t_tenant, _, remainder = rest.partition("/")
-    t_namespace, _, local = remainder.partition("/")
-    if not sep or domain not in DOMAINS or not (t_tenant and t_namespace and local):
+        tenant, namespace = parts
+    return Target(tenant=tenant, namespace=namespace, cluster=resource.cluster)
+
+
+def _topic_target(resource: Resource) -> Target:
+    parts = split_topic(resource.topic)
+    if parts is None:
         raise BadRequestError(f"topic {resource.topic!r} is not <domain>://<tenant>/<namespace>/<topic>")
-    topic = _PARTITION.sub("", local) if "-partition-" in local else local
-    return Target(domain, t_tenant, t_namespace, topic, resource.cluster)
+    if parts.cluster:
+        raise BadRequestError(
+            f"topic {resource.topic!r} is a v1 name (<domain>://<tenant>/<cluster>/<namespace>/<topic>); "
+            "meshgate decides v2 names only: <domain>://<tenant>/<namespace>/<topic>"
+        )
+    local = partitioned_local_name(parts.local)
+    if not local:
+        raise BadRequestError(f"topic {resource.topic!r} is a partition of a topic without a name")
+    return Target(parts.domain, parts.tenant, parts.namespace, local, resource.cluster)
 
 
 def parse_resource(text: str) -> Resource:
-    """The Resource a command-line or test-suite string names: topic, namespace, tenant or cluster:NAME."""
+    """The Resource the broker shim sends for `text`: a full topic name, a namespace, a tenant or
+    `cluster:NAME`. Raise BadRequestError for text Pulsar would not read as one of them; a name meshgate
+    does not decide (a v1 name) is left for the decision to refuse, as it refuses it from the broker."""
     if not text:
         return Resource()
     if text.startswith("cluster:"):
         return Resource(cluster=text[len("cluster:") :])
     if "://" in text:
-        target = target_of(Resource(topic=text))
-        return Resource(tenant=target.tenant, namespace=f"{target.tenant}/{target.namespace}", topic=text)
-    tenant, _, namespace = text.partition("/")
-    resource = Resource(tenant=tenant, namespace=text if namespace else "")
-    target_of(resource)  # raises BadRequestError for a/b/c and the like
-    return resource
+        parts = split_topic(text)
+        if parts is None:
+            raise BadRequestError(f"topic {text!r} is not <domain>://<tenant>/<namespace>/<topic>")
+        return Resource(tenant=parts.tenant, namespace=parts.namespace_name, topic=text)
+    segments = text.split("/")
+    if len(segments) > 3 or not all(segments):
+        raise BadRequestError(
+            f"{text!r} is not a tenant or <tenant>/<namespace>; a topic needs persistent:// in front"
+        )
+    return Resource(tenant=segments[0], namespace=text if len(segments) > 1 else "")

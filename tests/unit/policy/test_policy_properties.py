@@ -17,6 +17,8 @@ from meshgate.policy.resources import parse_resource
 from meshgate.policy.subjects import MeshNaming
 from meshgate.policy.yamlsrc import SourceDoc, schema_errors
 
+from tests.conformance.pulsar_names import table as pulsar_names
+
 PRINCIPALS = [f"spiffe://t.test/ns/{ns}/sa/{sa}" for ns in ("a", "b", "a-x") for sa in ("w", "r")] + [
     "app",
     "root",
@@ -44,9 +46,13 @@ REQUEST_ACTIONS = [
     "tenant.admin",
     "topic.terminate",
 ]
+# Every topic here is in Pulsar's table (tests/conformance/pulsar_names), which the oracle reads.
 REQUEST_RESOURCES = ["persistent://a/n1/t1", "persistent://a/n1/t1-partition-2", "non-persistent://b/n2/t3",
+                     "persistent://a/n1/t1-partition-02", "persistent://a/n1/t1-partition-\u0662",
+                     "persistent://a/n1/t1-partition-99999999999",
                      "persistent://a-x/n1/t1", "persistent://b/n1/t1", "persistent://a/b1/t1", "a/n1", "b/n2",
                      "a", "a-x/n1", "b", ""]  # fmt: skip
+PULSAR_NAMES = {row["name"]: row for row in pulsar_names.load()["4.0.7"]["names"]}
 SUBSCRIPTION_ACTIONS = {"topic.consume", "topic.subscribe"}
 
 
@@ -130,12 +136,12 @@ def oracle_subject(subject: dict[str, Any], req: AccessRequest) -> dict[str, str
 
 
 def request_parts(req: AccessRequest) -> tuple[str, str, str, str]:
-    """(domain, tenant, namespace, topic) with the partition suffix removed."""
+    """(domain, tenant, namespace, topic), the topic being the partitioned topic Pulsar's TopicName names."""
     res = req.resource
     if res.topic:
-        domain, rest = res.topic.split("://")
+        domain, rest = PULSAR_NAMES[res.topic]["partitioned_topic"].split("://")
         tenant, ns, topic = rest.split("/")
-        return domain, tenant, ns, re.sub(r"-partition-\d+$", "", topic)
+        return domain, tenant, ns, topic
     ns = res.namespace.split("/")[1] if res.namespace else ""
     return "", res.tenant, ns, ""
 

@@ -99,6 +99,11 @@ def test_bind_extracts_captures() -> None:
     [
         (Resource(topic="persistent://acme/payments/orders-partition-12"), T),
         (Resource(topic="persistent://acme/payments/orders"), T),
+        (Resource(topic="Persistent://acme/payments/orders-partition-0"), T),  # Pulsar 4.2 sends it as typed
+        (
+            Resource(topic="persistent://acme/payments/orders-partition-03"),
+            Target("persistent", "acme", "payments", "orders-partition-03"),
+        ),
         (
             Resource(topic="non-persistent://acme/payments/x"),
             Target("non-persistent", "acme", "payments", "x"),
@@ -118,7 +123,10 @@ def test_target_of(resource: Resource, target: Target) -> None:
     [
         Resource(topic="acme/payments/x"),
         Resource(topic="persistent://acme/payments"),
+        Resource(topic="persistent://acme//x"),
+        Resource(topic="kafka://acme/payments/x"),
         Resource(namespace="acme"),
+        Resource(namespace="acme/"),
     ],
 )
 def test_target_of_rejects_malformed(resource: Resource) -> None:
@@ -127,10 +135,45 @@ def test_target_of_rejects_malformed(resource: Resource) -> None:
 
 
 @pytest.mark.parametrize(
+    ("resource", "error"),
+    [
+        (
+            Resource("acme", "acme/us-east/payments", "persistent://acme/us-east/payments/orders"),
+            "topic 'persistent://acme/us-east/payments/orders' is a v1 name "
+            "(<domain>://<tenant>/<cluster>/<namespace>/<topic>); meshgate decides v2 names only: "
+            "<domain>://<tenant>/<namespace>/<topic>",
+        ),
+        (
+            Resource(topic="persistent://acme/payments/orders/x"),  # Pulsar reads payments as a cluster
+            "topic 'persistent://acme/payments/orders/x' is a v1 name "
+            "(<domain>://<tenant>/<cluster>/<namespace>/<topic>); meshgate decides v2 names only: "
+            "<domain>://<tenant>/<namespace>/<topic>",
+        ),
+        (
+            Resource("acme", "acme/us-east/payments"),
+            "namespace 'acme/us-east/payments' is a v1 name (<tenant>/<cluster>/<namespace>); "
+            "meshgate decides v2 names only: <tenant>/<namespace>",
+        ),
+        (
+            Resource(topic="persistent://acme/payments/-partition-1"),
+            "topic 'persistent://acme/payments/-partition-1' is a partition of a topic without a name",
+        ),
+    ],
+)
+def test_target_of_refuses_v1_names(resource: Resource, error: str) -> None:
+    with pytest.raises(BadRequestError) as info:
+        target_of(resource)
+    assert info.value.message == error
+
+
+@pytest.mark.parametrize(
     ("text", "resource"),
     [
         ("persistent://a/b/c", Resource(tenant="a", namespace="a/b", topic="persistent://a/b/c")),
+        # what the shim sends for a v1 name (the decision refuses it, as it refuses it from the broker)
+        ("persistent://a/x/b/c", Resource(tenant="a", namespace="a/x/b", topic="persistent://a/x/b/c")),
         ("a/b", Resource(tenant="a", namespace="a/b")),
+        ("a/x/b", Resource(tenant="a", namespace="a/x/b")),
         ("a", Resource(tenant="a")),
         ("cluster:c", Resource(cluster="c")),
         ("", Resource()),
@@ -138,3 +181,46 @@ def test_target_of_rejects_malformed(resource: Resource) -> None:
 )
 def test_parse_resource(text: str, resource: Resource) -> None:
     assert parse_resource(text) == resource
+
+
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        ("persistent://a/b", "topic 'persistent://a/b' is not <domain>://<tenant>/<namespace>/<topic>"),
+        ("kafka://a/b/c", "topic 'kafka://a/b/c' is not <domain>://<tenant>/<namespace>/<topic>"),
+        ("a//b", "'a//b' is not a tenant or <tenant>/<namespace>; a topic needs persistent:// in front"),
+        (
+            "a/b/c/d",
+            "'a/b/c/d' is not a tenant or <tenant>/<namespace>; a topic needs persistent:// in front",
+        ),
+    ],
+)
+def test_parse_resource_rejects_what_pulsar_would_not_read(text: str, error: str) -> None:
+    with pytest.raises(BadRequestError) as info:
+        parse_resource(text)
+    assert info.value.message == error
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "persistent://a/b/t-partition-0",
+        "persistent://a/b/t-partition-\u0663",
+        "non-persistent://a/b/x-partition-7",
+    ],
+)
+def test_pattern_naming_a_partition_is_refused(text: str) -> None:
+    with pytest.raises(PolicyError, match="names a partition"):
+        parse_resource_pattern(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "persistent://a/b/t-partition-03",
+        "persistent://a/b/t-partition-99999999999",
+        "persistent://a/b/t-partition-*",
+    ],
+)
+def test_pattern_of_an_ordinary_topic_with_partition_in_its_name_is_accepted(text: str) -> None:
+    assert parse_resource_pattern(text).scope is Scope.TOPIC
