@@ -189,8 +189,12 @@ class StreamWriter:
 
 # Built once: `json.dumps` with any non-default option builds a new encoder for every record.
 _ENCODER = json.JSONEncoder(separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+# The line breaks of `str.splitlines` (and of JavaScript) that JSON may leave raw inside a string; the
+# encoder already escapes \n, \r and the other control characters below U+0020.
+_RAW_BREAKS = str.maketrans({"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"})
 
 
 def encode(record: Record) -> str:
-    """One compact JSON line; keys sorted so equal records read the same."""
-    return _ENCODER.encode(record)
+    """One compact JSON line, whatever the strings in it hold; keys sorted so equal records read the same."""
+    line = _ENCODER.encode(record)
+    return line if line.isascii() else line.translate(_RAW_BREAKS)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import logging
 import os
 import signal
 import sys
@@ -13,6 +12,7 @@ from pathlib import Path
 
 from meshgate.config import ServiceConfig, load_config
 from meshgate.errors import MeshgateError
+from meshgate.server import logs
 from meshgate.server.app import serve
 
 
@@ -26,9 +26,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    logs.configure(args.log_level)
     env = dict(os.environ)
     if args.listen:
         env["MESHGATE_GRPC__LISTEN"] = args.listen

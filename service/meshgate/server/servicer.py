@@ -82,7 +82,7 @@ class AuthenticationServicer(pb_grpc.AuthenticationServicer):
         try:
             identity = self._authenticator.authenticate(credential, peer, budget)
         except AuthenticationError as rejected:
-            log.info("authentication rejected: %s (peer %s)", rejected, peer.address)
+            log.info("authentication rejected: %s (peer %r)", rejected, peer.address)
             return convert.rejection_to_pb(rejected.code, rejected.message)
         return convert.identity_to_pb(identity)
 

@@ -220,3 +220,26 @@ def test_encode_is_compact_sorted_json_that_keeps_non_ascii_text() -> None:
     line = encode(record)
     assert line == json.dumps(record, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
     assert line.startswith('{"a":{"b":[true,null],"y":1},"m":') and "zürich" in line
+
+
+# Every line break `str.splitlines` knows, in the strings a caller controls (peer, principal, subscription).
+BREAKS = "\n \r \x0b \x0c \x1c \x1d \x1e \x85 \u2028 \u2029"
+
+
+def test_a_record_is_one_line_for_every_reader_whatever_its_strings_hold(tmp_path: Path) -> None:
+    request = pb.AuthorizeRequest(
+        principal=f"app{BREAKS}",
+        action="topic.consume",
+        resource=pb.Resource(topic="persistent://acme/payments/orders"),
+        subscription="sub\u2028{'forged': 'record'}",
+        peer=pb.Peer(address=f"10.0.0.1:4000\u2029{BREAKS}"),
+    )
+    record = decision_record(AT, request, pb.Decision(allowed=False, reason_code="no_matching_rule"))
+    line = encode(record)
+    assert line.splitlines() == [line]
+    assert json.loads(line) == json.loads(json.dumps(record))  # the same values, escaped
+    writer = FileWriter(tmp_path / "audit.jsonl", max_bytes=1 << 20, backups=1)
+    writer.write([line, encode({"next": 1})])
+    writer.close()
+    read_back = (tmp_path / "audit.jsonl").read_text("utf-8").splitlines()
+    assert [json.loads(text) for text in read_back] == [json.loads(line), {"next": 1}]
