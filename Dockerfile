@@ -28,8 +28,9 @@ ENV PATH=/opt/meshgate/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1
 USER 10001:10001
-# 50051 gRPC (or the unix socket in /var/run/meshgate), 9090 health, readiness and metrics.
-EXPOSE 50051 9090
+# gRPC on the unix socket in /var/run/meshgate (a volume shared with the broker), 9090 health, readiness
+# and metrics. A TCP gRPC port needs mutual TLS (docs/configuration.md, grpc.*).
+EXPOSE 9090
 HEALTHCHECK --interval=10s --timeout=3s --start-period=15s --retries=3 \
   CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:9090/healthz', timeout=2)"]
 ENTRYPOINT ["meshgate"]

@@ -25,7 +25,8 @@ from meshgate.config import load_config
 from meshgate.server import app
 from meshgate.server.hardening import DeadlineGuard
 from meshgate.server.interceptors import ObservingInterceptor
-from meshgate.server.servicer import AuthenticationServicer, AuthorizationServicer, RevisionFeed
+from meshgate.server.revision_feed import RevisionFeed
+from meshgate.server.servicer import AuthenticationServicer, AuthorizationServicer
 from meshgate.v1 import meshgate_pb2 as pb
 
 from bench.brokerenv import Keys, jwks_server

@@ -23,7 +23,8 @@ from meshgate.identity.l5d import is_loopback
 from meshgate.model import AccessRequest, Identity, Resource
 from meshgate.policy import PolicyStore, load_policy
 from meshgate.policy.naive import naive_decide
-from meshgate.server.servicer import AuthenticationServicer, AuthorizationServicer, RevisionFeed
+from meshgate.server.revision_feed import RevisionFeed
+from meshgate.server.servicer import AuthenticationServicer, AuthorizationServicer
 from meshgate.v1 import meshgate_pb2 as pb
 
 from fuzz.targets import token, x509chain

@@ -9,6 +9,7 @@ generates it.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -31,10 +32,29 @@ class GrpcConfig:
     max_concurrent_rpcs: int = 4096
     workers: int = 8  # threads answering unary calls
     watch_streams: int = 4  # WatchRevision streams at once, each holding one more thread (one per broker)
+    watch_streams_per_client: int = 2  # of them, held by one client other than the pod's own processes
+    watch_reserved_clients: tuple[str, ...] = ()  # client-certificate identities with a slot kept free
     max_message_bytes: int = 1 << 20
     tls_cert: Path | None = None  # serving certificate (PEM); with tls_key, the gRPC port speaks TLS
     tls_key: Path | None = None
     tls_client_ca: Path | None = None  # CA bundle that client certificates must chain to (mutual TLS)
+    insecure_plaintext_network: bool = False  # allow a network address without mutual TLS (logged)
+
+    @property
+    def plaintext_network(self) -> bool:
+        """Anyone who reaches the network can call: a TCP address other than loopback, without TLS."""
+        return self.tls_cert is None and not is_local_listen(self.listen)
+
+
+def is_local_listen(listen: str) -> bool:
+    """`unix:/path` (or `unix-abstract:`), or a loopback `host:port`: only this pod or host can connect."""
+    if listen.startswith(("unix:", "unix-abstract:")):
+        return True
+    host = listen.rpartition(":")[0].strip("[]")
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 @dataclass(frozen=True)
@@ -149,8 +169,9 @@ def _host_port(listen: str) -> bool:
 
 
 _GRPC_KEYS = (
-    "listen", "max_concurrent_rpcs", "workers", "watch_streams", "max_message_bytes", "tls_cert", "tls_key",
-    "tls_client_ca",
+    "listen", "max_concurrent_rpcs", "workers", "watch_streams", "watch_streams_per_client",
+    "watch_reserved_clients", "max_message_bytes", "tls_cert", "tls_key", "tls_client_ca",
+    "insecure_plaintext_network",
 )  # fmt: skip
 
 
@@ -166,20 +187,49 @@ def _grpc(raw: Mapping[str, object], base: Path) -> GrpcConfig:
         raise ConfigError(
             "grpc.tls_client_ca: set it together with grpc.tls_cert and grpc.tls_key (mutual TLS)"
         )
-    return GrpcConfig(
+    config = GrpcConfig(
         listen=p.get_str(raw, "listen", "grpc", d.listen),
         max_concurrent_rpcs=p.get_int(
             raw, "max_concurrent_rpcs", "grpc", d.max_concurrent_rpcs, low=1, high=1 << 20
         ),
         workers=p.get_int(raw, "workers", "grpc", d.workers, low=1, high=1024),
         watch_streams=p.get_int(raw, "watch_streams", "grpc", d.watch_streams, low=1, high=1024),
+        watch_streams_per_client=p.get_int(
+            raw, "watch_streams_per_client", "grpc", d.watch_streams_per_client, low=1, high=1024
+        ),
+        watch_reserved_clients=p.get_str_list(raw, "watch_reserved_clients", "grpc"),
         max_message_bytes=p.get_int(
             raw, "max_message_bytes", "grpc", d.max_message_bytes, low=1024, high=1 << 26
         ),
         tls_cert=cert,
         tls_key=key,
         tls_client_ca=client_ca,
+        insecure_plaintext_network=p.get_bool(raw, "insecure_plaintext_network", "grpc", False),
     )
+    _check_grpc_exposure(config)
+    return config
+
+
+def _check_grpc_exposure(config: GrpcConfig) -> None:
+    if config.plaintext_network and not config.insecure_plaintext_network:
+        raise ConfigError(
+            f"grpc.listen: {config.listen!r} is reachable from the network without mutual TLS, so anyone "
+            "who can connect may ask about any principal and hold the WatchRevision streams; listen on "
+            "unix:/path (beside the broker) or a loopback address, or set grpc.tls_cert, grpc.tls_key and "
+            "grpc.tls_client_ca; only on a network isolated by other means, set "
+            "grpc.insecure_plaintext_network: true"
+        )
+    reserved = config.watch_reserved_clients
+    if reserved and config.tls_cert is None:
+        raise ConfigError(
+            "grpc.watch_reserved_clients: names client-certificate identities, so it needs mutual TLS "
+            "(grpc.tls_cert, grpc.tls_key, grpc.tls_client_ca)"
+        )
+    if len(reserved) > config.watch_streams:
+        raise ConfigError(
+            f"grpc.watch_reserved_clients: {len(reserved)} reserved clients need at least as many "
+            f"grpc.watch_streams (it is {config.watch_streams})"
+        )
 
 
 def _policy(raw: Mapping[str, object], base: Path) -> PolicyConfig:

@@ -6,14 +6,25 @@ One key per line, `key: description`; an indented line continues the description
 from __future__ import annotations
 
 _TEXT = """
-grpc.listen: Where the gRPC API listens: `host:port`, or `unix:/path/to.sock` for the broker sidecar.
+grpc.listen: Where the gRPC API listens: `unix:/path/to.sock` beside the broker, or `host:port`; an
+  address other than loopback needs mutual TLS (`tls_*`) or `insecure_plaintext_network`, else the service
+  refuses to start.
 grpc.max_concurrent_rpcs: Calls served at once; further calls are refused with RESOURCE_EXHAUSTED.
 grpc.workers: Threads answering unary calls (CPU-bound: a few per core); `watch_streams` adds its own.
 grpc.watch_streams: WatchRevision streams served at once, each holding a thread (one per broker shim).
+grpc.watch_streams_per_client: Of those, how many one client may hold: one client-certificate identity
+  (mutual TLS) or one IP address; the pod's own processes (Unix socket, loopback) are not limited.
+grpc.watch_reserved_clients: Client-certificate identities (e.g. the brokers' SPIFFE IDs) that each have
+  one WatchRevision slot kept free while they follow none, so other clients cannot crowd a broker out.
+  Needs mutual TLS.
 grpc.max_message_bytes: Largest request or response message accepted.
 grpc.tls_cert: Serving certificate chain (PEM). With `tls_key`, the gRPC port speaks TLS; re-read on change.
 grpc.tls_key: Private key of `tls_cert` (PEM); a rotated pair must match or the old one stays in use.
 grpc.tls_client_ca: CA bundle client certificates must chain to; required with `tls_cert` (always mutual TLS).
+grpc.insecure_plaintext_network: INSECURE. Allow `listen` on a network address (not `unix:`, not loopback)
+  without mutual TLS: anyone who reaches the port may ask about any principal, and a peer address is all
+  that tells clients apart. Without it such a listener refuses to start; with it, every start logs a
+  warning. Only for a network isolated by other means.
 http.listen: `host:port` for /healthz, /readyz, /metrics (port 0 picks a free one); empty disables HTTP.
 http.policy_endpoints: Also serve the read-only `/v1/explain` and `/v1/who-can` (they reveal the policy).
 policy.dir: Folder of policy YAML files and their `*_test.yaml` suites (a git-sync checkout).

@@ -43,7 +43,8 @@ from meshgate.server.health import HealthSync
 from meshgate.server.http import HttpDeps, RunningHttp, build_app, start_http
 from meshgate.server.interceptors import ObservingInterceptor
 from meshgate.server.metrics import ServiceMetrics
-from meshgate.server.servicer import AuthenticationServicer, AuthorizationServicer, RevisionFeed
+from meshgate.server.revision_feed import RevisionFeed
+from meshgate.server.servicer import AuthenticationServicer, AuthorizationServicer
 from meshgate.server.serving_tls import ReloadingServerCredentials
 from meshgate.server.token_bridge import LoopTokenVerifier
 from meshgate.v1 import meshgate_pb2_grpc as pb_grpc
@@ -167,7 +168,12 @@ async def start_grpc(components: Components) -> RunningServer:
         maximum_concurrent_rpcs=cfg.max_concurrent_rpcs,
         options=hardening.server_options(cfg.max_message_bytes, cfg.max_concurrent_rpcs),
     )
-    feed = RevisionFeed(lambda: _revision_or_empty(components.policies), slots=cfg.watch_streams)
+    feed = RevisionFeed(
+        lambda: _revision_or_empty(components.policies),
+        slots=cfg.watch_streams,
+        per_client=cfg.watch_streams_per_client,
+        reserved=cfg.watch_reserved_clients,
+    )
     health_servicer = health.HealthServicer()
     sync = HealthSync(health_servicer, components.readiness, SERVICE_NAMES)
 
@@ -181,6 +187,13 @@ async def start_grpc(components: Components) -> RunningServer:
     components.stoppers.append(components.policies.subscribe(on_swap))
     _add_servicers(server, components, feed, health_servicer)
     port = _add_port(server, components)
+    if cfg.plaintext_network:  # only with grpc.insecure_plaintext_network (config validation)
+        log.warning(
+            "INSECURE: gRPC on %s (port %d) takes calls from the network without mutual TLS "
+            "(grpc.insecure_plaintext_network: true): anyone who can connect may ask about any principal "
+            "and hold WatchRevision streams; use unix:/path, a loopback address or grpc.tls_*",
+            cfg.listen, port,
+        )  # fmt: skip
     server.start()
     await sync.refresh()
     components.tasks.append(asyncio.create_task(sync.run(), name="health-sync"))

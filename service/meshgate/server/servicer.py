@@ -5,9 +5,6 @@ Synchronous: each call runs in a worker thread of the gRPC server's pool (see `a
 from __future__ import annotations
 
 import logging
-import queue
-import threading
-import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import NoReturn, TypeVar
 
@@ -19,6 +16,7 @@ from meshgate.decision_memo import DecisionMemo
 from meshgate.errors import AuthenticationError, BadRequestError, OverloadedError
 from meshgate.model import Decision, Identity
 from meshgate.server import convert
+from meshgate.server.revision_feed import RevisionFeed, watch_client
 from meshgate.server.status import status_for
 from meshgate.v1 import meshgate_pb2 as pb
 from meshgate.v1 import meshgate_pb2_grpc as pb_grpc
@@ -124,9 +122,10 @@ class AuthorizationServicer(pb_grpc.AuthorizationServicer):
             _fail(context, error)
 
     def WatchRevision(self, request: pb.WatchRevisionRequest, context: Context) -> Iterator[pb.RevisionEvent]:
-        """Holds a worker thread while open; `RevisionFeed` bounds how many streams may (one per shim)."""
+        """Holds a worker thread while open; `RevisionFeed` bounds how many streams may, per client."""
+        client = watch_client(context.peer(), context.peer_identities())
         try:
-            for revision, activated_at in self._revisions.follow(context.is_active):
+            for revision, activated_at in self._revisions.follow(context.is_active, client):
                 yield pb.RevisionEvent(revision=revision, activated_at_unix_ms=int(activated_at * 1000))
         except OverloadedError as busy:
             _fail(context, busy)
@@ -171,77 +170,3 @@ class AuthorizationServicer(pb_grpc.AuthorizationServicer):
             return self._authenticator.authenticate(credential, convert.peer_from_pb(request.peer), budget)
         except AuthenticationError:
             return None
-
-
-WATCH_SLOTS = 4  # WatchRevision streams served at once (each holds a worker thread): `grpc.watch_streams`
-_Event = tuple[str, float]  # revision, activated at (unix seconds)
-
-
-class RevisionFeed:
-    """Fans policy revision changes out to every WatchRevision stream.
-
-    `publish` and `close` may be called from any thread (the policy swap runs on the event loop). Each
-    follower blocks a worker thread on its own queue, waking every `poll_seconds` to notice a caller that
-    left; at most `slots` follow at once, the next one is refused (`OverloadedError`). `close` (shutdown)
-    ends every stream and refuses new ones, so no worker waits out the grace period.
-    """
-
-    def __init__(
-        self, current: Callable[[], str], *, slots: int = WATCH_SLOTS, poll_seconds: float = 1.0
-    ) -> None:
-        self._current = current
-        self._slots = slots
-        self._poll = poll_seconds
-        self._activated_at = time.time()
-        self._queues: set[queue.SimpleQueue[_Event | None]] = set()
-        self._lock = threading.Lock()
-        self._closed = False
-
-    @property
-    def followers(self) -> int:
-        return len(self._queues)
-
-    def publish(self, revision: str) -> None:
-        """Call whenever a new revision becomes active."""
-        with self._lock:
-            self._activated_at = time.time()
-            for waiting in self._queues:
-                waiting.put((revision, self._activated_at))
-
-    def close(self) -> None:
-        with self._lock:
-            self._closed = True
-            for waiting in self._queues:
-                waiting.put(None)
-
-    def follow(self, active: Callable[[], bool] = lambda: True) -> Iterator[_Event]:
-        """The active revision, then each new one, while `active()` and until `close`."""
-        events = self._join()
-        if events is None:
-            return
-        try:
-            yield self._current(), self._activated_at
-            while active():
-                try:
-                    event = events.get(timeout=self._poll)
-                except queue.Empty:
-                    continue
-                if event is None:
-                    return
-                yield event
-        finally:
-            with self._lock:
-                self._queues.discard(events)
-
-    def _join(self) -> queue.SimpleQueue[_Event | None] | None:
-        with self._lock:
-            if self._closed:
-                return None
-            if len(self._queues) >= self._slots:
-                raise OverloadedError(
-                    f"at most {self._slots} WatchRevision streams at once (one per broker shim); retry later",
-                    code="watch_slots_full",
-                )
-            events: queue.SimpleQueue[_Event | None] = queue.SimpleQueue()
-            self._queues.add(events)
-            return events

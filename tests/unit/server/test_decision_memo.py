@@ -17,7 +17,8 @@ from meshgate.decision_memo import DecisionMemo
 from meshgate.errors import AuthenticationError
 from meshgate.model import AccessRequest, CredentialKind, Decision, Identity, Resource
 from meshgate.server import convert
-from meshgate.server.servicer import AuthorizationServicer, RevisionFeed
+from meshgate.server.revision_feed import RevisionFeed
+from meshgate.server.servicer import AuthorizationServicer
 from meshgate.v1 import meshgate_pb2 as pb
 
 WRITER = "spiffe://td/ns/payments/sa/writer"
