@@ -16,12 +16,13 @@ from typing import Any
 import kubernetes_validate
 import pytest
 import yaml
-from meshgate.config import parse_config
+from meshgate.config import ServiceConfig, parse_config
 
 ROOT = Path(__file__).resolve().parents[3]
 K8S_VERSION = "1.30.0"  # native sidecars (init containers with restartPolicy: Always) are on by default
 MANIFESTS = sorted((ROOT / "deploy" / "kubernetes").glob("*.yaml"))
 VALUES = ROOT / "deploy" / "helm" / "values-meshgate.yaml"
+IMAGE_CONFIG = ROOT / "deploy" / "image" / "meshgate.yaml"
 SHIM_SOURCES = ROOT / "plugin-shim" / "src" / "main" / "java" / "dev" / "meshgate" / "pulsar"
 
 
@@ -67,11 +68,39 @@ def _config_map(name: str) -> dict[str, Any]:
     raise AssertionError(f"no ConfigMap {name}")
 
 
-def test_sidecar_config_is_a_valid_meshgate_config() -> None:
+def _sidecar_config() -> ServiceConfig:
     raw = yaml.safe_load(_config_map("meshgate-config")["data"]["meshgate.yaml"])
-    config = parse_config(raw, Path("/etc/meshgate"))
+    return parse_config(raw, Path("/etc/meshgate"))
+
+
+def test_sidecar_config_is_a_valid_meshgate_config() -> None:
+    config = _sidecar_config()
     assert config.grpc.listen == "unix:/var/run/meshgate/meshgate.sock"
     assert config.http.policy_endpoints is False
+
+
+def test_image_default_config_serves_grpc_on_the_sidecar_socket_only() -> None:
+    """The image's own config, as the Kubernetes sidecar's: gRPC on the pod-local socket the shim's
+    meshgateTargets names, and the policy endpoints off the network-facing HTTP port."""
+    config = parse_config(yaml.safe_load(IMAGE_CONFIG.read_text()), Path("/etc/meshgate"))
+    assert config.grpc.listen == _sidecar_config().grpc.listen == "unix:/var/run/meshgate/meshgate.sock"
+    assert not config.grpc.plaintext_network and not config.grpc.insecure_plaintext_network
+    assert config.http.policy_endpoints is False
+
+
+def _providers(settings: dict[str, str]) -> set[str]:
+    return {name.rpartition(".")[2] for name in settings["authenticationProviders"].split(",")}
+
+
+@pytest.mark.parametrize("where", ["kubernetes", "helm"])
+def test_l5d_client_id_and_the_broker_providers_agree(where: str) -> None:
+    """The service trusts `l5d-client-id` exactly when the broker has the provider that forwards it."""
+    if where == "kubernetes":
+        settings = _config_map("pulsar-broker-meshgate")["data"]
+    else:
+        settings = yaml.safe_load(VALUES.read_text())["broker"]["configData"]
+    mesh_header = "MeshgateMeshHeaderAuthenticationProvider" in _providers(settings)
+    assert mesh_header == _sidecar_config().identity.l5d_client_id
 
 
 def _broker_pod() -> dict[str, Any]:
