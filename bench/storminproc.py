@@ -59,7 +59,8 @@ class _Details(grpc.HandlerCallDetails):
 def _calls(c: app.Components) -> dict[str, Call]:
     """Each method as the server runs it: deserialize, both interceptors, servicer, serialize."""
     authn = AuthenticationServicer(c.authenticator)
-    authz = AuthorizationServicer(Authorizer(c.policies), c.authenticator, RevisionFeed(lambda: ""), c.memo)
+    feed = RevisionFeed(lambda: ("", ""))
+    authz = AuthorizationServicer(Authorizer(c.policies), c.authenticator, feed, c.memo)
     observing = ObservingInterceptor(c.metrics.events, c.audit, c.clock)
     out: dict[str, Call] = {}
     for method, behavior, message in (

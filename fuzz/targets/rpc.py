@@ -69,7 +69,7 @@ def service() -> Service:
     certs = CachedX509Verifier(x509chain.verifier(), clock(), max_entries=64)
     mesh = L5dClientIdAuthenticator(True, LinkerdNaming(trust_domain="fuzz.test"))
     authenticator = Authenticator(certificates=certs, tokens=_Tokens(), mesh_header=mesh)
-    feed = RevisionFeed(lambda: store.current().revision)
+    feed = RevisionFeed(lambda: (store.current().revision, store.current().commit))
     authz = AuthorizationServicer(Authorizer(store), authenticator, feed)
     return Service(AuthenticationServicer(authenticator), authz, store)
 

@@ -107,8 +107,9 @@ def test_metrics_after_real_traffic(
     assert value(s, "meshgate_x509_cache_misses_total") == 2  # the writer once, the stranger once
     assert value(s, "meshgate_x509_cache_hit_ratio") == pytest.approx(3 / 5)
     assert value(s, "meshgate_x509_cache_entries") == 1
-    revision = server.components.reloader.status.revision
-    assert value(s, "meshgate_policy_revision_info", revision=revision) == 1
+    status = server.components.reloader.status
+    commit = status.commit or "none"
+    assert value(s, "meshgate_policy_revision_info", revision=status.revision, commit=commit) == 1
     assert value(s, "meshgate_policy_last_reload_success_timestamp_seconds") == pytest.approx(
         time.time(), abs=120
     )
@@ -167,10 +168,13 @@ def test_health_readiness_and_policy_endpoints(served: tuple[MeshgateServer, Htt
     assert explained["allowed"] is False
     assert explained["rule_id"] == "payments.yaml#ledger-audit-is-append-only-for-ledger"
     assert explained["reason_code"] == "denied_by_rule"
+    status = server.components.reloader.status
+    assert (explained["revision"], explained["commit"]) == (status.revision, status.commit)
     assert http.client.get("/v1/explain", params={"action": "topic.produce"}).status_code == 400
     found = http.client.get(
         "/v1/who-can", params={"action": "topic.produce", "resource": "persistent://acme/payments/x"}
     )
+    assert (found.json()["revision"], found.json()["commit"]) == (status.revision, status.commit)
     grantees = {(g["subject"], g["effect"], g["rule_id"]) for g in found.json()["grantees"]}
     assert (WRITER, "allow", "payments.yaml#writer-produces") in grantees
     assert (

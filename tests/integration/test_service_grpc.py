@@ -3,16 +3,22 @@ fail-closed without a policy, and the revision stream following a policy folder 
 
 from __future__ import annotations
 
+import json
 import queue
+import shutil
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2
 from grpc_reflection.v1alpha import reflection_pb2
 from meshgate.v1 import meshgate_pb2 as pb
+
+from tests.integration.conftest import EXAMPLE_POLICIES
 
 if TYPE_CHECKING:
     from tests.integration.conftest import MeshgateServer, StartMeshgate, Stubs
@@ -144,6 +150,53 @@ def test_watch_revision_sends_current_then_each_new_one(meshgate: MeshgateServer
         assert decision.revision == second.revision
     finally:
         call.cancel()
+
+
+def test_an_uncommitted_policy_change_is_a_new_revision_on_the_wire(
+    start_meshgate: StartMeshgate, tmp_path: Path
+) -> None:
+    """A hot fix in a checkout (or a ConfigMap below a `.git`) keeps HEAD. The revision the broker plugin
+    keys its cache, stale-if-error and session re-checks on must still change with the content, come back
+    with it, and the commit travel beside it as a label (#16)."""
+    sha = "3cc4291" + "a" * 33
+    checkout = tmp_path / "checkout"
+    folder = checkout / "policies"
+    shutil.copytree(EXAMPLE_POLICIES, folder)
+    (checkout / ".git").mkdir()
+    (checkout / ".git" / "HEAD").write_text(sha + "\n")
+    audit = tmp_path / "audit.jsonl"
+    server = start_meshgate(
+        {"policy": {"dir": str(folder), "watch": True}, "audit": {"file": {"path": str(audit)}}}
+    )
+    call = server.stubs.authorization.WatchRevision(pb.WatchRevisionRequest(), timeout=30)
+    events = _drain(call)
+    try:
+        first = events.get(timeout=5)
+        assert not server.stubs.authorization.Authorize(produce(NEWCOMER), timeout=5).decision.allowed
+        (folder / "newcomer.yaml").write_text(NEWCOMER_POLICY)  # no commit
+        second = events.get(timeout=15)
+        assert second.revision != first.revision, "same HEAD, new content: the revision must change"
+        decision = server.stubs.authorization.Authorize(produce(NEWCOMER), timeout=5).decision
+        assert (decision.allowed, decision.revision, decision.commit) == (True, second.revision, sha)
+        (folder / "newcomer.yaml").unlink()  # back to the first content: back to its revision
+        assert events.get(timeout=15).revision == first.revision
+        assert (first.commit, second.commit) == (sha, sha) and first.revision.startswith("sha256:")
+    finally:
+        call.cancel()
+    allowed = _first_record(audit, lambda r: r.get("decision") == "allow")
+    assert (allowed["revision"], allowed["commit"]) == (second.revision, sha)
+
+
+def _first_record(path: Path, wanted: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+    """The first audit record that `wanted`, waiting for the sink's writer thread (5 s at most)."""
+    deadline = time.monotonic() + 5
+    while True:
+        lines = path.read_text().splitlines() if path.exists() else []
+        found = [r for r in map(json.loads, lines) if wanted(r)]
+        if found or time.monotonic() > deadline:
+            assert found, f"no such audit record in {lines}"
+            return dict(found[0])
+        time.sleep(0.01)
 
 
 def _drain(call: grpc.Call) -> queue.Queue[pb.RevisionEvent]:

@@ -1,8 +1,9 @@
 """Audit records built from the wire messages of one call. Pure: no I/O, the time is passed in.
 
 What goes in: who, with which kind of credential, what, where, the answer and why (rule, reason code,
-policy revision), and where the call came from (broker id, request id, peer address). What never goes in:
-a token, a certificate, a key or any other credential bytes; only the *kind* of credential presented.
+policy revision and the git commit it was loaded at), and where the call came from (broker id, request
+id, peer address). What never goes in: a token, a certificate, a key or any other credential bytes;
+only the *kind* of credential presented.
 """
 
 from __future__ import annotations
@@ -53,6 +54,8 @@ def decision_record(at: datetime | str, request: pb.AuthorizeRequest, decision: 
         "request_id": request.request_id,
         "peer": request.peer.address,
     }
+    if decision.commit:
+        record["commit"] = decision.commit
     if request.subscription:
         record["subscription"] = request.subscription
     if request.prefetch:  # asked ahead by the broker plugin to fill its cache: not an attempt (yet)

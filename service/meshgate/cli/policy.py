@@ -22,6 +22,7 @@ from meshgate.policy.diff import diff
 from meshgate.policy.engine import PolicySnapshot
 from meshgate.policy.loader import compile_source, load_policy, read_source
 from meshgate.policy.resources import parse_resource
+from meshgate.policy.revision import describe
 from meshgate.policy.subjects import MeshNaming
 from meshgate.policy.testing import TestReport, load_suites, run_suites
 from meshgate.policy.whocan import Grantee
@@ -48,7 +49,7 @@ def _claims(pairs: Sequence[str]) -> dict[str, tuple[str, ...]]:
     return claims
 
 
-def _decision_json(decision: Decision) -> dict[str, Any]:
+def _decision_json(decision: Decision, commit: str) -> dict[str, Any]:
     shadow = [{"rule": s.rule_id, "would_allow": s.would_allow} for s in decision.shadow]
     return {
         "allowed": decision.allowed,
@@ -56,6 +57,7 @@ def _decision_json(decision: Decision) -> dict[str, Any]:
         "reason_code": decision.reason_code,
         "reason": decision.reason,
         "revision": decision.revision,
+        "commit": commit,
         "shadow": shadow,
     }
 
@@ -72,10 +74,11 @@ def cmd_check(args: argparse.Namespace) -> int:
     )
     decision = snapshot.decide(request)
     if args.json:
-        print(json.dumps(_decision_json(decision), indent=2))
+        print(json.dumps(_decision_json(decision, snapshot.commit), indent=2))
     else:
         print("yes" if decision.allowed else "no")
-        print(f"  {decision.reason_code}: {decision.reason} (revision {decision.revision})")
+        revision = describe(decision.revision, snapshot.commit)
+        print(f"  {decision.reason_code}: {decision.reason} (revision {revision})")
         for shadow in decision.shadow:
             print(f"  audit-only {shadow.rule_id} would {'allow' if shadow.would_allow else 'deny'}")
     return EXIT_YES if decision.allowed else EXIT_NO
@@ -104,14 +107,14 @@ def _grantee(grantee: Grantee) -> dict[str, Any]:
 def cmd_validate(args: argparse.Namespace) -> int:
     source = read_source(args.folder)
     try:
-        snapshot = compile_source(source, naming=_naming(args))
+        snapshot = compile_source(source, superusers=args.superuser, naming=_naming(args))
         suites = load_suites(source)
     except PolicyError as exc:
         print(f"invalid: {exc.message}", file=sys.stderr)
         return EXIT_NO
     tests = sum(len(s.tests) for s in suites)
     counts = f"{len(snapshot.rules)} rules, {len(suites)} suites ({tests} tests)"
-    print(f"valid: {counts}, revision {snapshot.revision}")
+    print(f"valid: {counts}, revision {describe(snapshot.revision, snapshot.commit)}")
     return EXIT_YES
 
 
@@ -227,7 +230,10 @@ def _register_folder_commands(subparsers: Any) -> None:
     validate = subparsers.add_parser("validate", help="parse, schema-check and compile a policy folder")
     _common(validate)
     validate.add_argument("folder", type=Path)
-    validate.set_defaults(func=_guard(cmd_validate), superuser=[])
+    validate.add_argument(
+        "--superuser", action="append", default=[], help="a configured super-user, for the revision"
+    )
+    validate.set_defaults(func=_guard(cmd_validate))
 
     test = subparsers.add_parser("test", help="run the *_test.yaml suites of a policy folder")
     _common(test)

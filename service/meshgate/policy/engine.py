@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from meshgate.errors import BadRequestError
 from meshgate.model import AccessRequest, Decision, Resource, ShadowEffect
+from meshgate.policy import revision as revisions
 from meshgate.policy.actions import SUBSCRIPTION_ACTIONS, is_known
 from meshgate.policy.compile import CompiledRule
 from meshgate.policy.index import RuleIndex
@@ -123,22 +124,28 @@ def precheck(req: AccessRequest, superusers: frozenset[str], revision: str) -> D
 
 @dataclass(frozen=True, slots=True)
 class PolicySnapshot:
-    """One immutable, compiled policy revision."""
+    """One immutable, compiled policy revision. `revision` is a digest of everything it was compiled
+    from (`meshgate.policy.revision`); `commit` the git commit of the folder, a label for humans."""
 
     revision: str
     content_hash: str
     rules: tuple[CompiledRule, ...]
     superusers: frozenset[str] = frozenset()
     source: str = ""
+    commit: str = ""
     index: RuleIndex = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "index", RuleIndex(self.rules))
 
     def with_superusers(self, superusers: Iterable[str]) -> PolicySnapshot:
-        """The same revision with other super-users; shares the compiled index."""
+        """The same rules with other super-users, under a revision of its own; shares the compiled index."""
+        superusers = frozenset(superusers)
+        if superusers == self.superusers:
+            return self
         clone = copy.copy(self)
-        object.__setattr__(clone, "superusers", frozenset(superusers))
+        object.__setattr__(clone, "superusers", superusers)
+        object.__setattr__(clone, "revision", revisions.with_superusers(self.revision, superusers))
         return clone
 
     def decide(self, req: AccessRequest) -> Decision:

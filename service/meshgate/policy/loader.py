@@ -2,12 +2,12 @@
 
 The folder is resolved (`realpath`) once, so a git-sync or ConfigMap symlink swap during the read is
 either entirely before or entirely after it; the reloader re-checks the content hash to be sure.
-All errors of a revision are collected and raised together: nothing is half applied.
+All errors of a revision are collected and raised together: nothing is half applied. The revision is a
+digest of what the policy is compiled from (`meshgate.policy.revision`); the git commit is a label.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 from collections.abc import Iterable, Iterator
@@ -18,6 +18,7 @@ from meshgate.errors import PolicyError
 from meshgate.policy.compile import compile_documents
 from meshgate.policy.engine import PolicySnapshot
 from meshgate.policy.gitrev import git_revision
+from meshgate.policy.revision import content_hash, describe, revision_of
 from meshgate.policy.subjects import MeshNaming, Naming
 from meshgate.policy.yamlsrc import SourceDoc, parse_documents, schema_errors
 
@@ -30,9 +31,14 @@ class PolicySource:
     """The text of every YAML file of one policy folder, read at one moment."""
 
     root: Path
-    revision: str
+    commit: str  # HEAD of the git checkout holding the folder, "" outside git; a label, never compared
     content_hash: str
     files: tuple[tuple[str, str], ...]  # (path relative to root, text), sorted by path
+
+    def revision(self, superusers: Iterable[str] = (), naming: Naming | None = None) -> str:
+        """The revision these files compile to with `superusers` and `naming`."""
+        naming = naming or MeshNaming()
+        return revision_of(self.content_hash, naming.trust_domain, naming.control_plane_namespace, superusers)
 
     def documents(self, *, tests: bool) -> tuple[list[SourceDoc], list[str]]:
         """Schema-checked documents of the policy files (or of the `*_test.yaml` files) and errors."""
@@ -68,15 +74,6 @@ def _yaml_files(root: Path) -> Iterator[Path]:
                 yield Path(folder) / name
 
 
-def content_hash(files: Iterable[tuple[str, str]]) -> str:
-    digest = hashlib.sha256()
-    for name, text in files:
-        data = text.encode("utf-8")
-        digest.update(f"{name}\0{len(data)}\0".encode())
-        digest.update(data)
-    return f"sha256:{digest.hexdigest()[:12]}"
-
-
 def _error_position(error: str) -> tuple[str, int]:
     found = re.match(r"(.*?):(\d+): ", error)
     return (found.group(1), int(found.group(2))) if found else (error, 0)
@@ -94,24 +91,26 @@ def read_source(path: Path) -> PolicySource:
     except (OSError, UnicodeDecodeError) as exc:
         raise PolicyError(f"{path}: cannot read policy file: {exc}") from exc
     files.sort()
-    digest = content_hash(files)
-    return PolicySource(root, git_revision(root) or digest, digest, tuple(files))
+    return PolicySource(root, git_revision(root) or "", content_hash(files), tuple(files))
 
 
 def compile_source(
     source: PolicySource, *, superusers: Iterable[str] = (), naming: Naming | None = None
 ) -> PolicySnapshot:
+    naming = naming or MeshNaming()
+    superusers = frozenset(superusers)
+    revision = source.revision(superusers, naming)
     docs, errors = source.documents(tests=False)
-    rules, compile_errors = compile_documents(docs, naming or MeshNaming())
+    rules, compile_errors = compile_documents(docs, naming)
     errors += compile_errors
     if not errors and not docs:
         errors.append(f"{source.root}: no policy documents (*.yaml other than *_test.yaml) found")
     if errors:
         errors.sort(key=_error_position)
-        header = f"{len(errors)} error(s) in policy revision {source.revision}:\n"
+        header = f"{len(errors)} error(s) in policy revision {describe(revision, source.commit)}:\n"
         raise PolicyError(header + "\n".join(errors))
     return PolicySnapshot(
-        source.revision, source.content_hash, tuple(rules), frozenset(superusers), str(source.root)
+        revision, source.content_hash, tuple(rules), superusers, str(source.root), source.commit
     )
 
 

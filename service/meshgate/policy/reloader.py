@@ -1,7 +1,9 @@
 """Keep a PolicyStore up to date with a policy folder: watch, validate, test, then swap.
 
 A new revision is swapped in only when it compiles AND its `*_test.yaml` suites pass; otherwise the
-last good snapshot keeps serving and `status` records the error. Changes are noticed with
+last good snapshot keeps serving and `status` records the error. The revision is a digest of the content
+(`meshgate.policy.revision`), so any change of a policy file, committed or not, is a new revision, and
+the same content is the same revision. Changes are noticed with
 `watchfiles` (on the folder, and on its parent when the folder is a symlink, as git-sync makes it),
 and by a periodic check, because a Kubernetes ConfigMap or git-sync symlink swap can leave a watch
 on a deleted directory. Every check compares a content hash, so spurious events cost one read.
@@ -30,6 +32,7 @@ from meshgate.clock import Clock, SystemClock
 from meshgate.errors import PolicyError
 from meshgate.policy.engine import PolicySnapshot
 from meshgate.policy.loader import PolicySource, compile_source, read_source
+from meshgate.policy.revision import describe
 from meshgate.policy.store import PolicyStore
 from meshgate.policy.subjects import Naming
 from meshgate.policy.testing import load_suites, run_suites
@@ -43,10 +46,12 @@ class ReloadStatus:
 
     revision: str = ""  # of the snapshot serving now ("" before the first success)
     content_hash: str = ""
+    commit: str = ""  # git commit the serving snapshot was loaded at ("" outside git)
     last_success_at: datetime | None = None
     last_attempt_at: datetime | None = None
     last_error: str = ""  # of the latest attempt; "" after a success
     failed_revision: str = ""  # the revision that was refused, if the latest attempt failed
+    failed_commit: str = ""  # and the commit it was read at
     failures: int = 0  # failed attempts since start
     tests_passed: int = 0  # policy tests run for the serving revision
 
@@ -68,7 +73,7 @@ class PolicyReloader:
         self._clock = clock or SystemClock()
         self._poll_ms, self._debounce_ms = int(poll_interval * 1000), debounce_ms
         self._status = ReloadStatus()
-        self._refused: tuple[str, str] = ("", "")  # (content hash, revision) being built
+        self._refused: tuple[str, str, str] = ("", "", "")  # (content hash, revision, commit) being built
         self._refused_hash = ""  # content hash of the last refused revision
         self._lock = threading.Lock()
         self._stop: asyncio.Event | None = None
@@ -88,18 +93,19 @@ class PolicyReloader:
                     if exc.code != "policy_changed":
                         self._fail(exc)
                         return False
-            self._refused = ("", self._refused[1])  # no verdict on any one content: try again next time
+            self._refused = ("", *self._refused[1:])  # no verdict on any one content: try again next time
             self._fail(PolicyError(f"{self._path}: policy folder keeps changing while it is loaded"))
             return False
 
     def _attempt(self) -> bool:
-        self._refused = ("", "")
+        self._refused = ("", "", "")
         source = read_source(self._path)
         if source.content_hash == self._status.content_hash and self._status.last_error:
             # the folder is back at the serving revision (a refused commit was reverted): nothing is refused
             self._status = replace(
-                self._status, last_attempt_at=self._clock.now(), last_error="", failed_revision=""
-            )
+                self._status, last_attempt_at=self._clock.now(), last_error="", failed_revision="",
+                failed_commit="",
+            )  # fmt: skip
             self._refused_hash = (
                 ""  # so the refused content, if it comes back, is refused (and reported) again
             )
@@ -114,6 +120,7 @@ class PolicyReloader:
         self._status = ReloadStatus(
             snapshot.revision,
             snapshot.content_hash,
+            snapshot.commit,
             now,
             now,
             failures=self._status.failures,
@@ -122,33 +129,37 @@ class PolicyReloader:
         self._refused_hash = ""
         _log.info(
             "policy revision %s active: %d rules, %d tests passed",
-            snapshot.revision,
+            describe(snapshot.revision, snapshot.commit),
             len(snapshot.rules),
             tests,
         )
         return True
 
     def _build(self, source: PolicySource) -> tuple[PolicySnapshot, int]:
-        self._refused = (source.content_hash, source.revision)
+        revision = source.revision(self._superusers, self._naming)
+        self._refused = (source.content_hash, revision, source.commit)
         snapshot = compile_source(source, superusers=self._superusers, naming=self._naming)
         report = run_suites(snapshot, load_suites(source))
         if not report.ok:
             failed = [
                 f"{r.test.where}: {r.suite}/{r.test.name}: {r.failure}" for r in report.results if r.failure
             ]
-            header = f"{report.failed} policy test(s) failed in revision {source.revision}:\n"
+            header = (
+                f"{report.failed} policy test(s) failed in revision {describe(revision, source.commit)}:\n"
+            )
             raise PolicyError(header + "\n".join(failed))
         return snapshot, report.passed
 
     def _fail(self, exc: PolicyError) -> None:
         """Record a refused revision; it is not tried again until its content changes."""
         status = self._status
-        self._refused_hash, revision = self._refused
+        self._refused_hash, revision, commit = self._refused
         self._status = replace(
             status, last_attempt_at=self._clock.now(), last_error=exc.message, failed_revision=revision,
-            failures=status.failures + 1,
+            failed_commit=commit, failures=status.failures + 1,
         )  # fmt: skip
-        _log.error("policy revision refused, still serving %s: %s", status.revision or "nothing", exc.message)
+        serving = describe(status.revision, status.commit) if status.revision else "nothing"
+        _log.error("policy revision refused, still serving %s: %s", serving, exc.message)
 
     def _watch_paths(self) -> list[Path]:
         paths = [self._path]

@@ -57,6 +57,7 @@ class AccessMatrix:
     superusers: tuple[str, ...]
     actions: tuple[str, ...]  # the columns: every action some rule names, in action-table order
     rows: list[Row]
+    commit: str = ""  # git commit of the revision, a label
 
 
 def _condition(rule: CompiledRule) -> str:
@@ -79,7 +80,8 @@ def build_matrix(snapshot: PolicySnapshot) -> AccessMatrix:
         row.cells = {a: row.cells[a] for a in ACTIONS if a in row.cells}
     columns = tuple(a for a in ACTIONS if a in used)
     ordered = sorted(rows.values(), key=lambda r: (r.subject, r.resource))
-    return AccessMatrix(snapshot.revision, tuple(sorted(snapshot.superusers)), columns, ordered)
+    supers = tuple(sorted(snapshot.superusers))
+    return AccessMatrix(snapshot.revision, supers, columns, ordered, snapshot.commit)
 
 
 def rules_of(row: Row) -> list[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 
+from meshgate.policy.revision import describe
 from meshgate.report.matrix import AccessMatrix, Row, rules_of
 
 
@@ -26,7 +27,7 @@ def _with_condition(row: Row, action: str) -> str:
 
 def render_text(matrix: AccessMatrix) -> str:
     """Per subject, one line per resource pattern and effect: RESOURCE  EFFECT  [RULES]  ACTIONS."""
-    lines = [f"policy revision {matrix.revision}"]
+    lines = [f"policy revision {describe(matrix.revision, matrix.commit)}"]
     if matrix.superusers:
         lines.append(f"super-users (every action on every resource): {', '.join(matrix.superusers)}")
     width = max((len(r.resource) for r in matrix.rows), default=0)
@@ -74,7 +75,8 @@ def render_html(matrix: AccessMatrix) -> str:
         "<!doctype html>\n<html><head><meta charset='utf-8'>"
         f"<title>meshgate access report {e(matrix.revision)}</title><style>{_STYLE}</style></head>\n"
         "<body>\n<h1>meshgate access report</h1>\n"
-        f"<p>Policy revision <code>{e(matrix.revision)}</code>. Super-users (everything): {supers}.</p>\n"
+        f"<p>Policy revision <code>{e(describe(matrix.revision, matrix.commit))}</code>. "
+        f"Super-users (everything): {supers}.</p>\n"
         "<p>✓ allow, ✗ deny (deny wins), yellow: only for the subscriptions named, a: audit-only rule. "
         "Hover a cell for its rules.</p>\n"
         f"<table><thead><tr><th>subject</th><th>resource</th>{head}</tr></thead>\n<tbody>\n{body}</tbody></table>\n"

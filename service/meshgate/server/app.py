@@ -181,7 +181,7 @@ async def start_grpc(components: Components) -> RunningServer:
         # Runs in the thread that swapped. Frees the old revision's answers early; the memo never serves
         # them anyway (keyed by snapshot). The memo and the feed are thread-safe; `poke` wants the loop.
         components.memo.forget()
-        feed.publish(snapshot.revision)
+        feed.publish(snapshot.revision, snapshot.commit)
         loop.call_soon_threadsafe(sync.poke)
 
     components.stoppers.append(components.policies.subscribe(on_swap))
@@ -240,9 +240,9 @@ def _add_port(server: grpc.Server, c: Components) -> int:
         ) from err
 
 
-def _revision_or_empty(policies: PolicyStore) -> str:
+def _revision_or_empty(policies: PolicyStore) -> tuple[str, str]:
     snapshot = policies.get()
-    return snapshot.revision if snapshot else ""
+    return (snapshot.revision, snapshot.commit) if snapshot else ("", "")
 
 
 async def start_background(components: Components) -> None:

@@ -96,7 +96,8 @@ def decision_key(msg: pb.AuthorizeRequest, caller: Identity | None) -> DecisionK
     return msg.principal, msg.action, resource, msg.subscription, claims
 
 
-def decision_to_pb(decision: Decision) -> pb.Decision:
+def decision_to_pb(decision: Decision, commit: str = "") -> pb.Decision:
+    """`commit`: the git commit of the snapshot that decided (a label; the revision identifies it)."""
     answer = pb.Decision(
         allowed=decision.allowed,
         rule_id=decision.rule_id,
@@ -104,6 +105,7 @@ def decision_to_pb(decision: Decision) -> pb.Decision:
         reason=decision.reason,
         revision=decision.revision,
         any_subscription=decision.any_subscription,
+        commit=commit,
     )
     if decision.shadow:  # rare: no list to build for the usual decision
         answer.shadow.extend(

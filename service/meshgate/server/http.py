@@ -39,13 +39,14 @@ class HttpDeps:
     policy_endpoints: bool = True
 
 
-def decision_json(decision: Decision) -> dict[str, Any]:
+def decision_json(decision: Decision, commit: str = "") -> dict[str, Any]:
     return {
         "allowed": decision.allowed,
         "rule_id": decision.rule_id,
         "reason_code": decision.reason_code,
         "reason": decision.reason,
         "revision": decision.revision,
+        "commit": commit,
         "shadow": [{"rule_id": s.rule_id, "would_allow": s.would_allow} for s in decision.shadow],
     }
 
@@ -84,7 +85,8 @@ def build_app(deps: HttpDeps) -> Starlette:
                 parse_resource(params["resource"]),
                 params["subscription"],
             )
-            return JSONResponse(decision_json(deps.policies.current().decide(access)))
+            snapshot = deps.policies.current()
+            return JSONResponse(decision_json(snapshot.decide(access), snapshot.commit))
         except MeshgateError as err:
             return _problem(503 if err.code == "policy_unavailable" else 400, err.code, err.message)
 
@@ -107,7 +109,7 @@ def build_app(deps: HttpDeps) -> Starlette:
             }
             for g in found
         ]
-        return JSONResponse({"revision": snapshot.revision, "grantees": grantees})
+        return JSONResponse({"revision": snapshot.revision, "commit": snapshot.commit, "grantees": grantees})
 
     routes = [Route("/healthz", healthz), Route("/readyz", readyz), Route("/metrics", metrics)]
     if deps.policy_endpoints:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from meshgate.identity.filebundles import ReloadStatus as BundleStatus
 from meshgate.oidc.keys import KeySnapshot
 from meshgate.policy.reloader import ReloadStatus as PolicyStatus
+from meshgate.policy.revision import describe
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,13 +49,15 @@ def policy_check(loaded: bool, status: PolicyStatus) -> Check:
         return Check("policy", False, f"no valid policy loaded: {status.last_error or 'not loaded yet'}")
     if status.last_error:
         # Still serving the last good revision: ready, but say why the new one was refused.
+        serving = describe(status.revision, status.commit)
+        refused = describe(status.failed_revision, status.failed_commit)
         return Check(
             "policy",
             True,
-            f"serving revision {status.revision}; the newer revision {status.failed_revision} was refused "
+            f"serving revision {serving}; the newer revision {refused} was refused "
             f"and is not in effect (fix it and commit again): {status.last_error}",
         )
-    return Check("policy", True, f"serving revision {status.revision}")
+    return Check("policy", True, f"serving revision {describe(status.revision, status.commit)}")
 
 
 def bundles_check(status: BundleStatus) -> Check:

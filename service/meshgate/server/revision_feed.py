@@ -30,7 +30,8 @@ from meshgate.errors import OverloadedError
 WATCH_SLOTS = 4  # WatchRevision streams served at once (each holds a worker thread): `grpc.watch_streams`
 PER_CLIENT = 2  # `grpc.watch_streams_per_client`: a shim's stream and its reconnect overlapping
 LOCAL = "local"
-_Event = tuple[str, float]  # revision, activated at (unix seconds)
+_Event = tuple[str, str, float]  # revision, commit, activated at (unix seconds)
+Current = Callable[[], tuple[str, str]]  # the active (revision, commit), ("", "") before the first load
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +74,7 @@ class RevisionFeed:
 
     def __init__(
         self,
-        current: Callable[[], str],
+        current: Current,
         *,
         slots: int = WATCH_SLOTS,
         per_client: int = PER_CLIENT,
@@ -96,12 +97,12 @@ class RevisionFeed:
     def followers(self) -> int:
         return len(self._queues)
 
-    def publish(self, revision: str) -> None:
+    def publish(self, revision: str, commit: str = "") -> None:
         """Call whenever a new revision becomes active."""
         with self._lock:
             self._activated_at = time.time()
             for waiting in self._queues:
-                waiting.put((revision, self._activated_at))
+                waiting.put((revision, commit, self._activated_at))
 
     def close(self) -> None:
         with self._lock:
@@ -117,7 +118,8 @@ class RevisionFeed:
         if events is None:
             return
         try:
-            yield self._current(), self._activated_at
+            revision, commit = self._current()
+            yield revision, commit, self._activated_at
             while active():
                 try:
                     event = events.get(timeout=self._poll)

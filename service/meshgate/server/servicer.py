@@ -125,8 +125,10 @@ class AuthorizationServicer(pb_grpc.AuthorizationServicer):
         """Holds a worker thread while open; `RevisionFeed` bounds how many streams may, per client."""
         client = watch_client(context.peer(), context.peer_identities())
         try:
-            for revision, activated_at in self._revisions.follow(context.is_active, client):
-                yield pb.RevisionEvent(revision=revision, activated_at_unix_ms=int(activated_at * 1000))
+            for revision, commit, activated_at in self._revisions.follow(context.is_active, client):
+                yield pb.RevisionEvent(
+                    revision=revision, activated_at_unix_ms=int(activated_at * 1000), commit=commit
+                )
         except OverloadedError as busy:
             _fail(context, busy)
 
@@ -145,7 +147,7 @@ class AuthorizationServicer(pb_grpc.AuthorizationServicer):
                 access = convert.access_request_from_pb(item, caller)  # raises on a bad item: nothing stored
                 decision = snapshot.decide(access)
                 table.put(key, decision)
-            answers.append(convert.decision_to_pb(decision))
+            answers.append(convert.decision_to_pb(decision, snapshot.commit))
         return answers
 
     def _callers(self, items: Sequence[pb.AuthorizeRequest], context: Context) -> dict[int, Identity | None]:

@@ -50,7 +50,7 @@ def policy(reloader: PolicyReloader) -> Source:
     def collect() -> Iterator[Family]:
         status = reloader.status
         info = InfoMetricFamily("meshgate_policy_revision", "The policy revision serving now.")
-        info.add_metric([], {"revision": status.revision or "none"})
+        info.add_metric([], {"revision": status.revision or "none", "commit": status.commit or "none"})
         yield info
         success = status.last_success_at.timestamp() if status.last_success_at else 0.0
         yield gauge(

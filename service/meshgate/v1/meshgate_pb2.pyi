@@ -376,14 +376,22 @@ class Decision(_message.Message):
     REVISION_FIELD_NUMBER: _builtins.int
     SHADOW_FIELD_NUMBER: _builtins.int
     ANY_SUBSCRIPTION_FIELD_NUMBER: _builtins.int
+    COMMIT_FIELD_NUMBER: _builtins.int
     allowed: _builtins.bool
     rule_id: _builtins.str
     reason_code: _builtins.str
     reason: _builtins.str
     revision: _builtins.str
+    """The policy revision that decided: a digest of the compiled policy's inputs (policy files, configured
+    super-users, Linkerd naming). It changes whenever the policy can decide differently, and only then.
+    """
     any_subscription: _builtins.bool
     """For an action that names a subscription (e.g. topic.consume): no rule that could apply narrows
     subscriptions, so this answer holds for every subscription name. Always false for other actions.
+    """
+    commit: _builtins.str
+    """The git commit the policy folder was checked out at when `revision` was loaded ("" outside git).
+    A label for humans and the audit log; compare revisions, never commits.
     """
     @_builtins.property
     def shadow(self) -> _containers.RepeatedCompositeFieldContainer[Global___ShadowEffect]: ...
@@ -397,10 +405,11 @@ class Decision(_message.Message):
         revision: _builtins.str = ...,
         shadow: _abc.Iterable[Global___ShadowEffect] | None = ...,
         any_subscription: _builtins.bool = ...,
+        commit: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["allowed", b"allowed", "any_subscription", b"any_subscription", "reason", b"reason", "reason_code", b"reason_code", "revision", b"revision", "rule_id", b"rule_id", "shadow", b"shadow"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["allowed", b"allowed", "any_subscription", b"any_subscription", "commit", b"commit", "reason", b"reason", "reason_code", b"reason_code", "revision", b"revision", "rule_id", b"rule_id", "shadow", b"shadow"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -487,17 +496,22 @@ class RevisionEvent(_message.Message):
 
     REVISION_FIELD_NUMBER: _builtins.int
     ACTIVATED_AT_UNIX_MS_FIELD_NUMBER: _builtins.int
+    COMMIT_FIELD_NUMBER: _builtins.int
     revision: _builtins.str
+    """as in Decision.revision: a new value means cached answers are stale"""
     activated_at_unix_ms: _builtins.int
+    commit: _builtins.str
+    """as in Decision.commit: a label, not compared"""
     def __init__(
         self,
         *,
         revision: _builtins.str = ...,
         activated_at_unix_ms: _builtins.int = ...,
+        commit: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["activated_at_unix_ms", b"activated_at_unix_ms", "revision", b"revision"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["activated_at_unix_ms", b"activated_at_unix_ms", "commit", b"commit", "revision", b"revision"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

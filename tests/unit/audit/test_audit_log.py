@@ -82,6 +82,16 @@ def test_a_prefetched_decision_is_marked_and_an_asked_one_is_not() -> None:
     assert "prefetch" not in _decision(True)
 
 
+def test_a_decision_record_carries_the_commit_beside_the_revision() -> None:
+    request = pb.AuthorizeRequest(principal="p", action="topic.produce", request_id="r9")
+    decision = pb.Decision(
+        allowed=True, reason_code="allowed_by_rule", revision="sha256:ab", commit="3cc4291"
+    )
+    record = decision_record(AT, request, decision)
+    assert (record["revision"], record["commit"]) == ("sha256:ab", "3cc4291")
+    assert "commit" not in _decision(True)  # outside a git checkout there is none to name
+
+
 def test_rejected_authentication_keeps_the_code_and_not_the_token() -> None:
     request = pb.AuthenticateRequest(credential=pb.Credential(token=TOKEN), request_id="r2")
     response = pb.AuthenticateResponse(rejection=pb.Rejection(code="expired", reason="token expired"))

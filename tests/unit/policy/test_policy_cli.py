@@ -61,7 +61,7 @@ def test_check_json_with_claims_and_superuser(examples: Path, capsys: pytest.Cap
     answer = json.loads(out)
     assert code == 0
     assert answer["allowed"] is True and answer["rule"] == "sso.yaml#oncall-reads-payments"
-    assert set(answer) == {"allowed", "rule", "reason_code", "reason", "revision", "shadow"}
+    assert set(answer) == {"allowed", "rule", "reason_code", "reason", "revision", "commit", "shadow"}
     code, out, _ = run(
         capsys,
         "check",

@@ -12,7 +12,7 @@ import pytest
 from conftest import HEADER, WritePolicy
 from jsonschema import Draft202012Validator
 from meshgate.errors import PolicyError
-from meshgate.policy import load_policy
+from meshgate.policy import MeshNaming, load_policy
 from meshgate.policy.loader import read_source
 
 RULE = (
@@ -171,10 +171,21 @@ def test_hidden_folders_and_test_files_are_not_rules(write_policy: WritePolicy) 
 
 def test_content_hash_revision_without_git(write_policy: WritePolicy) -> None:
     folder = write_policy({"p.yaml": RULE})
-    first = load_policy(folder).revision
-    assert first.startswith("sha256:") and len(first) == len("sha256:") + 12
+    first = load_policy(folder)
+    assert first.revision.startswith("sha256:") and len(first.revision) == len("sha256:") + 32
+    assert first.commit == ""
     (folder / "p.yaml").write_text(RULE.replace("name: r", "name: r2"))
-    assert load_policy(folder).revision != first
+    assert load_policy(folder).revision != first.revision
+
+
+def test_the_revision_covers_superusers_and_linkerd_naming(write_policy: WritePolicy) -> None:
+    """Both change what the compiled policy decides, so both change the revision (order does not)."""
+    folder = write_policy({"p.yaml": RULE})
+    plain = load_policy(folder).revision
+    supers = load_policy(folder, superusers=["a", "b"]).revision
+    assert supers != plain and load_policy(folder, superusers=["b", "a", "b"]).revision == supers
+    assert load_policy(folder, naming=MeshNaming("other.test")).revision != plain
+    assert load_policy(folder).revision == plain
 
 
 def test_configmap_layout_reads_each_file_once(tmp_path: Path) -> None:
@@ -205,10 +216,43 @@ def test_git_revision_of_a_subfolder_branch_and_packed_refs(write_policy: WriteP
     git(repo, "add", ".")
     git(repo, "commit", "-q", "-m", "one")
     sha = git(repo, "rev-parse", "HEAD")
-    assert load_policy(folder).revision == sha
+    assert load_policy(folder).commit == sha
     git(repo, "pack-refs", "--all")
     assert not (repo / ".git/refs/heads/main").exists()
-    assert load_policy(folder).revision == sha
+    assert load_policy(folder).commit == sha
+
+
+@needs_git
+def test_a_content_change_without_a_commit_is_a_new_revision(write_policy: WritePolicy) -> None:
+    """A hot fix in a checkout (or a ConfigMap under a folder with .git above it) keeps HEAD: the revision
+    must change anyway, or the broker plugin keeps answers the policy no longer gives (#16)."""
+    folder = write_policy({"p.yaml": RULE}, folder="repo/policies")
+    git(folder.parent, "init", "-q", "-b", "main")
+    git(folder.parent, "add", ".")
+    git(folder.parent, "commit", "-q", "-m", "one")
+    sha = git(folder.parent, "rev-parse", "HEAD")
+    before = load_policy(folder)
+    (folder / "p.yaml").write_text(RULE.replace("[produce]", "[consume]"))
+    after = load_policy(folder)
+    assert after.revision != before.revision
+    assert (before.commit, after.commit) == (sha, sha)
+
+
+@needs_git
+def test_a_commit_that_leaves_the_policy_alone_keeps_the_revision(write_policy: WritePolicy) -> None:
+    """Same content, same revision: no needless cache flush in the broker plugin; the commit label moves."""
+    folder = write_policy({"p.yaml": RULE}, folder="repo/policies")
+    repo = folder.parent
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "add", ".")
+    git(repo, "commit", "-q", "-m", "one")
+    before = load_policy(folder)
+    (repo / "README.md").write_text("not policy\n")
+    git(repo, "add", ".")
+    git(repo, "commit", "-q", "-m", "docs")
+    after = load_policy(folder)
+    assert after.revision == before.revision
+    assert after.commit != before.commit
 
 
 @needs_git
@@ -224,7 +268,7 @@ def test_git_sync_worktree_behind_a_symlink(write_policy: WritePolicy, tmp_path:
     link = tmp_path / "root" / "policies"
     os.symlink(worktree, link)
     snapshot = load_policy(link)
-    assert snapshot.revision == sha
+    assert snapshot.commit == sha
     assert snapshot.source == str(worktree)
 
 
@@ -232,4 +276,5 @@ def test_source_files_are_sorted_and_hashed(write_policy: WritePolicy) -> None:
     folder = write_policy({"b.yaml": RULE, "a.yaml": RULE, "a_test.yaml": "x: 1\n"})
     source = read_source(folder)
     assert [name for name, _ in source.files] == ["a.yaml", "a_test.yaml", "b.yaml"]
-    assert source.revision == source.content_hash
+    assert source.commit == "" and source.content_hash.startswith("sha256:")
+    assert source.revision() == load_policy(folder).revision

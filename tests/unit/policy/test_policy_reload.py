@@ -152,6 +152,28 @@ def test_unchanged_content_is_not_swapped_again(write_policy: WritePolicy) -> No
     assert len(swaps) == 1
 
 
+def test_an_uncommitted_change_is_swapped_in_under_a_new_revision(write_policy: WritePolicy) -> None:
+    """HEAD stays put (a hot fix, a ConfigMap below a checkout): the revision must move with the content,
+    and come back when the content does, so the broker plugin drops exactly the stale answers (#16)."""
+    sha = "3cc4291" + "0" * 33
+    folder = write_policy({"p.yaml": policy("x"), "../.git/HEAD": f"{sha}\n"})
+    store = PolicyStore()
+    swaps: list[PolicySnapshot] = []
+    store.subscribe(swaps.append)
+    reloader = PolicyReloader(folder, store)
+    assert reloader.reload_now()
+    (folder / "p.yaml").write_text(policy("y"))
+    assert reloader.reload_now()
+    (folder / "p.yaml").write_text(policy("x"))
+    assert reloader.reload_now()
+    first, second, third = (snapshot.revision for snapshot in swaps)
+    assert second != first and third == first
+    assert {snapshot.commit for snapshot in swaps} == {sha} and reloader.status.commit == sha
+    (folder / "p.yaml").write_text(policy("z").replace("effect: allow", "effect: maybe"))
+    assert not reloader.reload_now()
+    assert reloader.status.failed_commit == sha and reloader.status.failed_revision not in (first, second)
+
+
 def test_concurrent_decisions_see_one_whole_revision(write_policy: WritePolicy) -> None:
     """Readers decide while the store flips between two revisions; each answer matches its snapshot."""
     snaps = [load_policy(write_policy({"p.yaml": policy(t)}, folder=t)) for t in ("x", "y")]

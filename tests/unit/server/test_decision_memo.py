@@ -29,6 +29,8 @@ TOPIC = pb.Resource(tenant="acme", namespace="acme/payments", topic="persistent:
 class Stub:
     """A snapshot that answers `allowed` (or raises `failure` once) and counts its evaluations."""
 
+    commit = ""
+
     def __init__(self, revision: str, allowed: bool, failure: Exception | None = None) -> None:
         self.revision = revision
         self.allowed = allowed
@@ -90,7 +92,7 @@ class Context:
 def servicer(
     source: Source, memo: DecisionMemo[Decision] | None = None, tokens: Tokens | None = None
 ) -> AuthorizationServicer:
-    feed = RevisionFeed(lambda: "")
+    feed = RevisionFeed(lambda: ("", ""))
     return AuthorizationServicer(Authorizer(source), Authenticator(tokens=tokens or Tokens()), feed, memo)
 
 
@@ -251,6 +253,8 @@ def _comparable(access: AccessRequest) -> tuple[Any, ...]:
 
 class Counting:
     """A snapshot that allows everything, counting its evaluations from any thread."""
+
+    commit = ""
 
     def __init__(self, revision: str) -> None:
         self.revision = revision

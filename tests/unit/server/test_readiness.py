@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from meshgate.identity.filebundles import ReloadStatus as BundleStatus
@@ -36,6 +37,15 @@ def test_a_refused_new_revision_keeps_the_instance_ready() -> None:
     assert check.detail == (
         "serving revision good; the newer revision bad was refused and is not in effect "
         "(fix it and commit again): tests failed"
+    )
+
+
+def test_the_policy_check_names_the_commit_of_each_revision() -> None:
+    status = PolicyStatus(revision="sha256:a", commit="3cc4291", last_error="x", failed_revision="sha256:b")
+    check = rd.policy_check(True, replace(status, failed_commit="9f0e1d2"))
+    assert check.detail == (
+        "serving revision sha256:a (commit 3cc4291); the newer revision sha256:b (commit 9f0e1d2) was "
+        "refused and is not in effect (fix it and commit again): x"
     )
 
 

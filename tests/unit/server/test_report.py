@@ -67,7 +67,7 @@ def test_report_prints_the_table_and_writes_html(
     page.parent.mkdir()
     assert main(["report", "--policy", str(folder), "--html", str(page), "--superuser", "root"]) == 0
     out = capsys.readouterr().out
-    revision = load_policy(folder).revision
+    revision = load_policy(folder, superusers=["root"]).revision
     assert (
         f"policy revision {revision}" in out and "super-users (every action on every resource): root" in out
     )
@@ -77,8 +77,8 @@ def test_report_prints_the_table_and_writes_html(
     assert revision in html and '<th class="action">topic.produce</th>' in html
     assert 'class="deny" title="deny — orders.yaml#app-not-audit"' in html
     assert (
-        'class="cond" title="allow unless subscription matches quarantine-* — orders.yaml#app-produces, '
-        in html
+        'class="cond" title="allow unless subscription matches quarantine-* — '
+        "orders.yaml#app-produces, " in html
     )
 
 

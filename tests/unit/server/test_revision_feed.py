@@ -16,11 +16,11 @@ WAIT = 5.0
 
 
 def _feed(slots: int = 2) -> RevisionFeed:
-    return RevisionFeed(lambda: "r1", slots=slots, poll_seconds=0.02)
+    return RevisionFeed(lambda: ("r1", "c1"), slots=slots, poll_seconds=0.02)
 
 
-def _drain(events: Iterator[tuple[str, float]], into: list[str]) -> threading.Thread:
-    thread = threading.Thread(target=lambda: into.extend(revision for revision, _ in events), daemon=True)
+def _drain(events: Iterator[tuple[str, str, float]], into: list[str]) -> threading.Thread:
+    thread = threading.Thread(target=lambda: into.extend(revision for revision, _, _ in events), daemon=True)
     thread.start()
     return thread
 
@@ -103,7 +103,7 @@ def test_a_client_is_what_the_transport_proves(
 
 
 def test_one_client_holds_at_most_its_share_and_others_still_get_slots() -> None:
-    feed = RevisionFeed(lambda: "r1", slots=4, per_client=2, poll_seconds=0.02)
+    feed = RevisionFeed(lambda: ("r1", "c1"), slots=4, per_client=2, poll_seconds=0.02)
     attacker = WatchClient("ipv4:10.0.0.66")
     held = [feed.follow(client=attacker) for _ in range(2)]
     assert all(next(stream)[0] == "r1" for stream in held)
@@ -119,13 +119,13 @@ def test_one_client_holds_at_most_its_share_and_others_still_get_slots() -> None
 
 
 def test_the_pods_own_processes_are_not_limited_per_client() -> None:
-    feed = RevisionFeed(lambda: "r1", slots=3, per_client=1, poll_seconds=0.02)
+    feed = RevisionFeed(lambda: ("r1", "c1"), slots=3, per_client=1, poll_seconds=0.02)
     streams = [feed.follow(client=LOCAL_CLIENT) for _ in range(3)]
     assert all(next(stream)[0] == "r1" for stream in streams)
 
 
 def test_a_reserved_client_finds_its_slot_however_many_others_ask() -> None:
-    feed = RevisionFeed(lambda: "r1", slots=3, per_client=1, reserved=[BROKER], poll_seconds=0.02)
+    feed = RevisionFeed(lambda: ("r1", "c1"), slots=3, per_client=1, reserved=[BROKER], poll_seconds=0.02)
     others = [feed.follow(client=_tls(f"{OTHER}-{n}")) for n in range(2)]
     assert all(next(stream)[0] == "r1" for stream in others)
     with pytest.raises(OverloadedError) as refused:
@@ -140,3 +140,12 @@ def test_a_reserved_client_finds_its_slot_however_many_others_ask() -> None:
     with pytest.raises(OverloadedError):
         next(feed.follow(client=_tls(f"{OTHER}-3")))
     assert next(feed.follow(client=_tls(BROKER)))[0] == "r1"
+
+
+def test_each_event_carries_the_commit_beside_the_revision() -> None:
+    feed = _feed()
+    events = feed.follow()
+    assert next(events)[:2] == ("r1", "c1")
+    feed.publish("r2", "c2")
+    assert next(events)[:2] == ("r2", "c2")
+    feed.close()

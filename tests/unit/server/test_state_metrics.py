@@ -9,6 +9,7 @@ from typing import Any
 from meshgate.clock import FixedClock
 from meshgate.model import CredentialKind, Identity
 from meshgate.oidc.authenticator import TokenCache
+from meshgate.policy.reloader import ReloadStatus
 from meshgate.server import state_metrics as sm
 from meshgate.server.metrics import ServiceMetrics
 from prometheus_client import generate_latest
@@ -37,3 +38,11 @@ def test_token_cache_hits_misses_and_ratio() -> None:
         1,
     )
     assert samples["meshgate_token_cache_hit_ratio"] == 0.75
+
+
+def test_the_policy_revision_info_labels_revision_and_commit() -> None:
+    metrics = ServiceMetrics()
+    reloader: Any = SimpleNamespace(status=ReloadStatus(revision="sha256:ab", commit="3cc4291"))
+    metrics.state.sources.append(sm.policy(reloader))
+    text = generate_latest(metrics.registry).decode()
+    assert 'meshgate_policy_revision_info{commit="3cc4291",revision="sha256:ab"} 1.0' in text
