@@ -1,6 +1,7 @@
 """`Decision.any_subscription` on the wire, with the example policies: the broker plugin may reuse a
 consume answer for every subscription name only when the service says no rule narrows subscriptions
-(payments: the reader consumes on any subscription; teams: a deny names `quarantine-*`)."""
+(payments: the reader consumes on any subscription; teams: a deny names `quarantine-*`, and applies
+when the question names no subscription, as the broker plugin's prefetch does)."""
 
 from __future__ import annotations
 
@@ -38,7 +39,9 @@ def test_consume_answers_say_whether_they_hold_for_any_subscription(stubs: Stubs
         batch, timeout=10
     ).decisions
     assert reader_any.allowed and reader_any.any_subscription
-    assert orders_any.allowed and not orders_any.any_subscription, "the quarantine deny narrows names"
+    # the quarantine deny narrows names; without one it applies: a deny is never weaker than the allow
+    assert (orders_any.allowed, orders_any.rule_id) == (False, "teams.yaml#no-one-consumes-quarantine")
+    assert not orders_any.any_subscription
     assert not quarantined.allowed and not quarantined.any_subscription
     assert work.allowed and not work.any_subscription
     lookup = pb.AuthorizeRequest(

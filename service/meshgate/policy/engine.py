@@ -27,10 +27,15 @@ _ORDER = operator.attrgetter("order")
 
 
 def subscription_ok(rule: CompiledRule, action: str, subscription: str, bindings: Bindings) -> bool:
-    """A rule's `subscriptions` narrows only actions that name a subscription."""
+    """A rule's `subscriptions` narrows only actions that name a subscription. When the broker names none
+    (Pulsar asks `topic.expire_messages` for all subscriptions, `topic.peek_messages` and
+    `namespace.unsubscribe` without one), a narrowed allow does not apply and a narrowed deny does: an
+    explicit deny is never weaker than the allow it guards."""
     if rule.subscriptions is None or action not in SUBSCRIPTION_ACTIONS:
         return True
-    return bool(subscription) and any(p.matches(subscription, bindings) for p in rule.subscriptions)
+    if not subscription:
+        return rule.effect == "deny"
+    return any(p.matches(subscription, bindings) for p in rule.subscriptions)
 
 
 def holds_for_any_subscription(

@@ -28,7 +28,8 @@ class Grantee:
 
 
 def _condition(rule: CompiledRule, action: str, subscription: str, bindings: Bindings) -> str | None:
-    """ "" if the subscription check passes, a description if it cannot be checked, None if it fails."""
+    """ "" if the subscription check passes, a description if it cannot be checked, None if it fails.
+    Without a subscription the question is open: a narrowed deny applies to requests naming none too."""
     if rule.subscriptions is None or action not in SUBSCRIPTION_ACTIONS:
         return ""
     checkable = [p for p in rule.subscriptions if p.variables <= bindings.keys()]
@@ -37,7 +38,8 @@ def _condition(rule: CompiledRule, action: str, subscription: str, bindings: Bin
     unchecked = [p.substitute(bindings) for p in rule.subscriptions if p not in checkable]
     if subscription and not unchecked:
         return None
-    return "subscription matches " + " or ".join(p.substitute(bindings) for p in rule.subscriptions)
+    names = " or ".join(p.substitute(bindings) for p in rule.subscriptions)
+    return f"subscription matches {names}" + (" or is not named" if rule.effect == "deny" else "")
 
 
 def _rule_grantees(rule: CompiledRule, action: str, resource: Resource, subscription: str) -> list[Grantee]:

@@ -63,7 +63,9 @@ class AccessMatrix:
 def _condition(rule: CompiledRule) -> str:
     if rule.subscriptions is None:
         return ""
-    return "subscription matches " + " or ".join(p.text for p in rule.subscriptions)
+    names = " or ".join(p.text for p in rule.subscriptions)
+    # A narrowed deny also applies when the broker names no subscription (it never gets weaker than an allow).
+    return f"subscription matches {names}" + (" or is not named" if rule.effect == "deny" else "")
 
 
 def build_matrix(snapshot: PolicySnapshot) -> AccessMatrix:

@@ -197,3 +197,79 @@ def test_example_policy_promises(examples: Path) -> None:
     assert not ask(snap, writer, "topic.consume", topic, "any")[0]
     assert not ask(snap, reader, "topic.produce", topic)[0]
     assert ask(snap, "spiffe://meshgate.test/ns/acme-admin/sa/admin", "tenant.admin", "acme")[0]
+
+
+NARROWED = (
+    HEADER
+    + """\
+metadata: {name: n}
+rules:
+  - name: janitor-cleans
+    effect: allow
+    subjects: [{role: janitor}]
+    actions: [topic.expire_messages, topic.peek_messages, topic.consume, namespace.unsubscribe]
+    resources: [shop]
+  - name: never-audit-subscriptions
+    effect: deny
+    subjects: [{role: janitor}]
+    actions: [topic.expire_messages, topic.peek_messages, topic.consume, namespace.unsubscribe]
+    resources: [shop]
+    subscriptions: ["audit-*"]
+  - name: intern-peeks-own
+    effect: allow
+    subjects: [{role: intern}]
+    actions: [topic.peek_messages, topic.expire_messages]
+    resources: [shop]
+    subscriptions: ["intern-*"]
+"""
+)
+
+
+@pytest.mark.parametrize(
+    ("action", "resource"),
+    [
+        ("topic.expire_messages", "persistent://shop/orders/x"),  # all subscriptions at once
+        ("topic.peek_messages", "persistent://shop/orders/x"),  # examine, get by id
+        ("topic.consume", "persistent://shop/orders/x"),
+        ("namespace.unsubscribe", "shop/orders"),  # the broker never names one for namespaces
+    ],
+)
+def test_a_narrowed_deny_applies_when_no_subscription_is_named(
+    write_policy: WritePolicy, action: str, resource: str
+) -> None:
+    """Pulsar asks these without a subscription; a deny narrowed to subscriptions must not be weaker than
+    the allow it guards, so it applies when the subscription is unknown (#16)."""
+    snap = load_policy(write_policy({"n.yaml": NARROWED}))
+    assert ask(snap, "janitor", action, resource) == (
+        False,
+        "denied_by_rule",
+        "n.yaml#never-audit-subscriptions",
+    )
+    assert ask(snap, "janitor", action, resource, "audit-1") == (
+        False, "denied_by_rule", "n.yaml#never-audit-subscriptions",
+    )  # fmt: skip
+    assert ask(snap, "janitor", action, resource, "work") == (
+        True,
+        "allowed_by_rule",
+        "n.yaml#janitor-cleans",
+    )
+
+
+def test_a_narrowed_allow_still_needs_a_matching_subscription(write_policy: WritePolicy) -> None:
+    snap = load_policy(write_policy({"n.yaml": NARROWED}))
+    topic = "persistent://shop/orders/x"
+    for action in ("topic.peek_messages", "topic.expire_messages"):
+        assert ask(snap, "intern", action, topic) == (False, "no_matching_rule", "")
+        assert ask(snap, "intern", action, topic, "intern-1") == (
+            True,
+            "allowed_by_rule",
+            "n.yaml#intern-peeks-own",
+        )
+
+
+def test_who_can_says_a_narrowed_deny_also_covers_no_subscription(write_policy: WritePolicy) -> None:
+    snap = load_policy(write_policy({"n.yaml": NARROWED}))
+    found = snap.who_can("topic.expire_messages", parse_resource("persistent://shop/orders/x"))
+    conditions = {g.rule_id: g.condition for g in found}
+    assert conditions["n.yaml#never-audit-subscriptions"] == "subscription matches audit-* or is not named"
+    assert conditions["n.yaml#intern-peeks-own"] == "subscription matches intern-*"

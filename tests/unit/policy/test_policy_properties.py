@@ -192,6 +192,8 @@ def oracle_rule(rule: dict[str, Any], req: AccessRequest) -> bool:
             if subs is None or req.action not in SUBSCRIPTION_ACTIONS:
                 return True
             subs = [s.replace("{ns}", bindings.get("ns", "{ns}")) for s in subs]
+            if not req.subscription and rule["effect"] == "deny":  # unknown: a narrowed deny applies
+                return True
             if req.subscription and any(re.fullmatch(glob(s), req.subscription) for s in subs):
                 return True
     return False

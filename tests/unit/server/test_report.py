@@ -54,7 +54,7 @@ def test_matrix_cells_follow_the_engine(folder: Path) -> None:
     rows = {(r.subject, r.resource): r for r in matrix.rows}
     wide = rows[(APP, "persistent://shop/orders/*")]
     assert wide.verdict("topic.produce") == "allow"
-    assert wide.verdict("topic.consume") == "allow unless subscription matches quarantine-*"
+    assert wide.verdict("topic.consume") == "allow unless subscription matches quarantine-* or is not named"
     assert wide.verdict("namespace.create_topic") == ""
     assert rows[(APP, "persistent://shop/orders/audit")].verdict("topic.produce") == "deny"
     assert rows[("role:ops", "shop")].verdict("topic.produce") == "audit"
@@ -72,12 +72,12 @@ def test_report_prints_the_table_and_writes_html(
         f"policy revision {revision}" in out and "super-users (every action on every resource): root" in out
     )
     assert "  persistent://shop/orders/audit  deny   [orders.yaml#app-not-audit]  topic.produce" in out
-    assert "topic.consume (unless subscription matches quarantine-*)" in out
+    assert "topic.consume (unless subscription matches quarantine-* or is not named)" in out
     html = page.read_text()
     assert revision in html and '<th class="action">topic.produce</th>' in html
     assert 'class="deny" title="deny — orders.yaml#app-not-audit"' in html
     assert (
-        'class="cond" title="allow unless subscription matches quarantine-* — '
+        'class="cond" title="allow unless subscription matches quarantine-* or is not named — '
         "orders.yaml#app-produces, " in html
     )
 
