@@ -20,6 +20,7 @@ from meshgate.errors import MeshgateError, PolicyError
 from meshgate.model import AccessRequest, Decision
 from meshgate.policy.diff import diff
 from meshgate.policy.engine import PolicySnapshot
+from meshgate.policy.lint import lint
 from meshgate.policy.loader import compile_source, load_policy, read_source
 from meshgate.policy.resources import parse_resource
 from meshgate.policy.revision import describe
@@ -112,10 +113,13 @@ def cmd_validate(args: argparse.Namespace) -> int:
     except PolicyError as exc:
         print(f"invalid: {exc.message}", file=sys.stderr)
         return EXIT_NO
+    warnings = lint(source.documents(tests=False)[0], snapshot.rules)
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     tests = sum(len(s.tests) for s in suites)
-    counts = f"{len(snapshot.rules)} rules, {len(suites)} suites ({tests} tests)"
+    counts = f"{len(snapshot.rules)} rules, {len(suites)} suites ({tests} tests), {len(warnings)} warnings"
     print(f"valid: {counts}, revision {describe(snapshot.revision, snapshot.commit)}")
-    return EXIT_YES
+    return EXIT_NO if warnings and args.strict else EXIT_YES
 
 
 def print_report(report: TestReport, verbose: bool) -> None:
@@ -227,9 +231,12 @@ def _register_questions(subparsers: Any) -> None:
 
 
 def _register_folder_commands(subparsers: Any) -> None:
-    validate = subparsers.add_parser("validate", help="parse, schema-check and compile a policy folder")
+    validate = subparsers.add_parser(
+        "validate", help="parse, schema-check and compile a policy folder; warn about rules that mislead"
+    )
     _common(validate)
     validate.add_argument("folder", type=Path)
+    validate.add_argument("--strict", action="store_true", help="exit 1 when there are warnings")
     validate.add_argument(
         "--superuser", action="append", default=[], help="a configured super-user, for the revision"
     )

@@ -56,10 +56,11 @@ def compile_subject(raw: dict[str, Any], naming: Naming) -> Subject:
 
 
 @lru_cache(maxsize=4096)
-def action_set(patterns: tuple[str, ...]) -> frozenset[str]:
-    """One shared set per distinct action list: most rules repeat a few lists (`[produce]`), and a
-    `tenant-admin` set holds ~100 names. Raises PolicyError for the first unknown pattern."""
-    return expand_patterns(patterns)
+def action_set(patterns: tuple[str, ...], effect: Effect = "allow") -> frozenset[str]:
+    """One shared set per distinct action list and effect: most rules repeat a few lists (`[produce]`),
+    and a `tenant-admin` set holds ~100 names. In a deny rule a wildcard also stands for `superuser` and
+    `tenant.admin`; in an allow rule they must be named. Raises PolicyError for the first unknown pattern."""
+    return expand_patterns(patterns, grants=effect == "deny")
 
 
 class _Compiler:
@@ -90,17 +91,18 @@ class _Compiler:
         )
         return []
 
-    def actions(self, patterns: tuple[str, ...], path: JsonPath) -> frozenset[str]:
+    def actions(self, patterns: tuple[str, ...], effect: Effect, path: JsonPath) -> frozenset[str]:
         """The concrete actions of `patterns`; each unknown pattern is reported at its own line."""
+        grants = effect == "deny"
         try:
-            return action_set(patterns)
+            return action_set(patterns, effect)
         except PolicyError:
-            found = self.each(patterns, (*path, "actions"), lambda a: expand_patterns([a]))
+            found = self.each(patterns, (*path, "actions"), lambda a: expand_patterns([a], grants=grants))
             return frozenset().union(*found)
 
     def rule(self, raw: dict[str, Any], path: JsonPath, order: int) -> CompiledRule | None:
         before = len(self.errors)
-        actions = self.actions(tuple(raw["actions"]), path)
+        actions = self.actions(tuple(raw["actions"]), raw["effect"], path)
         subs = raw.get("subscriptions")
         rule = CompiledRule(
             id=f"{self.doc.file}#{raw['name']}",

@@ -150,6 +150,34 @@ def test_validate(examples: Path, write_policy: WritePolicy, capsys: pytest.Capt
     assert code == 1 and "p.yaml:4: rules: [] should be non-empty" in err
 
 
+def test_validate_warns_with_file_and_line(
+    write_policy: WritePolicy, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Rules that read like more than they do are reported; `--strict` makes a warning fail the check."""
+    folder = write_policy(
+        {
+            "p.yaml": HEADER
+            + """\
+metadata: {name: p}
+rules:
+  - {name: root, effect: allow, subjects: [{role: root}], actions: ["*"], resources: ["*"]}
+  - {name: ops, effect: allow, subjects: [{role: ops}], actions: [superuser], resources: ["*"]}
+  - {name: no-sinks, effect: deny, subjects: [{role: ops}], actions: [namespace.sinks], resources: ["*"]}
+"""
+        }
+    )
+    code, out, err = run(capsys, "validate", str(folder))
+    assert code == 0 and out.startswith("valid: 3 rules, 0 suites (0 tests), 3 warnings, revision sha256:")
+    lines = err.splitlines()
+    assert [line.split(": ")[:2] for line in lines] == [["warning", "p.yaml:5"]] * 2 + [
+        ["warning", "p.yaml:7"]
+    ]
+    assert "add a rule with `actions: [superuser]`" in lines[0]
+    assert "deny rule 'p.yaml#no-sinks' never runs for role:ops where rule 'p.yaml#ops'" in lines[2]
+    code, _, _ = run(capsys, "validate", "--strict", str(folder))
+    assert code == 1
+
+
 SUITE = """\
 apiVersion: meshgate.dev/v1
 kind: PolicyTestSuite

@@ -273,3 +273,42 @@ def test_who_can_says_a_narrowed_deny_also_covers_no_subscription(write_policy: 
     conditions = {g.rule_id: g.condition for g in found}
     assert conditions["n.yaml#never-audit-subscriptions"] == "subscription matches audit-* or is not named"
     assert conditions["n.yaml#intern-peeks-own"] == "subscription matches intern-*"
+
+
+STARS = (
+    HEADER
+    + """\
+metadata: {name: s}
+rules:
+  - {name: bot-does-all, effect: allow, subjects: [{role: bot}], actions: ["*"], resources: ["*"]}
+  - {name: ops-tenant-star, effect: allow, subjects: [{role: ops}], actions: ["tenant.*"], resources: [shop]}
+  - {name: root-named, effect: allow, subjects: [{role: root}, {role: gone}], actions: [superuser],
+     resources: ["*"]}
+  - {name: gone-denied-all, effect: deny, subjects: [{role: gone}], actions: ["*"], resources: ["*"]}
+"""
+)
+
+
+def test_a_wildcard_in_an_allow_grants_neither_superuser_nor_tenant_admin(write_policy: WritePolicy) -> None:
+    """Holding either grant makes Pulsar skip explicit denies; `*` must not hand them out silently (#16)."""
+    snap = load_policy(write_policy({"s.yaml": STARS}))
+    assert ask(snap, "bot", "superuser", "") == (False, "no_matching_rule", "")
+    assert ask(snap, "bot", "tenant.admin", "shop") == (False, "no_matching_rule", "")
+    assert ask(snap, "bot", "cluster.delete_cluster", "cluster:c") == (
+        True,
+        "allowed_by_rule",
+        "s.yaml#bot-does-all",
+    )
+    assert ask(snap, "ops", "tenant.admin", "shop") == (False, "no_matching_rule", "")
+    assert ask(snap, "ops", "tenant.get_tenant", "shop") == (
+        True,
+        "allowed_by_rule",
+        "s.yaml#ops-tenant-star",
+    )
+    assert ask(snap, "root", "superuser", "") == (True, "allowed_by_rule", "s.yaml#root-named")
+
+
+def test_a_wildcard_in_a_deny_still_denies_the_grants(write_policy: WritePolicy) -> None:
+    """A deny never gets weaker: `*` in a deny keeps covering superuser and tenant.admin."""
+    snap = load_policy(write_policy({"s.yaml": STARS}))
+    assert ask(snap, "gone", "superuser", "") == (False, "denied_by_rule", "s.yaml#gone-denied-all")

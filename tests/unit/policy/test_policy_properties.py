@@ -45,6 +45,7 @@ REQUEST_ACTIONS = [
     "namespace.get_topics",
     "tenant.admin",
     "topic.terminate",
+    "superuser",
 ]
 # Every topic here is in Pulsar's table (tests/conformance/pulsar_names), which the oracle reads.
 REQUEST_RESOURCES = ["persistent://a/n1/t1", "persistent://a/n1/t1-partition-2", "non-persistent://b/n2/t3",
@@ -164,22 +165,23 @@ def oracle_resource(pattern: str, bindings: dict[str, str], req: AccessRequest) 
     return bool(tenant) and re.fullmatch(glob(pattern), tenant) is not None
 
 
-def oracle_action(patterns: list[str], action: str) -> bool:
+def oracle_action(patterns: list[str], action: str, effect: str) -> bool:
     verbs = {
         "produce": {"topic.produce", "topic.lookup"},
         "consume": {"topic.consume", "topic.subscribe", "topic.lookup"},
     }
+    wildcard = effect == "deny" or action not in ("superuser", "tenant.admin")  # an allow names grants
     return any(
-        p == "*"
+        (p == "*" and wildcard)
         or p == action
-        or (p.endswith(".*") and action.startswith(p[:-1]))
+        or (p.endswith(".*") and action.startswith(p[:-1]) and wildcard)
         or action in verbs.get(p, set())
         for p in patterns
     )
 
 
 def oracle_rule(rule: dict[str, Any], req: AccessRequest) -> bool:
-    if not oracle_action(rule["actions"], req.action):
+    if not oracle_action(rule["actions"], req.action, rule["effect"]):
         return False
     for subject in rule["subjects"]:
         bindings = oracle_subject(subject, req)
