@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -41,11 +42,11 @@ def _produce(state: dict[str, str], identity: str, topic: str, count: int) -> in
             str(pki / f"{identity}.cert.pem"), str(pki / f"{identity}.key.pem")
         ),
         tls_trust_certs_file_path=str(pki / "ca.pem"),
-        operation_timeout_seconds=5,
+        operation_timeout_seconds=30,
         logger=pulsar.ConsoleLogger(pulsar.LoggerLevel.Warn),  # the demo's own lines stay readable
     )
     try:
-        producer = client.create_producer(topic, send_timeout_millis=3000)
+        producer = client.create_producer(topic, send_timeout_millis=10_000)
         print(f"producing to {topic} as {identity}; Ctrl-C stops", flush=True)
         sent = 0
         while count == 0 or sent < count:
@@ -62,8 +63,16 @@ def _produce(state: dict[str, str], identity: str, topic: str, count: int) -> in
         print(f"cannot produce to {topic} as {identity}: {error}", file=sys.stderr)
         return 1
     finally:
-        client.close()
+        _close_quickly(client)
     return 0
+
+
+def _close_quickly(client: object) -> None:
+    """A producer the broker has refused may keep close() waiting for the operation timeout; Ctrl-C should
+    not wait that long, so give it two seconds and leave the rest to the process exit."""
+    closer = threading.Thread(target=client.close, daemon=True)  # type: ignore[attr-defined]
+    closer.start()
+    closer.join(timeout=2)
 
 
 if __name__ == "__main__":

@@ -121,12 +121,12 @@ def test_quickstart_runs_verbatim_against_make_run_and_ctrl_c_stops_it(
     (_, [producer_command]), (_, questions), (_, [add_deny, audit_query]), (_, checks) = blocks
     producer, produced = _start(["bash", "-c", f"exec {producer_command}"])
     try:
-        sent = produced.wait_for("sent message 2", timeout=60)
+        sent = produced.wait_for("sent message 2", timeout=120)
         explain, _who_can = (_run(command) for command in questions)
         assert json.loads(explain)["allowed"] is True
 
         _run(add_deny)
-        produced.wait_for("send failed", timeout=15, after=sent)
+        produced.wait_for("send failed", timeout=30, after=sent)
         assert "no-more-demo" in _run(audit_query)
 
         readyz, deny_explain, _, metrics = (_run(command) for command in checks)
