@@ -8,7 +8,6 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import grpc
 import pulsar
@@ -19,6 +18,7 @@ from meshgate.v1 import meshgate_pb2_grpc as pb_grpc
 from devtools import pki as dev_pki
 from devtools.broker import StandaloneBroker
 from devtools.service import MeshgateProcess, audit_file, write_config
+from tests.support.audit_log import records_about
 
 pytestmark = pytest.mark.e2e
 
@@ -34,20 +34,6 @@ def _client(broker: StandaloneBroker, pki: dev_pki.DevPki, name: str) -> pulsar.
         tls_trust_certs_file_path=str(pki.ca_file),
         operation_timeout_seconds=10,
     )
-
-
-def _records_for(path: Path, topic: str, want: int, timeout: float = 15.0) -> list[dict[str, Any]]:
-    """The audit records about `topic`, once at least `want` of them are on disk."""
-    deadline = time.monotonic() + timeout
-    while True:
-        found = [r for r in map(json.loads, path.read_text().splitlines()) if _about(r, topic)]
-        if len(found) >= want or time.monotonic() > deadline:
-            return found
-        time.sleep(0.1)
-
-
-def _about(record: dict[str, Any], topic: str) -> bool:
-    return str(record.get("resource", {}).get("topic", "")).startswith(topic)
 
 
 def _secrets(pki: dev_pki.DevPki) -> list[str]:
@@ -69,7 +55,7 @@ def test_audit_file_has_every_broker_decision_and_no_secret(
         writer.close()
         reader.close()
     path = audit_file(meshgate.config)
-    records = _records_for(path, topic, want=2)
+    records = records_about(path, topic, want=2)
     produce = [r for r in records if r["action"] == "topic.produce"]
     allowed = [r for r in produce if r["principal"] == WRITER and r["decision"] == "allow"]
     denied = [r for r in produce if r["principal"] == READER and r["decision"] == "deny"]

@@ -11,31 +11,15 @@ from __future__ import annotations
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import pulsar
 import pytest
 
 from devtools import pki as dev_pki
 from devtools.broker import StandaloneBroker
+from tests.support.pulsar_clients import tls_client as client
 
 pytestmark = pytest.mark.e2e
-
-
-@contextmanager
-def client(broker: StandaloneBroker, pki: dev_pki.DevPki, name: str) -> Iterator[pulsar.Client]:
-    auth = pulsar.AuthenticationTLS(str(pki.cert(name)), str(pki.key(name)))
-    instance = pulsar.Client(
-        broker.service_url_tls,
-        authentication=auth,
-        tls_trust_certs_file_path=str(pki.ca_file),
-        operation_timeout_seconds=10,
-    )
-    try:
-        yield instance
-    finally:
-        instance.close()
 
 
 def _topic_name() -> str:
