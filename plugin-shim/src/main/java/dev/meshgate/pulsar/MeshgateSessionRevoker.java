@@ -11,17 +11,24 @@ import org.apache.pulsar.broker.service.Producer;
 import org.apache.pulsar.broker.service.ServerCnx;
 import org.apache.pulsar.broker.service.Subscription;
 import org.apache.pulsar.common.api.proto.BaseCommand;
+import org.apache.pulsar.common.api.proto.ServerError;
+import org.apache.pulsar.common.intercept.InterceptException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Revokes live sessions when the policy changes. Pulsar authorizes a producer or consumer only when it
+ * The shim's broker interceptor, for what the authorization provider alone cannot do.
+ *
+ * <p>Revokes live sessions when the policy changes. Pulsar authorizes a producer or consumer only when it
  * is created, and re-checks it only when Pulsar's own stored policies change. This broker interceptor is
  * the one supported plugin point that is handed the {@link PulsarService}: on every new policy revision
  * it asks each connected producer and consumer to re-check its permission
  * ({@code Producer/Consumer.checkPermissionsAsync()}, the broker's own re-check), which goes through the
  * meshgate authorization provider (whose cache the new revision has already emptied) and disconnects
  * those now denied.
+ *
+ * <p>Authorizes the binary schema commands the broker does not check itself ({@link SchemaCommandGuard}):
+ * an interceptor sees every command before the broker handles it, and may refuse it.
  *
  * <p>Loaded through {@code brokerInterceptors=meshgate-session-revoker} and a one-file .nar in
  * {@code brokerInterceptorsDirectory}; the class itself comes from the shim jar on the broker classpath
@@ -33,12 +40,14 @@ public class MeshgateSessionRevoker implements BrokerInterceptor {
 
     private MeshgateRuntime runtime;
     private RevisionWatcher.Listener listener;
+    private volatile SchemaCommandGuard schemaGuard;
 
     @Override
     public void initialize(PulsarService pulsar) throws Exception {
         ServiceConfiguration conf = pulsar.getConfiguration();
         if (!conf.isAuthorizationEnabled()) {
-            LOG.warn("meshgate: authorizationEnabled=false, so there are no sessions to revoke; revoker idle");
+            LOG.warn("meshgate: authorizationEnabled=false, so there are no sessions to revoke and no commands to"
+                    + " authorize; interceptor idle");
             return;
         }
         MeshgateConfig config;
@@ -50,7 +59,11 @@ public class MeshgateSessionRevoker implements BrokerInterceptor {
         runtime = MeshgateRuntime.acquire(config);
         listener = (previous, current) -> recheck(pulsar.getBrokerService(), current);
         runtime.watcher().addListener(listener);
-        LOG.info("meshgate: connected producers and consumers are re-authorized on every policy revision");
+        schemaGuard = new SchemaCommandGuard(
+                SchemaCommandGuard.broker(() -> pulsar.getBrokerService().getAuthorizationService()),
+                config.deadlineMillis(), runtime.metrics());
+        LOG.info("meshgate: connected producers and consumers are re-authorized on every policy revision;"
+                + " binary GetSchema needs topic.lookup and GetOrCreateSchema topic.produce");
     }
 
     private void recheck(BrokerService brokers, String revision) {
@@ -74,8 +87,18 @@ public class MeshgateSessionRevoker implements BrokerInterceptor {
     }
 
     @Override
-    public void onPulsarCommand(BaseCommand command, ServerCnx cnx) {
-        // Nothing to do per command: authorization happens when producers and consumers are created.
+    public void onPulsarCommand(BaseCommand command, ServerCnx cnx) throws InterceptException {
+        // Producers, consumers and lookups are authorized by the broker itself; only the schema commands here.
+        if (schemaGuard == null || !SchemaCommandGuard.guards(command)) {
+            return;
+        }
+        try {
+            schemaGuard.check(command, ConnectionPrincipals.of(cnx));
+        } catch (RuntimeException e) {
+            LOG.error("meshgate: refusing {} on {}: could not check it", command.getType(), cnx, e);
+            throw new InterceptException(ServerError.AuthorizationError.getValue(),
+                    "meshgate: the authorization check failed; refused");
+        }
     }
 
     @Override
@@ -95,6 +118,8 @@ public class MeshgateSessionRevoker implements BrokerInterceptor {
 
     @Override
     public void close() {
+        // The schema guard stays: a command that arrives while the broker shuts down is still checked (and
+        // refused once the providers' runtime is gone), never waved through.
         if (runtime != null) {
             runtime.watcher().removeListener(listener);
             MeshgateRuntime.release(runtime);

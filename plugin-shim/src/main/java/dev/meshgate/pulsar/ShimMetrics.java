@@ -25,6 +25,7 @@ final class ShimMetrics {
     private final Counter prefetches;
     private final Histogram batchItems;
     private final Counter queueExpired;
+    private final Counter schemaCommands;
     private final CacheCollector cache;
 
     ShimMetrics(CollectorRegistry registry) {
@@ -62,6 +63,9 @@ final class ShimMetrics {
         queueExpired = Counter.build("meshgate_shim_queue_expired_total",
                 "Questions whose deadline passed while they waited for a free call slot, by RPC.")
                 .labelNames("rpc").register(registry);
+        schemaCommands = Counter.build("meshgate_shim_schema_commands_total",
+                "Binary schema commands checked by the broker interceptor, by command and result (allow/deny).")
+                .labelNames("command", "result").register(registry);
         cache = new CacheCollector().register(registry);
     }
 
@@ -111,6 +115,10 @@ final class ShimMetrics {
 
     void queueExpired(String rpc) {
         queueExpired.labels(rpc).inc();
+    }
+
+    void schemaCommand(String command, boolean allowed) {
+        schemaCommands.labels(command, allowed ? "allow" : "deny").inc();
     }
 
     void sessionRecheck(String kind) {
