@@ -18,11 +18,12 @@ import grpc
 from google.protobuf.message import DecodeError
 from meshgate.authn import Authenticator
 from meshgate.authz import Authorizer
-from meshgate.identity import CachedX509Verifier, L5dClientIdAuthenticator, LinkerdNaming
+from meshgate.identity import CachedX509Verifier, L5dClientIdAuthenticator
 from meshgate.identity.l5d import is_loopback
 from meshgate.model import AccessRequest, Identity, Resource
 from meshgate.policy import PolicyStore, load_policy
 from meshgate.policy.naive import naive_decide
+from meshgate.principal import LinkerdNaming
 from meshgate.server.revision_feed import RevisionFeed
 from meshgate.server.servicer import AuthenticationServicer, AuthorizationServicer
 from meshgate.v1 import meshgate_pb2 as pb

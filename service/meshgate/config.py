@@ -20,8 +20,8 @@ import yaml
 from meshgate import configparse as p
 from meshgate.audit.config import AuditConfig, parse_audit_config
 from meshgate.errors import ConfigError
-from meshgate.identity import LinkerdNaming
 from meshgate.oidc import IssuerConfig, OidcSettings, parse_issuers, parse_oidc_settings
+from meshgate.principal.linkerd import LinkerdNaming
 
 ENV_PREFIX = "MESHGATE_"
 

@@ -25,9 +25,10 @@ from typing import Any
 from meshgate.clock import Clock, FixedClock, SystemClock
 from meshgate.config import IdentityConfig, ServiceConfig, load_config
 from meshgate.errors import AuthenticationError, MeshgateError
-from meshgate.identity import FileTrustBundles, LinkerdNaming, X509SvidVerifier
+from meshgate.identity import FileTrustBundles, X509SvidVerifier
 from meshgate.model import Identity
 from meshgate.oidc import Fetcher, authenticate_token_once
+from meshgate.principal.linkerd import LinkerdNaming
 
 EXIT_OK, EXIT_REJECTED, EXIT_ERROR = 0, 1, 2
 _PEM_CERT = re.compile(rb"-----BEGIN CERTIFICATE-----(.*?)-----END CERTIFICATE-----", re.DOTALL)

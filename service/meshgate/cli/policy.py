@@ -24,16 +24,16 @@ from meshgate.policy.lint import lint
 from meshgate.policy.loader import compile_source, load_policy, read_source
 from meshgate.policy.resources import parse_resource
 from meshgate.policy.revision import describe
-from meshgate.policy.subjects import MeshNaming
 from meshgate.policy.testing import TestReport, load_suites, run_suites
 from meshgate.policy.whocan import Grantee
+from meshgate.principal.linkerd import LinkerdNaming
 
 EXIT_YES, EXIT_NO, EXIT_ERROR = 0, 1, 2
-_DEFAULT_NAMING = MeshNaming()
+_DEFAULT_NAMING = LinkerdNaming()
 
 
-def _naming(args: argparse.Namespace) -> MeshNaming:
-    return MeshNaming(args.trust_domain, args.control_plane_namespace)
+def _naming(args: argparse.Namespace) -> LinkerdNaming:
+    return LinkerdNaming(trust_domain=args.trust_domain, control_plane_namespace=args.control_plane_namespace)
 
 
 def _load(folder: Path, args: argparse.Namespace) -> PolicySnapshot:

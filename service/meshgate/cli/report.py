@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from meshgate.errors import MeshgateError
-from meshgate.policy import MeshNaming, load_policy
+from meshgate.policy import load_policy
+from meshgate.principal.linkerd import LinkerdNaming
 from meshgate.report.matrix import build_matrix
 from meshgate.report.render import render_html, render_text
 
@@ -31,8 +32,10 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    naming = MeshNaming(args.trust_domain, args.control_plane_namespace)
     try:
+        naming = LinkerdNaming(
+            trust_domain=args.trust_domain, control_plane_namespace=args.control_plane_namespace
+        )
         snapshot = load_policy(args.policy, superusers=args.superuser, naming=naming)
     except MeshgateError as err:
         print(f"meshgate report: {err}", file=sys.stderr)

@@ -2,7 +2,8 @@
 
 A workload's canonical principal is `spiffe://<trust-domain>/ns/<ns>/sa/<sa>`. It comes from an X.509-SVID
 (SPIFFE URI SAN), a Linkerd client certificate (DNS-form identity) or, for HTTP from the local proxy only,
-the `l5d-client-id` header. Verification is pure; bundles arrive through `TrustBundleSource`.
+the `l5d-client-id` header. Verification is pure; bundles arrive through `TrustBundleSource`. The names
+themselves (SPIFFE IDs, Linkerd names, trust domains) are `meshgate.principal`'s.
 """
 
 from meshgate.identity.bundles import StaticTrustBundles, TrustBundleSource
@@ -10,8 +11,6 @@ from meshgate.identity.cache import CachedX509Verifier, CacheStats
 from meshgate.identity.codes import IdentityCode
 from meshgate.identity.filebundles import FileTrustBundles, ReloadStatus, parse_specs
 from meshgate.identity.l5d import L5dClientIdAuthenticator
-from meshgate.identity.linkerd import LinkerdNaming
-from meshgate.identity.spiffeid import SpiffeID, parse_spiffe_id, workload_id
 from meshgate.identity.x509svid import X509SvidVerifier
 
 __all__ = [
@@ -20,13 +19,9 @@ __all__ = [
     "FileTrustBundles",
     "IdentityCode",
     "L5dClientIdAuthenticator",
-    "LinkerdNaming",
     "ReloadStatus",
-    "SpiffeID",
     "StaticTrustBundles",
     "TrustBundleSource",
     "X509SvidVerifier",
     "parse_specs",
-    "parse_spiffe_id",
-    "workload_id",
 ]

@@ -11,7 +11,7 @@ from typing import Protocol
 
 from cryptography import x509
 
-from meshgate.identity.spiffeid import parse_trust_domain
+from meshgate.principal.trustdomain import parse_trust_domain
 
 
 class TrustBundleSource(Protocol):

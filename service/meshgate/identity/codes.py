@@ -10,6 +10,7 @@ from enum import StrEnum
 from typing import NoReturn
 
 from meshgate.errors import AuthenticationError
+from meshgate.principal.codes import PrincipalCode
 
 
 class IdentityCode(StrEnum):
@@ -19,7 +20,7 @@ class IdentityCode(StrEnum):
     NO_IDENTITY = "no_identity"  # no URI SAN and no Linkerd DNS-form identity
     MULTIPLE_URI_SANS = "multiple_uri_sans"  # an X.509-SVID has exactly one URI SAN
     AMBIGUOUS_IDENTITY = "ambiguous_identity"  # more than one Linkerd DNS-form identity
-    MALFORMED_SPIFFE_ID = "malformed_spiffe_id"  # the URI SAN is not a valid SPIFFE ID
+    MALFORMED_SPIFFE_ID = PrincipalCode.MALFORMED_SPIFFE_ID.value  # the URI SAN is not a valid SPIFFE ID
     SVID_LEAF_IS_CA = "svid_leaf_is_ca"  # basicConstraints cA=true in the leaf
     BAD_KEY_USAGE = "bad_key_usage"  # key usage absent, non-critical, no digitalSignature, or a CA bit
     BAD_EKU = "bad_eku"  # EKU present without clientAuth

@@ -20,7 +20,7 @@ from meshgate.clock import Clock, SystemClock
 from meshgate.errors import ConfigError
 from meshgate.identity.bundles import StaticTrustBundles
 from meshgate.identity.names import ca_trust_domain
-from meshgate.identity.spiffeid import parse_trust_domain
+from meshgate.principal.trustdomain import parse_trust_domain
 
 BundleFiles = Mapping[str, Sequence[Path]]
 

@@ -10,8 +10,8 @@ import ipaddress
 from urllib.parse import unquote
 
 from meshgate.identity.codes import IdentityCode, fail
-from meshgate.identity.linkerd import LinkerdNaming
 from meshgate.model import CredentialKind, Identity
+from meshgate.principal.linkerd import LinkerdNaming
 
 HEADER = "l5d-client-id"
 

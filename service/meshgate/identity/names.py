@@ -8,9 +8,9 @@ from cryptography import x509
 
 from meshgate.identity.certs import extension
 from meshgate.identity.codes import IdentityCode, fail
-from meshgate.identity.linkerd import LinkerdNaming
-from meshgate.identity.spiffeid import SCHEME, SpiffeID, parse_spiffe_id
 from meshgate.model import CredentialKind
+from meshgate.principal.linkerd import LinkerdNaming
+from meshgate.principal.spiffeid import SCHEME, SpiffeID, parse_spiffe_id
 
 
 @dataclass(frozen=True, slots=True)

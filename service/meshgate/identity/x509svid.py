@@ -19,11 +19,11 @@ from meshgate.clock import Clock
 from meshgate.identity.bundles import TrustBundleSource
 from meshgate.identity.certs import check_validity, describe, one_line, parse_chain
 from meshgate.identity.codes import IdentityCode, fail
-from meshgate.identity.linkerd import LinkerdNaming
 from meshgate.identity.names import ca_trust_domain, leaf_name
 from meshgate.identity.profile import check_leaf_profile
-from meshgate.identity.spiffeid import SpiffeID
 from meshgate.model import Identity
+from meshgate.principal.linkerd import LinkerdNaming
+from meshgate.principal.spiffeid import SpiffeID
 
 DEFAULT_MAX_SKEW_SECONDS = 30.0
 DEFAULT_MAX_CHAIN_LENGTH = 6  # leaf + intermediates as presented; SPIRE nests a few at most

@@ -8,7 +8,8 @@ from enum import StrEnum
 
 from meshgate import configparse as p
 from meshgate.errors import ConfigError
-from meshgate.oidc.principal import PrincipalRule, check_trust_domain, parse_principal_rule
+from meshgate.oidc.principal import PrincipalRule, parse_principal_rule
+from meshgate.principal.trustdomain import trust_domain_setting
 
 # Asymmetric algorithms only. `none` and HS* can never be configured.
 SUPPORTED_ALGORITHMS = frozenset(
@@ -83,7 +84,7 @@ def _parse_one(raw: object, where: str) -> IssuerConfig:
         leeway_seconds=p.get_int(raw, "leeway_seconds", where, 0, low=0, high=MAX_LEEWAY_SECONDS),
         principal=_principal(raw, where, kind),
         expose_claims=p.get_str_list(raw, "expose_claims", where),
-        trust_domain=check_trust_domain(
+        trust_domain=trust_domain_setting(
             p.get_str(raw, "trust_domain", where, DEFAULT_TRUST_DOMAIN), f"{where}.trust_domain"
         ),
         require_kid=p.get_bool(raw, "require_kid", where, True),

@@ -1,7 +1,8 @@
 """Map verified claims to a principal string and to exposed attributes.
 
 SSO issuers use a `PrincipalRule`: a plain claim name (`sub`, `email`, `preferred_username`) or a template
-such as `"oidc:{iss}#{sub}"`. Kubernetes issuers map `system:serviceaccount:<ns>:<sa>` to a SPIFFE ID.
+such as `"oidc:{iss}#{sub}"`. Kubernetes issuers map `system:serviceaccount:<ns>:<sa>` to the workload's
+SPIFFE ID (`meshgate.principal` owns both shapes).
 """
 
 from __future__ import annotations
@@ -13,13 +14,11 @@ from dataclasses import dataclass
 
 from meshgate.errors import ConfigError
 from meshgate.oidc.reasons import Reason, fail
+from meshgate.principal.k8snames import service_account_of
+from meshgate.principal.spiffeid import workload_id
 
 PLAIN_CLAIMS = frozenset({"sub", "email", "preferred_username"})
 _CLAIM_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
-_DNS_LABEL = r"[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?"
-_DNS_SUBDOMAIN = r"[a-z0-9](?:[-.a-z0-9]{0,251}[a-z0-9])?"
-_SA_SUB = re.compile(rf"system:serviceaccount:({_DNS_LABEL}):({_DNS_SUBDOMAIN})")
-_TRUST_DOMAIN = re.compile(r"[a-z0-9._-]{1,255}")
 _MAX_VALUE = 1024
 
 
@@ -69,18 +68,11 @@ def claim_text(payload: Mapping[str, object], claim: str) -> str:
     return value
 
 
-def check_trust_domain(value: str, where: str) -> str:
-    if not _TRUST_DOMAIN.fullmatch(value):
-        raise ConfigError(f"{where}: not a valid SPIFFE trust domain")
-    return value
-
-
 def service_account_principal(sub: str, trust_domain: str) -> str:
-    match = _SA_SUB.fullmatch(sub)
-    if match is None:
+    account = service_account_of(sub)
+    if account is None:
         fail(Reason.BAD_CLAIM, "sub is not system:serviceaccount:<namespace>:<name>")
-    namespace, account = match.groups()
-    return f"spiffe://{trust_domain}/ns/{namespace}/sa/{account}"
+    return str(workload_id(trust_domain, *account))
 
 
 def exposed_attributes(payload: Mapping[str, object], names: tuple[str, ...]) -> dict[str, tuple[str, ...]]:

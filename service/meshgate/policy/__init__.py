@@ -10,7 +10,6 @@ up to date from a watched folder. The evaluator is pure; only the loader and rel
 from meshgate.policy.engine import PolicySnapshot
 from meshgate.policy.loader import load_policy
 from meshgate.policy.store import PolicyStore
-from meshgate.policy.subjects import MeshNaming
 from meshgate.policy.whocan import Grantee
 
-__all__ = ["Grantee", "MeshNaming", "PolicySnapshot", "PolicyStore", "load_policy"]
+__all__ = ["Grantee", "PolicySnapshot", "PolicyStore", "load_policy"]

@@ -16,15 +16,9 @@ from meshgate.errors import PolicyError
 from meshgate.policy.actions import SUBSCRIPTION_ACTIONS, expand_patterns
 from meshgate.policy.patterns import SegmentPattern, parse_segment
 from meshgate.policy.resources import ResourcePattern, parse_resource_pattern
-from meshgate.policy.subjects import (
-    Naming,
-    OidcSubject,
-    Subject,
-    linkerd_subject,
-    role_subject,
-    spiffe_subject,
-)
+from meshgate.policy.subjects import OidcSubject, Subject, linkerd_subject, role_subject, spiffe_subject
 from meshgate.policy.yamlsrc import JsonPath, SourceDoc
+from meshgate.principal.linkerd import LinkerdNaming
 
 Effect = Literal["allow", "deny"]
 T = TypeVar("T")
@@ -44,7 +38,7 @@ class CompiledRule:
     where: str  # file:line of the rule
 
 
-def compile_subject(raw: dict[str, Any], naming: Naming) -> Subject:
+def compile_subject(raw: dict[str, Any], naming: LinkerdNaming) -> Subject:
     if "spiffe" in raw:
         return spiffe_subject(raw["spiffe"])
     if "linkerd" in raw:
@@ -66,7 +60,7 @@ def action_set(patterns: tuple[str, ...], effect: Effect = "allow") -> frozenset
 class _Compiler:
     """Collects errors while compiling one document's rules."""
 
-    def __init__(self, doc: SourceDoc, naming: Naming, errors: list[str]) -> None:
+    def __init__(self, doc: SourceDoc, naming: LinkerdNaming, errors: list[str]) -> None:
         self.doc, self.naming, self.errors = doc, naming, errors
 
     def each(self, items: Sequence[T], path: JsonPath, parse: Callable[[T], Any]) -> list[Any]:
@@ -145,7 +139,9 @@ def _sub_vars(rule: CompiledRule) -> Iterable[frozenset[str]]:
     return [s.variables for s in rule.subscriptions or ()]
 
 
-def compile_documents(docs: Iterable[SourceDoc], naming: Naming) -> tuple[list[CompiledRule], list[str]]:
+def compile_documents(
+    docs: Iterable[SourceDoc], naming: LinkerdNaming
+) -> tuple[list[CompiledRule], list[str]]:
     """Rules of every AccessPolicy document in order, and every error found; ids must be unique."""
     rules: list[CompiledRule] = []
     errors: list[str] = []

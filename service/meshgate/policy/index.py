@@ -17,15 +17,13 @@ from typing import NamedTuple
 from meshgate.policy.compile import CompiledRule
 from meshgate.policy.resources import ResourcePattern
 from meshgate.policy.subjects import Subject
+from meshgate.principal.spiffeid import SCHEME
 
 
 class Entry(NamedTuple):
     rule: CompiledRule
     subject: Subject
     resource: ResourcePattern
-
-
-_SPIFFE = "spiffe://"
 
 
 def literal_prefix(subject: Subject) -> tuple[int, str]:
@@ -68,8 +66,8 @@ class _Bucket:
         out += self.exact.get(principal, ())
         if issuer:
             out += self.issuers.get(issuer, ())
-        if self.prefix_lengths and principal.startswith(_SPIFFE):
-            parts = principal[len(_SPIFFE) :].split("/")
+        if self.prefix_lengths and principal.startswith(SCHEME):
+            parts = principal[len(SCHEME) :].split("/")
             for length in self.prefix_lengths:
                 out += self.prefixed.get((length, "/".join(parts[:length])), ())
         out += self.patterns

@@ -19,8 +19,8 @@ from meshgate.policy.compile import compile_documents
 from meshgate.policy.engine import PolicySnapshot
 from meshgate.policy.gitrev import git_revision
 from meshgate.policy.revision import content_hash, describe, revision_of
-from meshgate.policy.subjects import MeshNaming, Naming
 from meshgate.policy.yamlsrc import SourceDoc, parse_documents, schema_errors
+from meshgate.principal.linkerd import LinkerdNaming
 
 _SUFFIXES = (".yaml", ".yml")
 _TEST_SUFFIXES = ("_test.yaml", "_test.yml")
@@ -35,9 +35,9 @@ class PolicySource:
     content_hash: str
     files: tuple[tuple[str, str], ...]  # (path relative to root, text), sorted by path
 
-    def revision(self, superusers: Iterable[str] = (), naming: Naming | None = None) -> str:
+    def revision(self, superusers: Iterable[str] = (), naming: LinkerdNaming | None = None) -> str:
         """The revision these files compile to with `superusers` and `naming`."""
-        naming = naming or MeshNaming()
+        naming = naming or LinkerdNaming()
         return revision_of(self.content_hash, naming.trust_domain, naming.control_plane_namespace, superusers)
 
     def documents(self, *, tests: bool) -> tuple[list[SourceDoc], list[str]]:
@@ -95,9 +95,9 @@ def read_source(path: Path) -> PolicySource:
 
 
 def compile_source(
-    source: PolicySource, *, superusers: Iterable[str] = (), naming: Naming | None = None
+    source: PolicySource, *, superusers: Iterable[str] = (), naming: LinkerdNaming | None = None
 ) -> PolicySnapshot:
-    naming = naming or MeshNaming()
+    naming = naming or LinkerdNaming()
     superusers = frozenset(superusers)
     revision = source.revision(superusers, naming)
     docs, errors = source.documents(tests=False)
@@ -115,7 +115,7 @@ def compile_source(
 
 
 def load_policy(
-    path: Path, *, superusers: Iterable[str] = (), naming: Naming | None = None
+    path: Path, *, superusers: Iterable[str] = (), naming: LinkerdNaming | None = None
 ) -> PolicySnapshot:
     """Load, validate and compile the policy folder at `path`; raise PolicyError listing every problem."""
     return compile_source(read_source(path), superusers=superusers, naming=naming)

@@ -34,8 +34,8 @@ from meshgate.policy.engine import PolicySnapshot
 from meshgate.policy.loader import PolicySource, compile_source, read_source
 from meshgate.policy.revision import describe
 from meshgate.policy.store import PolicyStore
-from meshgate.policy.subjects import Naming
 from meshgate.policy.testing import load_suites, run_suites
+from meshgate.principal.linkerd import LinkerdNaming
 
 _log = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ class PolicyReloader:
         store: PolicyStore,
         *,
         superusers: Iterable[str] = (),
-        naming: Naming | None = None,
+        naming: LinkerdNaming | None = None,
         clock: Clock | None = None,
         poll_interval: float = 10.0,
         debounce_ms: int = 300,

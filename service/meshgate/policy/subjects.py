@@ -2,7 +2,7 @@
 
 Every subject answers `match(principal, issuer, attributes)` with the values it captured, or None.
 Linkerd DNS-form names are translated once, at compile time, to the canonical SPIFFE form
-`spiffe://<trust-domain>/ns/<ns>/sa/<sa>` that principals are matched in.
+`spiffe://<trust-domain>/ns/<ns>/sa/<sa>` that principals are matched in (`meshgate.principal.linkerd`).
 """
 
 from __future__ import annotations
@@ -21,28 +21,12 @@ from meshgate.policy.patterns import (
     glob_match,
     parse_segment,
 )
+from meshgate.principal.linkerd import LinkerdNaming, linkerd_to_spiffe
+from meshgate.principal.spiffeid import SCHEME
 
 Attributes = Mapping[str, tuple[str, ...]]
 IndexKey = tuple[Literal["exact", "issuer", "pattern"], str]
-
-_LINKERD_MARKER = ".serviceaccount.identity."
-
-
-class Naming(Protocol):
-    """Where Linkerd's identity names live (`meshgate.identity.LinkerdNaming` fits)."""
-
-    @property
-    def trust_domain(self) -> str: ...
-    @property
-    def control_plane_namespace(self) -> str: ...
-
-
-@dataclass(frozen=True, slots=True)
-class MeshNaming:
-    """The default: `<sa>.<ns>.serviceaccount.identity.linkerd.cluster.local`."""
-
-    trust_domain: str = "cluster.local"
-    control_plane_namespace: str = "linkerd"
+_SCHEME_LEN = len(SCHEME)
 
 
 class Subject(Protocol):
@@ -105,9 +89,9 @@ class SpiffePattern:
         return ("pattern", "")
 
     def match(self, principal: str, issuer: str, attributes: Attributes) -> Bindings | None:
-        if not principal.startswith("spiffe://"):
+        if not principal.startswith(SCHEME):
             return None
-        parts = principal[9:].split("/")  # 9 == len("spiffe://")
+        parts = principal[_SCHEME_LEN:].split("/")
         if len(parts) != len(self.steps):
             return None
         bound: dict[str, str] = {}
@@ -123,7 +107,7 @@ class SpiffePattern:
         return bound
 
     def specialize(self, bindings: Bindings) -> str:
-        return "spiffe://" + "/".join(s.substitute(bindings) for s in self.segments)
+        return SCHEME + "/".join(s.substitute(bindings) for s in self.segments)
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,9 +140,9 @@ class OidcSubject:
 
 
 def spiffe_subject(text: str) -> Subject:
-    if not text.startswith("spiffe://"):
-        raise PolicyError(f"{text!r} is not a SPIFFE ID: it must start with spiffe://")
-    segments = tuple(parse_segment(part) for part in text[len("spiffe://") :].split("/"))
+    if not text.startswith(SCHEME):
+        raise PolicyError(f"{text!r} is not a SPIFFE ID: it must start with {SCHEME}")
+    segments = tuple(parse_segment(part) for part in text[_SCHEME_LEN:].split("/"))
     for segment in segments:
         if segment.variables and len(segment.tokens) != 1:
             raise PolicyError(f"{text!r}: a capture must be a whole path segment, like /ns/{{ns}}/")
@@ -171,38 +155,7 @@ def spiffe_subject(text: str) -> Subject:
     return SpiffePattern(text, segments, variables)
 
 
-def _linkerd_head(name: str, head: str) -> tuple[str, str]:
-    """(sa, ns) of the part before `.serviceaccount.identity.`: `sa.ns`, `*.ns` or `*`."""
-    if head == "*":
-        return "*", "*"
-    sa, _, ns = head.rpartition(".")
-    if not sa or not ns or "*" in ns or ("*" in sa and sa != "*"):
-        raise PolicyError(f"{name!r} is not a Linkerd identity: expected <sa>.<ns>{_LINKERD_MARKER}<cp>.<td>")
-    return sa, ns
-
-
-def linkerd_to_spiffe(name: str, naming: Naming) -> str:
-    """Translate a Linkerd identity name or pattern (`*`, `*.suffix`) to a SPIFFE ID or pattern.
-
-    A full name carries its own trust domain; `naming` is needed only for `*` and short suffixes."""
-    name = name.lower().rstrip(".")
-    if _LINKERD_MARKER in name:
-        head, tail = name.split(_LINKERD_MARKER, 1)
-        _, _, trust_domain = tail.partition(".")
-        if not trust_domain:
-            raise PolicyError(f"{name!r} is not a Linkerd identity: it has no trust domain")
-        sa, ns = _linkerd_head(name, head)
-        return f"spiffe://{trust_domain}/ns/{ns}/sa/{sa}"
-    suffix = f"serviceaccount.identity.{naming.control_plane_namespace}.{naming.trust_domain}"
-    if name == "*" or (name.startswith("*.") and (suffix == name[2:] or suffix.endswith("." + name[2:]))):
-        return f"spiffe://{naming.trust_domain}/ns/*/sa/*"
-    raise PolicyError(
-        f"{name!r} does not name Linkerd identities of control plane {naming.control_plane_namespace!r} "
-        f"in trust domain {naming.trust_domain!r}"
-    )
-
-
-def linkerd_subject(name: str, naming: Naming) -> Subject:
+def linkerd_subject(name: str, naming: LinkerdNaming) -> Subject:
     if "{" in name:
         raise PolicyError(f"{name!r}: Linkerd names cannot capture; use a spiffe:// pattern")
     translated = spiffe_subject(linkerd_to_spiffe(name, naming))

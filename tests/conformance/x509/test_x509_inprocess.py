@@ -6,7 +6,8 @@ import pytest
 from cryptography import x509
 from meshgate.clock import FixedClock
 from meshgate.errors import AuthenticationError
-from meshgate.identity import IdentityCode, LinkerdNaming, StaticTrustBundles, X509SvidVerifier
+from meshgate.identity import IdentityCode, StaticTrustBundles, X509SvidVerifier
+from meshgate.principal import LinkerdNaming
 
 from .build import Material, VerifierOptions, iter_cases, load_cases
 

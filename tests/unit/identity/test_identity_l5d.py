@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 from meshgate.errors import AuthenticationError
-from meshgate.identity import L5dClientIdAuthenticator, LinkerdNaming
+from meshgate.identity import L5dClientIdAuthenticator
 from meshgate.identity.l5d import is_loopback
 from meshgate.model import CredentialKind
+from meshgate.principal import LinkerdNaming
 
 HEADER = "api.payments.serviceaccount.identity.linkerd.cluster.local"
 

@@ -15,8 +15,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from meshgate.errors import AuthenticationError, ConfigError
-from meshgate.identity import LinkerdNaming, SpiffeID, parse_spiffe_id, workload_id
-from meshgate.identity.spiffeid import parse_trust_domain
+from meshgate.principal import LinkerdNaming, SpiffeID, parse_spiffe_id, parse_trust_domain, workload_id
 
 VALID = [
     ("spiffe://example.org", "example.org", ""),

@@ -12,8 +12,9 @@ import pytest
 from conftest import HEADER, WritePolicy
 from jsonschema import Draft202012Validator
 from meshgate.errors import PolicyError
-from meshgate.policy import MeshNaming, load_policy
+from meshgate.policy import load_policy
 from meshgate.policy.loader import read_source
+from meshgate.principal import LinkerdNaming
 
 RULE = (
     HEADER
@@ -184,7 +185,7 @@ def test_the_revision_covers_superusers_and_linkerd_naming(write_policy: WritePo
     plain = load_policy(folder).revision
     supers = load_policy(folder, superusers=["a", "b"]).revision
     assert supers != plain and load_policy(folder, superusers=["b", "a", "b"]).revision == supers
-    assert load_policy(folder, naming=MeshNaming("other.test")).revision != plain
+    assert load_policy(folder, naming=LinkerdNaming(trust_domain="other.test")).revision != plain
     assert load_policy(folder).revision == plain
 
 

@@ -14,8 +14,8 @@ from meshgate.policy import PolicySnapshot
 from meshgate.policy.compile import compile_documents
 from meshgate.policy.naive import naive_decide
 from meshgate.policy.resources import parse_resource
-from meshgate.policy.subjects import MeshNaming
 from meshgate.policy.yamlsrc import SourceDoc, schema_errors
+from meshgate.principal import LinkerdNaming
 
 from tests.conformance.pulsar_names import table as pulsar_names
 
@@ -109,7 +109,7 @@ def build(raw_rules: list[dict[str, Any]]) -> PolicySnapshot:
     }
     doc = SourceDoc("p.yaml", data, {})
     assert schema_errors(doc) == []
-    compiled, errors = compile_documents([doc], MeshNaming())
+    compiled, errors = compile_documents([doc], LinkerdNaming())
     assert errors == []
     return PolicySnapshot("rev", "sha256:0", tuple(compiled), frozenset({"root"}))
 

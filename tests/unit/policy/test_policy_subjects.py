@@ -6,16 +6,15 @@ import pytest
 from meshgate.errors import PolicyError
 from meshgate.policy.subjects import (
     ExactSubject,
-    MeshNaming,
     OidcSubject,
     SpiffePattern,
     linkerd_subject,
-    linkerd_to_spiffe,
     role_subject,
     spiffe_subject,
 )
+from meshgate.principal import LinkerdNaming, linkerd_to_spiffe
 
-NAMING = MeshNaming("mesh.test", "linkerd")
+NAMING = LinkerdNaming(trust_domain="mesh.test", control_plane_namespace="linkerd")
 NO_ATTRS: dict[str, tuple[str, ...]] = {}
 
 
@@ -125,7 +124,7 @@ def test_linkerd_subjects_keep_their_text_and_index_kind() -> None:
 
 
 def test_identity_naming_object_is_accepted() -> None:
-    identity = pytest.importorskip("meshgate.identity")
+    identity = pytest.importorskip("meshgate.principal")
     naming = identity.LinkerdNaming(control_plane_namespace="linkerd", trust_domain="mesh.test")
     assert linkerd_to_spiffe("*", naming) == "spiffe://mesh.test/ns/*/sa/*"
 
