@@ -21,6 +21,7 @@ from meshgate import configparse as p
 from meshgate.audit.config import AuditConfig, parse_audit_config
 from meshgate.errors import ConfigError
 from meshgate.oidc import IssuerConfig, OidcSettings, parse_issuers, parse_oidc_settings
+from meshgate.principal.kinds import superuser_problem
 from meshgate.principal.linkerd import LinkerdNaming
 
 ENV_PREFIX = "MESHGATE_"
@@ -236,10 +237,19 @@ def _policy(raw: Mapping[str, object], base: Path) -> PolicyConfig:
     p.reject_unknown(raw, ("dir", "superusers", "watch", "require_at_start"), "policy")
     return PolicyConfig(
         dir=base / p.get_str(raw, "dir", "policy", "policies"),
-        superusers=tuple(p.get_str_list(raw, "superusers", "policy", default=())),
+        superusers=_superusers(raw),
         watch=p.get_bool(raw, "watch", "policy", True),
         require_at_start=p.get_bool(raw, "require_at_start", "policy", False),
     )
+
+
+def _superusers(raw: Mapping[str, object]) -> tuple[str, ...]:
+    superusers = tuple(p.get_str_list(raw, "superusers", "policy", default=()))
+    for i, superuser in enumerate(superusers):
+        problem = superuser_problem(superuser)
+        if problem:
+            raise ConfigError(f"policy.superusers[{i}]: {problem}")
+    return superusers
 
 
 def _identity(raw: Mapping[str, object], base: Path) -> IdentityConfig:
@@ -272,5 +282,6 @@ def _oidc(raw: Mapping[str, object]) -> OidcConfig:
         raise ConfigError("oidc.issuers: must be a list of issuers")
     settings = {k: v for k, v in raw.items() if k != "issuers"}
     return OidcConfig(
-        issuers=parse_issuers(issuers) if issuers else (), settings=parse_oidc_settings(settings, "oidc")
+        issuers=parse_issuers(issuers, where="oidc.issuers") if issuers else (),
+        settings=parse_oidc_settings(settings, "oidc"),
     )

@@ -28,7 +28,8 @@ grpc.insecure_plaintext_network: INSECURE. Allow `listen` on a network address (
 http.listen: `host:port` for /healthz, /readyz, /metrics (port 0 picks a free one); empty disables HTTP.
 http.policy_endpoints: Also serve the read-only `/v1/explain` and `/v1/who-can` (they reveal the policy).
 policy.dir: Folder of policy YAML files and their `*_test.yaml` suites (a git-sync checkout).
-policy.superusers: Principals allowed everything, e.g. the broker's own identity (see docs/policy.md).
+policy.superusers: Principals allowed everything, e.g. the broker's own identity; never an SSO principal
+  `oidc:...` (see docs/policy.md).
 policy.watch: Reload the folder when it changes (compile, run the suites, then swap); false loads once.
 policy.require_at_start: No valid policy at start-up is fatal; by default serve waits for one, denying all.
 identity.trust_bundles: CA bundles as `TRUST_DOMAIN=FILE` or `FILE`; re-read when the files change.
@@ -45,7 +46,8 @@ oidc.issuers[].audiences: Accepted `aud` values; at least one.
 oidc.issuers[].algorithms: Accepted signature algorithms (asymmetric only).
 oidc.issuers[].kind: `sso` (people, mapped by `principal`) or `kubernetes` (service accounts).
 oidc.issuers[].leeway_seconds: Clock leeway on `exp`/`nbf`/`iat` (at most 300).
-oidc.issuers[].principal: Template for the principal of an SSO token, from its claims.
+oidc.issuers[].principal: Template for the principal of an SSO token, from its claims; starts with the
+  literal `oidc:` (docs/oidc.md).
 oidc.issuers[].expose_claims: Claims handed to the policy as attributes, e.g. `groups`.
 oidc.issuers[].trust_domain: Trust domain of the SPIFFE principal made from a Kubernetes token.
 oidc.issuers[].require_kid: Refuse tokens without `kid`; false lets a single-key issuer omit it.

@@ -27,7 +27,7 @@ import yaml
 from grpc_health.v1 import health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2_grpc
 from meshgate.clock import Clock
-from meshgate.config import load_config
+from meshgate.config import ServiceConfig, load_config
 from meshgate.server.app import (
     Components,
     RunningServer,
@@ -109,7 +109,13 @@ class MeshgateServer:
     def start(
         cls, loop: LoopThread, config_file: Path, clock: Clock | None, background: bool
     ) -> MeshgateServer:
-        config = load_config(config_file, env={})
+        return cls.boot(loop, load_config(config_file, env={}), clock, background)
+
+    @classmethod
+    def boot(
+        cls, loop: LoopThread, config: ServiceConfig, clock: Clock | None, background: bool = True
+    ) -> MeshgateServer:
+        """A server for an already loaded `config` (a test may change it after the checks loading makes)."""
         components = build_components(config, clock)
 
         async def boot() -> RunningServer:

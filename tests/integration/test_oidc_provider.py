@@ -42,7 +42,7 @@ def _provider_issuer(provider: OidcProvider, **overrides: Any) -> dict[str, Any]
     base = {
         "issuer": provider.issuer,  # discovery_url derived: <issuer>/.well-known/openid-configuration
         "audiences": ["pulsar"],
-        "principal": "user:{email}",
+        "principal": "oidc:{email}",
         "expose_claims": ["groups"],
         "require_kid": False,  # the mock's ID tokens carry no kid (its JWKS has exactly one key)
     }
@@ -62,7 +62,7 @@ def test_real_provider_token_is_accepted(provider: OidcProvider) -> None:
             await auth.close()
 
     identity = run(scenario())
-    assert identity.principal == "user:alice@example.com"
+    assert identity.principal == "oidc:alice@example.com"
     assert identity.issuer == provider.issuer
     assert dict(identity.attributes) == {"groups": ("payments-oncall", "dev")}
     assert identity.expires_at is not None and identity.expires_at > datetime.now(UTC)
@@ -89,7 +89,7 @@ def test_real_provider_token_refused(
 def test_one_shot_cli_path(provider: OidcProvider) -> None:
     issuers = parse_issuers([_provider_issuer(provider)])
     identity = run(authenticate_token_once(issuers, provider.id_token("alice"), SystemClock()))
-    assert identity.principal == "user:alice@example.com"
+    assert identity.principal == "oidc:alice@example.com"
 
 
 def test_provider_outage_serves_last_good_keys_then_denies() -> None:
@@ -117,4 +117,4 @@ def test_provider_outage_serves_last_good_keys_then_denies() -> None:
             await auth.close()
             return [ok, stale, denied]
 
-        assert run(scenario()) == ["user:bob@example.com"] * 2 + ["jwks_unavailable"]
+        assert run(scenario()) == ["oidc:bob@example.com"] * 2 + ["jwks_unavailable"]

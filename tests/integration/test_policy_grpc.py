@@ -3,7 +3,7 @@
 
 Claims reach a decision over gRPC only from a credential that authenticates to the principal asked about, so
 a case with an issuer and claims attaches a token with exactly those: the server trusts two issuers whose
-keys a real HTTP JWKS server serves (`sub` is the principal, `groups` and `status` are exposed).
+keys a real HTTP JWKS server serves (principal `oidc:{sub}`, `groups` and `status` exposed).
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ def jwks() -> Iterator[JwksServer]:
 
 
 def issuers(jwks: JwksServer) -> list[dict[str, Any]]:
-    common = {"audiences": ["pulsar"], "kind": "sso", "principal": "sub", "expose_claims": EXPOSED}
+    common = {"audiences": ["pulsar"], "kind": "sso", "principal": "oidc:{sub}", "expose_claims": EXPOSED}
     return [{"issuer": iss, "jwks_url": jwks.url(path), **common} for iss, path in ISSUERS.items()]
 
 
@@ -68,7 +68,7 @@ def token_for(request: AccessRequest) -> str:
     now = int(time.time())
     claims = {
         "iss": request.issuer,
-        "sub": request.principal,
+        "sub": request.principal.removeprefix("oidc:"),
         "aud": "pulsar",
         "iat": now - 5,
         "exp": now + 600,

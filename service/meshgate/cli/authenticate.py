@@ -114,8 +114,10 @@ async def _authenticate_token(
 ) -> Identity:
     if not config.oidc.issuers:
         raise UsageError("no token issuer: pass a --config with oidc.issuers")
-    oidc = config.oidc
-    return await authenticate_token_once(oidc.issuers, token, clock, settings=oidc.settings, fetcher=fetcher)
+    oidc, superusers = config.oidc, config.policy.superusers
+    return await authenticate_token_once(
+        oidc.issuers, token, clock, settings=oidc.settings, fetcher=fetcher, superusers=superusers
+    )
 
 
 def read_chain(path: Path) -> list[bytes]:

@@ -16,7 +16,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from meshgate.errors import MeshgateError, PolicyError
+from meshgate.config import load_config
+from meshgate.errors import ConfigError, MeshgateError, PolicyError
 from meshgate.model import AccessRequest, Decision
 from meshgate.policy.diff import diff
 from meshgate.policy.engine import PolicySnapshot
@@ -106,9 +107,14 @@ def _grantee(grantee: Grantee) -> dict[str, Any]:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    try:
+        naming, superusers = _validation_context(args)
+    except ConfigError as exc:
+        print(f"invalid: {args.config}: {exc.message}", file=sys.stderr)
+        return EXIT_NO
     source = read_source(args.folder)
     try:
-        snapshot = compile_source(source, superusers=args.superuser, naming=_naming(args))
+        snapshot = compile_source(source, superusers=superusers, naming=naming)
         suites = load_suites(source)
     except PolicyError as exc:
         print(f"invalid: {exc.message}", file=sys.stderr)
@@ -120,6 +126,14 @@ def cmd_validate(args: argparse.Namespace) -> int:
     counts = f"{len(snapshot.rules)} rules, {len(suites)} suites ({tests} tests), {len(warnings)} warnings"
     print(f"valid: {counts}, revision {describe(snapshot.revision, snapshot.commit)}")
     return EXIT_NO if warnings and args.strict else EXIT_YES
+
+
+def _validation_context(args: argparse.Namespace) -> tuple[LinkerdNaming, tuple[str, ...]]:
+    """Linkerd naming and super-users: from `--config` (checked as start-up checks it), else the flags."""
+    if args.config is None:
+        return _naming(args), tuple(args.superuser)
+    config = load_config(args.config)
+    return config.identity.linkerd, config.policy.superusers
 
 
 def print_report(report: TestReport, verbose: bool) -> None:
@@ -232,9 +246,17 @@ def _register_questions(subparsers: Any) -> None:
 
 def _register_folder_commands(subparsers: Any) -> None:
     validate = subparsers.add_parser(
-        "validate", help="parse, schema-check and compile a policy folder; warn about rules that mislead"
+        "validate",
+        help="parse, schema-check and compile a policy folder; warn about rules that mislead; "
+        "with --config, check the service configuration as start-up does",
     )
     _common(validate)
+    validate.add_argument(
+        "--config",
+        type=Path,
+        help="service configuration (YAML): refused as `meshgate serve` would refuse it; its Linkerd naming "
+        "and super-users replace the flags",
+    )
     validate.add_argument("folder", type=Path)
     validate.add_argument("--strict", action="store_true", help="exit 1 when there are warnings")
     validate.add_argument(

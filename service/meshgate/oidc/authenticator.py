@@ -6,7 +6,7 @@ import asyncio
 import hashlib
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 
 from meshgate.clock import Clock, monotonic
 from meshgate.errors import AuthenticationError
@@ -92,9 +92,12 @@ class TokenAuthenticator:
         *,
         fetcher: Fetcher | None = None,
         monotonic_clock: Callable[[], float] = monotonic,
+        superusers: Collection[str] = (),
     ) -> TokenAuthenticator:
         cache = JwksCache(issuers, settings, fetcher=fetcher, monotonic_clock=monotonic_clock)
-        validator = TokenValidator(issuers, cache, clock, max_token_bytes=settings.max_token_bytes)
+        validator = TokenValidator(
+            issuers, cache, clock, max_token_bytes=settings.max_token_bytes, superusers=superusers
+        )
         return cls(validator, cache, clock, settings)
 
     @property
@@ -184,11 +187,14 @@ async def authenticate_token_once(
     *,
     settings: OidcSettings | None = None,
     fetcher: Fetcher | None = None,
+    superusers: Collection[str] = (),
 ) -> Identity:
     """One-shot validation (the CLI): fetch the keys of the token's issuer once, then validate."""
     settings = settings or OidcSettings()
     cache = JwksCache(config_issuers, settings, fetcher=fetcher)
-    validator = TokenValidator(config_issuers, cache, clock, max_token_bytes=settings.max_token_bytes)
+    validator = TokenValidator(
+        config_issuers, cache, clock, max_token_bytes=settings.max_token_bytes, superusers=superusers
+    )
     issuer = _peek_issuer(token, settings.max_token_bytes)
     if issuer is not None:
         await cache.refresh(issuer)

@@ -1,8 +1,9 @@
 """Map verified claims to a principal string and to exposed attributes.
 
-SSO issuers use a `PrincipalRule`: a plain claim name (`sub`, `email`, `preferred_username`) or a template
-such as `"oidc:{iss}#{sub}"`. Kubernetes issuers map `system:serviceaccount:<ns>:<sa>` to the workload's
-SPIFFE ID (`meshgate.principal` owns both shapes).
+SSO issuers use a `PrincipalRule`: a template such as `"oidc:{iss}#{sub}"`, which must start with the literal
+`oidc:` so that claims can never name another kind's principal (`meshgate.principal.kinds`). Kubernetes
+issuers map `system:serviceaccount:<ns>:<sa>` to the workload's SPIFFE ID (`meshgate.principal` owns both
+shapes).
 """
 
 from __future__ import annotations
@@ -15,9 +16,9 @@ from dataclasses import dataclass
 from meshgate.errors import ConfigError
 from meshgate.oidc.reasons import Reason, fail
 from meshgate.principal.k8snames import service_account_of
+from meshgate.principal.kinds import SSO_PREFIX, sso_template_problem
 from meshgate.principal.spiffeid import workload_id
 
-PLAIN_CLAIMS = frozenset({"sub", "email", "preferred_username"})
 _CLAIM_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 _MAX_VALUE = 1024
 
@@ -38,8 +39,25 @@ class PrincipalRule:
 
 
 def parse_principal_rule(source: str, where: str) -> PrincipalRule:
-    if source in PLAIN_CLAIMS:
-        return PrincipalRule(source, ("", ""), (source,))
+    if _CLAIM_NAME.fullmatch(source):
+        raise ConfigError(
+            f"{where}: {source!r} would copy the claim into the principal as it is, so a token could name "
+            f"a workload or a super-user; SSO principals start with {SSO_PREFIX!r}: write "
+            f'"{SSO_PREFIX}{{iss}}#{{{source}}}"'
+        )
+    literals, claims = _parts(source, where)
+    if not claims:
+        raise ConfigError(f'{where}: must be a template with a {{claim}}, e.g. "{SSO_PREFIX}{{iss}}#{{sub}}"')
+    problem = sso_template_problem(source, literals[0])
+    if problem:
+        raise ConfigError(f"{where}: {problem}")
+    if len(literals) == len(claims):
+        literals.append("")
+    return PrincipalRule(source, tuple(literals), tuple(claims))
+
+
+def _parts(source: str, where: str) -> tuple[list[str], list[str]]:
+    """The literal texts and the claim names of a template, in order."""
     literals: list[str] = []
     claims: list[str] = []
     try:
@@ -52,11 +70,7 @@ def parse_principal_rule(source: str, where: str) -> PrincipalRule:
         literals.append(literal)
         if field is not None:
             claims.append(field)
-    if not claims:
-        raise ConfigError(f"{where}: must be sub, email, preferred_username or a template with a {{claim}}")
-    if len(literals) == len(claims):
-        literals.append("")
-    return PrincipalRule(source, tuple(literals), tuple(claims))
+    return literals, claims
 
 
 def claim_text(payload: Mapping[str, object], claim: str) -> str:

@@ -10,6 +10,7 @@ from enum import StrEnum
 from typing import NoReturn
 
 from meshgate.errors import AuthenticationError
+from meshgate.principal.codes import PrincipalCode
 
 
 class Reason(StrEnum):
@@ -26,6 +27,7 @@ class Reason(StrEnum):
     MISSING_CLAIM = "missing_claim"
     BAD_HEADER = "bad_header"
     BAD_CLAIM = "bad_claim"
+    PRINCIPAL_CROSSES_KIND = PrincipalCode.PRINCIPAL_CROSSES_KIND.value  # claims would name another kind
 
 
 def fail(reason: Reason, message: str) -> NoReturn:

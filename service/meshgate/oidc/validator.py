@@ -1,7 +1,9 @@
 """`TokenValidator`: pure, synchronous JWT verification. Keys come from a `KeySource`; time from a `Clock`.
 
 Order: strict compact parse → header rules → issuer chosen by the unverified `iss` → that issuer's algorithm
-allow-list → that issuer's keys only → PyJWT signature check → claim checks → principal mapping.
+allow-list → that issuer's keys only → PyJWT signature check → claim checks → principal mapping → the
+principal may not cross kinds (`meshgate.principal.kinds`: an SSO token never names a workload or a
+super-user).
 
 The signature is checked with PyJWT's algorithm objects (key preparation, minimum key length, verification)
 over the bytes the strict parse already decoded. `PyJWS.decode_complete` would parse the token a second
@@ -10,7 +12,7 @@ time, checking each character in a Python generator: about a fifth of a first-si
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,6 +28,7 @@ from meshgate.oidc.issuers import IssuerConfig, IssuerKind
 from meshgate.oidc.keys import KeySnapshot, KeySource, VerificationKey
 from meshgate.oidc.principal import exposed_attributes, service_account_principal
 from meshgate.oidc.reasons import Reason, UnknownKidError, fail
+from meshgate.principal.kinds import check_principal
 
 DEFAULT_MAX_TOKEN_BYTES = 16384
 KeySet = Mapping[str, VerificationKey]
@@ -39,8 +42,11 @@ class TokenValidator:
         clock: Clock,
         *,
         max_token_bytes: int = DEFAULT_MAX_TOKEN_BYTES,
+        superusers: Collection[str] = (),
     ) -> None:
+        """`superusers`: the configured super-users (`policy.superusers`), which no SSO token may name."""
         self._issuers = {cfg.issuer: cfg for cfg in issuers}
+        self._superusers = frozenset(superusers)
         self._keys = keys
         self._clock = clock
         self._max_token_bytes = max_token_bytes
@@ -64,7 +70,9 @@ class TokenValidator:
         snapshot = self._keys.snapshot(config.issuer)  # read once: the key set used is the one returned
         key = _key_for(snapshot, config, kid, alg)
         _verify_signature(parsed, key, alg)
-        return _identity(config, parsed.payload, self._clock.now().timestamp()), snapshot.keys
+        identity = _identity(config, parsed.payload, self._clock.now().timestamp())
+        check_principal(identity.kind, identity.principal, self._superusers)
+        return identity, snapshot.keys
 
 
 def _key_for(snapshot: KeySnapshot, config: IssuerConfig, kid: str | None, alg: str) -> VerificationKey:

@@ -15,6 +15,7 @@ from meshgate.errors import AuthenticationError
 
 class PrincipalCode(StrEnum):
     MALFORMED_SPIFFE_ID = "malformed_spiffe_id"  # not a valid SPIFFE ID or trust domain name
+    PRINCIPAL_CROSSES_KIND = "principal_crosses_kind"  # a credential would name another kind's principal
 
 
 def fail(code: PrincipalCode, message: str) -> NoReturn:

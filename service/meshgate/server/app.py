@@ -97,7 +97,10 @@ def build_components(config: ServiceConfig, clock: Clock | None = None) -> Compo
         )
         certificates = CachedX509Verifier(verifier, clock, max_entries=ident.cache_size)
     oidc = config.oidc
-    tokens = TokenAuthenticator.from_config(oidc.issuers, oidc.settings, clock) if oidc.issuers else None
+    tokens = None
+    if oidc.issuers:
+        superusers = config.policy.superusers  # no SSO token may name one
+        tokens = TokenAuthenticator.from_config(oidc.issuers, oidc.settings, clock, superusers=superusers)
     mesh_header = L5dClientIdAuthenticator(ident.l5d_client_id, ident.linkerd)
     bridge = LoopTokenVerifier(tokens) if tokens is not None else None
     authenticator = Authenticator(certificates=certificates, tokens=bridge, mesh_header=mesh_header)

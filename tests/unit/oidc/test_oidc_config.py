@@ -103,9 +103,9 @@ def test_loopback_http_and_https_allowed(url: str) -> None:
 
 
 def test_principal_templates_render() -> None:
-    (cfg,) = parse_issuers([_sso(principal="user:{email}/{sub}")])
+    (cfg,) = parse_issuers([_sso(principal="oidc:{email}/{sub}")])
     assert cfg.principal is not None
-    assert cfg.principal.render({"email": "a@b", "sub": "s"}) == "user:a@b/s"
+    assert cfg.principal.render({"email": "a@b", "sub": "s"}) == "oidc:a@b/s"
 
 
 def test_settings_defaults_and_errors() -> None:

@@ -178,6 +178,24 @@ rules:
     assert code == 1
 
 
+def test_validate_checks_the_service_configuration(
+    examples: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "meshgate.yaml"
+    issuer = "{issuer: https://sso.example.test, audiences: [pulsar], principal: %s}"
+    config.write_text("oidc:\n  issuers: [" + issuer % '"oidc:{iss}#{email}"' + "]\n")
+    code, out, _ = run(capsys, "validate", "--config", str(config), str(examples))
+    assert code == 0 and out.startswith("valid: ")
+    config.write_text("oidc:\n  issuers: [" + issuer % "preferred_username" + "]\n")
+    code, _, err = run(capsys, "validate", "--config", str(config), str(examples))
+    assert code == 1
+    assert err == (
+        f"invalid: {config}: oidc.issuers[0].principal: 'preferred_username' would copy the claim into the "
+        "principal as it is, so a token could name a workload or a super-user; SSO principals start with "
+        "'oidc:': write \"oidc:{iss}#{preferred_username}\"\n"
+    )
+
+
 SUITE = """\
 apiVersion: meshgate.dev/v1
 kind: PolicyTestSuite
