@@ -50,6 +50,8 @@ oidc.issuers[].principal: Template for the principal of an SSO token, from its c
   literal `oidc:` (docs/oidc.md).
 oidc.issuers[].expose_claims: Claims handed to the policy as attributes, e.g. `groups`.
 oidc.issuers[].trust_domain: Trust domain of the SPIFFE principal made from a Kubernetes token.
+oidc.issuers[].same_cluster_as: Kubernetes issuers only: another issuer of the same cluster; required when
+  two issuers map into one trust domain (docs/oidc.md).
 oidc.issuers[].require_kid: Refuse tokens without `kid`; false lets a single-key issuer omit it.
 oidc.max_token_bytes: Longest token accepted; checked before decoding.
 oidc.refresh_default_seconds: JWKS refresh interval when the response has no Cache-Control max-age.

@@ -8,6 +8,7 @@ from enum import StrEnum
 
 from meshgate import configparse as p
 from meshgate.errors import ConfigError
+from meshgate.oidc.clusters import check_clusters
 from meshgate.oidc.principal import PrincipalRule, parse_principal_rule
 from meshgate.principal.trustdomain import trust_domain_setting
 
@@ -32,7 +33,7 @@ _COMMON_KEYS = (
     "expose_claims",
     "require_kid",
 )
-_KIND_KEYS = {"sso": ("principal",), "kubernetes": ("trust_domain",)}
+_KIND_KEYS = {"sso": ("principal",), "kubernetes": ("trust_domain", "same_cluster_as")}
 
 
 class IssuerKind(StrEnum):
@@ -52,6 +53,7 @@ class IssuerConfig:
     principal: PrincipalRule | None = None  # sso only
     expose_claims: tuple[str, ...] = ()
     trust_domain: str = DEFAULT_TRUST_DOMAIN  # kubernetes only
+    same_cluster_as: str | None = None  # kubernetes only: another issuer of this cluster (same trust domain)
     require_kid: bool = True  # False: a token without `kid` may use the issuer's only key
 
 
@@ -64,6 +66,7 @@ def parse_issuers(raw: Sequence[Mapping[str, object]], *, where: str = "issuers"
     for i, name in enumerate(names):
         if name in names[:i]:
             raise ConfigError(f"{where}[{i}].issuer: duplicate issuer {name!r}")
+    check_clusters([(i, cfg) for i, cfg in enumerate(issuers) if cfg.kind is IssuerKind.KUBERNETES], where)
     return issuers
 
 
@@ -88,6 +91,7 @@ def _parse_one(raw: object, where: str) -> IssuerConfig:
             p.get_str(raw, "trust_domain", where, DEFAULT_TRUST_DOMAIN), f"{where}.trust_domain"
         ),
         require_kid=p.get_bool(raw, "require_kid", where, True),
+        same_cluster_as=p.get_opt_str(raw, "same_cluster_as", where),
     )
 
 
