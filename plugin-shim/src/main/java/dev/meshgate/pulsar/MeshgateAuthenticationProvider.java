@@ -8,6 +8,7 @@ import java.io.IOException;
 import java.net.SocketAddress;
 import java.util.Locale;
 import java.util.Optional;
+import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -28,6 +29,12 @@ import org.slf4j.LoggerFactory;
 public abstract class MeshgateAuthenticationProvider implements AuthenticationProvider {
 
     private static final Logger LOG = LoggerFactory.getLogger(MeshgateAuthenticationProvider.class);
+    /**
+     * Credential kinds that name a workload. Only these may log in as a role in {@code superUserRoles}: the
+     * authorization provider lets those roles do anything without asking, so an SSO login (or any kind added
+     * later) whose principal equals one is refused here (issue #16).
+     */
+    static final Set<String> WORKLOAD_KINDS = Set.of("x509_svid", "linkerd_cert", "l5d_header", "k8s_sa_token");
 
     private MeshgateRuntime runtime;
 
@@ -83,8 +90,15 @@ public abstract class MeshgateAuthenticationProvider implements AuthenticationPr
             throw new CompletionException(authError(reason, GrpcErrors.describe(error)));
         }
         if (response.hasIdentity()) {
+            Identity identity = response.getIdentity();
+            if (runtime.config().superUserRoles().contains(identity.getPrincipal())
+                    && !WORKLOAD_KINDS.contains(identity.getCredentialKind())) {
+                throw new CompletionException(authError(FailureReason.REJECTED, "principal_crosses_kind: a "
+                        + identity.getCredentialKind() + " login may not be " + identity.getPrincipal()
+                        + ", a super-user role (superUserRoles) that only a workload credential may carry"));
+            }
             runtime.metrics().authentication(getAuthMethodName(), "ok");
-            return response.getIdentity();
+            return identity;
         }
         String why = response.getRejection().getCode() + ": " + response.getRejection().getReason();
         throw new CompletionException(authError(FailureReason.REJECTED, why));
