@@ -73,6 +73,13 @@ class PolicyConfig:
 
 
 @dataclass(frozen=True)
+class WorkloadApiConfig:
+    enabled: bool = False  # trust bundles from the SPIFFE Workload API instead of trust_bundles files
+    socket: str = ""  # unix:///path/agent.sock; empty: the SPIFFE_ENDPOINT_SOCKET environment variable
+    start_timeout_seconds: float = 10.0  # wait this long at start for the first bundles, then serve not ready
+
+
+@dataclass(frozen=True)
 class IdentityConfig:
     trust_bundles: tuple[
         str, ...
@@ -81,6 +88,7 @@ class IdentityConfig:
     linkerd: LinkerdNaming = field(default_factory=LinkerdNaming)
     l5d_client_id: bool = False
     cache_size: int = 10000
+    workload_api: WorkloadApiConfig = field(default_factory=WorkloadApiConfig)
 
 
 @dataclass(frozen=True)
@@ -253,7 +261,7 @@ def _superusers(raw: Mapping[str, object]) -> tuple[str, ...]:
 
 
 def _identity(raw: Mapping[str, object], base: Path) -> IdentityConfig:
-    allowed = ("trust_bundles", "max_skew_seconds", "linkerd", "l5d_client_id", "cache_size")
+    allowed = ("trust_bundles", "max_skew_seconds", "linkerd", "l5d_client_id", "cache_size", "workload_api")
     p.reject_unknown(raw, allowed, "identity")
     d = IdentityConfig()
     specs = p.get_str_list(raw, "trust_bundles", "identity", default=())
@@ -267,7 +275,31 @@ def _identity(raw: Mapping[str, object], base: Path) -> IdentityConfig:
         linkerd=LinkerdNaming(**{k: str(v) for k, v in linkerd.items()}),
         l5d_client_id=p.get_bool(raw, "l5d_client_id", "identity", False),
         cache_size=p.get_int(raw, "cache_size", "identity", d.cache_size, low=1, high=10_000_000),
+        workload_api=_workload_api(p.get_mapping(raw, "workload_api", "identity"), bool(specs)),
     )
+
+
+def _workload_api(raw: Mapping[str, object], files: bool) -> WorkloadApiConfig:
+    where = "identity.workload_api"
+    p.reject_unknown(raw, ("enabled", "socket", "start_timeout_seconds"), where)
+    d = WorkloadApiConfig()
+    cfg = WorkloadApiConfig(
+        enabled=p.get_bool(raw, "enabled", where, False),
+        socket=p.get_opt_str(raw, "socket", where) or "",
+        start_timeout_seconds=p.get_number(
+            raw, "start_timeout_seconds", where, d.start_timeout_seconds, low=0, high=600
+        ),
+    )
+    if cfg.enabled and files:
+        raise ConfigError(
+            "identity.workload_api.enabled: trust bundles come either from the SPIFFE Workload API or from "
+            "identity.trust_bundles files, not both; remove one"
+        )
+    if cfg.socket and not cfg.socket.startswith("unix:"):
+        raise ConfigError(
+            f"identity.workload_api.socket: {cfg.socket!r} is not a unix: address; write unix:///path/agent.sock"
+        )
+    return cfg
 
 
 def _rebase_spec(spec: str, base: Path) -> str:

@@ -38,6 +38,11 @@ identity.linkerd.control_plane_namespace: Namespace of Linkerd's control plane, 
 identity.linkerd.trust_domain: The mesh's trust domain (Linkerd `identityTrustDomain`).
 identity.l5d_client_id: Accept the `l5d-client-id` header from a loopback peer (see docs/identity.md).
 identity.cache_size: Verified certificate chains kept (LRU); an entry lives until the chain expires.
+identity.workload_api.enabled: Take trust bundles (own and federated trust domains) from the SPIFFE Workload
+  API, streamed, instead of `trust_bundles` files; the last good bundles stay while the agent is unreachable.
+identity.workload_api.socket: The agent's socket, `unix:///path`; empty reads `SPIFFE_ENDPOINT_SOCKET`.
+identity.workload_api.start_timeout_seconds: Wait this long at start for the first bundles; after that the
+  service runs not ready (every certificate refused) until they arrive.
 oidc.issuers: Token issuers (SSO or Kubernetes service-account tokens); see docs/oidc.md.
 oidc.issuers[].issuer: Expected `iss`, compared exactly.
 oidc.issuers[].jwks_url: Where the signing keys are; set this or `discovery_url`.

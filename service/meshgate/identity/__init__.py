@@ -6,10 +6,10 @@ the `l5d-client-id` header. Verification is pure; bundles arrive through `TrustB
 themselves (SPIFFE IDs, Linkerd names, trust domains) are `meshgate.principal`'s.
 """
 
-from meshgate.identity.bundles import StaticTrustBundles, TrustBundleSource
+from meshgate.identity.bundles import ReloadStatus, StaticTrustBundles, TrustBundleSource, WatchedTrustBundles
 from meshgate.identity.cache import CachedX509Verifier, CacheStats
 from meshgate.identity.codes import IdentityCode
-from meshgate.identity.filebundles import FileTrustBundles, ReloadStatus, parse_specs
+from meshgate.identity.filebundles import FileTrustBundles, parse_specs
 from meshgate.identity.l5d import L5dClientIdAuthenticator
 from meshgate.identity.x509svid import X509SvidVerifier
 
@@ -22,6 +22,7 @@ __all__ = [
     "ReloadStatus",
     "StaticTrustBundles",
     "TrustBundleSource",
+    "WatchedTrustBundles",
     "X509SvidVerifier",
     "parse_specs",
 ]

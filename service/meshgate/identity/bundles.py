@@ -7,6 +7,8 @@ every successful reload so caches of verification results know when to forget th
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 from cryptography import x509
@@ -24,6 +26,26 @@ class TrustBundleSource(Protocol):
     @property
     def generation(self) -> int:
         """A counter that changes whenever the bundles change."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class ReloadStatus:
+    """What the last reload (files) or update (Workload API) did. `last_error` is None when it was clean."""
+
+    generation: int
+    changed: bool
+    last_success: datetime | None
+    last_error: str | None
+
+
+class WatchedTrustBundles(TrustBundleSource, Protocol):
+    """A `TrustBundleSource` kept up to date in the background (files, SPIFFE Workload API), whose last good
+    bundles stay in use while the source fails; `status` feeds readiness and metrics."""
+
+    @property
+    def status(self) -> ReloadStatus:
+        """The outcome of the latest reload or update."""
         ...
 
 

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
 from cryptography import x509
@@ -18,21 +16,11 @@ from cryptography.hazmat.primitives import hashes
 
 from meshgate.clock import Clock, SystemClock
 from meshgate.errors import ConfigError
-from meshgate.identity.bundles import StaticTrustBundles
+from meshgate.identity.bundles import ReloadStatus, StaticTrustBundles
 from meshgate.identity.names import ca_trust_domain
 from meshgate.principal.trustdomain import parse_trust_domain
 
 BundleFiles = Mapping[str, Sequence[Path]]
-
-
-@dataclass(frozen=True, slots=True)
-class ReloadStatus:
-    """What the last reload did. `last_error` is None when it loaded everything."""
-
-    generation: int
-    changed: bool
-    last_success: datetime | None
-    last_error: str | None
 
 
 class FileTrustBundles:

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import watchfiles
 
-from meshgate.identity.filebundles import FileTrustBundles, ReloadStatus
+from meshgate.identity.bundles import ReloadStatus
+from meshgate.identity.filebundles import FileTrustBundles
 
 log = logging.getLogger(__name__)
 

@@ -26,11 +26,18 @@ from meshgate.audit.log import AuditLog
 from meshgate.authn import Authenticator
 from meshgate.authz import Authorizer
 from meshgate.clock import Clock, SystemClock
-from meshgate.config import ServiceConfig
+from meshgate.config import IdentityConfig, ServiceConfig
 from meshgate.decision_memo import DecisionMemo
 from meshgate.errors import ConfigError
-from meshgate.identity import CachedX509Verifier, FileTrustBundles, L5dClientIdAuthenticator, X509SvidVerifier
+from meshgate.identity import (
+    CachedX509Verifier,
+    FileTrustBundles,
+    L5dClientIdAuthenticator,
+    WatchedTrustBundles,
+    X509SvidVerifier,
+)
 from meshgate.identity.watcher import BundleWatcher
+from meshgate.identity.workloadapi import WorkloadApiTrustBundles, py_spiffe_client
 from meshgate.model import Decision
 from meshgate.oidc import TokenAuthenticator
 from meshgate.oidc.keys import KeySnapshot
@@ -61,7 +68,7 @@ class Components:
     authenticator: Authenticator
     policies: PolicyStore
     reloader: PolicyReloader
-    bundles: FileTrustBundles | None = None
+    bundles: WatchedTrustBundles | None = None
     tokens: TokenAuthenticator | None = None
     token_bridge: LoopTokenVerifier | None = None
     certificates: CachedX509Verifier | None = None
@@ -89,7 +96,7 @@ class Components:
 def build_components(config: ServiceConfig, clock: Clock | None = None) -> Components:
     clock = clock or SystemClock()
     ident = config.identity
-    bundles = FileTrustBundles.from_specs(ident.trust_bundles, clock=clock) if ident.trust_bundles else None
+    bundles = _trust_bundles(ident, clock)
     certificates = None
     if bundles is not None:
         verifier = X509SvidVerifier(
@@ -131,6 +138,14 @@ def build_components(config: ServiceConfig, clock: Clock | None = None) -> Compo
     )  # fmt: skip
     _register_state_metrics(components)
     return components
+
+
+def _trust_bundles(ident: IdentityConfig, clock: Clock) -> WatchedTrustBundles | None:
+    if ident.workload_api.enabled:
+        return WorkloadApiTrustBundles(py_spiffe_client(ident.workload_api.socket), clock=clock)
+    if ident.trust_bundles:
+        return FileTrustBundles.from_specs(ident.trust_bundles, clock=clock)
+    return None
 
 
 def _register_state_metrics(c: Components) -> None:
@@ -256,10 +271,21 @@ async def start_background(components: Components) -> None:
         components.tasks.append(task)
     if components.tokens is not None:
         await components.tokens.start(wait=True)
-    if components.bundles is not None:
-        watcher = BundleWatcher(components.bundles)
+    bundles = components.bundles
+    if isinstance(bundles, FileTrustBundles):
+        watcher = BundleWatcher(bundles)
         watcher.start()
         components.stoppers.append(watcher.stop)
+    elif isinstance(bundles, WorkloadApiTrustBundles):
+        bundles.start()
+        components.stoppers.append(bundles.stop)
+        wait = components.config.identity.workload_api.start_timeout_seconds
+        if not await asyncio.to_thread(bundles.wait_first, wait):
+            log.error(
+                "not ready: %s after %gs; every certificate is refused until they arrive",
+                bundles.status.last_error,
+                wait,
+            )
 
 
 async def start_http_side(components: Components) -> RunningHttp | None:

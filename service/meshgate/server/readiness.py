@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from meshgate.identity.filebundles import ReloadStatus as BundleStatus
+from meshgate.identity.bundles import ReloadStatus as BundleStatus
 from meshgate.oidc.keys import KeySnapshot
 from meshgate.policy.reloader import ReloadStatus as PolicyStatus
 from meshgate.policy.revision import describe

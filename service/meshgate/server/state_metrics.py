@@ -11,7 +11,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoM
 from meshgate.audit.log import AuditLog
 from meshgate.clock import Clock
 from meshgate.decision_memo import DecisionMemo
-from meshgate.identity import CachedX509Verifier, FileTrustBundles
+from meshgate.identity import CachedX509Verifier, WatchedTrustBundles
 from meshgate.oidc import TokenAuthenticator
 from meshgate.policy.reloader import PolicyReloader
 from meshgate.server.metrics import Family, counter, gauge, ratio
@@ -80,7 +80,7 @@ def decision_memo(memo: DecisionMemo[Any]) -> Source:
     return collect
 
 
-def trust_bundles(bundles: FileTrustBundles, clock: Clock) -> Source:
+def trust_bundles(bundles: WatchedTrustBundles, clock: Clock) -> Source:
     def collect() -> Iterator[Family]:
         status = bundles.status
         age = _age(clock, status.last_success)

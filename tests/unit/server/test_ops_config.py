@@ -28,6 +28,15 @@ BASE = Path("/etc/meshgate")
             "audit.pulsar.service_url: must start with",
         ),
         ({"audit": {"pulsar": {"tls_key": "k"}}}, "audit.pulsar.tls_cert and audit.pulsar.tls_key"),
+        (
+            {"identity": {"trust_bundles": ["a.pem"], "workload_api": {"enabled": True}}},
+            "identity.workload_api.enabled: trust bundles come either from the SPIFFE Workload API or from",
+        ),
+        (
+            {"identity": {"workload_api": {"socket": "/run/spire/agent.sock"}}},
+            "identity.workload_api.socket: '/run/spire/agent.sock' is not a unix: address",
+        ),
+        ({"identity": {"workload_api": {"watch": True}}}, "identity.workload_api.watch: unknown key"),
     ],
 )
 def test_invalid_values_name_the_key(raw: dict[str, object], message: str) -> None:
