@@ -21,6 +21,7 @@ from meshgate import configparse as p
 from meshgate.audit.config import AuditConfig, parse_audit_config
 from meshgate.errors import ConfigError
 from meshgate.oidc import IssuerConfig, OidcSettings, parse_issuers, parse_oidc_settings
+from meshgate.oidc.issuers import IssuerKind
 from meshgate.principal.kinds import superuser_problem
 from meshgate.principal.linkerd import LinkerdNaming
 
@@ -150,7 +151,7 @@ def _apply_env(raw: dict[str, object], env: Mapping[str, str]) -> None:
 
 def parse_config(raw: Mapping[str, object], base: Path) -> ServiceConfig:
     p.reject_unknown(raw, _SECTIONS, "config")
-    return ServiceConfig(
+    config = ServiceConfig(
         grpc=_grpc(_section(raw, "grpc"), base),
         http=_http(_section(raw, "http")),
         policy=_policy(_section(raw, "policy"), base),
@@ -158,6 +159,27 @@ def parse_config(raw: Mapping[str, object], base: Path) -> ServiceConfig:
         oidc=_oidc(_section(raw, "oidc")),
         audit=parse_audit_config(_section(raw, "audit"), base),
     )
+    _check_jwt_svid_keys(config)
+    return config
+
+
+def workload_api_jwt_issuers(oidc: OidcConfig) -> list[IssuerConfig]:
+    """`kind: spiffe` issuers without a key URL: their keys are the Workload API's JWT bundles."""
+    return [
+        i
+        for i in oidc.issuers
+        if i.kind is IssuerKind.SPIFFE and i.jwks_url is None and i.discovery_url is None
+    ]
+
+
+def _check_jwt_svid_keys(config: ServiceConfig) -> None:
+    for issuer in workload_api_jwt_issuers(config.oidc):
+        if not config.identity.workload_api.enabled:
+            raise ConfigError(
+                f"oidc.issuers: {issuer.issuer!r} (kind: spiffe, no jwks_url) takes its keys from the "
+                "SPIFFE Workload API: set identity.workload_api.enabled, or give the SPIRE bundle endpoint "
+                "as jwks_url"
+            )
 
 
 def _section(raw: Mapping[str, object], name: str) -> Mapping[str, object]:

@@ -14,7 +14,7 @@ from meshgate.model import Identity
 from meshgate.oidc.compact import parse_compact
 from meshgate.oidc.fetch import Fetcher
 from meshgate.oidc.issuers import IssuerConfig
-from meshgate.oidc.jwks_cache import JwksCache
+from meshgate.oidc.jwks_cache import JwksCache, JwtAuthorities
 from meshgate.oidc.reasons import UnknownKidError
 from meshgate.oidc.settings import OidcSettings
 from meshgate.oidc.validator import KeySet, TokenValidator
@@ -93,8 +93,15 @@ class TokenAuthenticator:
         fetcher: Fetcher | None = None,
         monotonic_clock: Callable[[], float] = monotonic,
         superusers: Collection[str] = (),
+        jwt_authorities: JwtAuthorities | None = None,
     ) -> TokenAuthenticator:
-        cache = JwksCache(issuers, settings, fetcher=fetcher, monotonic_clock=monotonic_clock)
+        cache = JwksCache(
+            issuers,
+            settings,
+            fetcher=fetcher,
+            monotonic_clock=monotonic_clock,
+            jwt_authorities=jwt_authorities,
+        )
         validator = TokenValidator(
             issuers, cache, clock, max_token_bytes=settings.max_token_bytes, superusers=superusers
         )

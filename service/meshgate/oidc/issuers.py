@@ -33,12 +33,17 @@ _COMMON_KEYS = (
     "expose_claims",
     "require_kid",
 )
-_KIND_KEYS = {"sso": ("principal",), "kubernetes": ("trust_domain", "same_cluster_as")}
+_KIND_KEYS = {
+    "sso": ("principal",),
+    "kubernetes": ("trust_domain", "same_cluster_as"),
+    "spiffe": ("trust_domain",),
+}
 
 
 class IssuerKind(StrEnum):
     SSO = "sso"
     KUBERNETES = "kubernetes"
+    SPIFFE = "spiffe"  # JWT-SVIDs: `sub` is the workload's SPIFFE ID; keys from jwks_url or the Workload API
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +57,7 @@ class IssuerConfig:
     leeway_seconds: int = 0
     principal: PrincipalRule | None = None  # sso only
     expose_claims: tuple[str, ...] = ()
-    trust_domain: str = DEFAULT_TRUST_DOMAIN  # kubernetes only
+    trust_domain: str = DEFAULT_TRUST_DOMAIN  # kubernetes and spiffe
     same_cluster_as: str | None = None  # kubernetes only: another issuer of this cluster (same trust domain)
     require_kid: bool = True  # False: a token without `kid` may use the issuer's only key
 
@@ -76,7 +81,7 @@ def _parse_one(raw: object, where: str) -> IssuerConfig:
     kind = _kind(raw, where)
     p.reject_unknown(raw, _COMMON_KEYS + _KIND_KEYS[kind.value], where)
     issuer = p.get_str(raw, "issuer", where)
-    jwks_url, discovery_url = _key_urls(raw, where, issuer)
+    jwks_url, discovery_url = _key_urls(raw, where, issuer, kind)
     return IssuerConfig(
         issuer=issuer,
         jwks_url=jwks_url,
@@ -87,9 +92,7 @@ def _parse_one(raw: object, where: str) -> IssuerConfig:
         leeway_seconds=p.get_int(raw, "leeway_seconds", where, 0, low=0, high=MAX_LEEWAY_SECONDS),
         principal=_principal(raw, where, kind),
         expose_claims=p.get_str_list(raw, "expose_claims", where),
-        trust_domain=trust_domain_setting(
-            p.get_str(raw, "trust_domain", where, DEFAULT_TRUST_DOMAIN), f"{where}.trust_domain"
-        ),
+        trust_domain=_trust_domain(raw, where, kind),
         require_kid=p.get_bool(raw, "require_kid", where, True),
         same_cluster_as=p.get_opt_str(raw, "same_cluster_as", where),
     )
@@ -100,14 +103,25 @@ def _kind(raw: Mapping[str, object], where: str) -> IssuerKind:
     try:
         return IssuerKind(value)
     except ValueError:
-        raise ConfigError(f"{where}.kind: must be sso or kubernetes") from None
+        raise ConfigError(f"{where}.kind: must be sso, kubernetes or spiffe") from None
 
 
-def _key_urls(raw: Mapping[str, object], where: str, issuer: str) -> tuple[str | None, str | None]:
+def _trust_domain(raw: Mapping[str, object], where: str, kind: IssuerKind) -> str:
+    if kind is IssuerKind.SPIFFE and "trust_domain" not in raw:
+        raise ConfigError(f"{where}.trust_domain: a spiffe issuer needs the trust domain its JWT-SVIDs name")
+    value = p.get_str(raw, "trust_domain", where, DEFAULT_TRUST_DOMAIN)
+    return trust_domain_setting(value, f"{where}.trust_domain")
+
+
+def _key_urls(
+    raw: Mapping[str, object], where: str, issuer: str, kind: IssuerKind
+) -> tuple[str | None, str | None]:
     jwks_url = p.get_url(raw, "jwks_url", where)
     discovery_url = p.get_url(raw, "discovery_url", where)
     if jwks_url and discovery_url:
         raise ConfigError(f"{where}.jwks_url: set either jwks_url or discovery_url, not both")
+    if kind is IssuerKind.SPIFFE:
+        return jwks_url, discovery_url  # neither: the JWT bundles of the SPIFFE Workload API
     if jwks_url is None and discovery_url is None:
         discovery_url = issuer.rstrip("/") + DISCOVERY_PATH
         problem = p.fetchable_url_problem(discovery_url)
@@ -132,7 +146,7 @@ def _algorithms(raw: Mapping[str, object], where: str) -> tuple[str, ...]:
 
 
 def _principal(raw: Mapping[str, object], where: str, kind: IssuerKind) -> PrincipalRule | None:
-    if kind is IssuerKind.KUBERNETES:
+    if kind is not IssuerKind.SSO:
         return None
     source = p.get_str(raw, "principal", where, DEFAULT_PRINCIPAL)
     return parse_principal_rule(source, f"{where}.principal")

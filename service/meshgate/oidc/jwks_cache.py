@@ -15,14 +15,32 @@ import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
+from typing import Protocol
 
 from meshgate.clock import monotonic
 from meshgate.oidc.fetch import Fetcher, FetchError, UrllibFetcher, resolve_jwks_url
-from meshgate.oidc.issuers import IssuerConfig
-from meshgate.oidc.keys import JwksError, KeySnapshot, KeyState, VerificationKey, parse_jwks
+from meshgate.oidc.issuers import IssuerConfig, IssuerKind
+from meshgate.oidc.keys import (
+    SIGNATURE_USES,
+    SPIFFE_BUNDLE_USES,
+    JwksError,
+    KeySnapshot,
+    KeyState,
+    VerificationKey,
+    parse_jwks,
+    verification_key,
+)
 from meshgate.oidc.settings import OidcSettings
 
 log = logging.getLogger(__name__)
+
+
+class JwtAuthorities(Protocol):
+    """The JWT-SVID signing keys of a trust domain from the SPIFFE Workload API (`identity.jwtbundles`)."""
+
+    def authorities(self, trust_domain: str) -> Mapping[str, object]:
+        """Key id -> public key; raises (with a one-line reason) when there is no current bundle."""
+        ...
 
 
 @dataclass(slots=True)
@@ -47,8 +65,10 @@ class JwksCache:
         *,
         fetcher: Fetcher | None = None,
         monotonic_clock: Callable[[], float] = monotonic,
+        jwt_authorities: JwtAuthorities | None = None,
     ) -> None:
         self._settings = settings or OidcSettings()
+        self._jwt_authorities = jwt_authorities
         self._fetcher = fetcher or UrllibFetcher(
             timeout=self._settings.fetch_timeout_seconds, max_bytes=self._settings.max_jwks_bytes
         )
@@ -136,6 +156,8 @@ class JwksCache:
         return True
 
     async def _download(self, config: IssuerConfig) -> tuple[dict[str, VerificationKey], float | None]:
+        if config.kind is IssuerKind.SPIFFE and config.jwks_url is None and config.discovery_url is None:
+            return self._workload_api_keys(config), 0.0  # in memory: re-read every refresh_min_seconds
         if config.jwks_url is not None:
             url = config.jwks_url
         elif config.discovery_url is not None:
@@ -143,7 +165,22 @@ class JwksCache:
         else:
             raise FetchError("issuer has neither jwks_url nor discovery_url")
         result = await self._fetcher.fetch(url)
-        return parse_jwks(result.body), result.max_age
+        uses = SPIFFE_BUNDLE_USES if config.kind is IssuerKind.SPIFFE else SIGNATURE_USES
+        return parse_jwks(result.body, uses), result.max_age
+
+    def _workload_api_keys(self, config: IssuerConfig) -> dict[str, VerificationKey]:
+        if self._jwt_authorities is None:
+            raise FetchError("no SPIFFE Workload API is configured (identity.workload_api) for this issuer")
+        try:
+            found = self._jwt_authorities.authorities(config.trust_domain)
+        except Exception as exc:
+            raise FetchError(str(exc) or type(exc).__name__) from None
+        keys = {
+            kid: key for kid, public in found.items() if (key := verification_key(kid, public)) is not None
+        }
+        if not keys:
+            raise JwksError(f"the JWT bundle of {config.trust_domain} has no usable signature key")
+        return keys
 
     def _interval(self, max_age: float | None) -> float:
         s = self._settings

@@ -1,7 +1,9 @@
 """Verification keys and the `KeySource` protocol through which the validator sees them (it never fetches).
 
 `parse_jwks` turns a JWKS document into `VerificationKey`s, keeping only what we would ever accept: signature
-keys (`use` absent or `sig`) with a `kid`, of type RSA (>= 2048 bits), EC P-256/384/521 or OKP Ed25519/Ed448.
+keys (`use` absent or `sig`; a SPIFFE bundle's `jwt-svid` keys when asked) with a `kid`, of type RSA
+(>= 2048 bits), EC P-256/384/521 or OKP Ed25519/Ed448. `verification_key` applies the same rule to a key
+already parsed (the JWT bundles of the SPIFFE Workload API).
 """
 
 from __future__ import annotations
@@ -85,7 +87,11 @@ class JwksError(ValueError):
     """A JWKS document that cannot be used at all (not JSON, no usable key)."""
 
 
-def parse_jwks(body: bytes) -> dict[str, VerificationKey]:
+SIGNATURE_USES = ("sig",)
+SPIFFE_BUNDLE_USES = ("sig", "jwt-svid")  # a SPIFFE bundle marks JWT-SVID keys `jwt-svid`, CAs `x509-svid`
+
+
+def parse_jwks(body: bytes, uses: tuple[str, ...] = SIGNATURE_USES) -> dict[str, VerificationKey]:
     try:
         doc = json.loads(body)
     except (ValueError, RecursionError) as exc:
@@ -95,7 +101,7 @@ def parse_jwks(body: bytes) -> dict[str, VerificationKey]:
         raise JwksError(f"JWKS must have a non-empty 'keys' list of at most {MAX_KEYS} entries")
     keys: dict[str, VerificationKey] = {}
     for entry in entries:
-        key = _parse_jwk(entry)
+        key = _parse_jwk(entry, uses)
         if key is not None and key.kid not in keys:
             keys[key.kid] = key
     if not keys:
@@ -103,11 +109,17 @@ def parse_jwks(body: bytes) -> dict[str, VerificationKey]:
     return keys
 
 
-def _parse_jwk(entry: object) -> VerificationKey | None:
+def verification_key(kid: str, key: object) -> VerificationKey | None:
+    """A parsed public key under `kid`, when it is one we accept (as for a JWKS entry), else None."""
+    public = _acceptable(key) if kid else None
+    return VerificationKey(kid, public, None) if public is not None else None
+
+
+def _parse_jwk(entry: object, uses: tuple[str, ...]) -> VerificationKey | None:
     if not isinstance(entry, dict):
         return None
     kid, kty, alg = entry.get("kid"), entry.get("kty"), entry.get("alg")
-    if not isinstance(kid, str) or not kid or entry.get("use", "sig") != "sig" or kty not in _FAMILY_ALG:
+    if not isinstance(kid, str) or not kid or entry.get("use", "sig") not in uses or kty not in _FAMILY_ALG:
         log.info("jwks: skipping key kid=%r kty=%r use=%r", kid, kty, entry.get("use"))
         return None
     if alg is not None and not isinstance(alg, str):
@@ -126,6 +138,10 @@ def _public_key(entry: dict[str, Any], kty: str) -> PublicKey | None:
         return None
     if isinstance(loaded, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
         return None  # a private key published in a JWKS is a misconfiguration; refuse it
+    return _acceptable(loaded)
+
+
+def _acceptable(loaded: object) -> PublicKey | None:
     if isinstance(loaded, rsa.RSAPublicKey) and loaded.key_size < MIN_RSA_BITS:
         return None
     if isinstance(loaded, ec.EllipticCurvePublicKey) and loaded.curve.name not in _CURVE_FOR_ALG.values():

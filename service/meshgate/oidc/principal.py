@@ -2,8 +2,8 @@
 
 SSO issuers use a `PrincipalRule`: a template such as `"oidc:{iss}#{sub}"`, which must start with the literal
 `oidc:` so that claims can never name another kind's principal (`meshgate.principal.kinds`). Kubernetes
-issuers map `system:serviceaccount:<ns>:<sa>` to the workload's SPIFFE ID (`meshgate.principal` owns both
-shapes).
+issuers map `system:serviceaccount:<ns>:<sa>` to the workload's SPIFFE ID, and SPIFFE issuers (JWT-SVIDs)
+take the SPIFFE ID in `sub` as it is, within their one trust domain (`meshgate.principal` owns the shapes).
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ import string
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from meshgate.errors import ConfigError
+from meshgate.errors import AuthenticationError, ConfigError
 from meshgate.oidc.reasons import Reason, fail
 from meshgate.principal.k8snames import service_account_of
 from meshgate.principal.kinds import SSO_PREFIX, sso_template_problem
-from meshgate.principal.spiffeid import workload_id
+from meshgate.principal.spiffeid import parse_spiffe_id, workload_id
 
 _CLAIM_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 _MAX_VALUE = 1024
@@ -87,6 +87,25 @@ def service_account_principal(sub: str, trust_domain: str) -> str:
     if account is None:
         fail(Reason.BAD_CLAIM, "sub is not system:serviceaccount:<namespace>:<name>")
     return str(workload_id(trust_domain, *account))
+
+
+def jwt_svid_principal(sub: str, trust_domain: str) -> str:
+    """The SPIFFE ID in a JWT-SVID's `sub`, which must be a workload of the issuer's trust domain."""
+    try:
+        spiffe_id = parse_spiffe_id(sub)
+    except AuthenticationError as err:
+        fail(
+            Reason.BAD_CLAIM,
+            f"sub of a JWT-SVID must be a SPIFFE ID: {err.message.removeprefix('identity: ')}",
+        )
+    if not spiffe_id.member_of(trust_domain):
+        fail(
+            Reason.BAD_CLAIM,
+            f"sub {sub!r} is outside trust domain {trust_domain!r}, the only one this issuer vouches for",
+        )
+    if not spiffe_id.path:
+        fail(Reason.BAD_CLAIM, f"sub {sub!r} names the trust domain itself, not a workload")
+    return str(spiffe_id)
 
 
 def exposed_attributes(payload: Mapping[str, object], names: tuple[str, ...]) -> dict[str, tuple[str, ...]]:

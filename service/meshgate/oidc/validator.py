@@ -26,7 +26,7 @@ from meshgate.oidc.checks import check_audience, check_header, check_times, requ
 from meshgate.oidc.compact import CompactToken, parse_compact
 from meshgate.oidc.issuers import IssuerConfig, IssuerKind
 from meshgate.oidc.keys import KeySnapshot, KeySource, VerificationKey
-from meshgate.oidc.principal import exposed_attributes, service_account_principal
+from meshgate.oidc.principal import exposed_attributes, jwt_svid_principal, service_account_principal
 from meshgate.oidc.reasons import Reason, UnknownKidError, fail
 from meshgate.principal.kinds import check_principal
 
@@ -114,6 +114,8 @@ def _identity(config: IssuerConfig, payload: Mapping[str, Any], now: float) -> I
     sub = require_str(payload, "sub")
     if config.kind is IssuerKind.KUBERNETES:
         principal, kind = service_account_principal(sub, config.trust_domain), CredentialKind.K8S_SA_TOKEN
+    elif config.kind is IssuerKind.SPIFFE:
+        principal, kind = jwt_svid_principal(sub, config.trust_domain), CredentialKind.JWT_SVID
     else:
         rule = config.principal
         if rule is None:

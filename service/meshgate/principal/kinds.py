@@ -3,7 +3,8 @@
 Principals are unforgeable across kinds. Every principal lies in one namespace, read off its text:
 
 - `spiffe`: starts with `spiffe:` (in any case). Only an X.509-SVID, a Linkerd certificate or
-  `l5d-client-id`, or a Kubernetes issuer's service-account mapping produces one.
+  `l5d-client-id`, a Kubernetes issuer's service-account mapping, or a JWT-SVID from a `kind: spiffe`
+  issuer produces one.
 - `sso`: starts with `oidc:`. Only an SSO issuer's principal template produces one, and the template must
   start with that literal; an SSO principal is never a configured super-user.
 - `plain`: anything else: a plain Pulsar role from another authentication provider.
@@ -30,6 +31,7 @@ class CredentialKind(StrEnum):
     L5D_HEADER = "l5d_header"  # l5d-client-id header from the local Linkerd proxy (HTTP only)
     OIDC = "oidc"  # JWT from an SSO issuer
     K8S_SA_TOKEN = "k8s_sa_token"  # projected Kubernetes service-account token
+    JWT_SVID = "jwt_svid"  # SPIFFE JWT-SVID (e.g. from SPIRE) from a `kind: spiffe` issuer
     ROLE = "role"  # a plain Pulsar role from another provider, not verified by meshgate
 
 
@@ -44,6 +46,7 @@ PRODUCES = {
     CredentialKind.LINKERD_CERT: Namespace.SPIFFE,
     CredentialKind.L5D_HEADER: Namespace.SPIFFE,
     CredentialKind.K8S_SA_TOKEN: Namespace.SPIFFE,
+    CredentialKind.JWT_SVID: Namespace.SPIFFE,
     CredentialKind.OIDC: Namespace.SSO,
     CredentialKind.ROLE: Namespace.PLAIN,
 }

@@ -26,7 +26,7 @@ from meshgate.audit.log import AuditLog
 from meshgate.authn import Authenticator
 from meshgate.authz import Authorizer
 from meshgate.clock import Clock, SystemClock
-from meshgate.config import IdentityConfig, ServiceConfig
+from meshgate.config import IdentityConfig, ServiceConfig, workload_api_jwt_issuers
 from meshgate.decision_memo import DecisionMemo
 from meshgate.errors import ConfigError
 from meshgate.identity import (
@@ -36,8 +36,10 @@ from meshgate.identity import (
     WatchedTrustBundles,
     X509SvidVerifier,
 )
+from meshgate.identity.jwtbundles import WorkloadApiJwtBundles
 from meshgate.identity.watcher import BundleWatcher
-from meshgate.identity.workloadapi import WorkloadApiTrustBundles, py_spiffe_client
+from meshgate.identity.workloadapi import py_spiffe_client
+from meshgate.identity.workloadbundles import WorkloadApiTrustBundles
 from meshgate.model import Decision
 from meshgate.oidc import TokenAuthenticator
 from meshgate.oidc.keys import KeySnapshot
@@ -76,6 +78,7 @@ class Components:
     audit: AuditLog = field(default_factory=lambda: AuditLog(()))
     metrics: ServiceMetrics = field(default_factory=ServiceMetrics)
     serving_tls: ReloadingServerCredentials | None = None
+    jwt_bundles: WorkloadApiJwtBundles | None = None
     memo: DecisionMemo[Decision] = field(default_factory=DecisionMemo)
     stoppers: list[Callable[[], None]] = field(default_factory=list)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -105,9 +108,14 @@ def build_components(config: ServiceConfig, clock: Clock | None = None) -> Compo
         certificates = CachedX509Verifier(verifier, clock, max_entries=ident.cache_size)
     oidc = config.oidc
     tokens = None
+    jwt_bundles = None
+    if workload_api_jwt_issuers(oidc):
+        jwt_bundles = WorkloadApiJwtBundles(py_spiffe_client(ident.workload_api.socket))
     if oidc.issuers:
         superusers = config.policy.superusers  # no SSO token may name one
-        tokens = TokenAuthenticator.from_config(oidc.issuers, oidc.settings, clock, superusers=superusers)
+        tokens = TokenAuthenticator.from_config(
+            oidc.issuers, oidc.settings, clock, superusers=superusers, jwt_authorities=jwt_bundles
+        )
     mesh_header = L5dClientIdAuthenticator(ident.l5d_client_id, ident.linkerd)
     bridge = LoopTokenVerifier(tokens) if tokens is not None else None
     authenticator = Authenticator(certificates=certificates, tokens=bridge, mesh_header=mesh_header)
@@ -134,7 +142,7 @@ def build_components(config: ServiceConfig, clock: Clock | None = None) -> Compo
         serving = ReloadingServerCredentials(g.tls_cert, g.tls_key, g.tls_client_ca)
     components = Components(
         config, authenticator, policies, reloader, bundles, tokens, bridge, certificates, clock,
-        AuditLog.from_config(config.audit), ServiceMetrics(), serving,
+        AuditLog.from_config(config.audit), ServiceMetrics(), serving, jwt_bundles=jwt_bundles,
     )  # fmt: skip
     _register_state_metrics(components)
     return components
@@ -269,6 +277,11 @@ async def start_background(components: Components) -> None:
         task = asyncio.create_task(components.reloader.run(), name="policy-reloader")
         components.stoppers.append(components.reloader.stop)
         components.tasks.append(task)
+    wait = components.config.identity.workload_api.start_timeout_seconds
+    if components.jwt_bundles is not None:
+        components.jwt_bundles.start()
+        components.stoppers.append(components.jwt_bundles.stop)
+        await asyncio.to_thread(components.jwt_bundles.wait_first, wait)  # else the JWKS retry picks them up
     if components.tokens is not None:
         await components.tokens.start(wait=True)
     bundles = components.bundles
@@ -279,7 +292,6 @@ async def start_background(components: Components) -> None:
     elif isinstance(bundles, WorkloadApiTrustBundles):
         bundles.start()
         components.stoppers.append(bundles.stop)
-        wait = components.config.identity.workload_api.start_timeout_seconds
         if not await asyncio.to_thread(bundles.wait_first, wait):
             log.error(
                 "not ready: %s after %gs; every certificate is refused until they arrive",

@@ -184,7 +184,7 @@ class Identity(_message.Message):
     principal: _builtins.str
     """canonical principal, the Pulsar role"""
     credential_kind: _builtins.str
-    """x509_svid, linkerd_cert, l5d_header, oidc, k8s_sa_token"""
+    """x509_svid, linkerd_cert, l5d_header, oidc, k8s_sa_token, jwt_svid"""
     expires_at_unix_ms: _builtins.int
     """0 when the credential has no expiry"""
     issuer: _builtins.str

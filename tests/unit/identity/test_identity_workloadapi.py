@@ -10,13 +10,8 @@ import pytest
 from cryptography import x509
 from meshgate.clock import FixedClock
 from meshgate.devca import DevCA
-from meshgate.identity.workloadapi import (
-    NOT_YET,
-    WorkloadApiClientLike,
-    WorkloadApiTrustBundles,
-    X509ContextLike,
-    bundles_of,
-)
+from meshgate.identity.workloadapi import WorkloadApiClientLike, X509ContextLike
+from meshgate.identity.workloadbundles import NOT_YET, WorkloadApiTrustBundles, bundles_of
 from spiffe import TrustDomain, X509Bundle, X509BundleSet
 
 from .helpers import NOW

@@ -34,7 +34,8 @@ public abstract class MeshgateAuthenticationProvider implements AuthenticationPr
      * authorization provider lets those roles do anything without asking, so an SSO login (or any kind added
      * later) whose principal equals one is refused here (issue #16).
      */
-    static final Set<String> WORKLOAD_KINDS = Set.of("x509_svid", "linkerd_cert", "l5d_header", "k8s_sa_token");
+    static final Set<String> WORKLOAD_KINDS =
+            Set.of("x509_svid", "linkerd_cert", "l5d_header", "k8s_sa_token", "jwt_svid");
 
     private MeshgateRuntime runtime;
 

@@ -83,7 +83,7 @@ class SuperUserLoginTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"x509_svid", "linkerd_cert", "l5d_header", "k8s_sa_token"})
+    @ValueSource(strings = {"x509_svid", "linkerd_cert", "l5d_header", "k8s_sa_token", "jwt_svid"})
     void aWorkloadCredentialMayBeASuperUser(String kind) throws Exception {
         assertEquals(BROKER, login(provider(), kind + ":" + BROKER));
     }

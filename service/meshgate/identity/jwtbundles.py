@@ -1,0 +1,87 @@
+"""JWT bundles streamed from the SPIFFE Workload API: the keys that sign each trust domain's JWT-SVIDs.
+
+`WorkloadApiJwtBundles` keeps the last good key set of every trust domain (key id -> public key, as py-spiffe
+parsed it). `authorities(trust_domain)` is what the token side's key cache "fetches" for a `kind: spiffe`
+issuer without a `jwks_url`; while the stream is broken it raises, so that cache keeps its last good keys
+and lets them go stale exactly as for an unreachable JWKS URL.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Mapping
+from types import MappingProxyType
+
+from meshgate.identity.workloadapi import Connect, WorkloadApiStream, open_jwt_bundles
+
+log = logging.getLogger(__name__)
+
+Authorities = Mapping[str, object]  # key id -> public key (cryptography)
+
+
+class JwtBundlesUnavailable(Exception):
+    """No current JWT bundle for a trust domain; the message says why."""
+
+
+class WorkloadApiJwtBundles:
+    """`start()` it; `authorities(td)` never blocks."""
+
+    def __init__(self, connect: Connect, *, backoff_seconds: tuple[float, float] = (0.2, 5.0)) -> None:
+        self._bundles: Mapping[str, Authorities] = MappingProxyType({})
+        self._error = "no JWT bundle from the SPIFFE Workload API yet"
+        self._first = threading.Event()
+        self._stream = WorkloadApiStream(
+            connect,
+            open_jwt_bundles,
+            self.update,
+            self._report,
+            name="workload-api-jwt",
+            backoff_seconds=backoff_seconds,
+        )
+
+    def start(self) -> None:
+        self._stream.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stream.stop(timeout)
+
+    def wait_first(self, timeout: float) -> bool:
+        return self._first.wait(timeout)
+
+    def authorities(self, trust_domain: str) -> Authorities:
+        """The current keys of `trust_domain`; `JwtBundlesUnavailable` while the stream is down or when the
+        agent has no JWT bundle for it."""
+        if self._error:
+            raise JwtBundlesUnavailable(self._error)
+        found = self._bundles.get(trust_domain)
+        if not found:
+            known = ", ".join(sorted(self._bundles)) or "none"
+            raise JwtBundlesUnavailable(
+                f"the Workload API has no JWT bundle for {trust_domain} (has: {known})"
+            )
+        return found
+
+    def update(self, bundle_set: object) -> None:
+        """Swap in one update (py-spiffe's `JwtBundleSet`; public for tests)."""
+        bundles = {
+            b.trust_domain.name: MappingProxyType(dict(b.jwt_authorities))
+            for b in getattr(bundle_set, "bundles", ())
+        }
+        if not bundles:
+            raise ValueError("the Workload API sent a JWT bundle update without any bundle")
+        changed = {td: sorted(keys) for td, keys in bundles.items()} != {
+            td: sorted(keys) for td, keys in self._bundles.items()
+        }
+        self._bundles, self._error = MappingProxyType(bundles), ""
+        self._first.set()
+        if changed:
+            log.info("JWT bundles from the Workload API: %s", _kids(bundles))
+
+    def _report(self, reason: str) -> None:
+        self._error = reason
+        log.warning("JWT bundles: %s; the token key cache keeps the last good keys", reason)
+
+
+def _kids(bundles: Mapping[str, Authorities]) -> str:
+    return ", ".join(f"{td} (kids {', '.join(sorted(keys))})" for td, keys in sorted(bundles.items()))
