@@ -49,12 +49,14 @@ oidc.issuers[].jwks_url: Where the signing keys are; set this or `discovery_url`
 oidc.issuers[].discovery_url: OpenID discovery document that names `jwks_uri`.
 oidc.issuers[].audiences: Accepted `aud` values; at least one.
 oidc.issuers[].algorithms: Accepted signature algorithms (asymmetric only).
-oidc.issuers[].kind: `sso` (people, mapped by `principal`) or `kubernetes` (service accounts).
+oidc.issuers[].kind: `sso` (people, mapped by `principal`), `kubernetes` (service accounts) or `spiffe`
+  (JWT-SVIDs: `sub` is the workload's SPIFFE ID; without a key URL, keys from the Workload API).
 oidc.issuers[].leeway_seconds: Clock leeway on `exp`/`nbf`/`iat` (at most 300).
 oidc.issuers[].principal: Template for the principal of an SSO token, from its claims; starts with the
   literal `oidc:` (docs/oidc.md).
 oidc.issuers[].expose_claims: Claims handed to the policy as attributes, e.g. `groups`.
-oidc.issuers[].trust_domain: Trust domain of the SPIFFE principal made from a Kubernetes token.
+oidc.issuers[].trust_domain: Trust domain of the SPIFFE principal made from a Kubernetes token; for `spiffe`
+  (required there) the only trust domain whose JWT-SVIDs the issuer vouches for.
 oidc.issuers[].same_cluster_as: Kubernetes issuers only: another issuer of the same cluster; required when
   two issuers map into one trust domain (docs/oidc.md).
 oidc.issuers[].require_kid: Refuse tokens without `kid`; false lets a single-key issuer omit it.

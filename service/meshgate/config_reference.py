@@ -38,7 +38,7 @@ _TYPES = {
     "Path | None": "path",
     "str | None": "string",
     "tuple[str, ...]": "list of strings",
-    "IssuerKind": "`sso` or `kubernetes`",
+    "IssuerKind": "`sso`, `kubernetes` or `spiffe`",
     "PrincipalRule | None": "template",
     "tuple[IssuerConfig, ...]": "list of issuers",
 }
