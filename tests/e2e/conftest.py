@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from devtools import pki as dev_pki
 from devtools.broker import BrokerSettings, StandaloneBroker
 from devtools.service import MeshgateProcess, write_config
 from tests.conformance.oidc.mint import jwks_document
+from tests.e2e.realid import RealId, Starter, build
 from tests.support.jwks_server import JwksServer, jwks_server
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -125,3 +127,26 @@ def _create_tenant_and_namespace(broker: StandaloneBroker) -> None:
     assert status in (204, 409), (status, body)
     status, body = broker.admin_request("PUT", "/admin/v2/namespaces/acme/payments", None)
     assert status in (204, 409), (status, body)
+
+
+# --- SPIRE and Keycloak (issue #18): started once, in the background, when a collected test needs them -----
+
+_realid: Starter | None = None
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    global _realid
+    if any("realid" in getattr(item, "fixturenames", ()) for item in session.items):
+        workdir = Path(tempfile.mkdtemp(prefix="meshgate-realid-"))
+        _realid = Starter(lambda: build(workdir))
+
+
+@pytest.fixture(scope="session")
+def realid() -> Iterator[RealId]:
+    """SPIRE (server + agent), Keycloak, and a meshgate + Pulsar 4.0 broker that trust them."""
+    if _realid is None:
+        raise RuntimeError("the realid stack was not started at collection (pytest_collection_finish)")
+    stack = _realid.get()
+    print(f"\nrealid stack start-up seconds: {stack.timings}")
+    yield stack
+    stack.stop()  # the work directory (logs) stays in /tmp for a failure's post-mortem
