@@ -8,12 +8,16 @@ PY := $(VENV)/bin/python
 MVN := $(CURDIR)/build-support/mvn -B -q -Dstyle.color=never -s $(CURDIR)/build-support/maven-settings.xml
 PULSAR_40 := 4.0.7
 PULSAR_42 := 4.2.4
+SPIRE_VERSION := 1.13.3
+KEYCLOAK_VERSION := 26.5.6
+SPIRE_BIN := .cache/spire/$(SPIRE_VERSION)/bin/spire-server
+KEYCLOAK_KC := .cache/keycloak/$(KEYCLOAK_VERSION)/keycloak-$(KEYCLOAK_VERSION)/bin/kc.sh
 CACHE := .cache/broker
 SHIM_JAR := plugin-shim/target/meshgate-pulsar-shim-0.1.0.jar
 PYTEST := $(PY) -m pytest -p no:cacheprovider
 
 .PHONY: help run test lint typecheck proto proto-check shim shim-verify broker-classpath pulsar-names \
-        test-unit test-conformance test-integration test-e2e bench clean fuzz fuzz-long soak
+        test-unit test-conformance test-integration test-e2e bench clean fuzz fuzz-long soak spire keycloak
 
 help:
 	@echo "make run    - set up everything and run a local broker + meshgate with the example policies"
@@ -58,6 +62,18 @@ $(CACHE)/%/classpath.txt: broker-runtime/pom.xml
 
 broker-classpath: $(CACHE)/$(PULSAR_40)/classpath.txt $(CACHE)/$(PULSAR_42)/classpath.txt
 
+# Real identity infrastructure for the end-to-end tests (issue #18): SPIRE built from the Go module proxy
+# (needs Go >= 1.24), Keycloak's Quarkus distribution from Maven Central (runs on Java 21+).
+$(SPIRE_BIN): devtools/spire_build.sh
+	@devtools/spire_build.sh $(SPIRE_VERSION)
+
+spire: $(SPIRE_BIN)
+
+$(KEYCLOAK_KC): $(VENV)/.installed
+	@$(PY) -m devtools.keycloak prepare
+
+keycloak: $(KEYCLOAK_KC)
+
 # How Pulsar's own TopicName reads topic names, asked of both brokers; the conformance tier re-asks and
 # compares whenever the classpaths are resolved (tests/conformance/pulsar_names; `make broker-classpath`).
 pulsar-names: $(VENV)/.installed
@@ -94,8 +110,8 @@ test-integration: $(VENV)/.installed
 	@echo "==> integration tests (real service on loopback)"
 	@$(PYTEST) tests/integration -q
 
-test-e2e: $(VENV)/.installed shim broker-classpath
-	@echo "==> end-to-end tests (real Pulsar $(PULSAR_40) and $(PULSAR_42) brokers)"
+test-e2e: $(VENV)/.installed shim broker-classpath spire keycloak
+	@echo "==> end-to-end tests (real Pulsar $(PULSAR_40) and $(PULSAR_42) brokers, SPIRE, Keycloak)"
 	@$(PYTEST) tests/e2e -q
 
 bench: $(VENV)/.installed
