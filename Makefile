@@ -69,7 +69,7 @@ $(SPIRE_BIN): devtools/spire_build.sh
 
 spire: $(SPIRE_BIN)
 
-$(KEYCLOAK_KC): $(VENV)/.installed
+$(KEYCLOAK_KC): | $(VENV)/.installed
 	@$(PY) -m devtools.keycloak prepare
 
 keycloak: $(KEYCLOAK_KC)
