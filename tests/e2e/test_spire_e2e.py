@@ -105,6 +105,15 @@ def test_spire_svid_rotation_keeps_producing(realid: RealId, tmp_path: Path) -> 
         fresh = client.create_producer(_topic())  # a new producer: authorized under the new SVID
         fresh.send(b"new producer")
     assert sent > SHORT_TTL
+    assert realid.broker is not None
+    log = realid.broker.log.read_text(errors="replace")
+    ended = log.index(
+        f"operation=authentication-refresh, principal={spiffe_id}, reason=meshgate tls authentication "
+        "failed (rejected): expired"
+    )
+    assert f"connected with role={spiffe_id} using authMethod=tls" in log[ended:], (
+        "no reconnect with the new SVID"
+    )
 
 
 def test_spire_deleted_entry_stops_the_workload_at_svid_expiry(realid: RealId, tmp_path: Path) -> None:
