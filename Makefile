@@ -12,11 +12,13 @@ SPIRE_VERSION := 1.13.3
 KEYCLOAK_VERSION := 26.5.6
 SPIRE_BIN := .cache/spire/$(SPIRE_VERSION)/bin/spire-server
 KEYCLOAK_KC := .cache/keycloak/$(KEYCLOAK_VERSION)/keycloak-$(KEYCLOAK_VERSION)/bin/kc.sh
+PULSAR_PROXY := 4.0.8
 CACHE := .cache/broker
 SHIM_JAR := plugin-shim/target/meshgate-pulsar-shim-0.1.0.jar
 PYTEST := $(PY) -m pytest -p no:cacheprovider
 
 .PHONY: help run test lint typecheck proto proto-check shim shim-verify broker-classpath pulsar-names \
+        proxy-classpath run-cluster \
         test-unit test-conformance test-integration test-e2e bench clean fuzz fuzz-long soak spire keycloak
 
 help:
@@ -79,6 +81,15 @@ keycloak: $(KEYCLOAK_KC)
 pulsar-names: $(VENV)/.installed
 	@$(PY) -m tests.conformance.pulsar_names.table
 
+# The Pulsar proxy and admin CLI (pulsar-proxy, pulsar-client-tools 4.0.8 on the 4.0.7 libraries).
+PROXY_CP := .cache/proxy/$(PULSAR_PROXY)/classpath.txt
+$(PROXY_CP): broker-runtime/proxy/pom.xml
+	@echo "==> resolving the Pulsar proxy $(PULSAR_PROXY) and admin CLI classpath from Maven Central"
+	@mkdir -p $(@D)
+	@cd broker-runtime/proxy && $(MVN) dependency:build-classpath -Dmdep.outputFile=$(abspath $@)
+
+proxy-classpath: $(PROXY_CP)
+
 # --- the two commands -------------------------------------------------------------------------
 
 run: $(VENV)/.installed shim $(CACHE)/$(PULSAR_40)/classpath.txt
@@ -110,8 +121,8 @@ test-integration: $(VENV)/.installed
 	@echo "==> integration tests (real service on loopback)"
 	@$(PYTEST) tests/integration -q
 
-test-e2e: $(VENV)/.installed shim broker-classpath spire keycloak
-	@echo "==> end-to-end tests (real Pulsar $(PULSAR_40) and $(PULSAR_42) brokers, SPIRE, Keycloak)"
+test-e2e: $(VENV)/.installed shim broker-classpath proxy-classpath spire keycloak
+	@echo "==> end-to-end tests (real Pulsar $(PULSAR_40) and $(PULSAR_42) brokers, standalone and as a cluster behind a proxy, SPIRE, Keycloak)"
 	@$(PYTEST) tests/e2e -q
 
 bench: $(VENV)/.installed

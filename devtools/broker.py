@@ -6,18 +6,13 @@ The classpath comes from `broker-runtime/pom.xml` (see `make broker-classpath`).
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import signal
-import ssl
 import subprocess
 import time
-import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from devtools.jvm import https_request, java_command, start_java, stop_group
 from devtools.pki import BROKER_ID, DevPki
 from devtools.ports import free_port, wait_for_port
 
@@ -27,25 +22,6 @@ SHIM_JAR = ROOT / "plugin-shim" / "target" / "meshgate-pulsar-shim-0.1.0.jar"
 # The session revoker (a broker interceptor) is loaded from a one-file .nar in this directory.
 INTERCEPTORS_DIR = ROOT / "plugin-shim" / "target" / "interceptors"
 REVOKER = "meshgate-session-revoker"
-
-JVM_FLAGS = [
-    "-Xms256m",
-    "-Xmx1g",
-    "-XX:MaxDirectMemorySize=512m",
-    "-Djava.net.preferIPv4Stack=true",
-    "-Djute.maxbuffer=10485760",
-    "-Dio.netty.tryReflectionSetAccessible=true",
-    "-Dorg.apache.pulsar.shade.io.netty.tryReflectionSetAccessible=true",
-    "-Dlog4j.shutdownHookEnabled=false",
-    "--add-opens=java.base/java.io=ALL-UNNAMED",
-    "--add-opens=java.base/java.util.zip=ALL-UNNAMED",
-    "--add-opens=java.management/sun.management=ALL-UNNAMED",
-    "--add-opens=jdk.management/com.sun.management.internal=ALL-UNNAMED",
-    "--add-opens=java.base/java.nio=ALL-UNNAMED",
-    "--add-opens=java.base/jdk.internal.misc=ALL-UNNAMED",
-    "--add-opens=java.base/jdk.internal.platform=ALL-UNNAMED",
-    "--enable-native-access=ALL-UNNAMED",
-]
 
 
 def classpath_file(line: str) -> Path:
@@ -76,8 +52,18 @@ class BrokerSettings:
 
 
 def broker_conf(s: BrokerSettings) -> str:
+    return render_conf(broker_settings(s))
+
+
+def render_conf(settings: dict[str, object]) -> str:
+    """A Pulsar `.conf` file (Java properties) of `settings`."""
+    return "".join(f"{k}={v}\n" for k, v in settings.items())
+
+
+def broker_settings(s: BrokerSettings) -> dict[str, object]:
+    """The broker.conf keys of a dev broker with the shim loaded (standalone, or one broker of a cluster)."""
     pki = s.pki
-    settings = {
+    settings: dict[str, object] = {
         "clusterName": "standalone",
         "advertisedAddress": "127.0.0.1",
         "bindAddress": "127.0.0.1",
@@ -114,7 +100,7 @@ def broker_conf(s: BrokerSettings) -> str:
         settings["brokerInterceptorsDirectory"] = str(INTERCEPTORS_DIR)
         settings["narExtractionDirectory"] = str(s.workdir / "nar")
     settings.update(s.extra)
-    return "".join(f"{k}={v}\n" for k, v in settings.items())
+    return settings
 
 
 class StandaloneBroker:
@@ -157,15 +143,7 @@ class StandaloneBroker:
             raise FileNotFoundError(f"{SHIM_JAR} missing: run `make shim` first")
         classpath = f"{SHIM_JAR}:{cp_file.read_text().strip()}"
         data = self.workdir / "data"
-        return [
-            shutil.which("java") or "java",
-            *JVM_FLAGS,
-            f"-Dlog4j.configurationFile={ROOT / 'devtools' / 'log4j2.xml'}",
-            f"-Dmeshgate.broker.log={self.log}",
-            f"-Dmeshgate.shim.log.level={self.settings.shim_log_level}",
-            "-cp",
-            classpath,
-            "org.apache.pulsar.PulsarStandaloneStarter",
+        args = [
             "--config",
             str(self.workdir / "standalone.conf"),
             "--no-functions-worker",
@@ -180,6 +158,8 @@ class StandaloneBroker:
             "--bookkeeper-dir",
             str(data / "bookkeeper"),
         ]
+        main = "org.apache.pulsar.PulsarStandaloneStarter"
+        return java_command(classpath, main, args, self.log, shim_log_level=self.settings.shim_log_level)
 
     def start(self, timeout: float = 180.0) -> float:
         """Start and wait until the broker serves and bootstrap is done; returns the seconds it took."""
@@ -187,10 +167,7 @@ class StandaloneBroker:
         (self.workdir / "standalone.conf").write_text(broker_conf(self.settings))
         self.log.write_text("")  # log4j appends (devtools/log4j2.xml); one file per start
         began = time.monotonic()
-        stdout = (self.workdir / "broker.stdout").open("wb")
-        self._process = subprocess.Popen(
-            self.command(), stdout=stdout, stderr=subprocess.STDOUT, cwd=self.workdir, start_new_session=True
-        )
+        self._process = start_java(self.command(), self.workdir, "broker")
         self._wait_ready(began + timeout)
         return time.monotonic() - began
 
@@ -217,17 +194,7 @@ class StandaloneBroker:
         self, method: str, path: str, body: object, identity: str = "broker-client"
     ) -> tuple[int, str]:
         """A request to the HTTPS admin API authenticated by `identity`'s client certificate."""
-        pki = self.settings.pki
-        context = ssl.create_default_context(cafile=str(pki.ca_file))
-        context.load_cert_chain(str(pki.cert(identity)), str(pki.key(identity)))
-        data = None if body is None else json.dumps(body).encode()
-        headers = {"X-Pulsar-Auth-Method-Name": "tls", "Content-Type": "application/json"}
-        request = urllib.request.Request(self.web_url_tls + path, data=data, headers=headers, method=method)
-        try:
-            with urllib.request.urlopen(request, context=context, timeout=5) as response:
-                return int(response.status), response.read().decode()
-        except urllib.error.HTTPError as error:
-            return int(error.code), error.read().decode(errors="replace")
+        return https_request(self.web_url_tls, self.settings.pki, identity, method, path, body)
 
     def _bootstrap_done(self) -> bool:
         # Standalone creates the cluster, the `public` tenant and `public/default` after the service is
@@ -242,11 +209,4 @@ class StandaloneBroker:
 
     def stop(self) -> None:
         process, self._process = self._process, None
-        if process is None or process.poll() is not None:
-            return
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
+        stop_group(process)

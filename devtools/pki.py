@@ -13,6 +13,8 @@ from meshgate.devca import DevCA, LeafSpec, pem_bundle, write_leaf
 
 TRUST_DOMAIN = "meshgate.test"
 BROKER_ID = f"spiffe://{TRUST_DOMAIN}/ns/pulsar/sa/broker"
+# The Pulsar proxy's own SVID: how it authenticates to the brokers of a cluster (devtools/cluster.py).
+PROXY_ID = f"spiffe://{TRUST_DOMAIN}/ns/pulsar/sa/proxy"
 WORKLOADS = {
     "writer": f"spiffe://{TRUST_DOMAIN}/ns/payments/sa/writer",
     "reader": f"spiffe://{TRUST_DOMAIN}/ns/payments/sa/reader",
@@ -50,6 +52,7 @@ def create(directory: Path) -> DevPki:
         LeafSpec(dns=["localhost"], ips=["127.0.0.1"], common_name="localhost", key_kind="rsa2048"),
     )
     pki.issue("broker-client", LeafSpec(uris=[BROKER_ID]))
+    pki.issue("proxy-client", LeafSpec(uris=[PROXY_ID]))
     for name, spiffe_id in WORKLOADS.items():
         pki.issue(name, LeafSpec(uris=[spiffe_id]))
     return pki

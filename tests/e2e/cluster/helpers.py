@@ -1,0 +1,95 @@
+"""Clients through the proxy, topics placed on a chosen broker, and the audit records of one sidecar."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pulsar
+
+from devtools import pki as dev_pki
+from devtools.cluster import ClusterBroker, PulsarCluster
+from devtools.service import MeshgateProcess, audit_file
+
+TIMEOUT = 10  # seconds: every client call has a deadline, no test sleeps for a fixed time
+
+
+@contextmanager
+def tls_client(cluster: PulsarCluster, name: str, url: str | None = None) -> Iterator[pulsar.Client]:
+    """A client with `name`'s X.509-SVID on the proxy's TLS port (or on `url`)."""
+    pki = cluster.settings.pki
+    client = pulsar.Client(
+        url or cluster.service_url_tls,
+        authentication=pulsar.AuthenticationTLS(str(pki.cert(name)), str(pki.key(name))),
+        tls_trust_certs_file_path=str(pki.ca_file),
+        operation_timeout_seconds=TIMEOUT,
+        connection_timeout_ms=TIMEOUT * 1000,
+    )
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+@contextmanager
+def token_client(cluster: PulsarCluster, token: str) -> Iterator[pulsar.Client]:
+    """A client with a bearer token on the proxy's plain port."""
+    client = pulsar.Client(
+        cluster.service_url,
+        authentication=pulsar.AuthenticationToken(token),
+        operation_timeout_seconds=TIMEOUT,
+        connection_timeout_ms=TIMEOUT * 1000,
+    )
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+def owner(cluster: PulsarCluster, topic: str) -> ClusterBroker:
+    """The broker that owns `topic` (a lookup as the brokers' super-user assigns it when nobody does)."""
+    path = "/lookup/v2/topic/" + topic.replace("://", "/")
+    status, body = cluster.brokers[0].admin("GET", path)
+    assert status == 200, (status, body)
+    url = json.loads(body)["brokerUrl"]
+    return next(b for b in cluster.brokers if b.service_url == url)
+
+
+def topic_on(cluster: PulsarCluster, broker: ClusterBroker, prefix: str = "proxied") -> str:
+    """A fresh topic in acme/payments that `broker` owns."""
+    for _ in range(40):
+        topic = f"persistent://acme/payments/{prefix}-{uuid.uuid4().hex[:8]}"
+        if owner(cluster, topic) is broker:
+            return topic
+    raise AssertionError(f"no topic landed on {broker.name} in 40 tries")
+
+
+def other_broker(cluster: PulsarCluster) -> ClusterBroker:
+    """The broker the proxy does not send its lookups to first: reaching it takes a redirected lookup."""
+    return cluster.brokers[1]
+
+
+def audit_records(
+    sidecar: MeshgateProcess, topic: str, want: int = 1, timeout: float = 5
+) -> list[dict[str, Any]]:
+    """The audit records about `topic` one sidecar wrote, once at least `want` are on disk."""
+    path = audit_file(sidecar.config)
+    deadline = time.monotonic() + timeout
+    while True:
+        lines = path.read_text().splitlines() if path.exists() else []
+        found = [r for r in map(json.loads, lines) if str(r.get("resource", {}).get("topic", "")) == topic]
+        if len(found) >= want or time.monotonic() > deadline:
+            return found
+        time.sleep(0.1)
+
+
+def principals(records: list[dict[str, Any]]) -> set[str]:
+    return {str(r.get("principal")) for r in records}
+
+
+WRITER = dev_pki.WORKLOADS["writer"]
+READER = dev_pki.WORKLOADS["reader"]
