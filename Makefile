@@ -18,7 +18,7 @@ SHIM_JAR := plugin-shim/target/meshgate-pulsar-shim-0.1.0.jar
 PYTEST := $(PY) -m pytest -p no:cacheprovider
 
 .PHONY: help run test lint typecheck proto proto-check shim shim-verify broker-classpath pulsar-names \
-        proxy-classpath run-cluster \
+        proxy-classpath helm run-cluster \
         test-unit test-conformance test-integration test-e2e bench clean fuzz fuzz-long soak spire keycloak
 
 help:
@@ -90,6 +90,16 @@ $(PROXY_CP): broker-runtime/proxy/pom.xml
 
 proxy-classpath: $(PROXY_CP)
 
+# Helm, to render the Apache Pulsar chart with deploy/helm/values-meshgate.yaml (tests/unit/deploy/test_chart.py).
+HELM_VERSION := 4.3.2
+HELM := .cache/helm/$(HELM_VERSION)/helm
+$(HELM):
+	@echo "==> building Helm $(HELM_VERSION) from the Go module proxy (a few minutes, once)"
+	@mkdir -p $(@D)
+	@GOBIN=$(abspath $(@D)) go install helm.sh/helm/v4/cmd/helm@v$(HELM_VERSION)
+
+helm: $(HELM)
+
 # --- the two commands -------------------------------------------------------------------------
 
 run: $(VENV)/.installed shim $(CACHE)/$(PULSAR_40)/classpath.txt
@@ -109,7 +119,7 @@ typecheck: $(VENV)/.installed
 	@echo "==> mypy --strict"
 	@$(VENV)/bin/mypy
 
-test-unit: $(VENV)/.installed
+test-unit: $(VENV)/.installed helm
 	@echo "==> unit tests"
 	@$(PYTEST) tests/unit -q
 
