@@ -14,6 +14,8 @@ public enum FailureReason {
     SERVICE_ERROR,
     /** The credential could not be encoded for the service (e.g. a broken certificate object). */
     BAD_CREDENTIAL,
+    /** An HTTP request names more than one original principal (a client's header passed on by a Pulsar proxy). */
+    AMBIGUOUS_ORIGINAL_PRINCIPAL,
     /** A bug in the shim; the question is denied like any other error. */
     INTERNAL_ERROR
 }

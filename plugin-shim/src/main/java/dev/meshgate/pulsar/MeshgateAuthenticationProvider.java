@@ -6,6 +6,8 @@ import dev.meshgate.proto.v1.Credential;
 import dev.meshgate.proto.v1.Identity;
 import java.io.IOException;
 import java.net.SocketAddress;
+import java.util.Collections;
+import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
 import java.util.Set;
@@ -14,6 +16,8 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import javax.naming.AuthenticationException;
 import javax.net.ssl.SSLSession;
+import javax.servlet.http.HttpServletRequest;
+import javax.servlet.http.HttpServletResponse;
 import org.apache.pulsar.broker.ServiceConfiguration;
 import org.apache.pulsar.broker.authentication.AuthenticationDataSource;
 import org.apache.pulsar.broker.authentication.AuthenticationProvider;
@@ -119,6 +123,40 @@ public abstract class MeshgateAuthenticationProvider implements AuthenticationPr
         }
         return new AuthenticationException("meshgate " + getAuthMethodName() + " authentication failed ("
                 + reason.name().toLowerCase(Locale.ROOT) + "): " + message);
+    }
+
+    /**
+     * The header a Pulsar proxy names its client with. A proxy (4.0.8 seen) appends its own value to the
+     * client's request headers, and the broker believes the first: a client sending this header through the
+     * proxy would be taken for whoever it names. More than one value is refused here, before the broker reads it.
+     */
+    static final String ORIGINAL_PRINCIPAL_HEADER = "X-Original-Principal";
+
+    @Override
+    public boolean authenticateHttpRequest(HttpServletRequest request, HttpServletResponse response)
+            throws Exception {
+        requireOneOriginalPrincipal(request);
+        return AuthenticationProvider.super.authenticateHttpRequest(request, response);
+    }
+
+    @Override
+    public AuthenticationState newHttpAuthState(HttpServletRequest request) throws AuthenticationException {
+        requireOneOriginalPrincipal(request);
+        return AuthenticationProvider.super.newHttpAuthState(request);
+    }
+
+    private void requireOneOriginalPrincipal(HttpServletRequest request) throws AuthenticationException {
+        List<String> values = Collections.list(request.getHeaders(ORIGINAL_PRINCIPAL_HEADER));
+        if (!atMostOneOriginalPrincipal(values)) {
+            throw authError(FailureReason.AMBIGUOUS_ORIGINAL_PRINCIPAL, values.size() + " " + ORIGINAL_PRINCIPAL_HEADER
+                    + " values: a client named a principal through the proxy; refused");
+        }
+    }
+
+    /** True when the header values name at most one principal (comma-joined values count each part). */
+    static boolean atMostOneOriginalPrincipal(List<String> values) {
+        long named = values.stream().flatMap(v -> List.of(v.split(",", -1)).stream()).count();
+        return named <= 1;
     }
 
     @Override

@@ -1,6 +1,7 @@
 package dev.meshgate.pulsar;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.net.InetSocketAddress;
@@ -29,6 +30,22 @@ class CredentialsTest {
         AuthenticationDataSource http = http(Map.of("Authorization", "Bearer tok.en.value"));
         assertEquals("tok.en.value", Credentials.token(http).orElseThrow().getToken());
         assertEquals("http", Credentials.peer(http, "token").getTransport());
+    }
+
+    @Test
+    void oneOriginalPrincipalOrNoneIsAccepted() {
+        assertTrue(MeshgateAuthenticationProvider.atMostOneOriginalPrincipal(java.util.List.of()));
+        assertTrue(MeshgateAuthenticationProvider.atMostOneOriginalPrincipal(
+                java.util.List.of("spiffe://td/ns/a/sa/b")));
+    }
+
+    @Test
+    void aSecondOriginalPrincipalIsRefusedWhateverItsShape() {
+        assertFalse(MeshgateAuthenticationProvider.atMostOneOriginalPrincipal(
+                java.util.List.of("spiffe://td/ns/pulsar/sa/broker", "spiffe://td/ns/a/sa/writer")));
+        assertFalse(MeshgateAuthenticationProvider.atMostOneOriginalPrincipal(
+                java.util.List.of("spiffe://td/ns/pulsar/sa/broker,spiffe://td/ns/a/sa/writer")));
+        assertFalse(MeshgateAuthenticationProvider.atMostOneOriginalPrincipal(java.util.List.of("", "")));
     }
 
     @Test
