@@ -23,6 +23,7 @@ PYTEST := $(PY) -m pytest -p no:cacheprovider
 
 help:
 	@echo "make run    - set up everything and run a local broker + meshgate with the example policies"
+	@echo "make run-cluster - the same with ZooKeeper, a bookie, two brokers and a Pulsar proxy (Helm chart shape)"
 	@echo "make test   - every check: lint, types, stale generated code, shim build + tests, all test tiers"
 	@echo "make bench  - benchmarks (writes BENCHMARKS.md)"
 
@@ -104,6 +105,9 @@ helm: $(HELM)
 
 run: $(VENV)/.installed shim $(CACHE)/$(PULSAR_40)/classpath.txt
 	@$(PY) -m devtools.run
+
+run-cluster: $(VENV)/.installed shim $(CACHE)/$(PULSAR_40)/classpath.txt proxy-classpath helm
+	@$(PY) -m devtools.run_cluster
 
 test: lint typecheck proto-check shim-verify broker-classpath fuzz test-unit test-conformance test-integration test-e2e
 	@echo "==> all checks passed"

@@ -44,12 +44,15 @@ AUTH_KEYS = (
     "brokerClientAuthenticationParameters",
     "brokerInterceptorsDirectory",
     "proxyZeroCopyModeEnabled",
+    "tlsEnabledWithBroker",
 )
 # The chart's service accounts (release `pulsar`) and where their tokens and the revoker sit in a pod.
 CHART_BROKER_ID = "spiffe://cluster.local/ns/pulsar/sa/pulsar-broker-acct"
 CHART_PROXY_ID = "spiffe://cluster.local/ns/pulsar/sa/pulsar-proxy"
 POD_TOKEN = "/var/run/secrets/pulsar/token/token"
 POD_INTERCEPTORS = "/pulsar/interceptors"
+POD_PROXY_SVID = "/pulsar/certs/proxy-svid"
+POD_CA = "/pulsar/certs/ca/ca.crt"
 PREFIX = "PULSAR_PREFIX_"
 
 
@@ -116,13 +119,19 @@ class LocalNames:
     proxy_id: str
     interceptors: Path
     broker_token: Path
-    proxy_token: Path
+    proxy_cert: Path
+    proxy_key: Path
+    ca: Path
 
 
 def cluster_keys(manifests: list[dict[str, Any]], names: LocalNames) -> tuple[dict[str, str], dict[str, str]]:
     """(broker keys, proxy keys) the local cluster runs with, taken from the rendered chart."""
     identities = {CHART_BROKER_ID: names.broker_id, CHART_PROXY_ID: names.proxy_id}
-    interceptors = {POD_INTERCEPTORS: str(names.interceptors)}
-    broker = Localize(identities, {POD_TOKEN: str(names.broker_token), **interceptors})
-    proxy = Localize(identities, {POD_TOKEN: str(names.proxy_token), **interceptors})
+    files = {POD_INTERCEPTORS: str(names.interceptors), POD_CA: str(names.ca)}
+    broker = Localize(identities, {POD_TOKEN: str(names.broker_token), **files})
+    proxy_svid = {
+        f"{POD_PROXY_SVID}/tls.crt": str(names.proxy_cert),
+        f"{POD_PROXY_SVID}/tls.key": str(names.proxy_key),
+    }
+    proxy = Localize(identities, {**proxy_svid, **files})
     return deployed_keys(manifests, "broker", broker), deployed_keys(manifests, "proxy", proxy)

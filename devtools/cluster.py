@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,10 +35,7 @@ from devtools.service import MeshgateProcess, write_config
 ROOT = Path(__file__).resolve().parent.parent
 PROXY_VERSION = "4.0.8"
 CLUSTER = "pulsar"  # the chart's cluster name for release `pulsar` (tests compare with the rendered chart)
-TLS_PROVIDER = "dev.meshgate.pulsar.MeshgateTlsAuthenticationProvider"
-TOKEN_PROVIDER = "dev.meshgate.pulsar.MeshgateTokenAuthenticationProvider"
 BROKER_MAIN = "org.apache.pulsar.PulsarBrokerStarter"
-AUTH_TLS = "org.apache.pulsar.client.impl.auth.AuthenticationTls"
 
 
 def proxy_classpath_file() -> Path:
@@ -71,9 +68,8 @@ class ClusterSettings:
     line: str = "4.0"
     # Sections merged into every sidecar's meshgate.yaml (identity, oidc), as in tests/e2e/conftest.py.
     meshgate_extra: dict[str, object] = field(default_factory=dict)
-    broker_keys: dict[str, object] = field(default_factory=dict)
-    proxy_keys: dict[str, object] = field(default_factory=dict)
-    refresh_check_seconds: int = 1
+    broker_keys: Mapping[str, object] = field(default_factory=dict)
+    proxy_keys: Mapping[str, object] = field(default_factory=dict)
     brokers: int = 2
 
 
@@ -116,7 +112,6 @@ class ClusterBroker:
             workdir=self.workdir,
             line=settings.line,
             ports=self.ports,
-            refresh_check_seconds=settings.refresh_check_seconds,
         )
         self.zk_port = zk_port
         self.overrides: dict[str, object] = {}  # set by restart(): keys a test runs this broker with
@@ -158,10 +153,11 @@ class ClusterBroker:
                 # Local values of what the chart sets per pod or per environment.
                 "meshgateTargets": self.sidecar.target,
                 "narExtractionDirectory": str(self.workdir / "nar"),
+                # The chart's brokers talk to each other in plaintext (Linkerd's mTLS underneath).
+                "brokerClientTlsEnabled": "false",
                 # Test stability, not production advice: no bundle moves the test did not ask for.
                 "loadBalancerSheddingEnabled": "false",
                 "loadBalancerAutoBundleSplitEnabled": "false",
-                "authenticationRefreshCheckSeconds": self.cluster.refresh_check_seconds,
             }
         )
         keys.update(self.overrides)
@@ -198,9 +194,15 @@ class ClusterBroker:
         return status == 200
 
     def admin(
-        self, method: str, path: str, body: object = None, identity: str = "broker-client"
+        self,
+        method: str,
+        path: str,
+        body: object = None,
+        identity: str = "broker-client",
+        headers: dict[str, str] | None = None,
     ) -> tuple[int, str]:
-        return https_request(self.web_url_tls, self.cluster.pki, identity, method, path, body)
+        """An admin REST call straight to this broker's HTTPS port with `identity`'s certificate."""
+        return https_request(self.web_url_tls, self.cluster.pki, identity, method, path, body, headers)
 
     def stop(self) -> None:
         self.jvm.stop()
@@ -240,11 +242,8 @@ class PulsarCluster:
     # --- addresses ---------------------------------------------------------------------------------
 
     @property
-    def service_url(self) -> str:
-        return f"pulsar://127.0.0.1:{self.proxy_ports.binary}"
-
-    @property
     def service_url_tls(self) -> str:
+        """The proxy's client port (TLS only, as the chart runs it with proxy TLS on)."""
         return f"pulsar+ssl://127.0.0.1:{self.proxy_ports.binary_tls}"
 
     @property
@@ -256,10 +255,41 @@ class PulsarCluster:
         return [*(b.sidecar for b in self.brokers), self.proxy_sidecar]
 
     def admin(
-        self, method: str, path: str, body: object = None, identity: str = "broker-client"
+        self,
+        method: str,
+        path: str,
+        body: object = None,
+        identity: str = "broker-client",
+        headers: dict[str, str] | None = None,
     ) -> tuple[int, str]:
         """An admin REST call through the proxy's HTTPS port, authenticated by `identity`'s certificate."""
-        return https_request(self.web_url_tls, self.settings.pki, identity, method, path, body)
+        return https_request(
+            self.web_url_tls, self.settings.pki, identity, method, path, body, headers, name_method=False
+        )
+
+    def admin_cli(self, *args: str, identity: str = "broker-client", timeout: float = 90) -> tuple[int, str]:
+        """Pulsar's own admin CLI (`pulsar-admin`, PulsarAdminTool) through the proxy's HTTPS port with
+        `identity`'s certificate: (exit code, stdout and stderr)."""
+        pki = self.settings.pki
+        work = self.workdir / "admin-cli"
+        work.mkdir(parents=True, exist_ok=True)
+        conf = work / f"client-{identity}.conf"
+        conf.write_text(
+            render_conf(
+                {
+                    "webServiceUrl": self.web_url_tls,
+                    "brokerServiceUrl": self.service_url_tls,
+                    "authPlugin": "org.apache.pulsar.client.impl.auth.AuthenticationTls",
+                    "authParams": f"tlsCertFile:{pki.cert(identity)},tlsKeyFile:{pki.key(identity)}",
+                    "tlsTrustCertsFilePath": pki.ca_file,
+                    "tlsAllowInsecureConnection": "false",
+                }
+            )
+        )
+        main = "org.apache.pulsar.admin.cli.PulsarAdminTool"
+        command = java_command(self.admin_cli_classpath, main, [str(conf), *args], work / "admin-cli.log")
+        result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
+        return result.returncode, result.stdout + result.stderr
 
     # --- processes ---------------------------------------------------------------------------------
 
@@ -297,12 +327,16 @@ class PulsarCluster:
         return java_command(cp, main, ["--conf", str(conf)], log, ("128m", "512m"))
 
     def proxy_conf(self) -> dict[str, object]:
+        """proxy.conf: local addresses and files, then the deployed keys (`proxy_keys`), as the chart's proxy
+        has them: TLS for clients, TLS to the brokers' Service when `tlsEnabledWithBroker`."""
         pki = self.settings.pki
         first = self.brokers[0]
         keys: dict[str, object] = {
             "clusterName": CLUSTER,
             "bindAddress": "127.0.0.1",
             "advertisedAddress": "127.0.0.1",
+            # The image's proxy.conf keeps servicePort=6650 when the chart turns proxy TLS on (its Service
+            # then publishes 6651 only): bound here too, on a free port.
             "servicePort": self.proxy_ports.binary,
             "servicePortTls": self.proxy_ports.binary_tls,
             "webServicePort": self.proxy_ports.web,
@@ -311,21 +345,12 @@ class PulsarCluster:
             "tlsCertificateFilePath": pki.cert("broker-server"),
             "tlsKeyFilePath": pki.key("broker-server"),
             "tlsTrustCertsFilePath": pki.ca_file,
-            "tlsRequireTrustedClientCertOnConnect": "true",
             # The chart's Service in front of every broker; here the first broker, and lookups move on.
             "brokerServiceURL": first.service_url,
-            "brokerServiceURLTLS": first.service_url_tls,
             "brokerWebServiceURL": f"http://127.0.0.1:{first.ports.web}",
+            "brokerServiceURLTLS": first.service_url_tls,
             "brokerWebServiceURLTLS": first.web_url_tls,
-            "tlsEnabledWithBroker": "true",
             "brokerClientTrustCertsFilePath": pki.ca_file,
-            "brokerClientAuthenticationPlugin": AUTH_TLS,
-            "brokerClientAuthenticationParameters": f"tlsCertFile:{pki.cert('proxy-client')},"
-            f"tlsKeyFile:{pki.key('proxy-client')}",
-            "authenticationEnabled": "true",
-            "authenticationProviders": f"{TLS_PROVIDER},{TOKEN_PROVIDER}",
-            "forwardAuthorizationCredentials": "true",
-            "authorizationEnabled": "false",
             # Test ports: the proxy only connects to 6650/6651 unless told otherwise.
             "brokerProxyAllowedTargetPorts": "*",
             "brokerProxyAllowedHostNames": "127.0.0.1",

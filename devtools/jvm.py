@@ -84,16 +84,30 @@ def stop_group(process: subprocess.Popen[bytes] | None, grace: float = 20.0) -> 
 
 
 def https_request(
-    base_url: str, pki: DevPki, identity: str, method: str, path: str, body: object = None, timeout: float = 5
+    base_url: str,
+    pki: DevPki,
+    identity: str,
+    method: str,
+    path: str,
+    body: object = None,
+    extra_headers: dict[str, str] | None = None,
+    *,
+    name_method: bool = True,
 ) -> tuple[int, str]:
-    """An admin REST call authenticated by `identity`'s client certificate (a name in the dev PKI)."""
+    """An admin REST call authenticated by `identity`'s client certificate (a name in the dev PKI).
+
+    `name_method` sends `X-Pulsar-Auth-Method-Name: tls`. Not through a Pulsar proxy: the proxy passes the
+    header on, and the broker then authenticates the proxy's own credential (a token) as `tls` and refuses it.
+    """
     context = ssl.create_default_context(cafile=str(pki.ca_file))
     context.load_cert_chain(str(pki.cert(identity)), str(pki.key(identity)))
     data = None if body is None else json.dumps(body).encode()
-    headers = {"X-Pulsar-Auth-Method-Name": "tls", "Content-Type": "application/json"}
+    headers = {"Content-Type": "application/json", **(extra_headers or {})}
+    if name_method:
+        headers["X-Pulsar-Auth-Method-Name"] = "tls"
     request = urllib.request.Request(base_url + path, data=data, headers=headers, method=method)
     try:
-        with urllib.request.urlopen(request, context=context, timeout=timeout) as response:
+        with urllib.request.urlopen(request, context=context, timeout=10) as response:
             return int(response.status), response.read().decode()
     except urllib.error.HTTPError as error:
         return int(error.code), error.read().decode(errors="replace")

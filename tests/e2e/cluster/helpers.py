@@ -14,20 +14,30 @@ import pulsar
 from devtools import pki as dev_pki
 from devtools.cluster import ClusterBroker, PulsarCluster
 from devtools.service import MeshgateProcess, audit_file
+from tests.conformance.oidc.mint import mint, signing_keys
+from tests.e2e.cluster.conftest import SSO_ISSUER, SSO_KEY
 
 TIMEOUT = 10  # seconds: every client call has a deadline, no test sleeps for a fixed time
 
 
+def _quiet() -> pulsar.ConsoleLogger:
+    """The C++ client's own log at WARN: its INFO lines about every reconnect drown the test output."""
+    return pulsar.ConsoleLogger(pulsar.LoggerLevel.Warn)
+
+
 @contextmanager
-def tls_client(cluster: PulsarCluster, name: str, url: str | None = None) -> Iterator[pulsar.Client]:
+def tls_client(
+    cluster: PulsarCluster, name: str, url: str | None = None, timeout: int = TIMEOUT
+) -> Iterator[pulsar.Client]:
     """A client with `name`'s X.509-SVID on the proxy's TLS port (or on `url`)."""
     pki = cluster.settings.pki
     client = pulsar.Client(
         url or cluster.service_url_tls,
         authentication=pulsar.AuthenticationTLS(str(pki.cert(name)), str(pki.key(name))),
         tls_trust_certs_file_path=str(pki.ca_file),
-        operation_timeout_seconds=TIMEOUT,
-        connection_timeout_ms=TIMEOUT * 1000,
+        operation_timeout_seconds=timeout,
+        connection_timeout_ms=timeout * 1000,
+        logger=_quiet(),
     )
     try:
         yield client
@@ -36,13 +46,15 @@ def tls_client(cluster: PulsarCluster, name: str, url: str | None = None) -> Ite
 
 
 @contextmanager
-def token_client(cluster: PulsarCluster, token: str) -> Iterator[pulsar.Client]:
-    """A client with a bearer token on the proxy's plain port."""
+def token_client(cluster: PulsarCluster, token: str, url: str | None = None) -> Iterator[pulsar.Client]:
+    """A client with a bearer token on the proxy's TLS port (or on `url`), no client certificate."""
     client = pulsar.Client(
-        cluster.service_url,
+        url or cluster.service_url_tls,
         authentication=pulsar.AuthenticationToken(token),
+        tls_trust_certs_file_path=str(cluster.settings.pki.ca_file),
         operation_timeout_seconds=TIMEOUT,
         connection_timeout_ms=TIMEOUT * 1000,
+        logger=_quiet(),
     )
     try:
         yield client
@@ -89,6 +101,28 @@ def audit_records(
 
 def principals(records: list[dict[str, Any]]) -> set[str]:
     return {str(r.get("principal")) for r in records}
+
+
+def sso_token(user: str, groups: list[str]) -> str:
+    """An ID token of the test SSO (tests/e2e/cluster/policies/proxy.yaml matches its `groups`)."""
+    signer = signing_keys()[SSO_KEY]
+    now = int(time.time())
+    claims = {
+        "iss": SSO_ISSUER,
+        "sub": user,
+        "email": f"{user}@example.com",
+        "aud": ["pulsar"],
+        "iat": now - 5,
+        "nbf": now - 5,
+        "exp": now + 600,
+        "groups": groups,
+    }
+    return mint(signer, {"alg": signer.alg, "typ": "JWT", "kid": signer.kid}, claims)
+
+
+def decisions(records: list[dict[str, Any]]) -> set[tuple[str, str, str]]:
+    """(principal, action, decision) of the authorize records."""
+    return {(r["principal"], r["action"], r["decision"]) for r in records if r["event"] == "authorize"}
 
 
 WRITER = dev_pki.WORKLOADS["writer"]

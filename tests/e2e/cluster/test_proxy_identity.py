@@ -1,7 +1,8 @@
-"""X.509-SVID and Kubernetes-token clients through the Pulsar proxy to a topic the other broker owns.
+"""Workload identities through the Pulsar proxy, to a topic the other broker owns (a redirected lookup).
 
 The proxy authenticates the client with meshgate's providers (its own sidecar) and forwards the client's
-principal; the owning broker's sidecar decides on that principal, never the proxy's, and audits it.
+principal and credential; with the deployed `authenticateOriginalAuthData=true` the owning broker verifies
+that credential again through its own sidecar and decides on the client, never on the proxy.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from tests.e2e.cluster.helpers import (
     READER,
     WRITER,
     audit_records,
+    decisions,
     other_broker,
     principals,
     tls_client,
@@ -24,30 +26,6 @@ from tests.e2e.cluster.helpers import (
 from tests.e2e.test_oidc_e2e import sa_token
 
 pytestmark = pytest.mark.e2e
-
-
-def test_svid_clients_produce_and_consume_through_the_proxy_on_the_other_broker(
-    cluster: PulsarCluster,
-) -> None:
-    broker = other_broker(cluster)
-    topic = topic_on(cluster, broker, "svid")
-    with tls_client(cluster, "reader") as reader, tls_client(cluster, "writer") as writer:
-        consumer = reader.subscribe(topic, "billing")
-        writer.create_producer(topic).send(b"through the proxy")
-        message = consumer.receive(timeout_millis=10_000)
-        consumer.acknowledge(message)
-        assert message.data() == b"through the proxy"
-        with pytest.raises(pulsar.AuthorizationError):
-            reader.create_producer(topic)
-        with pytest.raises(pulsar.AuthorizationError):
-            writer.subscribe(topic, "sneaky")
-    records = audit_records(broker.sidecar, topic, want=4)
-    decided = {(r["principal"], r["action"], r["decision"]) for r in records if r["event"] == "authorize"}
-    assert (WRITER, "topic.produce", "allow") in decided, records
-    assert (READER, "topic.consume", "allow") in decided, records
-    assert (READER, "topic.produce", "deny") in decided, records
-    assert (WRITER, "topic.consume", "deny") in decided, records
-    assert dev_pki.PROXY_ID not in principals(records), "decisions are on the client, never the proxy"
 
 
 def test_token_clients_produce_and_consume_through_the_proxy_on_the_other_broker(
@@ -64,8 +42,29 @@ def test_token_clients_produce_and_consume_through_the_proxy_on_the_other_broker
         assert consumer.receive(timeout_millis=10_000).data() == b"token through the proxy"
         with pytest.raises(pulsar.AuthorizationError):
             reader.create_producer(topic)
-    records = audit_records(broker.sidecar, topic, want=3)
-    decided = {(r["principal"], r["action"], r["decision"]) for r in records if r["event"] == "authorize"}
+        with pytest.raises(pulsar.AuthorizationError):
+            writer.subscribe(topic, "sneaky")
+    records = audit_records(broker.sidecar, topic, want=4)
+    decided = decisions(records)
     assert (WRITER, "topic.produce", "allow") in decided, records
+    assert (READER, "topic.consume", "allow") in decided, records
     assert (READER, "topic.produce", "deny") in decided, records
-    assert dev_pki.PROXY_ID not in principals(records)
+    assert (WRITER, "topic.consume", "deny") in decided, records
+    assert dev_pki.PROXY_ID not in principals(records), "decisions are on the client, never the proxy"
+
+
+def test_svid_client_through_the_proxy_is_refused_when_brokers_verify_forwarded_credentials(
+    cluster: PulsarCluster,
+) -> None:
+    """Pulsar re-authenticates a forwarded `tls` login with the proxy's own connection, which carries no
+    client certificate: the broker cannot verify an SVID the proxy terminated, so it refuses the client
+    (fail closed). SVID workloads connect to a broker's TLS port, or see test_proxy_trusted_claims."""
+    broker = other_broker(cluster)
+    topic = topic_on(cluster, broker, "svid-refused")
+    with tls_client(cluster, "writer", timeout=3) as writer, pytest.raises(pulsar.PulsarException):
+        writer.create_producer(topic)
+    assert (WRITER, "topic.produce", "allow") not in decisions(
+        audit_records(broker.sidecar, topic, timeout=1)
+    )
+    with tls_client(cluster, "writer", url=broker.service_url_tls) as direct:
+        direct.create_producer(topic).send(b"straight to the owning broker")
