@@ -81,12 +81,17 @@ class Jvm:
         self.workdir = workdir
         self.log = workdir / f"{name}.log"
         self._command = command
+        self._offset = 0
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
         """Start the JVM; its log keeps growing across restarts (log4j appends)."""
         self.workdir.mkdir(parents=True, exist_ok=True)
+        self._offset = self.log.stat().st_size if self.log.exists() else 0
         self.process = start_java(self._command(self.log), self.workdir, self.name)
+
+    def log_since_start(self) -> str:
+        return self.log.read_text(errors="replace")[self._offset :] if self.log.exists() else ""
 
     def check_alive(self) -> None:
         if self.process is not None and self.process.poll() is not None:
@@ -158,15 +163,12 @@ class ClusterBroker:
                 # Test stability, not production advice: no bundle moves the test did not ask for.
                 "loadBalancerSheddingEnabled": "false",
                 "loadBalancerAutoBundleSplitEnabled": "false",
+                # A machine shared with other work shows ~100 % CPU: not a reason to place nothing there.
+                "loadBalancerBrokerOverloadedThresholdPercentage": "100",
             }
         )
         keys.update(self.overrides)
         return keys
-
-    def start(self) -> None:
-        self.sidecar.start()
-        (self.workdir / "broker.conf").write_text(render_conf(self.conf()))
-        self.jvm.start()
 
     def restart(self, overrides: dict[str, object], timeout: float = 180.0) -> float:
         """Restart the broker JVM (not its sidecar) with `overrides` on top of the cluster's keys; returns
@@ -185,6 +187,8 @@ class ClusterBroker:
 
     def ready(self) -> bool:
         self.jvm.check_alive()
+        if "Failed to start Pulsar service" in self.jvm.log_since_start():
+            raise RuntimeError(f"{self.name} failed to start; see {self.jvm.log}")
         if not wait_for_port(self.ports.web_tls, 0.2):
             return False
         try:
@@ -399,16 +403,33 @@ class PulsarCluster:
             self.bookie.start()
             self.proxy_sidecar.start()
             with ThreadPoolExecutor(len(self.brokers)) as pool:
-                list(pool.map(lambda b: b.start(), self.brokers))
-            self.proxy.start()
+                list(pool.map(lambda b: self._start_broker(b, deadline), self.brokers))
             self._wait("bookie", deadline, lambda: _alive_and(self.bookie, self.bookie_port))
-            for broker in self.brokers:
-                self._wait(broker.name, deadline, broker.ready)
+            self.proxy.start()  # after the brokers: its proxy.conf names their (final) ports
             self._wait("proxy", deadline, self._proxy_ready)
         except BaseException:
             self.stop()
             raise
         return time.monotonic() - began
+
+    def _start_broker(self, broker: ClusterBroker, deadline: float, attempts: int = 3) -> None:
+        """Start `broker` and wait until it serves; on a port another process took in the meantime (the
+        machine is shared), start it again on fresh ports."""
+        broker.sidecar.start()
+        for attempt in range(attempts):
+            if attempt:
+                broker.jvm.stop()
+                broker.ports = BrokerPorts()
+                broker.settings.ports = broker.ports
+            (broker.workdir / "broker.conf").write_text(render_conf(broker.conf()))
+            broker.jvm.start()
+            try:
+                self._wait(broker.name, deadline, broker.ready)
+                return
+            except RuntimeError:
+                if "Address already in use" not in broker.jvm.log_since_start():
+                    raise
+        raise RuntimeError(f"{broker.name}: no free ports in {attempts} attempts; see {broker.jvm.log}")
 
     def _proxy_ready(self) -> bool:
         self.proxy.check_alive()

@@ -71,13 +71,28 @@ def owner(cluster: PulsarCluster, topic: str) -> ClusterBroker:
     return next(b for b in cluster.brokers if b.service_url == url)
 
 
+def move_to(cluster: PulsarCluster, topic: str, broker: ClusterBroker) -> None:
+    """Make `broker` own `topic`: assigned by a lookup, and its bundle unloaded with `destinationBroker`
+    when the load manager put it elsewhere."""
+    for _ in range(5):
+        current = owner(cluster, topic)
+        if current is broker:
+            return
+        status, bundle = current.admin("GET", "/lookup/v2/topic/" + topic.replace("://", "/") + "/bundle")
+        assert status == 200, (status, bundle)
+        path = (
+            f"/admin/v2/namespaces/acme/payments/{bundle.strip()}/unload?destinationBroker={broker.broker_id}"
+        )
+        status, body = current.admin("PUT", path)
+        assert status == 204, (status, body)
+    raise AssertionError(f"{topic} did not move to {broker.name}")
+
+
 def topic_on(cluster: PulsarCluster, broker: ClusterBroker, prefix: str = "proxied") -> str:
     """A fresh topic in acme/payments that `broker` owns."""
-    for _ in range(40):
-        topic = f"persistent://acme/payments/{prefix}-{uuid.uuid4().hex[:8]}"
-        if owner(cluster, topic) is broker:
-            return topic
-    raise AssertionError(f"no topic landed on {broker.name} in 40 tries")
+    topic = f"persistent://acme/payments/{prefix}-{uuid.uuid4().hex[:8]}"
+    move_to(cluster, topic, broker)
+    return topic
 
 
 def other_broker(cluster: PulsarCluster) -> ClusterBroker:

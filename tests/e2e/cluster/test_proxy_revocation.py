@@ -13,7 +13,7 @@ import pulsar
 import pytest
 
 from devtools.cluster import ClusterBroker, PulsarCluster
-from tests.e2e.cluster.helpers import WRITER, owner, token_client, topic_on
+from tests.e2e.cluster.helpers import WRITER, move_to, token_client, topic_on
 from tests.e2e.test_oidc_e2e import sa_token
 from tests.e2e.test_shim_revocation import PolicyRepo
 
@@ -65,28 +65,18 @@ def test_a_commit_disconnects_live_producers_and_denies_new_ones_on_both_brokers
                 writer.create_producer(topic)
 
 
-def _unload(cluster: PulsarCluster, topic: str) -> None:
-    """Unload on the owner (another broker answers 307 to it); the next lookup assigns the topic again."""
-    path = "/admin/v2/" + topic.replace("://", "/") + "/unload"
-    status, body = owner(cluster, topic).admin("PUT", path)
-    assert status == 204, (status, body)
-
-
 def test_no_cached_allow_survives_a_revision_when_ownership_moves(cluster: PulsarCluster) -> None:
+    first, second = cluster.brokers[1], cluster.brokers[0]
     prefix = f"mv{uuid.uuid4().hex[:6]}"
-    topic = topic_on(cluster, cluster.brokers[1], prefix)
+    topic = topic_on(cluster, first, prefix)
     with token_client(cluster, sa_token("writer")) as writer:
         writer.create_producer(topic).send(b"cached allow on the owner")
-        _unload(cluster, topic)
-        moved_to = owner(cluster, topic)
+        move_to(cluster, topic, second)
         writer.create_producer(topic).send(b"cached allow on the next owner")
         before = _revisions(cluster)
         _repo(cluster).commit(prefix, "deny", WRITER, "topic.produce", topic)
         _within(lambda: all(a > b for a, b in zip(_revisions(cluster), before, strict=True)), 5)
-        for _ in range(2):  # back and forth: each owner held an allow from the old revision
-            _unload(cluster, topic)
+        for broker in (first, second):  # back and forth: each owner held an allow from the old revision
+            move_to(cluster, topic, broker)
             with pytest.raises(pulsar.AuthorizationError):
                 writer.create_producer(topic)
-        print(
-            f"\nownership moved {cluster.brokers[1].name} -> {moved_to.name} -> {owner(cluster, topic).name}"
-        )
