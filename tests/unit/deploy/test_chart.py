@@ -65,6 +65,10 @@ def test_the_proxy_authenticates_with_meshgate_and_forwards_credentials(
     assert proxy["meshgateTargets"] == "unix:/var/run/meshgate/meshgate.sock"
     assert proxy["tlsEnabledInProxy"] == "true" and proxy["servicePortTls"] == "6651"
     assert chart.CHART_PROXY_ID not in proxy["superUserRoles"]
+    # The proxy's admin forwarding authenticates to the brokers with a client certificate only.
+    assert proxy["tlsEnabledWithBroker"] == "true"
+    assert proxy["brokerClientAuthenticationPlugin"].endswith("AuthenticationTls")
+    assert chart.POD_PROXY_SVID in proxy["brokerClientAuthenticationParameters"]
 
 
 def _pod(manifests: list[dict[str, Any]], name: str) -> dict[str, Any]:
@@ -72,19 +76,26 @@ def _pod(manifests: list[dict[str, Any]], name: str) -> dict[str, Any]:
     return dict(found[0]["spec"]["template"])
 
 
-@pytest.mark.parametrize("name", ["pulsar-broker", "pulsar-proxy"])
-def test_brokers_and_proxies_run_a_meshgate_sidecar_with_the_token_pulsar_expects(
-    manifests: list[dict[str, Any]], name: str
+@pytest.mark.parametrize(
+    ("name", "credential"),
+    [("pulsar-broker", chart.POD_TOKEN), ("pulsar-proxy", chart.POD_PROXY_SVID + "/x")],
+)
+def test_brokers_and_proxies_run_a_meshgate_sidecar_and_have_their_credential(
+    manifests: list[dict[str, Any]], name: str, credential: str
 ) -> None:
     spec = _pod(manifests, name)["spec"]
     sidecars = {c["name"]: c for c in spec["initContainers"] if c.get("restartPolicy") == "Always"}
     assert {"meshgate", "git-sync"} <= set(sidecars)
     volumes = {v["name"]: v for v in spec["volumes"]}
-    token = volumes["pulsar-token"]["projected"]["sources"][0]["serviceAccountToken"]
-    assert token["audience"] == "pulsar"
     assert volumes["meshgate-trust-bundle"]["configMap"]["name"] == "meshgate-trust-bundle"
     mounts = {m["mountPath"] for m in spec["containers"][0]["volumeMounts"]}
-    assert {"/var/run/meshgate", str(Path(chart.POD_TOKEN).parent)} <= mounts
+    assert {"/var/run/meshgate", str(Path(credential).parent)} <= mounts
+
+
+def test_the_broker_token_is_a_projected_service_account_token(manifests: list[dict[str, Any]]) -> None:
+    volumes = {v["name"]: v for v in _pod(manifests, "pulsar-broker")["spec"]["volumes"]}
+    token = volumes["pulsar-token"]["projected"]["sources"][0]["serviceAccountToken"]
+    assert token["audience"] == "pulsar"
 
 
 def test_service_accounts_are_the_identities_the_keys_name(manifests: list[dict[str, Any]]) -> None:
