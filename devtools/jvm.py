@@ -105,9 +105,15 @@ def https_request(
     headers = {"Content-Type": "application/json", **(extra_headers or {})}
     if name_method:
         headers["X-Pulsar-Auth-Method-Name"] = "tls"
-    request = urllib.request.Request(base_url + path, data=data, headers=headers, method=method)
-    try:
-        with urllib.request.urlopen(request, context=context, timeout=10) as response:
-            return int(response.status), response.read().decode()
-    except urllib.error.HTTPError as error:
-        return int(error.code), error.read().decode(errors="replace")
+    url = base_url + path
+    for _ in range(3):  # a broker redirects (307) to the one that owns the resource, as pulsar-admin follows
+        request = urllib.request.Request(url, data=data, headers=headers, method=method)
+        try:
+            with urllib.request.urlopen(request, context=context, timeout=10) as response:
+                return int(response.status), response.read().decode()
+        except urllib.error.HTTPError as error:
+            location = error.headers.get("Location")
+            if error.code != 307 or not location:
+                return int(error.code), error.read().decode(errors="replace")
+            url = location
+    return 307, f"too many redirects, last to {url}"

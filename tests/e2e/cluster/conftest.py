@@ -54,7 +54,7 @@ def meshgate_sections(jwks: JwksServer) -> dict[str, object]:
         "issuer": SSO_ISSUER,
         "jwks_url": jwks.url(SSO_JWKS_PATH),
         "audiences": ["pulsar"],
-        "principal": "user:{email}",
+        "principal": "oidc:{email}",
         "expose_claims": ["groups"],
     }
     oidc = dict(sections["oidc"])  # type: ignore[call-overload]

@@ -14,7 +14,7 @@ import pulsar
 import pytest
 
 from devtools.cluster import PulsarCluster
-from tests.e2e.cluster.helpers import audit_records, token_client, topic_on
+from tests.e2e.cluster.helpers import audit_records, token_client, topic_per_broker
 from tests.e2e.test_oidc_e2e import sa_token
 
 pytestmark = pytest.mark.e2e
@@ -26,9 +26,9 @@ def _produce(cluster: PulsarCluster, topic: str) -> None:
 
 
 def test_a_stopped_sidecar_fails_its_broker_closed_and_the_other_serves(cluster: PulsarCluster) -> None:
-    broken, healthy = cluster.brokers[1], cluster.brokers[0]
+    broken = cluster.brokers[1]  # topic_per_broker: on_healthy is on brokers[0], on_broken here
     prefix = f"fault{uuid.uuid4().hex[:6]}"
-    on_broken, on_healthy = topic_on(cluster, broken, prefix), topic_on(cluster, healthy, prefix)
+    on_healthy, on_broken = topic_per_broker(cluster, prefix)
     _produce(cluster, on_healthy)  # loaded, with its topic policies, before the failure
     broken.sidecar.stop(kill=True)
     try:

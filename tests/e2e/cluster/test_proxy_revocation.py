@@ -13,7 +13,7 @@ import pulsar
 import pytest
 
 from devtools.cluster import ClusterBroker, PulsarCluster
-from tests.e2e.cluster.helpers import WRITER, move_to, token_client, topic_on
+from tests.e2e.cluster.helpers import WRITER, move_to, token_client, topic_on, topic_per_broker
 from tests.e2e.test_oidc_e2e import sa_token
 from tests.e2e.test_shim_revocation import PolicyRepo
 
@@ -48,7 +48,7 @@ def test_a_commit_disconnects_live_producers_and_denies_new_ones_on_both_brokers
     cluster: PulsarCluster,
 ) -> None:
     prefix = f"rv{uuid.uuid4().hex[:6]}"
-    topics = [topic_on(cluster, broker, prefix) for broker in cluster.brokers]
+    topics = topic_per_broker(cluster, prefix)
     with token_client(cluster, sa_token("writer")) as writer:
         for topic in topics:
             writer.create_producer(topic).send(b"before")
