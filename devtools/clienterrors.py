@@ -1,0 +1,215 @@
+"""What Pulsar clients see when the shim denies, cannot decide, or cannot reach the service (issue #22).
+
+`python -m devtools.clienterrors [--line 4.0] [--timeout 10] [--clients python,java]` starts a real
+standalone broker with the shim pointed at `devtools.fault_service` (a stand-in service whose answer per
+action a run sets: deny, slow past the deadline, busy, or stopped), then, for each client, each stage
+(connect, lookup, producer creation, subscribe) and each fault, opens a client, makes one connection work
+first, sets the fault and tries once more. It prints one JSON line per case and, at the end, the Markdown
+table of docs/shim.md: the error the client raised, how long it took, and how often the service was asked
+for that stage (more than once: the client or the shim asked again).
+
+The clients are the Python `pulsar-client` (C++ core) and the Java client from the broker's own classpath
+(`devtools/java/ClientProbe.java`, compiled at run time). Minutes per client; not part of `make test`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Protocol
+
+import pulsar
+
+from devtools import pki as dev_pki
+from devtools.broker import BrokerSettings, StandaloneBroker, classpath_file
+from devtools.fault_service import AUTHENTICATE, BUSY, DENY, SLOW, FaultService
+
+ROOT = Path(__file__).resolve().parent.parent
+PROBE = ROOT / "devtools" / "java" / "ClientProbe.java"
+WRITER = "spiffe://meshgate.test/ns/payments/sa/writer"  # the fault service takes a token as the principal
+STAGES = {
+    "connect": AUTHENTICATE,
+    "lookup": "topic.lookup",
+    "produce": "topic.produce",
+    "subscribe": "topic.consume",
+}
+DOWN = "down"
+FAULTS = {
+    DENY: "(a) denies",
+    SLOW: "(b) cannot decide in time",
+    DOWN: "(c) cannot reach",
+    BUSY: "busy (shed)",
+}
+
+
+class Probe(Protocol):
+    def run(self, command: str) -> dict[str, Any]: ...
+
+    def close(self) -> None: ...
+
+
+class PythonProbe:
+    def __init__(self, url: str, timeout: int) -> None:
+        self._client = pulsar.Client(
+            url,
+            authentication=pulsar.AuthenticationToken(WRITER),
+            operation_timeout_seconds=timeout,
+            connection_timeout_ms=timeout * 1000,
+            logger=pulsar.ConsoleLogger(pulsar.LoggerLevel.Error),
+        )
+        self._open: list[Any] = []
+
+    def run(self, command: str) -> dict[str, Any]:
+        verb, *args = command.split()
+        began = time.monotonic()
+        try:
+            if verb == "produce":
+                producer = self._client.create_producer(args[0])
+                producer.send(b"m")
+                self._open.append(producer)
+            else:
+                self._open.append(self._client.subscribe(args[0], args[1]))
+            return {"ok": True, "seconds": time.monotonic() - began}
+        except pulsar.PulsarException as error:
+            return {"ok": False, "error": type(error).__name__, "seconds": time.monotonic() - began}
+
+    def close(self) -> None:
+        self._client.close()
+
+
+class JavaProbe:
+    def __init__(self, url: str, timeout: int, classes: Path, line: str) -> None:
+        classpath = f"{classes}:{classpath_file(line).read_text().strip()}"
+        self._process = subprocess.Popen(
+            ["java", "-cp", classpath, "ClientProbe", url, WRITER, str(timeout)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+
+    def run(self, command: str) -> dict[str, Any]:
+        assert self._process.stdin is not None and self._process.stdout is not None
+        self._process.stdin.write(command + "\n")
+        self._process.stdin.flush()
+        for line in self._process.stdout:  # the client logs to stdout too
+            if line.startswith('{"ok"'):
+                return dict(json.loads(line))
+        raise RuntimeError("the Java probe exited")
+
+    def close(self) -> None:
+        assert self._process.stdin is not None
+        self._process.stdin.close()
+        self._process.wait(30)
+
+
+def _topic() -> str:
+    return f"persistent://acme/payments/probe-{uuid.uuid4().hex[:8]}"
+
+
+def one_case(make: Any, fault: FaultService, stage: str, mode: str) -> dict[str, Any]:
+    """One fresh client: (unless `connect`) a first producer that works, then the fault, then one more try."""
+    probe: Probe = make()
+    try:
+        if stage != "connect":
+            first = probe.run(f"produce {_topic()}")
+            assert first["ok"], f"the fault-free warm-up failed: {first}"
+        fault.reset()
+        if mode == DOWN:
+            fault.stop()
+        else:
+            fault.set(STAGES[stage], mode)
+        command = f"subscribe {_topic()} probe" if stage == "subscribe" else f"produce {_topic()}"
+        result = probe.run(command)
+        result["asked"] = None if mode == DOWN else fault.count(STAGES[stage])
+        return result
+    finally:
+        fault.reset()
+        if mode == DOWN:
+            fault.start()
+        probe.close()
+
+
+@contextmanager
+def _rig(line: str, work: Path) -> Iterator[tuple[StandaloneBroker, FaultService]]:
+    pki = dev_pki.create(work / "pki")
+    fault = FaultService(dev_pki.BROKER_ID)
+    fault.start()
+    # Without the lookup prefetch, each stage is its own question and can fail alone.
+    settings = BrokerSettings(
+        pki=pki, meshgate_target=fault.target, workdir=work / "broker", line=line, revoke_sessions=False,
+        shim_log_level="info", extra={"meshgatePrefetchOnLookup": "false"},
+    )  # fmt: skip
+    broker = StandaloneBroker(settings)
+    try:
+        broker.start()
+        for path, body in (
+            ("/admin/v2/tenants/acme", {"adminRoles": [], "allowedClusters": ["standalone"]}),
+            ("/admin/v2/namespaces/acme/payments", None),
+        ):
+            status, text = broker.admin_request("PUT", path, body)
+            assert status in (204, 409), text
+        yield broker, fault
+    finally:
+        broker.stop()
+        fault.stop()
+
+
+def _compile_probe(line: str, classes: Path) -> None:
+    classpath = classpath_file(line).read_text().strip()
+    subprocess.run(["javac", "-d", str(classes), "-cp", classpath, str(PROBE)], check=True, timeout=300)
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    """Markdown: one row per client and stage, one column per fault."""
+    out = ["| client | stage | " + " | ".join(FAULTS.values()) + " |", "|---|---|" + "---|" * len(FAULTS)]
+    cells: dict[tuple[str, str], dict[str, str]] = {}
+    for row in rows:
+        asked = "" if row["asked"] is None else f", asked {row['asked']}x"
+        outcome = "ok" if row["ok"] else row["error"]
+        cells.setdefault((row["client"], row["stage"]), {})[row["mode"]] = (
+            f"{outcome} ({row['seconds']:.1f} s{asked})"
+        )
+    for (client, stage), by_mode in cells.items():
+        out.append(f"| {client} | {stage} | " + " | ".join(by_mode.get(m, "") for m in FAULTS) + " |")
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--line", default="4.0", choices=["4.0", "4.2"])
+    parser.add_argument("--timeout", type=int, default=10, help="the clients' operation timeout, seconds")
+    parser.add_argument("--clients", default="python,java")
+    args = parser.parse_args(argv)
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="meshgate-clienterrors-") as tmp:
+        work = Path(tmp)
+        _compile_probe(args.line, work / "classes")
+        with _rig(args.line, work) as (broker, fault):
+            makers = {
+                "python": lambda: PythonProbe(broker.service_url, args.timeout),
+                "java": lambda: JavaProbe(broker.service_url, args.timeout, work / "classes", args.line),
+            }
+            for client in args.clients.split(","):
+                for stage in STAGES:
+                    for mode in FAULTS:
+                        row = {"client": client, "stage": stage, "mode": mode}
+                        row |= one_case(makers[client], fault, stage, mode)
+                        print(json.dumps(row), flush=True)
+                        rows.append(row)
+    print(table(rows))
+
+
+if __name__ == "__main__":
+    if shutil.which("javac") is None:
+        sys.exit("javac is needed for the Java client probe")
+    main()
