@@ -2,8 +2,10 @@ package dev.meshgate.pulsar;
 
 import dev.meshgate.proto.v1.Resource;
 import java.util.Locale;
+import java.util.Set;
 import org.apache.pulsar.common.naming.NamespaceName;
 import org.apache.pulsar.common.naming.TopicName;
+import org.apache.pulsar.common.policies.data.TopicOperation;
 
 /**
  * Builds the action names and resources of the meshgate policy language from Pulsar's enums.
@@ -14,12 +16,20 @@ final class Actions {
 
     static final String SUPERUSER = "superuser";
     static final String TENANT_ADMIN = "tenant.admin";
+    /** What a client's producer or consumer creation asks; a reconnect storm asks all of them at once. */
+    private static final Set<String> CONNECT_PATH = Set.of(of("topic", TopicOperation.LOOKUP),
+            of("topic", TopicOperation.PRODUCE), of("topic", TopicOperation.CONSUME),
+            of("topic", TopicOperation.SUBSCRIBE));
 
     private Actions() {
     }
 
     static String of(String family, Enum<?> operation) {
         return family + "." + operation.name().toLowerCase(Locale.ROOT);
+    }
+
+    static boolean onConnectPath(String action) {
+        return CONNECT_PATH.contains(action);
     }
 
     static String policy(String family, Enum<?> policy, Enum<?> operation) {

@@ -18,7 +18,8 @@ import org.slf4j.LoggerFactory;
  * Sends each authentication as an item of coalesced {@code AuthenticateBatch} calls, so a reconnect storm
  * costs the service a few large calls instead of one per client. A service older than that RPC (see
  * {@link #lacksBatch}) gets its questions again as unary {@code Authenticate} calls within their own
- * deadline, and every later one too, for the life of this client.
+ * deadline, and every later one too, for the life of this client. Within the authentication budget a busy or
+ * restarting service is asked again ({@link Retrier}).
  */
 final class Authenticator {
 
@@ -28,6 +29,7 @@ final class Authenticator {
     private final AuthenticateCall service;
     private final long deadlineMillis;
     private final Coalescer<AuthenticateRequest, AuthenticateResponse> batches;
+    private final Retrier retrier;
     private final AtomicBoolean unaryOnly = new AtomicBoolean();
 
     Authenticator(AuthenticateCall service, MeshgateConfig config, ScheduledExecutorService timer,
@@ -36,10 +38,15 @@ final class Authenticator {
         this.deadlineMillis = config.authnDeadlineMillis();
         this.batches = new Coalescer<>(RPC, config.coalescing(), AuthenticateRequest::getSerializedSize,
                 this::callBatch, timer, metrics);
+        this.retrier = new Retrier("authenticate", timer, metrics);
     }
 
     CompletableFuture<AuthenticateResponse> authenticate(AuthenticateRequest request) {
-        Deadline deadline = Deadline.after(deadlineMillis, TimeUnit.MILLISECONDS);
+        Deadline budget = Deadline.after(deadlineMillis, TimeUnit.MILLISECONDS);
+        return retrier.call(budget, deadline -> once(request, deadline));
+    }
+
+    private CompletableFuture<AuthenticateResponse> once(AuthenticateRequest request, Deadline deadline) {
         if (unaryOnly.get()) {
             return service.authenticate(request, deadline);
         }

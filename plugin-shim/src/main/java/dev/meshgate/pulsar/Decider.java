@@ -27,7 +27,8 @@ import org.slf4j.LoggerFactory;
  * for {@code topic.produce} and {@code topic.consume} of the same topic in the same call, marked as
  * prefetches, because a client looks a topic up right before it creates a producer or consumer there;
  * those answers only go into the cache. What does go to the service is coalesced with the other questions
- * in flight into {@code AuthorizeBatch} calls; each question's deadline counts from here.
+ * in flight into {@code AuthorizeBatch} calls; each question's budget counts from here, and within it a
+ * busy or restarting service is asked again ({@link Retrier}) before "could not decide" becomes a deny.
  */
 final class Decider {
 
@@ -43,14 +44,16 @@ final class Decider {
 
     private final MeshgateConfig config;
     private final Coalescer<List<AuthorizeRequest>, List<Decision>> service;
+    private final Retrier retrier;
     private final DecisionCache cache;
     private final ShimMetrics metrics;
     private final ConcurrentMap<DecisionKey, CompletableFuture<Outcome>> inFlight = new ConcurrentHashMap<>();
 
-    Decider(MeshgateConfig config, Coalescer<List<AuthorizeRequest>, List<Decision>> service, DecisionCache cache,
-            ShimMetrics metrics) {
+    Decider(MeshgateConfig config, Coalescer<List<AuthorizeRequest>, List<Decision>> service, Retrier retrier,
+            DecisionCache cache, ShimMetrics metrics) {
         this.config = config;
         this.service = service;
+        this.retrier = retrier;
         this.cache = cache;
         this.metrics = metrics;
     }
@@ -96,8 +99,9 @@ final class Decider {
             List<AuthorizeRequest> asked = new ArrayList<>(1 + FOLLOWERS.size());
             asked.add(withRequestId(question.toBuilder()));
             asked.addAll(companions(question, key));
-            Deadline deadline = Deadline.after(config.deadlineMillis(), TimeUnit.MILLISECONDS);
-            return service.submit(asked, deadline).handle((decisions, error) -> {
+            // A retry asks the same question with the same request ids: the audit log shows one question.
+            Deadline budget = Deadline.after(config.budgetMillis(question.getAction()), TimeUnit.MILLISECONDS);
+            return retrier.call(budget, deadline -> service.submit(asked, deadline)).handle((decisions, error) -> {
                 if (error != null) {
                     return settle(key, null, error, start);
                 }
@@ -159,9 +163,9 @@ final class Decider {
             metrics.decision(true, DecisionReason.STALE_IF_ERROR, "stale", start);
             return new Outcome(true, DecisionReason.STALE_IF_ERROR);
         }
-        LOG.warn("meshgate: denying {} {} for {}: {}", key.question().getAction(),
+        LOG.warn("meshgate: denying {} {} for {} after {} ms: {}", key.question().getAction(),
                 Actions.describe(key.question().getResource()), key.question().getPrincipal(),
-                GrpcErrors.describe(error));
+                TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start), GrpcErrors.describe(error));
         DecisionReason reason = DecisionReason.of(failure);
         metrics.decision(false, reason, "error", start);
         return new Outcome(false, reason);

@@ -16,6 +16,8 @@ public enum DecisionReason {
     STALE_IF_ERROR,
     /** The service did not answer within the deadline: denied. */
     DEADLINE_EXCEEDED,
+    /** The service stayed overloaded (RESOURCE_EXHAUSTED) for the whole budget: denied. */
+    OVERLOADED,
     /** No service target could be reached: denied. */
     SERVICE_UNAVAILABLE,
     /** The service failed the call: denied. */
@@ -27,6 +29,8 @@ public enum DecisionReason {
         switch (failure) {
             case DEADLINE_EXCEEDED:
                 return DEADLINE_EXCEEDED;
+            case OVERLOADED:
+                return OVERLOADED;
             case SERVICE_UNAVAILABLE:
                 return SERVICE_UNAVAILABLE;
             case SERVICE_ERROR:

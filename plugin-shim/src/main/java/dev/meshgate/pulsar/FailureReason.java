@@ -8,6 +8,8 @@ public enum FailureReason {
     REJECTED,
     /** The service did not answer within the deadline. */
     DEADLINE_EXCEEDED,
+    /** The service refused the call because it is overloaded (RESOURCE_EXHAUSTED): asked again after a backoff. */
+    OVERLOADED,
     /** No service target could be reached. */
     SERVICE_UNAVAILABLE,
     /** The service failed the call (any other gRPC status). */

@@ -4,7 +4,10 @@ import io.grpc.Status;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
 
-/** Maps a failed gRPC call to a {@link FailureReason}; every such failure ends in a deny. */
+/**
+ * Maps a failed gRPC call to a {@link FailureReason}. Some are asked again ({@link Retrier}); every failure that
+ * remains ends in a deny.
+ */
 final class GrpcErrors {
 
     private GrpcErrors() {
@@ -25,6 +28,8 @@ final class GrpcErrors {
         switch (status.getCode()) {
             case DEADLINE_EXCEEDED:
                 return FailureReason.DEADLINE_EXCEEDED;
+            case RESOURCE_EXHAUSTED:
+                return FailureReason.OVERLOADED;
             case UNAVAILABLE:
                 return FailureReason.SERVICE_UNAVAILABLE;
             case UNKNOWN:

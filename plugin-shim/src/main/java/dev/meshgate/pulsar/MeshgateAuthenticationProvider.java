@@ -86,7 +86,12 @@ public abstract class MeshgateAuthenticationProvider implements AuthenticationPr
                 .setPeer(Credentials.peer(data, getAuthMethodName()))
                 .setRequestId(UUID.randomUUID().toString())
                 .build();
-        return runtime.authenticator().authenticate(request).handle(this::identityOf);
+        long start = System.nanoTime();
+        MeshgateRuntime shared = runtime;
+        return shared.authenticator().authenticate(request).handle((response, error) -> {
+            shared.metrics().authenticationTime(getAuthMethodName(), start);
+            return identityOf(response, error);
+        });
     }
 
     private Identity identityOf(AuthenticateResponse response, Throwable error) {

@@ -11,6 +11,10 @@ import org.apache.pulsar.broker.ServiceConfiguration;
  * Every key, with its default, is listed in the README table "Broker plugin configuration".
  *
  * @param targets service addresses tried in order on UNAVAILABLE (the local sidecar first)
+ * @param deadlineMillis the budget of an authorization question off the connect path (admin operations)
+ * @param connectDeadlineMillis the budget of a question a client's connect path asks (topic lookup, produce,
+ *     consume, subscribe): in a reconnect storm every client asks these at once
+ * @param authnDeadlineMillis the budget of an authentication (a connect)
  * @param cacheMaxEntries decision cache bound; 0 turns the cache off
  * @param staleIfErrorSeconds the stale-if-error window; used only with {@link FailMode#STALE_IF_ERROR}
  * @param prefetchOnLookup on a {@code topic.lookup} cache miss, ask for {@code topic.produce} in the same call
@@ -18,7 +22,8 @@ import org.apache.pulsar.broker.ServiceConfiguration;
  * @param maxBatchSize questions per coalesced call
  * @param callStallMillis how long a batch call is out before another may go beside it (0: whenever a slot is free)
  */
-public record MeshgateConfig(List<String> targets, long deadlineMillis, long authnDeadlineMillis,
+public record MeshgateConfig(List<String> targets, long deadlineMillis, long connectDeadlineMillis,
+                             long authnDeadlineMillis,
                              long cacheMaxEntries, long cacheTtlSeconds, FailMode failMode,
                              long staleIfErrorSeconds, TlsFiles tls, Set<String> superUserRoles,
                              boolean prefetchOnLookup, int maxCallsInFlight, int maxBatchSize,
@@ -28,8 +33,16 @@ public record MeshgateConfig(List<String> targets, long deadlineMillis, long aut
     public static final String TARGETS_DEFAULT = "127.0.0.1:50051";
     public static final String DEADLINE_MILLIS = "meshgateDeadlineMillis";
     public static final long DEADLINE_MILLIS_DEFAULT = 100;
+    public static final String CONNECT_DEADLINE_MILLIS = "meshgateConnectDeadlineMillis";
+    /**
+     * Three times the p99 of the shim's answers in a restart storm (about 1 s: 300 clients on a shared 2-CPU
+     * machine at load average 10-18; docs/shim.md, "Deadlines and retries"), so the first attempt (three
+     * quarters of the budget) covers that p99 twice over.
+     */
+    public static final long CONNECT_DEADLINE_MILLIS_DEFAULT = 3000;
     public static final String AUTHN_DEADLINE_MILLIS = "meshgateAuthnDeadlineMillis";
-    public static final long AUTHN_DEADLINE_MILLIS_DEFAULT = 1000;
+    /** A connect is the first question of a reconnect storm: sized like {@link #CONNECT_DEADLINE_MILLIS_DEFAULT}. */
+    public static final long AUTHN_DEADLINE_MILLIS_DEFAULT = 3000;
     public static final String CACHE_MAX_ENTRIES = "meshgateCacheMaxEntries";
     public static final long CACHE_MAX_ENTRIES_DEFAULT = 10_000;
     public static final String CACHE_TTL_SECONDS = "meshgateCacheTtlSeconds";
@@ -88,6 +101,7 @@ public record MeshgateConfig(List<String> targets, long deadlineMillis, long aut
         Set<String> supers = conf.getSuperUserRoles() == null ? Set.of() : conf.getSuperUserRoles();
         return new MeshgateConfig(targets,
                 read.longIn(DEADLINE_MILLIS, DEADLINE_MILLIS_DEFAULT, 1, MAX_DEADLINE_MILLIS),
+                read.longIn(CONNECT_DEADLINE_MILLIS, CONNECT_DEADLINE_MILLIS_DEFAULT, 1, MAX_DEADLINE_MILLIS),
                 read.longIn(AUTHN_DEADLINE_MILLIS, AUTHN_DEADLINE_MILLIS_DEFAULT, 1, MAX_DEADLINE_MILLIS),
                 read.longIn(CACHE_MAX_ENTRIES, CACHE_MAX_ENTRIES_DEFAULT, 0, MAX_CACHE_ENTRIES),
                 read.longIn(CACHE_TTL_SECONDS, CACHE_TTL_SECONDS_DEFAULT, 1, MAX_CACHE_TTL_SECONDS),
@@ -115,6 +129,11 @@ public record MeshgateConfig(List<String> targets, long deadlineMillis, long aut
     Coalescer.Limits coalescing() {
         return new Coalescer.Limits(maxCallsInFlight, maxBatchSize, MAX_BATCH_BYTES,
                 TimeUnit.MILLISECONDS.toNanos(callStallMillis));
+    }
+
+    /** The budget of an authorization question for {@code action}: longer on a client's connect path. */
+    long budgetMillis(String action) {
+        return Actions.onConnectPath(action) ? connectDeadlineMillis : deadlineMillis;
     }
 
     /** The primary target, for log lines. */

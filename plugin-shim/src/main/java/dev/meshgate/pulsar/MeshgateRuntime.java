@@ -37,7 +37,8 @@ final class MeshgateRuntime implements Closeable {
         metrics.watchCache(cache);
         this.watcher = new RevisionWatcher(client, cache, metrics);
         this.decider = new Decider(config,
-                AuthorizeBatches.coalescer(client, config.coalescing(), client.timer(), metrics), cache, metrics);
+                AuthorizeBatches.coalescer(client, config.coalescing(), client.timer(), metrics),
+                new Retrier("authorize", client.timer(), metrics), cache, metrics);
         this.authenticator = new Authenticator(client, config, client.timer(), metrics);
     }
 

@@ -12,6 +12,13 @@ import java.util.Locale;
  */
 final class ShimMetrics {
 
+    /**
+     * Sub-millisecond for cache hits, up to ten seconds for a service answer in a reconnect storm: the connect
+     * deadline is sized from this histogram's p99 (docs/shim.md).
+     */
+    private static final double[] LATENCY_BUCKETS =
+            {0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+
     private static ShimMetrics shared;
 
     private final Counter decisions;
@@ -26,17 +33,16 @@ final class ShimMetrics {
     private final Histogram batchItems;
     private final Counter queueExpired;
     private final Counter schemaCommands;
+    private final Counter retries;
+    private final Histogram authenticationLatency;
     private final CacheCollector cache;
 
     ShimMetrics(CollectorRegistry registry) {
         decisions = Counter.build("meshgate_shim_decisions_total",
                 "Authorization answers given to the broker, by result (allow/deny) and reason.")
                 .labelNames("result", "reason").register(registry);
-        latency = Histogram.build("meshgate_shim_decision_seconds",
-                "Time to answer an authorization question, by where the answer came from.")
-                .labelNames("source")
-                .buckets(0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1)
-                .register(registry);
+        latency = seconds(registry, "meshgate_shim_decision_seconds",
+                "Time to answer an authorization question, by where the answer came from.", "source");
         errors = Counter.build("meshgate_shim_errors_total",
                 "Calls to the meshgate service that failed, by call and failure reason.")
                 .labelNames("call", "reason").register(registry);
@@ -51,22 +57,32 @@ final class ShimMetrics {
                 .register(registry);
         revisionChanges = Counter.build("meshgate_shim_revision_changes_total",
                 "Policy revision changes seen on the WatchRevision stream.").register(registry);
-        sessionChecks = Counter.build("meshgate_shim_session_rechecks_total",
-                "Connected producers and consumers re-authorized after a revision change, by kind.")
-                .labelNames("kind").register(registry);
-        prefetches = Counter.build("meshgate_shim_prefetches_total",
-                "Answers asked ahead of the broker (topic.produce alongside a topic.lookup), by result.")
-                .labelNames("result").register(registry);
+        sessionChecks = counter(registry, "meshgate_shim_session_rechecks_total",
+                "Connected producers and consumers re-authorized after a revision change, by kind.", "kind");
+        prefetches = counter(registry, "meshgate_shim_prefetches_total",
+                "Answers asked ahead of the broker (topic.produce alongside a topic.lookup), by result.", "result");
         batchItems = Histogram.build("meshgate_shim_batch_items",
                 "Questions per call to the service after coalescing, by RPC (a lookup with its prefetches is one).")
                 .labelNames("rpc").buckets(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024).register(registry);
-        queueExpired = Counter.build("meshgate_shim_queue_expired_total",
-                "Questions whose deadline passed while they waited for a free call slot, by RPC.")
-                .labelNames("rpc").register(registry);
-        schemaCommands = Counter.build("meshgate_shim_schema_commands_total",
-                "Binary schema commands checked by the broker interceptor, by command and result (allow/deny).")
-                .labelNames("command", "result").register(registry);
+        queueExpired = counter(registry, "meshgate_shim_queue_expired_total",
+                "Questions whose deadline passed while they waited for a free call slot, by RPC.", "rpc");
+        schemaCommands = counter(registry, "meshgate_shim_schema_commands_total",
+                "Binary schema commands checked by the broker interceptor, by command and result (allow/deny).",
+                "command", "result");
+        retries = counter(registry, "meshgate_shim_retries_total", "Questions asked again because the service "
+                + "could not decide (overloaded, unavailable, deadline exceeded), by call and reason.", "call",
+                "reason");
+        authenticationLatency = seconds(registry, "meshgate_shim_authentication_seconds",
+                "Time to answer an authentication (a connect), retries included, by auth method.", "method");
         cache = new CacheCollector().register(registry);
+    }
+
+    private static Counter counter(CollectorRegistry registry, String name, String help, String... labels) {
+        return Counter.build(name, help).labelNames(labels).register(registry);
+    }
+
+    private static Histogram seconds(CollectorRegistry registry, String name, String help, String label) {
+        return Histogram.build(name, help).labelNames(label).buckets(LATENCY_BUCKETS).register(registry);
     }
 
     /** The instance registered in the broker's default registry (created once per JVM). */
@@ -88,6 +104,14 @@ final class ShimMetrics {
 
     void authentication(String method, String result) {
         authentications.labels(method, result).inc();
+    }
+
+    void authenticationTime(String method, long startNanos) {
+        authenticationLatency.labels(method).observe((System.nanoTime() - startNanos) / 1e9);
+    }
+
+    void retry(String call, FailureReason reason) {
+        retries.labels(call, reason.name().toLowerCase(Locale.ROOT)).inc();
     }
 
     synchronized void revision(String active) {

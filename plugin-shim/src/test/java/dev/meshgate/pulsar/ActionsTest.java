@@ -1,8 +1,11 @@
 package dev.meshgate.pulsar;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.meshgate.proto.v1.Resource;
+import java.util.List;
 import org.apache.pulsar.common.naming.NamespaceName;
 import org.apache.pulsar.common.naming.TopicName;
 import org.apache.pulsar.common.policies.data.NamespaceOperation;
@@ -20,6 +23,16 @@ class ActionsTest {
         assertEquals("namespace.create_topic", Actions.of("namespace", NamespaceOperation.CREATE_TOPIC));
         assertEquals("namespace_policy.retention.write",
                 Actions.policy("namespace_policy", PolicyName.RETENTION, PolicyOperation.WRITE));
+    }
+
+    @Test
+    void theConnectPathIsWhatProducerAndConsumerCreationAsk() {
+        for (String action : List.of("topic.lookup", "topic.produce", "topic.consume", "topic.subscribe")) {
+            assertTrue(Actions.onConnectPath(action), action);
+        }
+        for (String action : List.of("topic.get_stats", "namespace.get_topics", "superuser", "tenant.admin")) {
+            assertFalse(Actions.onConnectPath(action), action);
+        }
     }
 
     @Test

@@ -26,6 +26,7 @@ import java.util.concurrent.CompletionException;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import javax.naming.AuthenticationException;
 import org.apache.pulsar.broker.authentication.AuthenticationDataCommand;
 import org.junit.jupiter.api.AfterEach;
@@ -50,6 +51,8 @@ class AuthenticationBatchingTest {
         final List<String> unary = new CopyOnWriteArrayList<>();
         final CountDownLatch firstArrived = new CountDownLatch(1);
         final CountDownLatch release = new CountDownLatch(1);
+        /** This many batch calls answer RESOURCE_EXHAUSTED first, as a service shedding load does. */
+        final AtomicInteger busy = new AtomicInteger();
 
         FakeAuthentication(Status batchError) {
             this.batchError = batchError;
@@ -81,6 +84,10 @@ class AuthenticationBatchingTest {
             }
             if (batchError != null) {
                 observer.onError(batchError.asRuntimeException());
+                return;
+            }
+            if (busy.getAndDecrement() > 0) {
+                observer.onError(Status.RESOURCE_EXHAUSTED.withDescription("busy").asRuntimeException());
                 return;
             }
             batchSizes.add(request.getRequestsCount());
@@ -170,6 +177,20 @@ class AuthenticationBatchingTest {
         assertEquals(List.of("t1", "t2", "bad"), service.unary);
         assertEquals(null, registry.getSampleValue("meshgate_shim_errors_total", new String[] {"call", "reason"},
                 new String[] {"authenticate", "service_error"}), "the fallback is not an error");
+    }
+
+    @Test
+    void aConnectIsAskedAgainWhileTheServiceSheds() throws Exception {
+        FakeAuthentication service = new FakeAuthentication(null);
+        service.busy.set(2);
+        service.release.countDown();
+        MeshgateTokenAuthenticationProvider provider = provider(service);
+        assertEquals("p-t1", connect(provider, "t1").join());
+        assertEquals(3.0, batchCalls(), "two refusals, then the answer");
+        assertEquals(2.0, registry.getSampleValue("meshgate_shim_retries_total", new String[] {"call", "reason"},
+                new String[] {"authenticate", "overloaded"}));
+        assertEquals(1.0, registry.getSampleValue("meshgate_shim_authentication_seconds_count",
+                new String[] {"method"}, new String[] {"token"}));
     }
 
     @Test

@@ -88,7 +88,7 @@ class DeciderCoalescingTest extends DeciderFixture {
     @Test
     void aQuestionWhoseDeadlinePassesInTheQueueIsDeniedLikeATimeout() {
         MeshgateConfig shortDeadline = MeshgateConfig.from(MeshgateConfigTest.conf(
-                "meshgateMaxCallsInFlight", "1", "meshgateDeadlineMillis", "50"));
+                "meshgateMaxCallsInFlight", "1", "meshgateConnectDeadlineMillis", "400"));
         ByPrincipal call = new ByPrincipal();
         Decider decider = decider(shortDeadline, activeCache(shortDeadline, "r1"), call);
         CompletableFuture<Boolean> first = decider.decide(question("writer-0"));
@@ -97,8 +97,10 @@ class DeciderCoalescingTest extends DeciderFixture {
         assertEquals(1, decisions("deny", "deadline_exceeded"));
         assertEquals(1.0, registry.getSampleValue("meshgate_shim_errors_total", new String[] {"call", "reason"},
                 new String[] {"authorize", "deadline_exceeded"}));
-        assertEquals(1.0, registry.getSampleValue("meshgate_shim_queue_expired_total", new String[] {"rpc"},
-                new String[] {"authorize_batch"}));
+        assertEquals(2.0, registry.getSampleValue("meshgate_shim_queue_expired_total", new String[] {"rpc"},
+                new String[] {"authorize_batch"}), "the question and its one retry on DEADLINE_EXCEEDED");
+        assertEquals(1.0, registry.getSampleValue("meshgate_shim_retries_total", new String[] {"call", "reason"},
+                new String[] {"authorize", "deadline_exceeded"}));
         call.release.complete(null);
         assertTrue(first.join());
         assertEquals(1, call.calls.size(), "the expired question was never sent");

@@ -24,8 +24,8 @@ abstract class DeciderFixture {
 
     /** A decider whose questions go, coalesced as in the broker, to {@code call}. */
     Decider decider(MeshgateConfig config, DecisionCache cache, AuthorizeCall call) {
-        return new Decider(config, AuthorizeBatches.coalescer(call, config.coalescing(), timer, metrics), cache,
-                metrics);
+        return new Decider(config, AuthorizeBatches.coalescer(call, config.coalescing(), timer, metrics),
+                new Retrier("authorize", timer, metrics), cache, metrics);
     }
 
     /** A cache following revision {@code revision}, as after the WatchRevision stream reported it. */

@@ -138,10 +138,10 @@ class DeciderSharingTest extends DeciderFixture {
         Decider decider = decider(DecisionCacheTest.CONFIG, cache);
         CompletableFuture<Boolean> first = decider.decide(question("writer"));
         CompletableFuture<Boolean> second = decider.decide(question("writer"));
-        pending.completeExceptionally(Status.DEADLINE_EXCEEDED.asRuntimeException());
+        pending.completeExceptionally(Status.INTERNAL.asRuntimeException());
         assertFalse(first.join());
         assertFalse(second.join());
-        assertEquals(2, decisions("deny", "deadline_exceeded"));
+        assertEquals(2, decisions("deny", "service_error"));
         assertEquals(0, cache.size());
     }
 

@@ -4,16 +4,18 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.meshgate.proto.v1.AuthorizeRequest;
 import io.grpc.Status;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
 class DeciderTest extends DeciderFixture {
 
     @Test
     void superUsersShortCircuit() {
-        MeshgateConfig config = new MeshgateConfig(List.of("a:1"), 100, 100, 10, 10, FailMode.DENY, 10,
+        MeshgateConfig config = new MeshgateConfig(List.of("a:1"), 100, 100, 100, 10, 10, FailMode.DENY, 10,
                 TlsFiles.NONE, Set.of("broker"), true, 4, 128, 20);
         assertTrue(decider(config, new DecisionCache(config)).decide(question("broker")).join());
         assertTrue(service.requests.isEmpty());
@@ -46,16 +48,62 @@ class DeciderTest extends DeciderFixture {
     @Test
     void errorsDenyAndAreNeverCached() {
         DecisionCache cache = activeCache(DecisionCacheTest.CONFIG, "r1");
-        service.fail(Status.DEADLINE_EXCEEDED).fail(Status.UNAVAILABLE).answer(true, "r1");
+        service.fail(Status.INTERNAL).fail(Status.INVALID_ARGUMENT).answer(true, "r1");
         Decider decider = decider(DecisionCacheTest.CONFIG, cache);
         assertFalse(decider.decide(question("reader")).join());
         assertFalse(decider.decide(question("reader")).join());
         assertTrue(decider.decide(question("reader")).join());
         assertEquals(3, service.requests.size());
-        assertEquals(1, decisions("deny", "deadline_exceeded"));
-        assertEquals(1, decisions("deny", "service_unavailable"));
-        assertEquals(1.0, registry.getSampleValue("meshgate_shim_errors_total", new String[] {"call", "reason"},
-                new String[] {"authorize", "deadline_exceeded"}));
+        assertEquals(2, decisions("deny", "service_error"));
+        assertEquals(2.0, registry.getSampleValue("meshgate_shim_errors_total", new String[] {"call", "reason"},
+                new String[] {"authorize", "service_error"}));
+    }
+
+    @Test
+    void aBusyServiceIsAskedAgainAndItsAnswerDecides() {
+        DecisionCache cache = activeCache(DecisionCacheTest.CONFIG, "r1");
+        service.fail(Status.RESOURCE_EXHAUSTED).fail(Status.DEADLINE_EXCEEDED).fail(Status.UNAVAILABLE)
+                .answer(true, "r1");
+        assertTrue(decider(DecisionCacheTest.CONFIG, cache).decide(question("reader")).join());
+        assertEquals(4, service.requests.size());
+        assertEquals(1, decisions("allow", "policy"));
+        assertEquals(0, decisions("deny", "overloaded"));
+        assertEquals(1, service.requests.stream().map(AuthorizeRequest::getRequestId).distinct().count(),
+                "one question, asked again under its own request id");
+    }
+
+    @Test
+    void aDenyIsFinal() {
+        DecisionCache cache = activeCache(DecisionCacheTest.CONFIG, "r1");
+        service.answer(false, "r1").answer(true, "r1");
+        assertFalse(decider(DecisionCacheTest.CONFIG, cache).decide(question("reader")).join());
+        assertEquals(1, service.requests.size(), "a service answer is never asked again");
+    }
+
+    @Test
+    void aServiceOverloadedForTheWholeBudgetDenies() {
+        MeshgateConfig tight = MeshgateConfig.from(MeshgateConfigTest.conf("meshgateConnectDeadlineMillis", "60"));
+        service.outage(Status.RESOURCE_EXHAUSTED);
+        long began = System.nanoTime();
+        assertFalse(decider(tight, activeCache(tight, "r1")).decide(question("reader")).join());
+        assertTrue(System.nanoTime() - began < TimeUnit.MILLISECONDS.toNanos(60 + 40), "denied at its budget");
+        assertTrue(service.requests.size() > 1, "asked again before giving up");
+        assertEquals(1, decisions("deny", "overloaded"));
+    }
+
+    @Test
+    void theConnectPathHasItsOwnBudget() {
+        MeshgateConfig config = MeshgateConfig.from(MeshgateConfigTest.conf("meshgateDeadlineMillis", "50",
+                "meshgateConnectDeadlineMillis", "5000"));
+        service.answer(true, "r1").answer(true, "r1");
+        Decider decider = decider(config, activeCache(config, "r1"));
+        assertTrue(decider.decide(question("reader")).join());
+        AuthorizeRequest admin = question("reader").toBuilder().setAction("namespace.get_topics").build();
+        assertTrue(decider.decide(admin).join());
+        long consume = service.deadlines.get(0).timeRemaining(TimeUnit.MILLISECONDS);
+        long other = service.deadlines.get(1).timeRemaining(TimeUnit.MILLISECONDS);
+        assertTrue(consume > 3000 && consume <= 3750, "topic.consume: 3/4 of 5 s for the first attempt: " + consume);
+        assertTrue(other <= 38, "an admin question keeps the short budget: " + other);
     }
 
     @Test
@@ -71,7 +119,7 @@ class DeciderTest extends DeciderFixture {
     @Test
     void staleIfErrorRepeatsAnEarlierAllowButNeverInventsOne() {
         DecisionCache cache = activeCache(DecisionCacheTest.STALE, "r1");
-        service.answer(true, "r1").fail(Status.UNAVAILABLE).fail(Status.UNAVAILABLE);
+        service.answer(true, "r1").outage(Status.UNAVAILABLE);
         Decider decider = decider(DecisionCacheTest.STALE, cache);
         assertTrue(decider.decide(question("reader")).join());
         cache.suspend();
@@ -83,7 +131,7 @@ class DeciderTest extends DeciderFixture {
     @Test
     void withoutStaleIfErrorAnEarlierAllowDoesNotSurviveAnOutage() {
         DecisionCache cache = activeCache(DecisionCacheTest.CONFIG, "r1");
-        service.answer(true, "r1").fail(Status.UNAVAILABLE);
+        service.answer(true, "r1").outage(Status.UNAVAILABLE);
         Decider decider = decider(DecisionCacheTest.CONFIG, cache);
         assertTrue(decider.decide(question("reader")).join());
         cache.suspend();

@@ -19,7 +19,10 @@ final class FakeAuthorizeService implements AuthorizeCall {
     /** Every question asked, in order, whatever call it came in. */
     final List<AuthorizeRequest> requests = new ArrayList<>();
     final List<AuthorizeBatchRequest> batches = new ArrayList<>();
+    /** The deadline of each call. */
+    final List<Deadline> deadlines = new ArrayList<>();
     final List<Object> script = new ArrayList<>();
+    private Status outage;
 
     FakeAuthorizeService answer(boolean allowed, String revision) {
         script.add(Decision.newBuilder().setAllowed(allowed).setRevision(revision).build());
@@ -37,6 +40,12 @@ final class FakeAuthorizeService implements AuthorizeCall {
         return this;
     }
 
+    /** Once the script is used up, every call fails with {@code status} (an outage; the shim asks again). */
+    FakeAuthorizeService outage(Status status) {
+        outage = status;
+        return this;
+    }
+
     /** The next question stays unanswered until the returned future is completed. */
     CompletableFuture<Decision> hold() {
         CompletableFuture<Decision> pending = new CompletableFuture<>();
@@ -49,9 +58,13 @@ final class FakeAuthorizeService implements AuthorizeCall {
     public synchronized CompletableFuture<AuthorizeBatchResponse> authorizeBatch(AuthorizeBatchRequest batch,
                                                                                Deadline deadline) {
         batches.add(batch);
+        deadlines.add(deadline);
         requests.addAll(batch.getRequestsList());
         List<CompletableFuture<Decision>> answers = new ArrayList<>();
         for (int i = 0; i < batch.getRequestsCount(); i++) {
+            if (script.isEmpty() && outage != null) {
+                return CompletableFuture.failedFuture(outage.asRuntimeException());
+            }
             Object next = script.remove(0);
             if (next instanceof RuntimeException error) {
                 return CompletableFuture.failedFuture(error);

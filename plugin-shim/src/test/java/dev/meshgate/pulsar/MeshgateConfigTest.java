@@ -32,7 +32,8 @@ class MeshgateConfigTest {
         MeshgateConfig config = MeshgateConfig.from(conf());
         assertEquals(List.of("127.0.0.1:50051"), config.targets());
         assertEquals(100, config.deadlineMillis());
-        assertEquals(1000, config.authnDeadlineMillis());
+        assertEquals(3000, config.connectDeadlineMillis());
+        assertEquals(3000, config.authnDeadlineMillis());
         assertEquals(10_000, config.cacheMaxEntries());
         assertEquals(300, config.cacheTtlSeconds());
         assertEquals(FailMode.DENY, config.failMode());
@@ -58,6 +59,17 @@ class MeshgateConfigTest {
                 error("meshgateMaxCallsInFlight", "0"));
         assertEquals("meshgateMaxBatchSize must be between 1 and 512, got 513", error("meshgateMaxBatchSize", "513"));
         assertEquals("meshgateMaxBatchSize must be a whole number, got 'lots'", error("meshgateMaxBatchSize", "lots"));
+    }
+
+    @Test
+    void theConnectPathHasItsOwnDeadline() {
+        MeshgateConfig config = MeshgateConfig.from(conf("meshgateDeadlineMillis", "80",
+                "meshgateConnectDeadlineMillis", "4000"));
+        assertEquals(4000, config.budgetMillis("topic.lookup"));
+        assertEquals(4000, config.budgetMillis("topic.consume"));
+        assertEquals(80, config.budgetMillis("namespace.get_topics"));
+        assertEquals("meshgateConnectDeadlineMillis must be between 1 and 60000, got 0",
+                error("meshgateConnectDeadlineMillis", "0"));
     }
 
     @Test
