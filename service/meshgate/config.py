@@ -33,6 +33,7 @@ class GrpcConfig:
     listen: str = "127.0.0.1:50051"  # host:port, or unix:/path/to.sock
     max_concurrent_rpcs: int = 4096
     workers: int = 8  # threads answering unary calls
+    queue_per_method: int = 64  # calls of one method waiting for a worker; the next is refused at once
     watch_streams: int = 4  # WatchRevision streams at once, each holding one more thread (one per broker)
     watch_streams_per_client: int = 2  # of them, held by one client other than the pod's own processes
     watch_reserved_clients: tuple[str, ...] = ()  # client-certificate identities with a slot kept free
@@ -200,9 +201,9 @@ def _host_port(listen: str) -> bool:
 
 
 _GRPC_KEYS = (
-    "listen", "max_concurrent_rpcs", "workers", "watch_streams", "watch_streams_per_client",
-    "watch_reserved_clients", "max_message_bytes", "tls_cert", "tls_key", "tls_client_ca",
-    "insecure_plaintext_network",
+    "listen", "max_concurrent_rpcs", "workers", "queue_per_method", "watch_streams",
+    "watch_streams_per_client", "watch_reserved_clients", "max_message_bytes", "tls_cert", "tls_key",
+    "tls_client_ca", "insecure_plaintext_network",
 )  # fmt: skip
 
 
@@ -224,6 +225,7 @@ def _grpc(raw: Mapping[str, object], base: Path) -> GrpcConfig:
             raw, "max_concurrent_rpcs", "grpc", d.max_concurrent_rpcs, low=1, high=1 << 20
         ),
         workers=p.get_int(raw, "workers", "grpc", d.workers, low=1, high=1024),
+        queue_per_method=p.get_int(raw, "queue_per_method", "grpc", d.queue_per_method, low=1, high=1 << 20),
         watch_streams=p.get_int(raw, "watch_streams", "grpc", d.watch_streams, low=1, high=1024),
         watch_streams_per_client=p.get_int(
             raw, "watch_streams_per_client", "grpc", d.watch_streams_per_client, low=1, high=1024

@@ -11,6 +11,8 @@ grpc.listen: Where the gRPC API listens: `unix:/path/to.sock` beside the broker,
   refuses to start.
 grpc.max_concurrent_rpcs: Calls served at once; further calls are refused with RESOURCE_EXHAUSTED.
 grpc.workers: Threads answering unary calls (CPU-bound: a few per core); `watch_streams` adds its own.
+grpc.queue_per_method: Calls of one method waiting for a worker; the next is refused at once with
+  RESOURCE_EXHAUSTED (the shim asks again after a backoff), instead of waiting past its deadline.
 grpc.watch_streams: WatchRevision streams served at once, each holding a thread (one per broker shim).
 grpc.watch_streams_per_client: Of those, how many one client may hold: one client-certificate identity
   (mutual TLS) or one IP address; the pod's own processes (Unix socket, loopback) are not limited.

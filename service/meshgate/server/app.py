@@ -48,9 +48,10 @@ from meshgate.policy.reloader import PolicyReloader
 from meshgate.server import hardening
 from meshgate.server import readiness as rd
 from meshgate.server import state_metrics as sm
+from meshgate.server.admission import EXPIRED, LoadShedder
 from meshgate.server.health import HealthSync
 from meshgate.server.http import HttpDeps, RunningHttp, build_app, start_http
-from meshgate.server.interceptors import ObservingInterceptor
+from meshgate.server.interceptors import ObservingInterceptor, short_name
 from meshgate.server.metrics import ServiceMetrics
 from meshgate.server.revision_feed import RevisionFeed
 from meshgate.server.servicer import AuthenticationServicer, AuthorizationServicer
@@ -177,6 +178,7 @@ class RunningServer:
     feed: RevisionFeed
     health_sync: HealthSync | None = None
     workers: ThreadPoolExecutor | None = None  # the server's pool; `stop` does not end its threads
+    shedder: LoadShedder | None = None  # owns the refusal lane's thread
 
 
 async def start_grpc(components: Components) -> RunningServer:
@@ -188,9 +190,17 @@ async def start_grpc(components: Components) -> RunningServer:
     interceptor = ObservingInterceptor(components.metrics.events, components.audit, components.clock)
     threads = cfg.workers + cfg.watch_streams
     workers = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="meshgate-grpc")
+    shedder = LoadShedder(workers, cfg.queue_per_method, components.metrics.events)
+    components.metrics.state.sources.append(sm.rpc_queues(shedder))
     server = grpc.server(
         workers,
-        interceptors=[interceptor, hardening.DeadlineGuard()],
+        # Outermost first: admission (a full queue is refused at once), then observing, then the deadline
+        # check as a worker starts the call.
+        interceptors=[
+            shedder,
+            interceptor,
+            hardening.DeadlineGuard(lambda m: shedder.shed(short_name(m), EXPIRED)),
+        ],
         maximum_concurrent_rpcs=cfg.max_concurrent_rpcs,
         options=hardening.server_options(cfg.max_message_bytes, cfg.max_concurrent_rpcs),
     )
@@ -223,7 +233,7 @@ async def start_grpc(components: Components) -> RunningServer:
     server.start()
     await sync.refresh()
     components.tasks.append(asyncio.create_task(sync.run(), name="health-sync"))
-    return RunningServer(server, port, health_servicer, feed, sync, workers)
+    return RunningServer(server, port, health_servicer, feed, sync, workers, shedder)
 
 
 async def stop_grpc(running: RunningServer, grace: float | None = None) -> None:
@@ -237,6 +247,8 @@ async def stop_grpc(running: RunningServer, grace: float | None = None) -> None:
 def _release_workers(running: RunningServer) -> None:
     if running.workers is not None:
         running.workers.shutdown(wait=False, cancel_futures=True)  # idle once the server has stopped
+    if running.shedder is not None:
+        running.shedder.close()
 
 
 def _add_servicers(

@@ -80,9 +80,10 @@ else:
 
 class DeadlineGuard(ServerInterceptor):
     """Answers DEADLINE_EXCEEDED, without running the handler, when a unary call arrives already expired
-    (say, after waiting in the worker pool's queue)."""
+    (say, after waiting in the worker pool's queue); `on_drop` is told the method of each one dropped."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_drop: Callable[[str], None] | None = None) -> None:
+        self._on_drop = on_drop
         # method -> (the handler we were given, its guarded wrapper): built once, not on every call.
         self._guards: dict[str, tuple[object, Handler]] = {}
 
@@ -99,7 +100,7 @@ class DeadlineGuard(ServerInterceptor):
         if known is not None and known[0] is handler:
             return known[1]
         guarded = grpc.unary_unary_rpc_method_handler(
-            _guarded(handler.unary_unary),
+            _guarded(handler.unary_unary, method, self._on_drop),
             request_deserializer=handler.request_deserializer,
             response_serializer=handler.response_serializer,
         )
@@ -107,9 +108,13 @@ class DeadlineGuard(ServerInterceptor):
         return guarded
 
 
-def _guarded(behaviour: Callable[[Any, grpc.ServicerContext], Any]) -> Callable[[Any, Any], Any]:
+def _guarded(
+    behaviour: Callable[[Any, grpc.ServicerContext], Any], method: str, on_drop: Callable[[str], None] | None
+) -> Callable[[Any, Any], Any]:
     def call(request: Any, context: grpc.ServicerContext) -> Any:
         if deadline_passed(context.time_remaining()):
+            if on_drop is not None:
+                on_drop(method)
             context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, "deadline passed before processing")
         return behaviour(request, context)
 

@@ -35,6 +35,12 @@ class EventMetrics:
             registry=registry,
         )  # fmt: skip
         self.rpcs = Counter("meshgate_rpcs", "Finished RPCs.", ["method", "code"], registry=registry)
+        self.shed = Counter(
+            "meshgate_rpcs_shed",
+            "Calls refused (queue_full: RESOURCE_EXHAUSTED at once) or dropped unanswered (expired: the "
+            "deadline passed while queued) before any work.",
+            ["method", "reason"], registry=registry,
+        )  # fmt: skip
         self.latency = Histogram(
             "meshgate_rpc_duration_seconds", "Server-side RPC latency.", ["method"],
             buckets=LATENCY_BUCKETS, registry=registry,
@@ -43,6 +49,7 @@ class EventMetrics:
         self._rpc_children: dict[tuple[str, str], tuple[Counter, Histogram]] = {}
         self._decision_children = _LabelledCounter(self.decisions)
         self._authentication_children = _LabelledCounter(self.authentications)
+        self._shed_children = _LabelledCounter(self.shed)
 
     def observe_rpc(self, method: str, code: str, seconds: float) -> None:
         children = self._rpc_children.get((method, code))
@@ -51,6 +58,9 @@ class EventMetrics:
             self._rpc_children[method, code] = children
         children[0].inc()
         children[1].observe(seconds)
+
+    def observe_shed(self, method: str, reason: str) -> None:
+        self._shed_children.inc((method, reason), 1)
 
     def observe_decisions(self, counts: Mapping[DecisionLabels, int]) -> None:
         """`counts` of decisions by (allowed, action, reason_code) as they came off the wire."""

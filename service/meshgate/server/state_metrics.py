@@ -14,10 +14,25 @@ from meshgate.decision_memo import DecisionMemo
 from meshgate.identity import CachedX509Verifier, WatchedTrustBundles
 from meshgate.oidc import TokenAuthenticator
 from meshgate.policy.reloader import PolicyReloader
+from meshgate.server.admission import LoadShedder
 from meshgate.server.metrics import Family, counter, gauge, ratio
 from meshgate.server.readiness import Readiness
 
 Source = Callable[[], Iterator[Family]]
+
+
+def rpc_queues(shedder: LoadShedder) -> Source:
+    def collect() -> Iterator[Family]:
+        family = GaugeMetricFamily(
+            "meshgate_rpc_queue_depth",
+            "Calls waiting for a worker, by method (at grpc.queue_per_method, the next is refused).",
+            labels=["method"],
+        )
+        for method, queue in sorted(shedder.queues.items()):
+            family.add_metric([method], queue.waiting)
+        yield family
+
+    return collect
 
 
 def x509_cache(cache: CachedX509Verifier) -> Source:

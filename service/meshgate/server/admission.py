@@ -1,0 +1,187 @@
+"""Load shedding at the gRPC port: a bounded queue per method, and a refusal that costs the caller no wait.
+
+grpcio's synchronous server hands every call to one worker pool whose queue has no bound; under a storm,
+calls wait there until their deadline has passed and the answer is thrown away by the caller. Instead:
+
+* each unary method has its own queue of calls accepted but not yet started by a worker, at most
+  `grpc.queue_per_method` long (`MethodQueue`; a slow method cannot fill the others' queues);
+* a call arriving at a full queue is answered RESOURCE_EXHAUSTED at once, by a thread that does nothing
+  else (the refusal lane), so it never waits behind the work it would add to; the shim asks again after a
+  backoff (docs/shim.md);
+* a call whose deadline passed while it queued is dropped before any work: grpcio does not run the handler
+  of a call its caller has given up on, and `hardening.DeadlineGuard` answers one whose deadline passed
+  but whose caller has not been heard from yet.
+
+Both are counted in `meshgate_rpcs_shed_total{method, reason}` (`queue_full`, `expired`). Streams
+(WatchRevision has its own slots) pass through untouched.
+
+How: the interceptor runs on grpcio's polling thread as each call arrives, before the call is handed to a
+pool; it reads the method's queue and returns either the admitted handler, whose behaviour names its
+`MethodQueue` as the pool to use, or the refusal, whose behaviour names the refusal lane. grpcio picks a
+behaviour's own pool from its `experimental_thread_pool` attribute (grpc `_server.py`,
+`_select_thread_pool_for_behavior`). A `MethodQueue` counts a call when grpcio submits it and uncounts it
+when a worker starts it, so a call cancelled while it waited is uncounted too; if the admitted behaviour
+then did not run, the caller had gone, and the call is counted as `expired`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+import grpc
+
+from meshgate.server.hardening import Handler, ServerInterceptor
+from meshgate.server.interceptors import short_name
+from meshgate.server.metrics import EventMetrics
+
+log = logging.getLogger("meshgate.server")
+QUEUE_FULL, EXPIRED = "queue_full", "expired"
+WARN_EVERY_SECONDS = 10.0
+_worker = threading.local()  # `ran`: the admitted behaviour of the call this worker thread runs was called
+
+
+class MethodQueue(ThreadPoolExecutor):
+    """One method's calls on the shared worker pool, at most `limit` waiting. A `ThreadPoolExecutor` only
+    because grpcio accepts nothing else as a behaviour's pool; it starts no threads of its own."""
+
+    def __init__(self, workers: ThreadPoolExecutor, limit: int, on_unanswered: Callable[[], None]) -> None:
+        super().__init__(max_workers=1)
+        self._workers = workers
+        self.limit = limit
+        self._on_unanswered = on_unanswered
+        self._waiting = 0
+        self._lock = threading.Lock()
+
+    @property
+    def waiting(self) -> int:
+        return self._waiting
+
+    def full(self) -> bool:
+        return self._waiting >= self.limit
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        with self._lock:
+            self._waiting += 1
+        try:
+            return self._workers.submit(self._started, fn, *args, **kwargs)
+        except BaseException:
+            self._leave()
+            raise
+
+    def _started(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        self._leave()
+        _worker.ran = False
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            if not _worker.ran:  # grpcio skipped the handler: the caller gave up while the call waited
+                self._on_unanswered()
+
+    def _leave(self) -> None:
+        with self._lock:
+            self._waiting -= 1
+
+
+class LoadShedder(ServerInterceptor):
+    """The outermost interceptor: admits a unary call to its method's queue or refuses it at once."""
+
+    def __init__(self, workers: ThreadPoolExecutor, limit: int, metrics: EventMetrics) -> None:
+        self._workers = workers
+        self._limit = limit
+        self._metrics = metrics
+        self._refusals = ThreadPoolExecutor(max_workers=1, thread_name_prefix="meshgate-shed")
+        # method -> (the inner handler, its queue, the admitted handler, the refusal): built once per method.
+        self._methods: dict[str, tuple[object, MethodQueue, Handler, Handler]] = {}
+        self._refused = 0
+        self._warned_at = 0.0
+        self._lock = threading.Lock()
+
+    @property
+    def queues(self) -> Mapping[str, MethodQueue]:
+        """Each unary method's queue by its short name (the metric label), for the depth gauge."""
+        return {short_name(method): entry[1] for method, entry in list(self._methods.items())}
+
+    def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Handler | None],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> Handler | None:
+        handler = continuation(handler_call_details)
+        if handler is None or handler.unary_unary is None:
+            return handler
+        method = handler_call_details.method
+        entry = self._methods.get(method)
+        if entry is None or entry[0] is not handler:
+            entry = self._build(method, handler)
+        _, queue, admitted, refusal = entry
+        return refusal if queue.full() else admitted
+
+    def _build(self, method: str, handler: Handler) -> tuple[object, MethodQueue, Handler, Handler]:
+        known = self._methods.get(method)
+        label = short_name(method)
+        queue = (
+            known[1]
+            if known is not None
+            else MethodQueue(self._workers, self._limit, lambda: self.shed(label, EXPIRED))
+        )
+        assert handler.unary_unary is not None  # intercept_service passes only unary handlers here
+        behaviour: Any = _forward(handler.unary_unary)
+        behaviour.experimental_thread_pool = queue
+        refuse: Any = self._refuser(method, queue)
+        refuse.experimental_thread_pool = self._refusals
+        entry = (handler, queue, _like(handler, behaviour), _like(handler, refuse))
+        self._methods[method] = entry
+        return entry
+
+    def _refuser(self, method: str, queue: MethodQueue) -> Callable[[Any, grpc.ServicerContext], Any]:
+        label = short_name(method)
+        detail = (
+            f"meshgate is overloaded: {queue.limit} calls of {label} already wait (grpc.queue_per_method); "
+            "ask again after a backoff"
+        )
+
+        def refuse(request: Any, context: grpc.ServicerContext) -> Any:
+            self.shed(label, QUEUE_FULL)
+            self._metrics.observe_rpc(label, grpc.StatusCode.RESOURCE_EXHAUSTED.name, 0.0)
+            context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, detail)
+
+        return refuse
+
+    def shed(self, label: str, reason: str) -> None:
+        """Count a call refused or dropped before work; warn at most every WARN_EVERY_SECONDS."""
+        self._metrics.observe_shed(label, reason)
+        with self._lock:
+            self._refused += 1
+            now = time.monotonic()
+            if now - self._warned_at < WARN_EVERY_SECONDS:
+                return
+            refused, self._refused, self._warned_at = self._refused, 0, now
+        log.warning(
+            "shedding load: %d calls refused or dropped unanswered since the last warning (latest: %s, %s); "
+            "see meshgate_rpcs_shed_total",
+            refused, label, reason,
+        )  # fmt: skip
+
+    def close(self) -> None:
+        self._refusals.shutdown(wait=False, cancel_futures=True)
+
+
+def _forward(behaviour: Callable[[Any, grpc.ServicerContext], Any]) -> Callable[[Any, Any], Any]:
+    def call(request: Any, context: grpc.ServicerContext) -> Any:
+        _worker.ran = True
+        return behaviour(request, context)
+
+    return call
+
+
+def _like(handler: Handler, behaviour: Callable[[Any, Any], Any]) -> Handler:
+    return grpc.unary_unary_rpc_method_handler(
+        behaviour,
+        request_deserializer=handler.request_deserializer,
+        response_serializer=handler.response_serializer,
+    )
