@@ -27,7 +27,8 @@ import java.util.function.Function;
  */
 final class Retrier {
 
-    static final int MAX_ATTEMPTS = 6;
+    /** Only a guard against a hot loop: with the backoff's 320 ms cap, a budget of seconds binds first. */
+    static final int MAX_ATTEMPTS = 16;
     static final long FIRST_BACKOFF_MILLIS = 10;
     static final long MAX_BACKOFF_MILLIS = 320;
     /** No attempt starts with less than this left: it could not finish. */

@@ -13,6 +13,9 @@ import org.junit.jupiter.api.Test;
 
 class DeciderTest extends DeciderFixture {
 
+    /** An outage is asked again until the budget ends: a short one keeps these tests quick. */
+    private static final String OUTAGE_BUDGET = "200";
+
     @Test
     void superUsersShortCircuit() {
         MeshgateConfig config = new MeshgateConfig(List.of("a:1"), 100, 100, 100, 10, 10, FailMode.DENY, 10,
@@ -118,9 +121,11 @@ class DeciderTest extends DeciderFixture {
 
     @Test
     void staleIfErrorRepeatsAnEarlierAllowButNeverInventsOne() {
-        DecisionCache cache = activeCache(DecisionCacheTest.STALE, "r1");
+        MeshgateConfig stale = MeshgateConfig.from(MeshgateConfigTest.conf("meshgateFailMode", "stale-if-error",
+                "meshgateConnectDeadlineMillis", OUTAGE_BUDGET));
+        DecisionCache cache = activeCache(stale, "r1");
         service.answer(true, "r1").outage(Status.UNAVAILABLE);
-        Decider decider = decider(DecisionCacheTest.STALE, cache);
+        Decider decider = decider(stale, cache);
         assertTrue(decider.decide(question("reader")).join());
         cache.suspend();
         assertTrue(decider.decide(question("reader")).join());
@@ -130,9 +135,11 @@ class DeciderTest extends DeciderFixture {
 
     @Test
     void withoutStaleIfErrorAnEarlierAllowDoesNotSurviveAnOutage() {
-        DecisionCache cache = activeCache(DecisionCacheTest.CONFIG, "r1");
+        MeshgateConfig config = MeshgateConfig.from(MeshgateConfigTest.conf("meshgateConnectDeadlineMillis",
+                OUTAGE_BUDGET));
+        DecisionCache cache = activeCache(config, "r1");
         service.answer(true, "r1").outage(Status.UNAVAILABLE);
-        Decider decider = decider(DecisionCacheTest.CONFIG, cache);
+        Decider decider = decider(config, cache);
         assertTrue(decider.decide(question("reader")).join());
         cache.suspend();
         assertFalse(decider.decide(question("reader")).join());

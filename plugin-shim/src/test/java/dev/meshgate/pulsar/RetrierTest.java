@@ -10,6 +10,7 @@ import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.prometheus.client.CollectorRegistry;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -122,9 +123,22 @@ class RetrierTest {
     }
 
     @Test
+    void aServiceBusyForTheWholeBudgetIsAskedUntilTheBudgetEnds() {
+        Status[] busy = new Status[Retrier.MAX_ATTEMPTS];
+        Arrays.fill(busy, Status.RESOURCE_EXHAUSTED);
+        Script script = new Script(busy);
+        long began = System.nanoTime();
+        assertEquals(Status.Code.RESOURCE_EXHAUSTED, code(run(script, 1000)));
+        long took = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - began);
+        assertTrue(took >= 1000 - 320 && took < 1000 + 100, "asked again until the budget ran out: " + took);
+        assertTrue(script.attempts() > 6 && script.attempts() < Retrier.MAX_ATTEMPTS, "" + script.attempts());
+    }
+
+    @Test
     void attemptsAreBounded() {
-        Script script = new Script(Status.UNAVAILABLE, Status.UNAVAILABLE, Status.UNAVAILABLE, Status.UNAVAILABLE,
-                Status.UNAVAILABLE, Status.UNAVAILABLE, Status.UNAVAILABLE);
+        Status[] down = new Status[Retrier.MAX_ATTEMPTS + 1];
+        Arrays.fill(down, Status.UNAVAILABLE);
+        Script script = new Script(down);
         assertEquals(Status.Code.UNAVAILABLE, code(run(script, 60_000)));
         assertEquals(Retrier.MAX_ATTEMPTS, script.attempts());
     }
