@@ -27,7 +27,10 @@ import java.util.function.Function;
  */
 final class Retrier {
 
-    /** Only a guard against a hot loop: with the backoff's 320 ms cap, a budget of seconds binds first. */
+    /**
+     * About 2.5-3.5 s of backoff: a budget larger than the default buys patience with a slow service (answers
+     * that come late), not more calls to a saturated one.
+     */
     static final int MAX_ATTEMPTS = 16;
     static final long FIRST_BACKOFF_MILLIS = 10;
     static final long MAX_BACKOFF_MILLIS = 320;
