@@ -77,8 +77,9 @@ $(KEYCLOAK_KC): | $(VENV)/.installed
 
 keycloak: $(KEYCLOAK_KC)
 
-# How Pulsar's own TopicName reads topic names, asked of both brokers; the conformance tier re-asks and
-# compares whenever the classpaths are resolved (tests/conformance/pulsar_names; `make broker-classpath`).
+# How Pulsar's own TopicName reads topic names and which operations the broker asks about (its enums),
+# asked of both brokers; the conformance tier re-asks and compares whenever the classpaths are resolved
+# (tests/conformance/pulsar_names; `make broker-classpath`).
 pulsar-names: $(VENV)/.installed
 	@$(PY) -m tests.conformance.pulsar_names.table
 

@@ -13,45 +13,15 @@ from types import MappingProxyType
 from typing import Final
 
 from meshgate.errors import PolicyError
+from meshgate.policy import operations
 
-TOPIC_OPERATIONS: Final = (
-    "lookup", "produce", "consume", "compact", "expire_messages", "offload", "peek_messages",
-    "reset_cursor", "skip", "terminate", "unload", "grant_permission", "get_permission",
-    "revoke_permission", "add_bundle_range", "get_bundle_range", "delete_bundle_range", "subscribe",
-    "get_subscriptions", "unsubscribe", "get_stats", "get_metadata", "delete_metadata", "update_metadata",
-    "get_backlog_size", "set_replicated_subscription_status", "get_replicated_subscription_status",
-    "trim_topic",
-)  # fmt: skip
-NAMESPACE_OPERATIONS: Final = (
-    "create_topic", "get_topic", "get_topics", "delete_topic", "add_bundle", "delete_bundle", "get_bundle",
-    "get_permission", "grant_permission", "revoke_permission", "clear_backlog", "unsubscribe", "packages",
-    "trim_topic", "functions", "sources", "sinks",
-)  # fmt: skip
-TENANT_OPERATIONS: Final = (
-    "create_namespace", "delete_namespace", "list_namespaces", "list_tenants", "get_tenant",
-    "create_tenant", "update_tenant", "delete_tenant", "admin",
-)  # fmt: skip
-POLICY_NAMES: Final = (
-    "all", "anti_affinity", "auto_subscription_creation", "auto_topic_creation", "backlog", "compaction",
-    "delayed_delivery", "inactive_topic", "deduplication", "max_consumers", "max_producers",
-    "deduplication_snapshot", "max_unacked", "max_subscriptions", "offload", "partition", "persistence",
-    "rate", "retention", "replication", "replication_rate", "schema_compatibility_strategy",
-    "subscription_auth_mode", "subscription_expiration_time", "encryption", "ttl", "max_topics",
-    "resourcegroup", "entry_filters", "shadow_topic", "dispatcher_pause_on_ack_state_persistent",
-    "allow_clusters", "cluster_migration", "namespace_isolation", "allow_custom_metric_labels",
-)  # fmt: skip
-POLICY_OPERATIONS: Final = ("read", "write")
-BROKER_OPERATIONS: Final = (
-    "list_brokers", "get_broker", "get_leader_broker", "list_owned_namespaces",
-    "list_dynamic_configurations", "update_dynamic_configuration", "delete_dynamic_configuration",
-    "list_runtime_configurations", "get_internal_configuration_data", "check_backlog_quota",
-    "health_check", "shutdown",
-)  # fmt: skip
-CLUSTER_OPERATIONS: Final = (
-    "list_clusters", "get_cluster", "create_cluster", "update_cluster", "delete_cluster",
-    "get_peer_cluster", "update_peer_cluster", "get_failure_domain", "update_failure_domain",
-    "delete_failure_domain",
-)  # fmt: skip
+TOPIC_OPERATIONS: Final = tuple(op for op, _ in operations.TOPIC)
+NAMESPACE_OPERATIONS: Final = tuple(op for op, _ in operations.NAMESPACE)
+TENANT_OPERATIONS: Final = tuple(op for op, _ in operations.TENANT)
+POLICY_NAMES: Final = operations.POLICY_NAMES
+POLICY_OPERATIONS: Final = tuple(op for op, _ in operations.POLICY)
+BROKER_OPERATIONS: Final = tuple(op for op, _ in operations.BROKER)
+CLUSTER_OPERATIONS: Final = tuple(op for op, _ in operations.CLUSTER)
 
 SUPERUSER: Final = "superuser"
 TENANT_ADMIN: Final = "tenant.admin"
@@ -65,19 +35,7 @@ def _policy_actions(prefix: str) -> list[str]:
     return [f"{prefix}.{name}.{op}" for name in POLICY_NAMES for op in POLICY_OPERATIONS]
 
 
-def _build_table() -> tuple[str, ...]:
-    names = [f"topic.{op}" for op in TOPIC_OPERATIONS]
-    names += [f"namespace.{op}" for op in NAMESPACE_OPERATIONS]
-    names += [f"tenant.{op}" for op in TENANT_OPERATIONS]
-    names += _policy_actions("namespace_policy") + _policy_actions("topic_policy")
-    names += [f"broker.{op}" for op in BROKER_OPERATIONS]
-    names += [f"cluster.{op}" for op in CLUSTER_OPERATIONS]
-    names += _policy_actions("cluster_policy")
-    names.append(SUPERUSER)
-    return tuple(names)
-
-
-ACTIONS: Final[tuple[str, ...]] = _build_table()
+ACTIONS: Final[tuple[str, ...]] = tuple(name for name, _ in operations.table())
 ACTION_SET: Final[frozenset[str]] = frozenset(ACTIONS)
 
 # Actions whose request may name a subscription; a rule's `subscriptions` list narrows only these.
@@ -149,6 +107,16 @@ VERBS: Final = MappingProxyType(
 )
 
 
+# Intent verbs (`meshgate.policy.operations`): every operation that serves the intent; an allow also
+# gets what the intent needs (a topic lookup), a deny does not (it would stop other intents too).
+INTENT_ACTIONS: Final = MappingProxyType(
+    {
+        intent: frozenset(name for name, serves in operations.table() if serves == intent)
+        for intent in operations.INTENTS
+    }
+)
+
+
 def is_known(action: str) -> bool:
     return action in ACTION_SET
 
@@ -162,7 +130,10 @@ def _glob_matches(pattern: str, action: str) -> bool:
 
 
 def wildcard_grants(pattern: str) -> frozenset[str]:
-    """The grants (`superuser`, `tenant.admin`) that `pattern` matches only through a wildcard."""
+    """The grants (`superuser`, `tenant.admin`) that `pattern` matches only through a wildcard or an
+    intent (`administer`)."""
+    if pattern in INTENT_ACTIONS:
+        return INTENT_ACTIONS[pattern] & GRANTS
     if "*" not in pattern:
         return frozenset()
     return frozenset(g for g in GRANTS if _glob_matches(pattern, g))
@@ -173,7 +144,13 @@ def expand_pattern(pattern: str, *, grants: bool = False) -> frozenset[str]:
     """The concrete actions an action pattern or verb stands for; raises PolicyError if none.
 
     A wildcard stands for `superuser` and `tenant.admin` only with `grants` (deny rules, so that `*`
-    denies them as it always did); an allow rule must name them, because holding either skips denies."""
+    denies them as it always did); an allow rule must name them, because holding either skips denies.
+    So does an intent: in a deny it stands for every operation that serves it, in an allow also for what
+    the intent needs (`operations.NEEDS`), and never for a grant."""
+    if pattern in INTENT_ACTIONS:
+        if grants:
+            return INTENT_ACTIONS[pattern]
+        return (INTENT_ACTIONS[pattern] - GRANTS) | frozenset(operations.NEEDS.get(pattern, ()))
     parts = VERBS.get(pattern, (pattern,))
     found = frozenset(
         a

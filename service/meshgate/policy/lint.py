@@ -5,7 +5,9 @@ Each warning is one line, `file:line: what happens and what to write instead`:
 - an allow rule whose wildcard (`*`, `tenant.*`) no longer grants `superuser` or `tenant.admin`;
 - a rule narrowed to `subscriptions` that names an action Pulsar also asks without a subscription;
 - a deny that a `superuser` or `tenant.admin` grant to an overlapping subject makes unreachable, because
-  Pulsar lets the holder through without asking about the operation (`actions.SKIPPED_BY_GRANT`).
+  Pulsar lets the holder through without asking about the operation (`actions.SKIPPED_BY_GRANT`);
+- a raw action next to an intent that covers it, or in a deny that the intent needs but leaves out
+  (`meshgate.policy.lint_intents`).
 
 Overlap is judged from the patterns alone and errs towards warning: two SPIFFE patterns overlap unless
 some segment cannot match the same name, and an OIDC subject (matched by issuer and claims, not by name)
@@ -19,12 +21,14 @@ from typing import Any
 
 from meshgate.policy.actions import (
     ASKED_WITHOUT_SUBSCRIPTION,
+    INTENT_ACTIONS,
     SKIPPED_BY_GRANT,
     SUPERUSER,
     TENANT_ADMIN,
     wildcard_grants,
 )
 from meshgate.policy.compile import CompiledRule
+from meshgate.policy.lint_intents import intent_conflicts
 from meshgate.policy.patterns import SegmentPattern
 from meshgate.policy.resources import ResourcePattern, Scope
 from meshgate.policy.subjects import Subject
@@ -41,6 +45,7 @@ def lint(docs: Iterable[SourceDoc], rules: Sequence[CompiledRule]) -> list[str]:
         doc, path = placed[rule.id]
         warnings += _wildcard_grants(rule, doc, path)
         warnings += _without_subscription(rule, doc, path)
+        warnings += intent_conflicts(rule, doc, path)
     warnings += _skipped_denies(rules)
     return sorted(warnings, key=_position)
 
@@ -78,7 +83,8 @@ def _wildcard_grants(rule: CompiledRule, doc: SourceDoc, path: JsonPath) -> list
 
 
 def _lost_grant(rule: CompiledRule, pattern: str, grant: str, covered: list[ResourcePattern]) -> str:
-    head = f"{pattern!r} in allow rule {rule.id!r} does not grant {grant}: a wildcard never grants it"
+    how = "an intent" if pattern in INTENT_ACTIONS else "a wildcard"
+    head = f"{pattern!r} in allow rule {rule.id!r} does not grant {grant}: {how} never grants it"
     if grant == SUPERUSER:
         return (
             f"{head}, because a super-user skips explicit denies; if its subjects must be super-users, add a "
