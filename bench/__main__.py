@@ -19,7 +19,7 @@ sys.path.insert(0, str(ROOT / "service"))
 
 from bench import env  # noqa: E402
 
-PARTS = ("engine", "credentials", "grpc", "broker", "propagation", "memory")
+PARTS = ("engine", "credentials", "grpc", "broker", "propagation", "memory", "policyscale")
 
 
 def log(message: str) -> None:

@@ -189,9 +189,9 @@ SECTIONS: list[tuple[str, str, Callable[[dict[str, Any], list[list[str]]], str]]
 
 
 def extra_sections() -> list[tuple[str, str, Callable[[dict[str, Any], list[list[str]]], str]]]:
-    from bench import report_more
+    from bench import report_more, report_scale
 
-    return report_more.SECTIONS
+    return [*report_more.SECTIONS, *report_scale.SECTIONS]
 
 
 def render() -> Path:

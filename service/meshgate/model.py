@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from types import MappingProxyType
 
 from meshgate.principal.kinds import CredentialKind
@@ -23,6 +24,22 @@ def _frozen(attrs: Mapping[str, tuple[str, ...]] | None) -> Mapping[str, tuple[s
     return MappingProxyType(dict(attrs)) if attrs else _NO_ATTRIBUTES
 
 
+@lru_cache(maxsize=4096)
+def _shared_claims(items: tuple[tuple[str, tuple[str, ...]], ...]) -> Mapping[str, tuple[str, ...]]:
+    return MappingProxyType(dict(items))
+
+
+def _interned(attrs: Mapping[str, tuple[str, ...]] | None) -> Mapping[str, tuple[str, ...]]:
+    """Read-only claims, one shared mapping per distinct set of claims (most verified tokens of a team
+    carry the same groups): ~0.4 KB less per cached identity. The claims are read-only either way."""
+    if not attrs:
+        return _NO_ATTRIBUTES
+    try:
+        return _shared_claims(tuple(sorted(attrs.items())))
+    except TypeError:  # a claim value that cannot be hashed: keep a copy of its own
+        return _frozen(attrs)
+
+
 @dataclass(frozen=True, slots=True)
 class Identity:
     """A verified caller. `principal` is the canonical string handed to the broker as the Pulsar role."""
@@ -35,7 +52,7 @@ class Identity:
     attributes: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: _frozen(None))
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "attributes", _frozen(self.attributes))
+        object.__setattr__(self, "attributes", _interned(self.attributes))
 
 
 @dataclass(frozen=True, slots=True)

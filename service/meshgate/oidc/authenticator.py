@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import threading
-from collections import OrderedDict
 from collections.abc import Callable, Collection, Sequence
 
 from meshgate.clock import Clock, monotonic
@@ -23,13 +22,15 @@ from meshgate.oidc.validator import KeySet, TokenValidator
 class TokenCache:
     """Bounded LRU of verified tokens keyed by sha256(token); an entry lives until min(exp, now + ttl).
 
+    A plain dict in insertion order is the LRU (a hit re-inserts its entry at the end; the first entry is
+    the least recently used): half the bytes per entry of an OrderedDict, which keeps a linked node each.
     Thread-safe: gRPC worker threads share it (a lookup moves the entry another thread may evict)."""
 
     def __init__(self, max_entries: int, ttl_seconds: float, clock: Clock) -> None:
         self._max = max_entries
         self._ttl = ttl_seconds
         self._clock = clock
-        self._entries: OrderedDict[bytes, tuple[Identity, float]] = OrderedDict()
+        self._entries: dict[bytes, tuple[Identity, float]] = {}
         self._lock = threading.Lock()
         self.hits = 0  # for the hit-ratio metric
         self.misses = 0
@@ -47,7 +48,7 @@ class TokenCache:
             if entry is None:
                 self.misses += 1
                 return None
-            self._entries.move_to_end(key)
+            self._entries[key] = self._entries.pop(key)  # now the most recently used
             self.hits += 1
             return entry[0]
 
@@ -57,10 +58,10 @@ class TokenCache:
         key = hashlib.sha256(token.encode()).digest()
         until = min(identity.expires_at.timestamp(), self._clock.now().timestamp() + self._ttl)
         with self._lock:
+            self._entries.pop(key, None)  # re-inserted at the end: the most recently used
             self._entries[key] = (identity, until)
-            self._entries.move_to_end(key)
             if len(self._entries) > self._max:
-                self._entries.popitem(last=False)
+                del self._entries[next(iter(self._entries))]
 
     def clear(self) -> None:
         with self._lock:

@@ -26,8 +26,14 @@ T = TypeVar("T")
 
 @dataclass(frozen=True, slots=True)
 class CompiledRule:
-    id: str  # "<file>#<rule-name>"
-    order: int  # position in the revision: files sorted by path, rules in file order
+    """One rule, as small as it can be: 100,000 of them stay in memory. Its id and position are
+    derived on demand from the file (one shared string per file), the rule name and the line; rules of
+    a file left unchanged are reused by the next revision as they are (`meshgate.policy.loader`)."""
+
+    file: str  # path relative to the policy folder
+    name: str
+    index: int  # position among the rules of its file
+    line: int  # of the rule in its file
     effect: Effect
     audit: bool
     subjects: tuple[Subject, ...]
@@ -35,7 +41,21 @@ class CompiledRule:
     actions: frozenset[str]
     resources: tuple[ResourcePattern, ...]
     subscriptions: tuple[SegmentPattern, ...] | None  # None: any subscription
-    where: str  # file:line of the rule
+
+    @property
+    def id(self) -> str:
+        """`<file>#<rule-name>`"""
+        return f"{self.file}#{self.name}"
+
+    @property
+    def order(self) -> tuple[str, int]:
+        """Position in the revision: files sorted by path, rules in file order."""
+        return self.file, self.index
+
+    @property
+    def where(self) -> str:
+        """file:line of the rule"""
+        return f"{self.file}:{self.line}"
 
 
 def compile_subject(raw: dict[str, Any], naming: LinkerdNaming) -> Subject:
@@ -50,11 +70,12 @@ def compile_subject(raw: dict[str, Any], naming: LinkerdNaming) -> Subject:
 
 
 @lru_cache(maxsize=4096)
-def action_set(patterns: tuple[str, ...], effect: Effect = "allow") -> frozenset[str]:
-    """One shared set per distinct action list and effect: most rules repeat a few lists (`[produce]`),
-    and a `tenant-admin` set holds ~100 names. In a deny rule a wildcard also stands for `superuser` and
-    `tenant.admin`; in an allow rule they must be named. Raises PolicyError for the first unknown pattern."""
-    return expand_patterns(patterns, grants=effect == "deny")
+def action_set(patterns: tuple[str, ...], effect: Effect = "allow") -> tuple[tuple[str, ...], frozenset[str]]:
+    """One shared pattern tuple and set per distinct action list and effect: most rules repeat a few
+    lists (`[produce]`), and a `tenant-admin` set holds ~100 names. In a deny rule a wildcard also stands
+    for `superuser` and `tenant.admin`; in an allow rule they must be named. Raises PolicyError for the
+    first unknown pattern."""
+    return patterns, expand_patterns(patterns, grants=effect == "deny")
 
 
 class _Compiler:
@@ -85,32 +106,35 @@ class _Compiler:
         )
         return []
 
-    def actions(self, patterns: tuple[str, ...], effect: Effect, path: JsonPath) -> frozenset[str]:
-        """The concrete actions of `patterns`; each unknown pattern is reported at its own line."""
+    def actions(
+        self, patterns: tuple[str, ...], effect: Effect, path: JsonPath
+    ) -> tuple[tuple[str, ...], frozenset[str]]:
+        """The (shared) patterns and concrete actions; each unknown pattern is reported at its own line."""
         grants = effect == "deny"
         try:
             return action_set(patterns, effect)
         except PolicyError:
             found = self.each(patterns, (*path, "actions"), lambda a: expand_patterns([a], grants=grants))
-            return frozenset().union(*found)
+            return patterns, frozenset().union(*found)
 
-    def rule(self, raw: dict[str, Any], path: JsonPath, order: int) -> CompiledRule | None:
+    def rule(self, raw: dict[str, Any], path: JsonPath, index: int) -> CompiledRule | None:
         before = len(self.errors)
-        actions = self.actions(tuple(raw["actions"]), raw["effect"], path)
+        patterns, actions = self.actions(tuple(raw["actions"]), raw["effect"], path)
         subs = raw.get("subscriptions")
         rule = CompiledRule(
-            id=f"{self.doc.file}#{raw['name']}",
-            order=order,
+            file=self.doc.file,
+            name=raw["name"],
+            index=index,
+            line=self.doc.line(path),
             effect=raw["effect"],
             audit="audit" in (raw.get("mode"), self.doc.data.get("mode")),
             subjects=tuple(self.subjects(raw, path)),
-            action_patterns=tuple(raw["actions"]),
+            action_patterns=patterns,
             actions=actions,
             resources=tuple(self.each(raw["resources"], (*path, "resources"), parse_resource_pattern)),
             subscriptions=None
             if subs is None
             else tuple(self.each(subs, (*path, "subscriptions"), parse_segment)),
-            where=self.doc.where(path),
         )
         self.check_semantics(rule, path)
         return rule if len(self.errors) == before else None
@@ -142,10 +166,12 @@ def _sub_vars(rule: CompiledRule) -> Iterable[frozenset[str]]:
 def compile_documents(
     docs: Iterable[SourceDoc], naming: LinkerdNaming
 ) -> tuple[list[CompiledRule], list[str]]:
-    """Rules of every AccessPolicy document in order, and every error found; ids must be unique."""
+    """Rules of every AccessPolicy document in order, and every error found; ids must be unique.
+    Documents of one file must come together (rule positions count per file)."""
     rules: list[CompiledRule] = []
     errors: list[str] = []
     seen: dict[str, str] = {}
+    counts: dict[str, int] = {}
     for doc in docs:
         compiler = _Compiler(doc, naming, errors)
         for index, raw in enumerate(doc.data["rules"]):
@@ -156,7 +182,8 @@ def compile_documents(
                 )
                 continue
             seen[rule_id] = f"first defined at {doc.where(('rules', index))}"
-            rule = compiler.rule(raw, ("rules", index), len(rules))
+            rule = compiler.rule(raw, ("rules", index), counts.get(doc.file, 0))
             if rule is not None:
+                counts[doc.file] = rule.index + 1
                 rules.append(rule)
     return rules, errors

@@ -8,9 +8,11 @@ the first allow, else the default deny. Matching audit-only rules are reported i
 from __future__ import annotations
 
 import copy
+import hashlib
 import operator
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 from meshgate.errors import BadRequestError
 from meshgate.model import AccessRequest, Decision, Resource, ShadowEffect
@@ -23,7 +25,7 @@ from meshgate.policy.resources import ResourcePattern, Target, parse_resource, t
 from meshgate.policy.subjects import Subject
 from meshgate.policy.whocan import Grantee, who_can
 
-_ORDER = operator.attrgetter("order")
+_ORDER = operator.attrgetter("file", "index")
 
 
 def subscription_ok(rule: CompiledRule, action: str, subscription: str, bindings: Bindings) -> bool:
@@ -70,12 +72,12 @@ def _sentence(req: AccessRequest, target: Target) -> str:
 
 
 def _in_order(matched: Iterable[CompiledRule]) -> list[CompiledRule]:
-    """The distinct rules in rule order. Deduplicated by position, not by value: hashing a frozen rule
-    hashes all its subjects and resources."""
+    """The distinct rules in rule order. Deduplicated by identity, not by value: hashing a frozen rule
+    hashes all its subjects and resources (a snapshot holds each rule once)."""
     rules = matched if isinstance(matched, list) else list(matched)
     if len(rules) < 2:
         return rules
-    return sorted({r.order: r for r in rules}.values(), key=_ORDER)
+    return sorted({id(r): r for r in rules}.values(), key=_ORDER)
 
 
 def _first_deny_and_allow(
@@ -128,6 +130,22 @@ def precheck(req: AccessRequest, superusers: frozenset[str], revision: str) -> D
 
 
 @dataclass(frozen=True, slots=True)
+class CompiledFile:
+    """The rules compiled from one policy file, and a digest of what they were compiled from (the text
+    and the Linkerd naming): the next revision reuses them when the digest is the same."""
+
+    digest: bytes
+    rules: tuple[CompiledRule, ...]
+
+
+def file_digest(text: str, naming: tuple[str, str]) -> bytes:
+    return hashlib.sha256("\0".join((*naming, text)).encode()).digest()
+
+
+_NO_FILES: Mapping[str, CompiledFile] = MappingProxyType({})
+
+
+@dataclass(frozen=True, slots=True)
 class PolicySnapshot:
     """One immutable, compiled policy revision. `revision` is a digest of everything it was compiled
     from (`meshgate.policy.revision`); `commit` the git commit of the folder, a label for humans."""
@@ -138,6 +156,7 @@ class PolicySnapshot:
     superusers: frozenset[str] = frozenset()
     source: str = ""
     commit: str = ""
+    files: Mapping[str, CompiledFile] = field(default_factory=lambda: _NO_FILES, repr=False, compare=False)
     index: RuleIndex = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

@@ -15,11 +15,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from meshgate.errors import PolicyError
-from meshgate.policy.compile import compile_documents
-from meshgate.policy.engine import PolicySnapshot
+from meshgate.policy.compile import CompiledRule, compile_documents
+from meshgate.policy.engine import CompiledFile, PolicySnapshot, file_digest
 from meshgate.policy.gitrev import git_revision
 from meshgate.policy.revision import content_hash, describe, revision_of
-from meshgate.policy.yamlsrc import SourceDoc, parse_documents, schema_errors
+from meshgate.policy.yamlsrc import (
+    SourceDoc,
+    fast_documents,
+    parse_documents,
+    schema_errors,
+    schema_valid,
+)
 from meshgate.principal.linkerd import LinkerdNaming
 
 _SUFFIXES = (".yaml", ".yml")
@@ -44,20 +50,53 @@ class PolicySource:
         """Schema-checked documents of the policy files (or of the `*_test.yaml` files) and errors."""
         docs: list[SourceDoc] = []
         errors: list[str] = []
-        want = "PolicyTestSuite" if tests else "AccessPolicy"
         for name, text in self.files:
-            if name.endswith(_TEST_SUFFIXES) != tests:
-                continue
-            parsed, problems = parse_documents(text, name)
-            errors += problems
-            for doc in parsed:
-                found = schema_errors(doc)
-                errors += found
-                if not found and doc.data["kind"] != want:
-                    errors.append(f"{doc.where(('kind',))}: expected kind {want} in this file")
-                elif not found:
-                    docs.append(doc)
+            if name.endswith(_TEST_SUFFIXES) == tests:
+                found, problems = file_documents(name, text, tests=tests)
+                docs += found
+                errors += problems
         return docs, errors
+
+    def policy_files(self) -> list[tuple[str, str]]:
+        """(path, text) of every policy file (not a test suite), sorted by path."""
+        return [(name, text) for name, text in self.files if not name.endswith(_TEST_SUFFIXES)]
+
+
+def file_documents(name: str, text: str, *, tests: bool) -> tuple[list[SourceDoc], list[str]]:
+    """Schema-checked documents of one file, with the line of every value, and its errors."""
+    docs: list[SourceDoc] = []
+    want = "PolicyTestSuite" if tests else "AccessPolicy"
+    parsed, errors = parse_documents(text, name)
+    for doc in parsed:
+        found = schema_errors(doc)
+        errors += found
+        if not found and doc.data["kind"] != want:
+            errors.append(f"{doc.where(('kind',))}: expected kind {want} in this file")
+        elif not found:
+            docs.append(doc)
+    return docs, errors
+
+
+def _fast_policy_documents(name: str, text: str) -> list[SourceDoc] | None:
+    """The documents of a policy file when it is valid (lines of rules only), else None."""
+    docs = fast_documents(text, name)
+    if docs is None or not all(schema_valid(d) and d.data["kind"] == "AccessPolicy" for d in docs):
+        return None
+    return docs
+
+
+def compile_file(name: str, text: str, naming: LinkerdNaming) -> tuple[tuple[CompiledRule, ...], list[str]]:
+    """The rules of one policy file, or its errors, with messages and lines exactly as the exact path
+    gives them: the fast path (one pass over libyaml's nodes, compiled schema checks) serves valid files,
+    and a file that fails anywhere on it is read again the exact way to say why."""
+    docs = _fast_policy_documents(name, text)
+    if docs is not None:
+        rules, errors = compile_documents(docs, naming)
+        if not errors:
+            return tuple(rules), []
+    docs, errors = file_documents(name, text, tests=False)
+    rules, compile_errors = compile_documents(docs, naming)
+    return tuple(rules), errors + compile_errors
 
 
 def _yaml_files(root: Path) -> Iterator[Path]:
@@ -94,23 +133,45 @@ def read_source(path: Path) -> PolicySource:
     return PolicySource(root, git_revision(root) or "", content_hash(files), tuple(files))
 
 
+def _naming_key(naming: LinkerdNaming) -> tuple[str, str]:
+    return naming.trust_domain, naming.control_plane_namespace
+
+
 def compile_source(
-    source: PolicySource, *, superusers: Iterable[str] = (), naming: LinkerdNaming | None = None
+    source: PolicySource,
+    *,
+    superusers: Iterable[str] = (),
+    naming: LinkerdNaming | None = None,
+    previous: PolicySnapshot | None = None,
 ) -> PolicySnapshot:
+    """Compile `source`. The rules of a file whose text and Linkerd naming are those `previous` was
+    compiled from are taken from `previous` as they are: a reload compiles only the files that changed,
+    and the two snapshots share the rest while the old one drains."""
     naming = naming or LinkerdNaming()
     superusers = frozenset(superusers)
     revision = source.revision(superusers, naming)
-    docs, errors = source.documents(tests=False)
-    rules, compile_errors = compile_documents(docs, naming)
-    errors += compile_errors
-    if not errors and not docs:
+    reusable = previous.files if previous is not None else {}
+    key = _naming_key(naming)
+    rules: list[CompiledRule] = []
+    files: dict[str, CompiledFile] = {}
+    errors: list[str] = []
+    for name, text in source.policy_files():
+        digest = file_digest(text, key)
+        compiled = reusable.get(name)
+        if compiled is None or compiled.digest != digest:
+            found, problems = compile_file(name, text, naming)
+            errors += problems
+            compiled = CompiledFile(digest, found)
+        files[name] = compiled
+        rules += compiled.rules
+    if not errors and not rules:
         errors.append(f"{source.root}: no policy documents (*.yaml other than *_test.yaml) found")
     if errors:
         errors.sort(key=_error_position)
         header = f"{len(errors)} error(s) in policy revision {describe(revision, source.commit)}:\n"
         raise PolicyError(header + "\n".join(errors))
     return PolicySnapshot(
-        revision, source.content_hash, tuple(rules), superusers, str(source.root), source.commit
+        revision, source.content_hash, tuple(rules), superusers, str(source.root), source.commit, files
     )
 
 

@@ -92,7 +92,7 @@ class SegmentPattern:
         )
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=4096)  # the segments rules repeat (`*`, tenant names); a larger cache is ~10 MB
 def parse_segment(text: str, *, allow_slash: bool = False) -> SegmentPattern:
     """Parse one segment pattern; raise PolicyError naming the problem."""
     if not text:

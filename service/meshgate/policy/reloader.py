@@ -138,7 +138,9 @@ class PolicyReloader:
     def _build(self, source: PolicySource) -> tuple[PolicySnapshot, int]:
         revision = source.revision(self._superusers, self._naming)
         self._refused = (source.content_hash, revision, source.commit)
-        snapshot = compile_source(source, superusers=self._superusers, naming=self._naming)
+        snapshot = compile_source(
+            source, superusers=self._superusers, naming=self._naming, previous=self._store.get()
+        )
         report = run_suites(snapshot, load_suites(source))
         if not report.ok:
             failed = [
