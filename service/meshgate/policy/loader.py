@@ -118,18 +118,28 @@ def _error_position(error: str) -> tuple[str, int]:
     return (found.group(1), int(found.group(2))) if found else (error, 0)
 
 
+def _files_by_name(root: Path) -> list[tuple[str, Path]]:
+    return sorted((file.relative_to(root).as_posix(), file) for file in _yaml_files(root))
+
+
+def read_content_hash(path: Path) -> str:
+    """The content hash `read_source(path)` would give, reading one file at a time (no texts kept)."""
+    root = Path(os.path.realpath(path))
+    try:
+        return content_hash((name, file.read_text("utf-8")) for name, file in _files_by_name(root))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PolicyError(f"{path}: cannot read policy file: {exc}") from exc
+
+
 def read_source(path: Path) -> PolicySource:
     """Read every `*.yaml`/`*.yml` below `path` (hidden folders skipped); raise PolicyError if unreadable."""
     root = Path(os.path.realpath(path))
     if not root.is_dir():
         raise PolicyError(f"{path}: policy folder does not exist or is not a directory")
-    files = []
     try:
-        for file in _yaml_files(root):
-            files.append((file.relative_to(root).as_posix(), file.read_text("utf-8")))
+        files = [(name, file.read_text("utf-8")) for name, file in _files_by_name(root)]
     except (OSError, UnicodeDecodeError) as exc:
         raise PolicyError(f"{path}: cannot read policy file: {exc}") from exc
-    files.sort()
     return PolicySource(root, git_revision(root) or "", content_hash(files), tuple(files))
 
 

@@ -1,19 +1,38 @@
-"""Pulsar's names, read exactly as the broker's `TopicName` and `NamespaceName` read them.
+"""Pulsar's names, read exactly as the broker's `TopicName`, `NamespaceName` and `NamedEntity` read them.
 
 The broker shim sends `TopicName.toString()` and `getNamespace()`, so meshgate must split a name and
 recognise a partition the way Pulsar does, not the way a regular expression would.
 `tests/conformance/pulsar_names` checks every function here against Pulsar's own classes.
+
+Which names Pulsar accepts (4.0, 4.2):
+
+- a tenant, a namespace and a cluster (`NamedEntity.checkName`): one or more of the ASCII letters, digits,
+  `_`, `-`, `=`, `:` and `.`; so `.`, `..` and `a:b=c` are names like any other;
+- a topic's local name: anything that is not blank (Java's `String.isBlank`: empty, or only characters
+  `Character.isWhitespace` takes for white space); spaces, `*`, `{`, non-ASCII letters are all fine.
 """
 
 from __future__ import annotations
 
+import re
 import unicodedata
+from functools import lru_cache
 from typing import NamedTuple
 
 DOMAINS = ("persistent", "non-persistent")
 PARTITION_MARK = "-partition-"
 _INT_MAX = 2**31 - 1
 _INT_MAX_DIGITS = len(str(_INT_MAX))
+_ENTITY = re.compile(r"[-=:.\w]+", re.ASCII)  # NamedEntity.NAMED_ENTITY_PATTERN, and not empty
+ENTITY_CHARACTERS = "the ASCII letters, digits, '_', '-', '=', ':' and '.'"
+# Character.isWhitespace: the Unicode space separators but the no-break ones, and these controls.
+_JAVA_WHITESPACE = "".join(
+    chr(c)
+    for c in range(0x10000)
+    if (unicodedata.category(chr(c)) in ("Zs", "Zl", "Zp") and c not in (0x00A0, 0x2007, 0x202F))
+    or 0x09 <= c <= 0x0D
+    or 0x1C <= c <= 0x1F
+)
 
 
 class TopicParts(NamedTuple):
@@ -30,6 +49,17 @@ class TopicParts(NamedTuple):
         """What `TopicName.getNamespace()` returns: tenant/namespace, or tenant/cluster/namespace (v1)."""
         middle = f"{self.cluster}/" if self.cluster else ""
         return f"{self.tenant}/{middle}{self.namespace}"
+
+
+@lru_cache(maxsize=8192)  # a broker asks about few distinct tenants and namespaces, many times each
+def is_entity_name(name: str) -> bool:
+    """True if Pulsar accepts `name` for a tenant, a namespace or a cluster."""
+    return _ENTITY.fullmatch(name) is not None
+
+
+def is_local_name(local: str) -> bool:
+    """True if Pulsar accepts `local` as a topic's local name (not blank, as Java's `isBlank` has it)."""
+    return bool(local.strip(_JAVA_WHITESPACE))
 
 
 def split_topic(name: str) -> TopicParts | None:

@@ -31,7 +31,7 @@ from watchfiles import awatch
 from meshgate.clock import Clock, SystemClock
 from meshgate.errors import PolicyError
 from meshgate.policy.engine import PolicySnapshot
-from meshgate.policy.loader import PolicySource, compile_source, read_source
+from meshgate.policy.loader import PolicySource, compile_source, read_content_hash, read_source
 from meshgate.policy.revision import describe
 from meshgate.policy.store import PolicyStore
 from meshgate.policy.testing import load_suites, run_suites
@@ -113,7 +113,9 @@ class PolicyReloader:
         if source.content_hash in (self._status.content_hash, self._refused_hash):
             return False
         snapshot, tests = self._build(source)
-        if read_source(self._path).content_hash != source.content_hash:
+        expected = source.content_hash
+        del source  # its texts go before the folder is read again: a reload holds them once
+        if read_content_hash(self._path) != expected:
             raise PolicyError("policy folder changed while loading", code="policy_changed")
         self._store.swap(snapshot)
         now = self._clock.now()

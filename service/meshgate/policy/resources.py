@@ -20,7 +20,15 @@ from typing import NamedTuple
 from meshgate.errors import BadRequestError, PolicyError
 from meshgate.model import Resource
 from meshgate.policy.patterns import NO_BINDINGS, Bindings, SegmentPattern, parse_segment
-from meshgate.policy.pulsar_names import DOMAINS, partition_index, partitioned_local_name, split_topic
+from meshgate.policy.pulsar_names import (
+    DOMAINS,
+    ENTITY_CHARACTERS,
+    is_entity_name,
+    is_local_name,
+    partition_index,
+    partitioned_local_name,
+    split_topic,
+)
 
 
 class Scope(StrEnum):
@@ -112,11 +120,24 @@ class ResourcePattern:
         return found.groupdict()
 
 
+def _entity_segment(text: str, kind: str, part: str) -> SegmentPattern:
+    """A tenant, namespace or cluster segment whose literal text Pulsar could accept in a name."""
+    segment = parse_segment(part)
+    for token in segment.tokens:
+        if isinstance(token, str) and token != "*" and not is_entity_name(token):
+            raise PolicyError(
+                f"{text!r}: {kind} {part!r} can never match: Pulsar accepts only {ENTITY_CHARACTERS} in "
+                f"{kind} names"
+            )
+    return segment
+
+
 def parse_resource_pattern(text: str) -> ResourcePattern:
     if text == "*":
         return ResourcePattern(text, Scope.ANY, "", ())
     if text.startswith("cluster:"):
-        return ResourcePattern(text, Scope.CLUSTER, "", (parse_segment(text[len("cluster:") :]),))
+        segment = _entity_segment(text, "cluster", text[len("cluster:") :])
+        return ResourcePattern(text, Scope.CLUSTER, "", (segment,))
     domain, sep, rest = text.partition("://")
     if sep:
         return _topic_pattern(text, domain, rest)
@@ -124,7 +145,9 @@ def parse_resource_pattern(text: str) -> ResourcePattern:
     if len(parts) > 2:
         raise PolicyError(f"{text!r}: a topic needs persistent:// or non-persistent:// in front")
     scope = Scope.TENANT if len(parts) == 1 else Scope.NAMESPACE
-    return ResourcePattern(text, scope, "", tuple(parse_segment(p) for p in parts))
+    kinds = ("tenant", "namespace")[: len(parts)]
+    segments = tuple(_entity_segment(text, k, p) for k, p in zip(kinds, parts, strict=True))
+    return ResourcePattern(text, scope, "", segments)
 
 
 def _topic_pattern(text: str, domain: str, rest: str) -> ResourcePattern:
@@ -136,12 +159,27 @@ def _topic_pattern(text: str, domain: str, rest: str) -> ResourcePattern:
         raise PolicyError(f"{text!r}: a topic pattern is <domain>://<tenant>/<namespace>/<topic>")
     if partition_index(local) >= 0:
         raise PolicyError(f"{text!r} names a partition; name the partitioned topic instead")
-    segments = (parse_segment(tenant), parse_segment(namespace), parse_segment(local, allow_slash=True))
+    segments = (
+        _entity_segment(text, "tenant", tenant),
+        _entity_segment(text, "namespace", namespace),
+        parse_segment(local, allow_slash=True),
+    )
     return ResourcePattern(text, Scope.TOPIC, domain, segments)
 
 
+def _check_names(context: str, *parts: tuple[str, str]) -> None:
+    """Refuse a tenant, namespace or cluster name Pulsar would refuse; `context` names the whole name."""
+    for kind, name in parts:
+        if name and not is_entity_name(name):
+            where = f" in {context}" if context else ""
+            raise BadRequestError(
+                f"{kind} {name!r}{where} is not a name Pulsar accepts ({ENTITY_CHARACTERS}, at least one)"
+            )
+
+
 def target_of(resource: Resource) -> Target:
-    """Normalize a request's resource; raise BadRequestError for a malformed or v1 topic or namespace."""
+    """Normalize a request's resource; raise BadRequestError for a malformed or v1 topic or namespace,
+    or a name Pulsar would refuse (`meshgate.policy.pulsar_names`)."""
     if resource.topic:
         return _topic_target(resource)
     tenant, namespace = resource.tenant, ""
@@ -155,6 +193,10 @@ def target_of(resource: Resource) -> Target:
         if len(parts) != 2 or not all(parts):
             raise BadRequestError(f"namespace {resource.namespace!r} is not <tenant>/<namespace>")
         tenant, namespace = parts
+        _check_names(f"namespace {resource.namespace!r}", ("tenant", tenant), ("namespace", namespace))
+    else:
+        _check_names("", ("tenant", tenant))
+    _check_names("", ("cluster", resource.cluster))
     return Target(tenant=tenant, namespace=namespace, cluster=resource.cluster)
 
 
@@ -167,6 +209,11 @@ def _topic_target(resource: Resource) -> Target:
             f"topic {resource.topic!r} is a v1 name (<domain>://<tenant>/<cluster>/<namespace>/<topic>); "
             "meshgate decides v2 names only: <domain>://<tenant>/<namespace>/<topic>"
         )
+    what = f"topic {resource.topic!r}"
+    _check_names(what, ("tenant", parts.tenant), ("namespace", parts.namespace))
+    _check_names("", ("cluster", resource.cluster))
+    if not is_local_name(parts.local):
+        raise BadRequestError(f"{what} is not a name Pulsar accepts: its own name is blank")
     local = partitioned_local_name(parts.local)
     if not local:
         raise BadRequestError(f"topic {resource.topic!r} is a partition of a topic without a name")

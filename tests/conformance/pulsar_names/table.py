@@ -6,6 +6,11 @@ against.
 present and fails if Pulsar's answers moved, and checks `meshgate.policy.resources` against it always.
 To add a name: add it to NAMES and run `make pulsar-names`.
 
+`entity_names.json` (from `EntityNameTable.java`, the same way) says which names Pulsar's `NamedEntity`,
+`NamespaceName` and `TopicName` accept as a tenant, namespace, cluster or topic's local name;
+`test_pulsar_entity_names.py` checks `meshgate.policy.pulsar_names` against it. To add a name: add it to
+ENTITY_NAMES and run `make pulsar-names`.
+
 `pulsar_operations.json` (from `OperationTable.java`, the same way) holds the constants of every enum the
 broker asks the authorization plugin about; `test_pulsar_operations.py` checks the operation table
 (`meshgate.policy.operations`) against it.
@@ -23,6 +28,8 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent.parent
 TABLE = HERE / "topic_names.json"
 GENERATOR = HERE / "TopicNameTable.java"
+ENTITIES = HERE / "entity_names.json"
+ENTITIES_GENERATOR = HERE / "EntityNameTable.java"
 OPERATIONS = HERE / "pulsar_operations.json"
 OPERATIONS_GENERATOR = HERE / "OperationTable.java"
 VERSIONS = ("4.0.7", "4.2.4")
@@ -81,6 +88,21 @@ NAMES = [
 ]  # fmt: skip
 
 
+# Names to ask about in every place a name goes (EntityNameTable.PLACES): legal-but-odd names, every
+# character class Pulsar's NamedEntity pattern takes or refuses, and Java's idea of white space.
+ENTITY_NAMES = [
+    "acme", "A", "0", "a_b", "a.b", ".", "..", "...", "-", "=", ":", "a:b=c", "-a-", "a" * 300,
+    "", " ", "a b", " a", "a ", "\t", "a\tb", "a\n", "\n", "\u00e4", "\u0663", "\u212a", "\u0131",
+    "a/b", "a%20b", "a+b", "a*b", "*", "{ns}", "a@b", "a#b", "a?b", "a,b", "a;b", "a'b", "a\"b", "a\\b",
+    "\u00a0", "\u2007", "\u202f", "\u2003", "\u3000", "\u2028", "\u0085", "\u001c", "\u000b",
+    "\u200b", "\ufeff", "a\u00a0", "orders with space",
+]  # fmt: skip
+PLACES = (
+    "named_entity", "tenant", "namespace", "v1_cluster", "topic_tenant", "topic_namespace", "topic_local",
+    "topic_v1_cluster",
+)  # fmt: skip
+
+
 def classpath(version: str) -> Path:
     return ROOT / ".cache" / "broker" / version / "classpath.txt"
 
@@ -104,6 +126,39 @@ def generate_operations(version: str) -> dict[str, list[str]]:
         raise RuntimeError(f"{OPERATIONS_GENERATOR.name} on Pulsar {version} failed:\n{done.stderr}")
     enums: dict[str, list[str]] = json.loads(done.stdout)
     return enums
+
+
+def generate_entities(version: str) -> list[dict[str, Any]]:
+    """Pulsar `version`'s answer for every name of ENTITY_NAMES in every place of PLACES."""
+    lines = "".join(f"n:{' '.join(str(u) for u in _utf16(name))}\n" for name in ENTITY_NAMES)
+    java = ["java", "-cp", classpath(version).read_text("utf-8").strip(), str(ENTITIES_GENERATOR)]
+    done = subprocess.run(java, input=lines, capture_output=True, text=True, encoding="utf-8", check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"{ENTITIES_GENERATOR.name} on Pulsar {version} failed:\n{done.stderr}")
+    answers = [json.loads(line) for line in done.stdout.splitlines()]
+    return [
+        {"name": name, **dict(zip(PLACES, row, strict=True))}
+        for name, row in zip(ENTITY_NAMES, answers, strict=True)
+    ]
+
+
+def _utf16(name: str) -> list[int]:
+    units = name.encode("utf-16-le")
+    return [int.from_bytes(units[i : i + 2], "little") for i in range(0, len(units), 2)]
+
+
+def load_entities() -> dict[str, list[dict[str, Any]]]:
+    """The checked-in answers: {version: [{"name": ..., place: accepted, ...}, ...]}."""
+    table: dict[str, list[dict[str, Any]]] = json.loads(ENTITIES.read_text("utf-8"))
+    return table
+
+
+def _render_entities(table: dict[str, list[dict[str, Any]]]) -> str:
+    blocks = []
+    for version, rows in table.items():
+        lines = ",\n".join(f"   {json.dumps(row)}" for row in rows)
+        blocks.append(f"  {json.dumps(version)}: [\n{lines}\n  ]")
+    return "{\n" + ",\n".join(blocks) + "\n}\n"
 
 
 def load_operations() -> dict[str, dict[str, list[str]]]:
@@ -144,6 +199,8 @@ def main() -> int:
         return 2
     TABLE.write_text(_render({version: generate(version) for version in VERSIONS}), "utf-8")
     print(f"wrote {TABLE.relative_to(ROOT)}: {len(NAMES)} names x {len(VERSIONS)} Pulsar versions")
+    ENTITIES.write_text(_render_entities({v: generate_entities(v) for v in VERSIONS}), "utf-8")
+    print(f"wrote {ENTITIES.relative_to(ROOT)}: {len(ENTITY_NAMES)} names x {len(VERSIONS)} Pulsar versions")
     OPERATIONS.write_text(_render_operations({v: generate_operations(v) for v in VERSIONS}), "utf-8")
     print(f"wrote {OPERATIONS.relative_to(ROOT)}: operation enums of {len(VERSIONS)} Pulsar versions")
     return 0
