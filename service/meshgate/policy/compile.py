@@ -16,7 +16,16 @@ from meshgate.errors import PolicyError
 from meshgate.policy.actions import SUBSCRIPTION_ACTIONS, expand_patterns
 from meshgate.policy.patterns import SegmentPattern, parse_segment
 from meshgate.policy.resources import ResourcePattern, parse_resource_pattern
-from meshgate.policy.subjects import OidcSubject, Subject, linkerd_subject, role_subject, spiffe_subject
+from meshgate.policy.subjects import (
+    EveryoneSubject,
+    OidcSubject,
+    Subject,
+    everyone_subject,
+    linkerd_subject,
+    namespaces_of,
+    role_subject,
+    spiffe_subject,
+)
 from meshgate.policy.yamlsrc import JsonPath, SourceDoc
 from meshgate.principal.linkerd import LinkerdNaming
 
@@ -41,6 +50,7 @@ class CompiledRule:
     actions: frozenset[str]
     resources: tuple[ResourcePattern, ...]
     subscriptions: tuple[SegmentPattern, ...] | None  # None: any subscription
+    excepted: tuple[Subject, ...] = ()  # `except:`: principals these match are not the rule's subjects
 
     @property
     def id(self) -> str:
@@ -59,6 +69,8 @@ class CompiledRule:
 
 
 def compile_subject(raw: dict[str, Any], naming: LinkerdNaming) -> Subject:
+    if "everyone" in raw:
+        return everyone_subject(raw["everyone"])
     if "spiffe" in raw:
         return spiffe_subject(raw["spiffe"])
     if "linkerd" in raw:
@@ -135,9 +147,33 @@ class _Compiler:
             subscriptions=None
             if subs is None
             else tuple(self.each(subs, (*path, "subscriptions"), parse_segment)),
+            excepted=tuple(self.each(raw.get("except", ()), (*path, "except"), self.exception)),
         )
         self.check_semantics(rule, path)
+        self.check_exceptions(rule, path)
         return rule if len(self.errors) == before else None
+
+    def exception(self, raw: dict[str, Any]) -> Subject:
+        subject = compile_subject(raw, self.naming)
+        if isinstance(subject, EveryoneSubject):
+            raise PolicyError(f"{subject.text!r} cannot be an exception: list who is excepted by name")
+        if subject.variables:
+            raise PolicyError(f"{subject.text!r}: an exception cannot capture; write the names it excepts")
+        return subject
+
+    def check_exceptions(self, rule: CompiledRule, path: JsonPath) -> None:
+        """Each exception must be able to be one of the rule's subjects: `everyone: spiffe` except a plain
+        role excepts no one, which is never what it reads like."""
+        kinds = frozenset().union(*(namespaces_of(s) for s in rule.subjects))
+        for index, excepted in enumerate(rule.excepted):
+            if namespaces_of(excepted) & kinds:
+                continue
+            subjects = ", ".join(_described(s) for s in rule.subjects)
+            self.errors.append(
+                f"{self.doc.where((*path, 'except', index))}: rule {rule.id!r} excepts {excepted.text!r}, "
+                f"which can never be one of its subjects ({subjects}): a {_kind_words(excepted)} is never "
+                "one of them; except only subjects of the same kind, or give that principal a rule of its own"
+            )
 
     def check_semantics(self, rule: CompiledRule, path: JsonPath) -> None:
         captured = [s.variables for s in rule.subjects]
@@ -157,6 +193,17 @@ class _Compiler:
                     f"subscriptions but also denies {others[0]}, which names no subscription; "
                     "list only subscription actions (e.g. topic.consume) in it"
                 )
+
+
+def _described(subject: Subject) -> str:
+    return subject.words if isinstance(subject, EveryoneSubject) else subject.text
+
+
+_NAMESPACE_WORDS = {"spiffe": "SPIFFE principal", "sso": "SSO principal", "plain": "plain role"}
+
+
+def _kind_words(subject: Subject) -> str:
+    return " or ".join(sorted(_NAMESPACE_WORDS[n.value] for n in namespaces_of(subject)))
 
 
 def _sub_vars(rule: CompiledRule) -> Iterable[frozenset[str]]:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from meshgate.policy.compile import CompiledRule
 from meshgate.policy.engine import PolicySnapshot
+from meshgate.policy.subjects import with_exceptions
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -37,9 +38,10 @@ class Grant:
 def rule_grants(rule: CompiledRule) -> Iterable[Grant]:
     subs = "|".join(p.text for p in rule.subscriptions) if rule.subscriptions is not None else ""
     for subject in rule.subjects:
+        shown = with_exceptions(subject, rule.excepted)
         for action in sorted(rule.actions):
             for resource in rule.resources:
-                yield Grant(subject.text, action, resource.text, subs, rule.effect, rule.audit)
+                yield Grant(shown, action, resource.text, subs, rule.effect, rule.audit)
 
 
 def grants(snapshot: PolicySnapshot) -> dict[Grant, str]:

@@ -52,7 +52,7 @@ def holds_for_any_subscription(
         if rule.subscriptions is None:
             continue
         bindings = subject.match(req.principal, req.issuer, req.attributes)
-        if bindings is not None and resource.matches(target, bindings):
+        if bindings is not None and resource.matches(target, bindings) and not excepted(rule, req):
             return False
     return True
 
@@ -64,7 +64,14 @@ def entry_matches(
     bindings = subject.match(req.principal, req.issuer, req.attributes)
     if bindings is None or not resource.matches(target, bindings):
         return False
+    if rule.excepted and excepted(rule, req):
+        return False
     return subscription_ok(rule, req.action, req.subscription, bindings)
+
+
+def excepted(rule: CompiledRule, req: AccessRequest) -> bool:
+    """True if one of the rule's `except:` subjects matches the caller: then the rule is not for it."""
+    return any(e.match(req.principal, req.issuer, req.attributes) is not None for e in rule.excepted)
 
 
 def _sentence(req: AccessRequest, target: Target) -> str:

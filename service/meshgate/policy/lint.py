@@ -7,7 +7,8 @@ Each warning is one line, `file:line: what happens and what to write instead`:
 - a deny that a `superuser` or `tenant.admin` grant to an overlapping subject makes unreachable, because
   Pulsar lets the holder through without asking about the operation (`actions.SKIPPED_BY_GRANT`);
 - a raw action next to an intent that covers it, or in a deny that the intent needs but leaves out
-  (`meshgate.policy.lint_intents`).
+  (`meshgate.policy.lint_intents`);
+- an allow to `everyone` (of any kind) on `*`: whoever gets any credential accepted gets it everywhere.
 
 Overlap is judged from the patterns alone and errs towards warning: two SPIFFE patterns overlap unless
 some segment cannot match the same name, and an OIDC subject (matched by issuer and claims, not by name)
@@ -31,7 +32,7 @@ from meshgate.policy.compile import CompiledRule
 from meshgate.policy.lint_intents import intent_conflicts
 from meshgate.policy.patterns import SegmentPattern
 from meshgate.policy.resources import ResourcePattern, Scope
-from meshgate.policy.subjects import Subject
+from meshgate.policy.subjects import EveryoneSubject, Subject, namespaces_of
 from meshgate.policy.yamlsrc import JsonPath, SourceDoc
 
 _SHOWN = 4  # actions listed by name in one warning
@@ -46,6 +47,7 @@ def lint(docs: Iterable[SourceDoc], rules: Sequence[CompiledRule]) -> list[str]:
         warnings += _wildcard_grants(rule, doc, path)
         warnings += _without_subscription(rule, doc, path)
         warnings += intent_conflicts(rule, doc, path)
+        warnings += _everyone_everywhere(rule, doc, path)
     warnings += _skipped_denies(rules)
     return sorted(warnings, key=_position)
 
@@ -95,6 +97,26 @@ def _lost_grant(rule: CompiledRule, pattern: str, grant: str, covered: list[Reso
         f"{head}, because a tenant admin skips explicit denies; if its subjects must be tenant admins of "
         f"{tenants}, add `tenant.admin` (or the `tenant-admin` verb) to its actions"
     )
+
+
+# --- everyone, everywhere ------------------------------------------------------------------------------
+
+
+def _everyone_everywhere(rule: CompiledRule, doc: SourceDoc, path: JsonPath) -> list[str]:
+    if rule.effect != "allow" or not any(r.scope is Scope.ANY for r in rule.resources):
+        return []
+    found = []
+    for index, subject in enumerate(rule.subjects):
+        if isinstance(subject, EveryoneSubject):
+            own = "subjects" in doc.data["rules"][path[1]]
+            where = doc.where((*path, "subjects", index) if own else ("subjects", index))
+            found.append(
+                f"{where}: allow rule {rule.id!r} lets {subject.words} ({subject.text}) do "
+                f"{len(rule.actions)} action(s) on every tenant, namespace, topic and cluster: whoever gets "
+                "any credential of that kind accepted gets them; name the tenants or namespaces in "
+                "`resources`, or name the subjects"
+            )
+    return found
 
 
 # --- subscriptions on actions Pulsar asks without one ----------------------------------------------------
@@ -201,6 +223,8 @@ def _skip_message(
 
 def subjects_may_overlap(a: Subject, b: Subject) -> bool:
     """False only when no caller can match both `a` and `b`."""
+    if isinstance(a, EveryoneSubject) or isinstance(b, EveryoneSubject):
+        return bool(namespaces_of(a) & namespaces_of(b))
     (kind_a, key_a), (kind_b, key_b) = a.index_key, b.index_key
     if kind_a == "issuer" and kind_b == "issuer":
         return key_a == key_b and _claims_may_overlap(a, b)

@@ -1,4 +1,5 @@
-"""Who a rule applies to: SPIFFE IDs and patterns, Linkerd identity names, OIDC claims, plain roles.
+"""Who a rule applies to: SPIFFE IDs and patterns, Linkerd identity names, OIDC claims, plain roles, and
+everyone (of one credential kind, or of all), with exceptions (`except:` on a rule).
 
 Every subject answers `match(principal, issuer, attributes)` with the values it captured, or None.
 Linkerd DNS-form names are translated once, at compile time, to the canonical SPIFFE form
@@ -21,6 +22,7 @@ from meshgate.policy.patterns import (
     glob_match,
     parse_segment,
 )
+from meshgate.principal.kinds import Namespace, namespace_of
 from meshgate.principal.linkerd import LinkerdNaming, linkerd_to_spiffe
 from meshgate.principal.spiffeid import SCHEME
 
@@ -169,3 +171,71 @@ def role_subject(role: str) -> Subject:
     if not role or role != role.strip():
         raise PolicyError(f"{role!r} is not a role: it is empty or has surrounding spaces")
     return ExactSubject(f"role:{role}", role)
+
+
+# `everyone:` values: every principal, or every principal of one kind (meshgate.principal.kinds).
+EVERYONE: Mapping[str, Namespace | None] = {
+    "all": None,
+    "spiffe": Namespace.SPIFFE,  # workloads: X.509-SVID, Linkerd, Kubernetes service-account tokens
+    "sso": Namespace.SSO,  # SSO logins (oidc:...)
+    "role": Namespace.PLAIN,  # plain roles of another authentication provider
+}
+_KIND_WORDS = {
+    None: "every principal",
+    Namespace.SPIFFE: "every SPIFFE workload",
+    Namespace.SSO: "every SSO login",
+    Namespace.PLAIN: "every plain role",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class EveryoneSubject:
+    """Every principal the broker asks about (`everyone: all`), or every one of one credential kind.
+    Configured super-users are decided before any rule, so no rule, this one included, reaches them."""
+
+    kind: str
+    namespace: Namespace | None
+    variables: frozenset[str] = frozenset()
+
+    @property
+    def text(self) -> str:
+        return "everyone" if self.namespace is None else f"everyone:{self.kind}"
+
+    @property
+    def words(self) -> str:
+        return _KIND_WORDS[self.namespace]
+
+    @property
+    def index_key(self) -> IndexKey:
+        return ("pattern", "")
+
+    def match(self, principal: str, issuer: str, attributes: Attributes) -> Bindings | None:
+        if not principal or (self.namespace is not None and namespace_of(principal) is not self.namespace):
+            return None
+        return NO_BINDINGS
+
+    def specialize(self, bindings: Bindings) -> str:
+        return self.text
+
+
+def everyone_subject(kind: str) -> Subject:
+    return EveryoneSubject(kind, EVERYONE[kind])
+
+
+def namespaces_of(subject: Subject) -> frozenset[Namespace]:
+    """The principal namespaces `subject` can match (all three for `everyone: all`)."""
+    if isinstance(subject, EveryoneSubject):
+        return frozenset(Namespace) if subject.namespace is None else frozenset({subject.namespace})
+    if isinstance(subject, OidcSubject):
+        return frozenset({Namespace.SSO})
+    if isinstance(subject, SpiffePattern):
+        return frozenset({Namespace.SPIFFE})
+    assert isinstance(subject, ExactSubject)
+    return frozenset({namespace_of(subject.principal)})
+
+
+def with_exceptions(subject: Subject, excepted: tuple[Subject, ...]) -> str:
+    """How who-can, diff, report and explain show a rule's subject: `everyone except role:dlq`."""
+    if not excepted:
+        return subject.text
+    return f"{subject.text} except {', '.join(e.text for e in excepted)}"

@@ -53,7 +53,10 @@ def _rule_grantees(rule: CompiledRule, action: str, resource: Resource, subscrip
         if condition is None:
             continue
         for subject in rule.subjects:
-            out.append(Grantee(subject.specialize(bindings), rule.effect, rule.id, rule.audit, condition))
+            shown = subject.specialize(bindings)
+            if rule.excepted:
+                shown += " except " + ", ".join(e.text for e in rule.excepted)
+            out.append(Grantee(shown, rule.effect, rule.id, rule.audit, condition))
     return out
 
 

@@ -244,5 +244,7 @@ def _describe(doc: SourceDoc, error: ValidationError) -> str:
     if error.validator == "required":
         return f"{doc.where(path)}: {where}: {error.message.replace('is a required property', 'is required')}"
     if error.validator in ("minProperties", "maxProperties") and schema.get("title") == "subject":
-        return f"{doc.where(path)}: {where}: a subject has exactly one of spiffe, linkerd, role, oidc"
+        return (
+            f"{doc.where(path)}: {where}: a subject has exactly one of spiffe, linkerd, role, oidc, everyone"
+        )
     return f"{doc.where(path)}: {where}: {error.message}"

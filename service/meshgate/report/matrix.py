@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from meshgate.policy.actions import ACTIONS
 from meshgate.policy.compile import CompiledRule
 from meshgate.policy.engine import PolicySnapshot
+from meshgate.policy.subjects import with_exceptions
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,8 +74,9 @@ def build_matrix(snapshot: PolicySnapshot) -> AccessMatrix:
     for rule in sorted(snapshot.rules, key=lambda r: r.order):
         grant = Grant(rule.effect, rule.id, rule.audit, _condition(rule))
         for subject in rule.subjects:
+            shown = with_exceptions(subject, rule.excepted)
             for resource in rule.resources:
-                row = rows.setdefault((subject.text, resource.text), Row(subject.text, resource.text))
+                row = rows.setdefault((shown, resource.text), Row(shown, resource.text))
                 for action in rule.actions:
                     row.cells.setdefault(action, []).append(grant)
     used = {a for row in rows.values() for a in row.cells}

@@ -54,8 +54,8 @@ def test_unknown_key_names_file_line_and_allowed_keys(write_policy: WritePolicy)
         {"p.yaml": RULE.replace("    effect: allow\n", "    effect: allow\n    efect: deny\n")}
     )
     assert errors_of(folder) == [
-        "p.yaml:7: unknown key 'efect' in rules.0 (allowed: actions, description, effect, mode, name, "
-        "resources, subjects, subscriptions)"
+        "p.yaml:7: unknown key 'efect' in rules.0 (allowed: actions, description, effect, except, mode, "
+        "name, resources, subjects, subscriptions)"
     ]
 
 
@@ -109,7 +109,7 @@ def test_duplicate_yaml_key_and_syntax_error(write_policy: WritePolicy) -> None:
 def test_subject_with_two_kinds(write_policy: WritePolicy) -> None:
     text = RULE.replace("[{role: app}]", "[{role: app, spiffe: 'spiffe://td/x'}]")
     assert errors_of(write_policy({"p.yaml": text})) == [
-        "p.yaml:7: rules.0.subjects.0: a subject has exactly one of spiffe, linkerd, role, oidc"
+        "p.yaml:7: rules.0.subjects.0: a subject has exactly one of spiffe, linkerd, role, oidc, everyone"
     ]
 
 
