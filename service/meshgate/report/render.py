@@ -1,22 +1,63 @@
-"""Render an `AccessMatrix`: a plain-text table for the terminal, a standalone HTML page for review."""
+"""Render an `AccessMatrix`: a plain-text table for the terminal, a standalone HTML page for review.
+
+Both group actions by intent (`meshgate.policy.operations`): an intent whose every operation has the same
+verdict shows as the intent (`read-messages`), any other as `intent: the actions`; the HTML columns are
+grouped under their intent.
+"""
 
 from __future__ import annotations
 
 import html
+from collections.abc import Sequence
 
+from meshgate.policy.actions import INTENT_ACTIONS
+from meshgate.policy.operations import INTENTS, POLICY_NAMES
 from meshgate.policy.revision import describe
 from meshgate.report.matrix import AccessMatrix, Row, rules_of
 
+_INTENT_OF = {action: intent for intent, actions in INTENT_ACTIONS.items() for action in actions}
+
 
 def _lines(row: Row) -> list[tuple[str, str, str]]:
-    """(effect, rules, actions) per effect present in the row; conditions follow the action they narrow."""
+    """(effect, rules, actions by intent) per effect present in the row; conditions follow the action
+    they narrow."""
     out = []
     for effect in ("allow", "deny", "audit"):
-        actions = [_with_condition(row, a) for a in row.cells if row.verdict(a).startswith(effect)]
+        actions = [a for a in row.cells if row.verdict(a).startswith(effect)]
         if actions:
-            rules = {g.rule_id for a in row.cells if row.verdict(a).startswith(effect) for g in row.cells[a]}
+            rules = {g.rule_id for a in actions for g in row.cells[a]}
             ordered = [r for r in rules_of(row) if r in rules]
-            out.append((effect, ", ".join(ordered), ", ".join(actions)))
+            out.append((effect, ", ".join(ordered), by_intent(row, actions)))
+    return out
+
+
+def by_intent(row: Row, actions: Sequence[str]) -> str:
+    """`read-messages; inspect: topic.lookup`: an intent all of whose operations are here without a
+    condition is named alone; otherwise its actions here are listed after it."""
+    groups = []
+    for intent in INTENTS:
+        mine = [a for a in actions if _INTENT_OF[a] == intent]
+        if not mine:
+            continue
+        plain = {a for a in mine if " " not in row.verdict(a)}
+        if plain == INTENT_ACTIONS[intent]:
+            groups.append(intent)
+        else:
+            groups.append(f"{intent}: " + ", ".join(_shortened(row, mine, plain)))
+    return "; ".join(groups)
+
+
+def _shortened(row: Row, actions: list[str], plain: set[str]) -> list[str]:
+    """The actions, a policy family all of whose names are here without a condition as one pattern
+    (`namespace_policy.*.read`)."""
+    out: list[str] = []
+    for action in actions:
+        family, _, rest = action.partition(".")
+        op = rest.rpartition(".")[2]
+        whole = family.endswith("_policy") and all(f"{family}.{n}.{op}" in plain for n in POLICY_NAMES)
+        shown = f"{family}.*.{op}" if whole else _with_condition(row, action)
+        if shown not in out:
+            out.append(shown)
     return out
 
 
@@ -63,10 +104,13 @@ def _cell(row: Row, action: str) -> str:
 
 def render_html(matrix: AccessMatrix) -> str:
     e = html.escape
-    head = "".join(f'<th class="action">{e(a)}</th>' for a in matrix.actions)
+    columns = sorted(matrix.actions, key=lambda a: INTENTS.index(_INTENT_OF[a]))  # stable: table order
+    intents = [i for i in INTENTS if any(_INTENT_OF[a] == i for a in columns)]
+    groups = "".join(f'<th colspan="{sum(_INTENT_OF[a] == i for a in columns)}">{e(i)}</th>' for i in intents)
+    head = "".join(f'<th class="action">{e(a)}</th>' for a in columns)
     body = "".join(
         f'<tr><td class="subject">{e(r.subject)}</td><td class="resource">{e(r.resource)}</td>'
-        + "".join(_cell(r, a) for a in matrix.actions)
+        + "".join(_cell(r, a) for a in columns)
         + "</tr>\n"
         for r in matrix.rows
     )
@@ -79,6 +123,7 @@ def render_html(matrix: AccessMatrix) -> str:
         f"Super-users (everything): {supers}.</p>\n"
         "<p>✓ allow, ✗ deny (deny wins), yellow: only for the subscriptions named, a: audit-only rule. "
         "Hover a cell for its rules.</p>\n"
-        f"<table><thead><tr><th>subject</th><th>resource</th>{head}</tr></thead>\n<tbody>\n{body}</tbody></table>\n"
+        f'<table><thead><tr><th rowspan="2">subject</th><th rowspan="2">resource</th>{groups}</tr>\n'
+        f"<tr>{head}</tr></thead>\n<tbody>\n{body}</tbody></table>\n"
         "</body></html>\n"
     )

@@ -71,7 +71,7 @@ def test_report_prints_the_table_and_writes_html(
     assert (
         f"policy revision {revision}" in out and "super-users (every action on every resource): root" in out
     )
-    assert "  persistent://shop/orders/audit  deny   [orders.yaml#app-not-audit]  topic.produce" in out
+    assert "  persistent://shop/orders/audit  deny   [orders.yaml#app-not-audit]  write-messages" in out
     assert "topic.consume (unless subscription matches quarantine-* or is not named)" in out
     html = page.read_text()
     assert revision in html and '<th class="action">topic.produce</th>' in html
@@ -86,3 +86,19 @@ def test_bad_folder_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     (tmp_path / "bad.yaml").write_text("kind: AccessPolicy\n")
     assert main(["report", "--policy", str(tmp_path)]) == 2
     assert "meshgate report:" in capsys.readouterr().err
+
+
+def test_report_groups_actions_by_intent(folder: Path, tmp_path: Path) -> None:
+    """An intent whose every operation has the verdict is named alone; others list their actions."""
+    from meshgate.report.render import render_html, render_text
+
+    matrix = build_matrix(load_policy(folder))
+    text = render_text(matrix)
+    assert (
+        "  persistent://shop/orders/*      allow  [orders.yaml#app-produces, orders.yaml#no-quarantine]  "
+        "read-messages: topic.consume (unless subscription matches quarantine-* or is not named), "
+        "topic.subscribe; write-messages; inspect: topic.lookup" in text
+    ), text
+    page = render_html(matrix)
+    assert '<th colspan="2">read-messages</th><th colspan="1">write-messages</th>' in page
+    assert '<th colspan="1">inspect</th>' in page
