@@ -35,12 +35,12 @@ T = TypeVar("T")
 
 @dataclass(frozen=True, slots=True)
 class CompiledRule:
-    """One rule, as small as it can be: 100,000 of them stay in memory. Its id and position are
-    derived on demand from the file (one shared string per file), the rule name and the line; rules of
-    a file left unchanged are reused by the next revision as they are (`meshgate.policy.loader`)."""
+    """One rule, as small as it can be: 100,000 of them stay in memory. Its position and `file:line` are
+    derived on demand from the file (one shared string per file), its index and line; rules of a file
+    left unchanged are reused by the next revision as they are (`meshgate.policy.loader`)."""
 
     file: str  # path relative to the policy folder
-    name: str
+    id: str  # "<file>#<rule-name>": kept, not derived, since every decision by the rule reports it
     index: int  # position among the rules of its file
     line: int  # of the rule in its file
     effect: Effect
@@ -53,9 +53,8 @@ class CompiledRule:
     excepted: tuple[Subject, ...] = ()  # `except:`: principals these match are not the rule's subjects
 
     @property
-    def id(self) -> str:
-        """`<file>#<rule-name>`"""
-        return f"{self.file}#{self.name}"
+    def name(self) -> str:
+        return self.id[len(self.file) + 1 :]
 
     @property
     def order(self) -> tuple[str, int]:
@@ -135,7 +134,7 @@ class _Compiler:
         subs = raw.get("subscriptions")
         rule = CompiledRule(
             file=self.doc.file,
-            name=raw["name"],
+            id=f"{self.doc.file}#{raw['name']}",
             index=index,
             line=self.doc.line(path),
             effect=raw["effect"],

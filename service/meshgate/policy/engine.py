@@ -41,14 +41,16 @@ def subscription_ok(rule: CompiledRule, action: str, subscription: str, bindings
 
 
 def holds_for_any_subscription(
-    entries: Iterable[tuple[CompiledRule, Subject, ResourcePattern]], req: AccessRequest, target: Target
+    entries: Iterable[tuple[CompiledRule, Subject, ResourcePattern, frozenset[str]]],
+    req: AccessRequest,
+    target: Target,
 ) -> bool:
     """For an action that names a subscription: True when none of `entries` (rules granting or denying
     the action) that covers the principal and the resource narrows subscriptions, so the decision is the
     same whatever the subscription. False for every other action (nothing to assert)."""
     if req.action not in SUBSCRIPTION_ACTIONS:
         return False
-    for rule, subject, resource in entries:
+    for rule, subject, resource, _ in entries:
         if rule.subscriptions is None:
             continue
         bindings = subject.match(req.principal, req.issuer, req.attributes)
@@ -185,7 +187,9 @@ class PolicySnapshot:
             return early
         entries = self.index.candidates(req.action, early.tenant, req.principal, req.issuer)
         matched = [
-            rule for rule, subject, resource in entries if entry_matches(rule, subject, resource, req, early)
+            rule
+            for rule, subject, resource, _ in entries
+            if entry_matches(rule, subject, resource, req, early)
         ]
         any_subscription = holds_for_any_subscription(entries, req, early)
         return decide_from_matches(matched, req, early, self.revision, any_subscription)

@@ -27,6 +27,7 @@ class Entry(NamedTuple):
     rule: CompiledRule
     subject: Subject
     resource: ResourcePattern
+    actions: frozenset[str]  # the rule's (shared) action set, one attribute away for the lookup
 
 
 K = TypeVar("K")
@@ -110,7 +111,7 @@ class RuleIndex:
         for rule in rules:
             for subject in rule.subjects:
                 for resource in rule.resources:
-                    self._add(Entry(rule, subject, resource))
+                    self._add(Entry(rule, subject, resource, rule.actions))
 
         for bucket in self._buckets.values():
             bucket.freeze()
@@ -132,4 +133,4 @@ class RuleIndex:
         bucket = self._buckets.get(_ANY_TENANT)
         if bucket is not None:
             bucket.collect(principal, issuer, out)
-        return [entry for entry in out if action in entry.rule.actions]
+        return [entry for entry in out if action in entry.actions]

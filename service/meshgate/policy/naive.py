@@ -23,7 +23,7 @@ def naive_decide(snapshot: PolicySnapshot, req: AccessRequest) -> Decision:
         and any(entry_matches(rule, s, r, req, early) for s in rule.subjects for r in rule.resources)
     ]
     entries = [
-        (rule, s, r)
+        (rule, s, r, rule.actions)
         for rule in snapshot.rules
         if req.action in rule.actions
         for s in rule.subjects

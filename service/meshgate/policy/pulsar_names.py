@@ -33,6 +33,7 @@ _JAVA_WHITESPACE = "".join(
     or 0x09 <= c <= 0x0D
     or 0x1C <= c <= 0x1F
 )
+_JAVA_WHITESPACE_SET = frozenset({"", *_JAVA_WHITESPACE})
 
 
 class TopicParts(NamedTuple):
@@ -57,9 +58,15 @@ def is_entity_name(name: str) -> bool:
     return _ENTITY.fullmatch(name) is not None
 
 
+@lru_cache(maxsize=8192)
+def are_entity_names(tenant: str, namespace: str) -> bool:
+    """`is_entity_name` of both, in one cached call (once per decision on a topic)."""
+    return is_entity_name(tenant) and is_entity_name(namespace)
+
+
 def is_local_name(local: str) -> bool:
     """True if Pulsar accepts `local` as a topic's local name (not blank, as Java's `isBlank` has it)."""
-    return bool(local.strip(_JAVA_WHITESPACE))
+    return local[:1] not in _JAVA_WHITESPACE_SET or bool(local.strip(_JAVA_WHITESPACE))
 
 
 def split_topic(name: str) -> TopicParts | None:

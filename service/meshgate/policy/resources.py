@@ -23,6 +23,7 @@ from meshgate.policy.patterns import NO_BINDINGS, Bindings, SegmentPattern, pars
 from meshgate.policy.pulsar_names import (
     DOMAINS,
     ENTITY_CHARACTERS,
+    are_entity_names,
     is_entity_name,
     is_local_name,
     partition_index,
@@ -209,11 +210,12 @@ def _topic_target(resource: Resource) -> Target:
             f"topic {resource.topic!r} is a v1 name (<domain>://<tenant>/<cluster>/<namespace>/<topic>); "
             "meshgate decides v2 names only: <domain>://<tenant>/<namespace>/<topic>"
         )
-    what = f"topic {resource.topic!r}"
-    _check_names(what, ("tenant", parts.tenant), ("namespace", parts.namespace))
-    _check_names("", ("cluster", resource.cluster))
+    if not are_entity_names(parts.tenant, parts.namespace):
+        _check_names(f"topic {resource.topic!r}", ("tenant", parts.tenant), ("namespace", parts.namespace))
+    if resource.cluster:
+        _check_names("", ("cluster", resource.cluster))
     if not is_local_name(parts.local):
-        raise BadRequestError(f"{what} is not a name Pulsar accepts: its own name is blank")
+        raise BadRequestError(f"topic {resource.topic!r} is not a name Pulsar accepts: its own name is blank")
     local = partitioned_local_name(parts.local)
     if not local:
         raise BadRequestError(f"topic {resource.topic!r} is a partition of a topic without a name")
