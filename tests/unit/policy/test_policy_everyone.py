@@ -16,7 +16,7 @@ from meshgate.policy.loader import compile_source, read_source
 from meshgate.policy.naive import naive_decide
 from meshgate.report.matrix import build_matrix
 
-DLQ = Resource(tenant="acme", namespace="acme/orders", topic="persistent://acme/orders/orders-dlq")
+DLQ = Resource(tenant="acme", namespace="acme/orders", topic="persistent://acme/orders/orders-payments-DLQ")
 WORKLOAD = "spiffe://meshgate.test/ns/orders/sa/app"
 PROCESSOR = "spiffe://meshgate.test/ns/orders/sa/dlq-processor"
 
@@ -34,7 +34,7 @@ GUARD = _policy(
     subjects: [{{everyone: all}}]
     except: [{{spiffe: "{PROCESSOR}"}}]
     actions: [read-messages]
-    resources: ["persistent://acme/*/*-dlq"]
+    resources: ["persistent://acme/*/*-DLQ"]
 """
 )
 
@@ -137,11 +137,11 @@ def test_who_can_diff_and_report_show_the_exceptions(write_policy: WritePolicy) 
     )
     lines = diff(load_policy(empty), snapshot)
     assert (
-        f"- everyone except {PROCESSOR} → topic.consume → persistent://acme/*/*-dlq  (new deny, "
+        f"- everyone except {PROCESSOR} → topic.consume → persistent://acme/*/*-DLQ  (new deny, "
         "p.yaml#only-the-processor-reads-dlqs)" in lines
     )
     rows = {(row.subject, row.resource) for row in build_matrix(snapshot).rows}
-    assert (f"everyone except {PROCESSOR}", "persistent://acme/*/*-dlq") in rows
+    assert (f"everyone except {PROCESSOR}", "persistent://acme/*/*-DLQ") in rows
     assert ("everyone:spiffe", "acme") in rows
 
 

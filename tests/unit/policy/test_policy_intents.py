@@ -15,7 +15,7 @@ from meshgate.policy.lint import lint
 from meshgate.policy.loader import compile_source, read_source
 from meshgate.policy.operations import INTENTS
 
-DLQ = "persistent://acme/orders/orders-dlq"
+DLQ = "persistent://acme/orders/orders-payments-DLQ"
 TOPIC = Resource(tenant="acme", namespace="acme/orders", topic=DLQ)
 
 
@@ -30,7 +30,7 @@ GUARD = _policy(
      resources: ["persistent://acme/orders/*"]}
   - {name: dlq-reader, effect: allow, subjects: [{role: dlq}], actions: [read-messages], resources: [acme]}
   - {name: no-dlq-reads, effect: deny, subjects: [{role: ops}, {role: app}], actions: [read-messages],
-     resources: ["persistent://acme/orders/*-dlq"]}
+     resources: ["persistent://acme/orders/*-DLQ"]}
 """
 )
 
