@@ -189,10 +189,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--line", default="4.0", choices=["4.0", "4.2"])
     parser.add_argument("--timeout", type=int, default=10, help="the clients' operation timeout, seconds")
     parser.add_argument("--clients", default="python,java")
+    parser.add_argument("--workdir", type=Path, help="keep the broker's files and log here (default: temp)")
     args = parser.parse_args(argv)
     rows = []
     with tempfile.TemporaryDirectory(prefix="meshgate-clienterrors-") as tmp:
-        work = Path(tmp)
+        work = args.workdir or Path(tmp)
         _compile_probe(args.line, work / "classes")
         with _rig(args.line, work) as (broker, fault):
             makers = {

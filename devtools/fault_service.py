@@ -93,13 +93,14 @@ class FaultService(pb_grpc.AuthenticationServicer, pb_grpc.AuthorizationServicer
 
     def _identify(self, credential: pb.Credential, mode: str) -> pb.AuthenticateResponse:
         if credential.WhichOneof("kind") != "token":
-            return pb.AuthenticateResponse(identity=pb.Identity(principal=self.broker_principal))
+            identity = pb.Identity(principal=self.broker_principal, credential_kind="x509_svid")
+            return pb.AuthenticateResponse(identity=identity)
         if mode == DENY:
             return pb.AuthenticateResponse(
                 rejection=pb.Rejection(code="bad_signature", reason="fault service")
             )
         return pb.AuthenticateResponse(
-            identity=pb.Identity(principal=credential.token, credential_kind="test")
+            identity=pb.Identity(principal=credential.token, credential_kind="k8s_sa_token")
         )
 
     # --- Authorization ---
