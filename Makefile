@@ -95,10 +95,12 @@ proxy-classpath: $(PROXY_CP)
 # Helm, to render the Apache Pulsar chart with deploy/helm/values-meshgate.yaml (tests/unit/deploy/test_chart.py).
 HELM_VERSION := 4.3.2
 HELM := .cache/helm/$(HELM_VERSION)/helm
+# .ci/run starts this build in the background; the lock makes `make test` wait for it instead of building twice.
 $(HELM):
-	@echo "==> building Helm $(HELM_VERSION) from the Go module proxy (a few minutes, once)"
 	@mkdir -p $(@D)
-	@GOBIN=$(abspath $(@D)) go install helm.sh/helm/v4/cmd/helm@v$(HELM_VERSION)
+	@flock $(@D)/.build.lock sh -c 'test -x $@ || { \
+	  echo "==> building Helm $(HELM_VERSION) from the Go module proxy (a few minutes, once)"; \
+	  GOBIN=$(abspath $(@D)) go install helm.sh/helm/v4/cmd/helm@v$(HELM_VERSION); }'
 
 helm: $(HELM)
 
