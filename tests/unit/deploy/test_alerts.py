@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -9,10 +10,12 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.support.exported_metrics import is_exported, meshgate_metrics_in
+
 ROOT = Path(__file__).resolve().parents[3]
 ALERTS = ROOT / "observability" / "alerts.yaml"
 OPERATIONS = ROOT / "docs" / "operations.md"
-SHIM_SOURCES = ROOT / "plugin-shim" / "src" / "main" / "java" / "dev" / "meshgate" / "pulsar"
+DASHBOARD = ROOT / "observability" / "grafana-dashboard.json"
 
 
 def _rules() -> list[dict[str, Any]]:
@@ -25,11 +28,6 @@ def _anchor(heading: str) -> str:
     return re.sub(r"[^a-z0-9 -]", "", heading.lower()).replace(" ", "-")
 
 
-def _exported() -> str:
-    service = (ROOT / "service" / "meshgate" / "server").glob("*metrics*.py")
-    return "".join(p.read_text() for p in [*service, *SHIM_SOURCES.glob("*.java")])
-
-
 @pytest.mark.parametrize("rule", _rules(), ids=lambda rule: rule["alert"])
 def test_alert_is_complete(rule: dict[str, Any]) -> None:
     assert set(rule) <= {"alert", "expr", "for", "labels", "annotations"}
@@ -40,12 +38,20 @@ def test_alert_is_complete(rule: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize("rule", _rules(), ids=lambda rule: rule["alert"])
 def test_alert_reads_metrics_meshgate_exports(rule: dict[str, Any]) -> None:
-    names = set(re.findall(r"\b(meshgate_[a-z0-9_]+)", rule["expr"]))
+    names = meshgate_metrics_in(rule["expr"])
     assert names, "an alert that reads no meshgate metric"
-    exported = _exported()
     for name in names:
-        base = re.sub(r"_(total|bucket|info)$", "", name)
-        assert f'"{base}"' in exported or f'"{name}"' in exported, f"{name} is not exported"
+        assert is_exported(name), f"{name} is not exported"
+
+
+@pytest.mark.parametrize("rule", _rules(), ids=lambda rule: rule["alert"])
+def test_what_an_alert_reads_is_charted_on_the_dashboard(rule: dict[str, Any]) -> None:
+    """An operator paged by an alert finds the metric behind it on the dashboard."""
+    dashboard = json.loads(DASHBOARD.read_text())
+    charted = {
+        n for p in dashboard["panels"] for t in p.get("targets", []) for n in meshgate_metrics_in(t["expr"])
+    }
+    assert meshgate_metrics_in(rule["expr"]) <= charted
 
 
 @pytest.mark.parametrize("rule", _rules(), ids=lambda rule: rule["alert"])
