@@ -61,7 +61,7 @@ def shim_topic(name: str, version: str) -> pb.Resource:
 
 def check_cli(policy: Path, name: str, action: str, capsys: pytest.CaptureFixture[str]) -> tuple[bool, str]:
     args = ["check", "--policy", str(policy), "--principal", "app", "--action", action]
-    code = meshgate_main([*args, "--resource", name, "--json"])
+    code = meshgate_main([*args, "--resource", name, "--output", "json"])
     out = capsys.readouterr()
     assert code in (0, 1), out.err
     answer = json.loads(out.out)

@@ -19,6 +19,7 @@ from meshgate.audit import evidence
 from meshgate.audit.events import Record
 from meshgate.audit.query import OUTCOMES, AuditFilter, QueryResult, outcome, parse_time, query
 from meshgate.audit.sinks import encode
+from meshgate.cli import options
 from meshgate.errors import MeshgateError
 
 _TABLE = ("time", "event", "outcome", "principal", "action", "resource", "why", "revision", "broker_id")
@@ -29,11 +30,12 @@ def register(subparsers: Any) -> None:
     sub = parser.add_subparsers(dest="audit_command", required=True, metavar="SUBCOMMAND")
     q = sub.add_parser("query", help="print the audit records that match")
     _filters(q)
-    q.add_argument("--output", choices=("table", "json"), default="table", help="json: one record per line")
+    options.add_output(q, table="tab-separated columns", json="one record per line, as the sink wrote it")
     q.set_defaults(func=run_query)
     e = sub.add_parser("export", help="write matching records as JSONL + CSV with a SHA-256 manifest")
     _filters(e)
     e.add_argument("--out", type=Path, required=True, help="new folder to write the export into")
+    options.add_output(e, table="a sentence: how many, where, how to check", json="the same as an object")
     e.set_defaults(func=run_export)
 
 
@@ -84,9 +86,11 @@ def run_export(args: argparse.Namespace) -> int:
     except MeshgateError as err:
         print(f"meshgate audit export: {err}", file=sys.stderr)
         return 2
-    print(
-        f"wrote {count} records to {args.out} (check with: cd {args.out} && sha256sum -c {evidence.MANIFEST})"
-    )
+    check = f"cd {args.out} && sha256sum -c {evidence.MANIFEST}"
+    if args.output == "json":
+        print(json.dumps({"records": count, "out": str(args.out), "check": check}))
+    else:
+        print(f"wrote {count} records to {args.out} (check with: {check})")
     return _report_bad_lines(result)
 
 

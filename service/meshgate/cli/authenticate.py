@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from meshgate.cli import options
 from meshgate.clock import Clock, FixedClock, SystemClock
 from meshgate.config import IdentityConfig, ServiceConfig, load_config
 from meshgate.errors import AuthenticationError, MeshgateError
@@ -50,7 +51,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     credential.add_argument("--token", metavar="TOKEN", help="a JWT, used verbatim")
     credential.add_argument("--token-file", type=Path, metavar="FILE", help="a JWT file ('-': stdin)")
-    parser.add_argument("--config", type=Path, help="service configuration (YAML): identity, oidc")
+    options.add_config(parser, "service configuration (YAML): identity, oidc")
     parser.add_argument(
         "--trust-bundle",
         action="extend",
@@ -59,12 +60,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         metavar="[TD=]FILE",
         help="CA PEM file(s) as in identity.trust_bundles; replaces the configured bundles",
     )
-    parser.add_argument("--linkerd-trust-domain", metavar="TD", help="override identity.linkerd.trust_domain")
-    parser.add_argument(
-        "--linkerd-control-plane-ns", metavar="NS", help="override identity.linkerd.control_plane_namespace"
-    )
+    options.add_linkerd_naming(parser, defaults=False)
     parser.add_argument("--at", metavar="TIME", help="verify as of this ISO 8601 time (default: now)")
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    options.add_output(parser, table="the principal, then its kind, issuer and expiry", json="one object")
     parser.set_defaults(func=run)
 
 
@@ -94,7 +92,7 @@ async def authenticate(args: argparse.Namespace, *, fetcher: Fetcher | None = No
 def identity_config(args: argparse.Namespace, base: IdentityConfig) -> IdentityConfig:
     """The configured identity section with the command-line overrides applied."""
     naming = LinkerdNaming(
-        control_plane_namespace=args.linkerd_control_plane_ns or base.linkerd.control_plane_namespace,
+        control_plane_namespace=args.linkerd_control_plane_namespace or base.linkerd.control_plane_namespace,
         trust_domain=args.linkerd_trust_domain or base.linkerd.trust_domain,
     )
     bundles = tuple(args.trust_bundle) or base.trust_bundles
@@ -182,7 +180,7 @@ def _timestamp(moment: datetime | None) -> str | None:
 
 
 def _report_identity(args: argparse.Namespace, identity: Identity) -> None:
-    if args.json:
+    if args.output == "json":
         print(json.dumps(identity_json(identity)))
         return
     print(identity.principal)
@@ -193,7 +191,7 @@ def _report_identity(args: argparse.Namespace, identity: Identity) -> None:
 
 def _report_error(args: argparse.Namespace, error: MeshgateError, exit_code: int) -> int:
     reason = " ".join(error.message.split())
-    if args.json:
+    if args.output == "json":
         print(json.dumps({"error": error.code, "reason": reason}))
     else:
         print(f"meshgate authenticate: {error.code}: {reason}", file=sys.stderr)

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from meshgate.config import load_config
+from meshgate.cli import options
 from meshgate.errors import ConfigError, MeshgateError, PolicyError
 from meshgate.model import AccessRequest, Decision
 from meshgate.policy.diff import diff
@@ -27,18 +27,25 @@ from meshgate.policy.resources import parse_resource
 from meshgate.policy.revision import describe
 from meshgate.policy.testing import TestReport, load_suites, run_suites
 from meshgate.policy.whocan import Grantee
-from meshgate.principal.linkerd import LinkerdNaming
 
 EXIT_YES, EXIT_NO, EXIT_ERROR = 0, 1, 2
-_DEFAULT_NAMING = LinkerdNaming()
-
-
-def _naming(args: argparse.Namespace) -> LinkerdNaming:
-    return LinkerdNaming(trust_domain=args.trust_domain, control_plane_namespace=args.control_plane_namespace)
 
 
 def _load(folder: Path, args: argparse.Namespace) -> PolicySnapshot:
-    return load_policy(folder, superusers=args.superuser, naming=_naming(args))
+    naming, superusers = options.policy_context(args)
+    return load_policy(folder, superusers=superusers, naming=naming)
+
+
+def _folder(args: argparse.Namespace) -> Path:
+    """`--policy`, or the folder given the old way, as the positional argument."""
+    folder: Path | None = args.policy or args.folder
+    if folder is None:
+        raise MeshgateError("no policy folder: pass --policy DIR", code="bad_arguments")
+    return folder
+
+
+def _print_json(document: Any) -> None:
+    print(json.dumps(document, indent=2))
 
 
 def _claims(pairs: Sequence[str]) -> dict[str, tuple[str, ...]]:
@@ -75,8 +82,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         _claims(args.claim),
     )
     decision = snapshot.decide(request)
-    if args.json:
-        print(json.dumps(_decision_json(decision, snapshot.commit), indent=2))
+    if args.output == "json":
+        _print_json(_decision_json(decision, snapshot.commit))
     else:
         print("yes" if decision.allowed else "no")
         revision = describe(decision.revision, snapshot.commit)
@@ -89,8 +96,8 @@ def cmd_check(args: argparse.Namespace) -> int:
 def cmd_who_can(args: argparse.Namespace) -> int:
     snapshot = _load(args.policy, args)
     found = snapshot.who_can(args.action, parse_resource(args.resource), args.subscription)
-    if args.json:
-        print(json.dumps([_grantee(g) for g in found], indent=2))
+    if args.output == "json":
+        _print_json([_grantee(g) for g in found])
         return EXIT_YES
     for grantee in found:
         audit = " (audit-only)" if grantee.audit else ""
@@ -108,32 +115,37 @@ def _grantee(grantee: Grantee) -> dict[str, Any]:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     try:
-        naming, superusers = _validation_context(args)
+        naming, superusers = options.policy_context(args)
     except ConfigError as exc:
-        print(f"invalid: {args.config}: {exc.message}", file=sys.stderr)
-        return EXIT_NO
-    source = read_source(args.folder)
+        return _invalid(args, f"{args.config}: {exc.message}")
+    source = read_source(_folder(args))
     try:
         snapshot = compile_source(source, superusers=superusers, naming=naming)
         suites = load_suites(source)
     except PolicyError as exc:
-        print(f"invalid: {exc.message}", file=sys.stderr)
-        return EXIT_NO
+        return _invalid(args, exc.message)
     warnings = lint(source.documents(tests=False)[0], snapshot.rules)
-    for warning in warnings:
-        print(f"warning: {warning}", file=sys.stderr)
     tests = sum(len(s.tests) for s in suites)
-    counts = f"{len(snapshot.rules)} rules, {len(suites)} suites ({tests} tests), {len(warnings)} warnings"
-    print(f"valid: {counts}, revision {describe(snapshot.revision, snapshot.commit)}")
+    revision = describe(snapshot.revision, snapshot.commit)
+    if args.output == "json":
+        _print_json(
+            {"valid": True, "rules": len(snapshot.rules), "suites": len(suites), "tests": tests}
+            | {"warnings": warnings, "revision": snapshot.revision, "commit": snapshot.commit}
+        )
+    else:
+        for warning in warnings:
+            print(f"warning: {warning}", file=sys.stderr)
+        counts = f"{len(snapshot.rules)} rules, {len(suites)} suites ({tests} tests)"
+        print(f"valid: {counts}, {len(warnings)} warnings, revision {revision}")
     return EXIT_NO if warnings and args.strict else EXIT_YES
 
 
-def _validation_context(args: argparse.Namespace) -> tuple[LinkerdNaming, tuple[str, ...]]:
-    """Linkerd naming and super-users: from `--config` (checked as start-up checks it), else the flags."""
-    if args.config is None:
-        return _naming(args), tuple(args.superuser)
-    config = load_config(args.config)
-    return config.identity.linkerd, config.policy.superusers
+def _invalid(args: argparse.Namespace, message: str) -> int:
+    if args.output == "json":
+        _print_json({"valid": False, "error": message})
+    else:
+        print(f"invalid: {message}", file=sys.stderr)
+    return EXIT_NO
 
 
 def print_report(report: TestReport, verbose: bool) -> None:
@@ -151,15 +163,29 @@ def print_report(report: TestReport, verbose: bool) -> None:
 
 
 def cmd_test(args: argparse.Namespace) -> int:
-    source = read_source(args.folder)
-    snapshot = compile_source(source, naming=_naming(args))
+    folder = _folder(args)
+    source = read_source(folder)
+    naming, superusers = options.policy_context(args)
+    snapshot = compile_source(source, superusers=superusers, naming=naming)
     suites = load_suites(source)
     if not suites:
-        print(f"no test suites (*_test.yaml) in {args.folder}", file=sys.stderr)
+        print(f"no test suites (*_test.yaml) in {folder}", file=sys.stderr)
         return EXIT_ERROR
     report = run_suites(snapshot, suites)
-    print_report(report, args.verbose)
+    if args.output == "json":
+        _print_json(_report_json(report))
+    else:
+        print_report(report, args.verbose)
     return EXIT_YES if report.ok else EXIT_NO
+
+
+def _report_json(report: TestReport) -> dict[str, Any]:
+    results = [
+        {"suite": r.suite, "test": r.test.name, "where": r.test.where, "passed": r.passed}
+        | {"failure": r.failure, "rule": r.decision.rule_id, "reason_code": r.decision.reason_code}
+        for r in report.results
+    ]
+    return {"passed": report.passed, "failed": report.failed, "results": results}
 
 
 def _git(repo: Path, *argv: str) -> bytes:
@@ -182,19 +208,20 @@ def _export(folder: Path, rev: str, into: Path) -> Path:
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
-    if args.repo is None:
+    if args.policy is None:
         old, new = _load(Path(args.old), args), _load(Path(args.new), args)
     else:
         with tempfile.TemporaryDirectory() as tmp_old, tempfile.TemporaryDirectory() as tmp_new:
-            old = _load(_export(args.repo, args.old, Path(tmp_old)), args)
-            new = _load(_export(args.repo, args.new, Path(tmp_new)), args)
+            old = _load(_export(args.policy, args.old, Path(tmp_old)), args)
+            new = _load(_export(args.policy, args.new, Path(tmp_new)), args)
     lines = diff(old, new)
+    gained, lost = sum(ln[0] == "+" for ln in lines), sum(ln[0] == "-" for ln in lines)
+    if args.output == "json":
+        _print_json({"gained": gained, "lost": lost, "lines": lines})
+        return EXIT_YES
     for line in lines:
         print(line)
-    print(
-        f"{sum(ln[0] == '+' for ln in lines)} gained, {sum(ln[0] == '-' for ln in lines)} lost",
-        file=sys.stderr,
-    )
+    print(f"{gained} gained, {lost} lost", file=sys.stderr)
     return EXIT_YES
 
 
@@ -210,25 +237,12 @@ def _guard(func: Any) -> Any:
     return run
 
 
-def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--trust-domain", default=_DEFAULT_NAMING.trust_domain, help="Linkerd trust domain")
-    parser.add_argument(
-        "--control-plane-namespace",
-        default=_DEFAULT_NAMING.control_plane_namespace,
-        help="Linkerd control plane ns",
-    )
-
-
 def _question(parser: argparse.ArgumentParser) -> None:
-    _common(parser)
-    parser.add_argument("--policy", type=Path, required=True, help="policy folder")
+    options.add_policy(parser)
+    options.add_policy_context(parser)
     parser.add_argument("--action", required=True, help="action name, e.g. topic.produce")
     parser.add_argument("--resource", default="", help="persistent://t/n/topic, t/n, t or cluster:NAME")
     parser.add_argument("--subscription", default="")
-    parser.add_argument(
-        "--superuser", action="append", default=[], help="a configured super-user (repeatable)"
-    )
-    parser.add_argument("--json", action="store_true", help="print JSON")
 
 
 def _register_questions(subparsers: Any) -> None:
@@ -237,11 +251,19 @@ def _register_questions(subparsers: Any) -> None:
     check.add_argument("--principal", required=True)
     check.add_argument("--issuer", default="", help="OIDC issuer of the caller's token")
     check.add_argument("--claim", action="append", default=[], help="token claim NAME=VALUE (repeatable)")
+    options.add_output(check, table="yes or no, the reason", json="the decision as an object")
     check.set_defaults(func=_guard(cmd_check))
 
     who = subparsers.add_parser("who-can", help="every subject that may do ACTION on RESOURCE")
     _question(who)
+    options.add_output(who, table="a line per subject", json="a list of grantees")
     who.set_defaults(func=_guard(cmd_who_can))
+
+
+def _folder_argument(parser: argparse.ArgumentParser) -> None:
+    """`--policy DIR`, and the positional folder it replaces (hidden)."""
+    options.add_policy(parser, required=False, help="policy folder (required)")
+    parser.add_argument("folder", type=Path, nargs="?", help=argparse.SUPPRESS)
 
 
 def _register_folder_commands(subparsers: Any) -> None:
@@ -250,36 +272,31 @@ def _register_folder_commands(subparsers: Any) -> None:
         help="parse, schema-check and compile a policy folder; warn about rules that mislead; "
         "with --config, check the service configuration as start-up does",
     )
-    _common(validate)
-    validate.add_argument(
-        "--config",
-        type=Path,
-        help="service configuration (YAML): refused as `meshgate serve` would refuse it; its Linkerd naming "
-        "and super-users replace the flags",
-    )
-    validate.add_argument("folder", type=Path)
+    _folder_argument(validate)
+    options.add_policy_context(validate)
     validate.add_argument("--strict", action="store_true", help="exit 1 when there are warnings")
-    validate.add_argument(
-        "--superuser", action="append", default=[], help="a configured super-user, for the revision"
-    )
+    options.add_output(validate, table="valid or invalid, warnings on stderr", json="one object")
     validate.set_defaults(func=_guard(cmd_validate))
 
     test = subparsers.add_parser("test", help="run the *_test.yaml suites of a policy folder")
-    _common(test)
-    test.add_argument("folder", type=Path)
+    _folder_argument(test)
+    options.add_policy_context(test)
     test.add_argument("-v", "--verbose", action="store_true", help="list passing tests too")
+    options.add_output(test, table="failures and totals", json="every result")
     test.set_defaults(func=_guard(cmd_test))
 
     changes = subparsers.add_parser(
         "diff", help="access gained (+) and lost (-) between two policy revisions"
     )
-    _common(changes)
-    changes.add_argument(
-        "--repo", type=Path, help="policy folder in a git checkout; OLD and NEW are revisions"
+    options.add_policy(
+        changes, required=False, help="policy folder in a git checkout; OLD and NEW are git revisions"
     )
-    changes.add_argument("old")
-    changes.add_argument("new")
-    changes.set_defaults(func=_guard(cmd_diff), superuser=[])
+    changes.add_argument("--repo", dest="policy", type=Path, help=argparse.SUPPRESS)
+    options.add_policy_context(changes)
+    changes.add_argument("old", metavar="OLD", help="old policy folder, or git revision with --policy")
+    changes.add_argument("new", metavar="NEW", help="new policy folder, or git revision with --policy")
+    options.add_output(changes, table="a line per change", json="counts and lines")
+    changes.set_defaults(func=_guard(cmd_diff))
 
 
 def register(subparsers: Any) -> None:

@@ -8,6 +8,7 @@ A traceback still follows on its own lines: it is appended after the message, by
 
 from __future__ import annotations
 
+import json
 import logging
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -25,8 +26,24 @@ class OneLineFormatter(logging.Formatter):
         return printable(super().formatMessage(record))
 
 
-def configure(level: str) -> None:
-    """Log to stderr at `level` (DEBUG, INFO, WARNING, ERROR), one line per record."""
+class JsonFormatter(logging.Formatter):
+    """One JSON object per record: time, level, logger, message (and the traceback, if any)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = {
+            "time": self.formatTime(record),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        return json.dumps(line)  # JSON escapes every control character: one record, one line
+
+
+def configure(level: str, output: str = "table") -> None:
+    """Log to stderr at `level` (DEBUG, INFO, WARNING, ERROR), one line per record: text (`table`) or
+    a JSON object (`json`)."""
     handler = logging.StreamHandler()
-    handler.setFormatter(OneLineFormatter(FORMAT))
+    handler.setFormatter(JsonFormatter() if output == "json" else OneLineFormatter(FORMAT))
     logging.basicConfig(level=level.upper(), handlers=[handler])

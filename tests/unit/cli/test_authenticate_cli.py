@@ -43,7 +43,7 @@ class Run:
         return code, out, err
 
     def json(self, *argv: str, fetcher: FakeFetcher | None = None) -> tuple[int, dict[str, Any]]:
-        code, out, err = self(*argv, "--json", fetcher=fetcher)
+        code, out, err = self(*argv, "--output", "json", fetcher=fetcher)
         assert err == ""
         return code, json.loads(out)
 
@@ -162,7 +162,7 @@ def test_linkerd_dns_identity_with_flags(cli: Run, tmp_path: Path) -> None:
     code, body = cli.json(*argv)  # default naming: cluster.local, so this name belongs to no mesh
     assert (code, body["error"]) == (1, "no_identity")
     code, body = cli.json(
-        *argv, "--linkerd-trust-domain", "mesh.cli.test", "--linkerd-control-plane-ns", "l5d"
+        *argv, "--linkerd-trust-domain", "mesh.cli.test", "--linkerd-control-plane-namespace", "l5d"
     )
     assert (code, body["error"]) == (1, "no_identity")
 
@@ -205,7 +205,7 @@ def test_usage_and_config_errors_exit_2(
 
 def test_a_credential_is_required(cli: Run, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exited:
-        main(["authenticate", "--json"])
+        main(["authenticate", "--output", "json"])
     assert exited.value.code == 2
     with pytest.raises(SystemExit) as exited:
         main(["authenticate", "--token", "a", "--cert-chain", "b"])

@@ -56,7 +56,7 @@ def test_check_allowed_and_denied(examples: Path, capsys: pytest.CaptureFixture[
 def test_check_json_with_claims_and_superuser(examples: Path, capsys: pytest.CaptureFixture[str]) -> None:
     args = ["check", "--policy", str(examples), "--principal", "alice", "--action", "topic.consume",
             "--resource", TOPIC, "--subscription", "s", "--issuer", "http://127.0.0.1:8901",
-            "--claim", "groups=staff", "--claim", "groups=payments-oncall", "--json"]  # fmt: skip
+            "--claim", "groups=staff", "--claim", "groups=payments-oncall", "--output", "json"]  # fmt: skip
     code, out, _ = run(capsys, *args)
     answer = json.loads(out)
     assert code == 0
@@ -73,7 +73,8 @@ def test_check_json_with_claims_and_superuser(examples: Path, capsys: pytest.Cap
         "superuser",
         "--superuser",
         "root",
-        "--json",
+        "--output",
+        "json",
     )
     assert code == 0 and json.loads(out)["reason_code"] == "superuser"
 
@@ -136,17 +137,18 @@ def test_who_can(examples: Path, capsys: pytest.CaptureFixture[str]) -> None:
         "topic.produce",
         "--resource",
         legacy,
-        "--json",
+        "--output",
+        "json",
     )
     subjects = {(g["subject"], g["effect"]) for g in json.loads(out)}
     assert (WRITER, "allow") in subjects and ("spiffe://meshgate.test/ns/payments/sa/*", "deny") in subjects
 
 
 def test_validate(examples: Path, write_policy: WritePolicy, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(capsys, "validate", str(examples))
+    code, out, _ = run(capsys, "validate", "--policy", str(examples))
     assert code == 0 and out.startswith("valid: ")
     bad = write_policy({"p.yaml": HEADER + "metadata: {name: p}\nrules: []\n"})
-    code, _, err = run(capsys, "validate", str(bad))
+    code, _, err = run(capsys, "validate", "--policy", str(bad))
     assert code == 1 and "p.yaml:4: rules: [] should be non-empty" in err
 
 
@@ -166,7 +168,7 @@ rules:
 """
         }
     )
-    code, out, err = run(capsys, "validate", str(folder))
+    code, out, err = run(capsys, "validate", "--policy", str(folder))
     assert code == 0 and out.startswith("valid: 3 rules, 0 suites (0 tests), 3 warnings, revision sha256:")
     lines = err.splitlines()
     assert [line.split(": ")[:2] for line in lines] == [["warning", "p.yaml:5"]] * 2 + [
@@ -174,7 +176,7 @@ rules:
     ]
     assert "add a rule with `actions: [superuser]`" in lines[0]
     assert "deny rule 'p.yaml#no-sinks' never runs for role:ops where rule 'p.yaml#ops'" in lines[2]
-    code, _, _ = run(capsys, "validate", "--strict", str(folder))
+    code, _, _ = run(capsys, "validate", "--strict", "--policy", str(folder))
     assert code == 1
 
 
@@ -184,10 +186,10 @@ def test_validate_checks_the_service_configuration(
     config = tmp_path / "meshgate.yaml"
     issuer = "{issuer: https://sso.example.test, audiences: [pulsar], principal: %s}"
     config.write_text("oidc:\n  issuers: [" + issuer % '"oidc:{iss}#{email}"' + "]\n")
-    code, out, _ = run(capsys, "validate", "--config", str(config), str(examples))
+    code, out, _ = run(capsys, "validate", "--config", str(config), "--policy", str(examples))
     assert code == 0 and out.startswith("valid: ")
     config.write_text("oidc:\n  issuers: [" + issuer % "preferred_username" + "]\n")
-    code, _, err = run(capsys, "validate", "--config", str(config), str(examples))
+    code, _, err = run(capsys, "validate", "--config", str(config), "--policy", str(examples))
     assert code == 1
     assert err == (
         f"invalid: {config}: oidc.issuers[0].principal: 'preferred_username' would copy the claim into the "
@@ -216,10 +218,10 @@ rules:
 
 
 def test_test_command(examples: Path, write_policy: WritePolicy, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(capsys, "test", str(examples))
+    code, out, _ = run(capsys, "test", "--policy", str(examples))
     assert code == 0 and "FAIL" not in out and "PASS: 23/23" in out
     folder = write_policy({"p.yaml": RULES, "p_test.yaml": SUITE})
-    code, out, _ = run(capsys, "test", str(folder), "-v")
+    code, out, _ = run(capsys, "test", "--policy", str(folder), "-v")
     assert code == 1
     assert out.splitlines() == [
         "PASS mine/writer-produces",
@@ -237,11 +239,11 @@ def test_test_command_without_suites_and_with_bad_suite(
     write_policy: WritePolicy, capsys: pytest.CaptureFixture[str]
 ) -> None:
     folder = write_policy({"p.yaml": RULES})
-    assert run(capsys, "test", str(folder))[0] == 2
+    assert run(capsys, "test", "--policy", str(folder))[0] == 2
     folder = write_policy(
         {"p.yaml": RULES, "p_test.yaml": SUITE.replace("expect: allow}", "expect: maybe}", 1)}, folder="b"
     )
-    code, _, err = run(capsys, "test", str(folder))
+    code, _, err = run(capsys, "test", "--policy", str(folder))
     assert code == 2 and "p_test.yaml:5: tests.0.expect: 'maybe' is not one of ['allow', 'deny']" in err
 
 
@@ -276,11 +278,11 @@ def test_diff_two_git_revisions(write_policy: WritePolicy, capsys: pytest.Captur
     git("commit", "-q", "-m", "one")
     (folder / "p.yaml").write_text(RULES.replace("resources: [a]", "resources: [a, b]"))
     git("commit", "-q", "-am", "two")
-    code, out, err = run(capsys, "diff", "--repo", str(folder), "HEAD~1", "HEAD")
+    code, out, err = run(capsys, "diff", "--policy", str(folder), "HEAD~1", "HEAD")
     assert code == 0, err
     assert out.splitlines() == [
         "+ role:app → topic.lookup → b  (allow, p.yaml#r)",
         "+ role:app → topic.produce → b  (allow, p.yaml#r)",
     ]
-    code, _, err = run(capsys, "diff", "--repo", str(folder), "HEAD~5", "HEAD")
+    code, _, err = run(capsys, "diff", "--policy", str(folder), "HEAD~5", "HEAD")
     assert code == 2 and "git archive" in err

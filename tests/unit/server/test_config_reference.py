@@ -22,9 +22,7 @@ def test_every_key_is_described_and_every_description_is_a_key() -> None:
 
 
 def test_the_committed_page_is_fresh() -> None:
-    assert PAGE.read_text() == render_markdown(), (
-        "run: meshgate config-reference --output docs/configuration.md"
-    )
+    assert PAGE.read_text() == render_markdown(), "run: meshgate config-reference --out docs/configuration.md"
 
 
 def _plain(value: object) -> object:
