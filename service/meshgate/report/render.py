@@ -1,21 +1,18 @@
-"""Render an `AccessMatrix`: a plain-text table for the terminal, a standalone HTML page for review.
+"""Render an `AccessMatrix` as a plain-text table for the terminal (the HTML page: `report.html`).
 
-Both group actions by intent (`meshgate.policy.operations`): an intent whose every operation has the same
-verdict shows as the intent (`read-messages`), any other as `intent: the actions`; the HTML columns are
-grouped under their intent.
+Actions are grouped by intent (`meshgate.policy.operations`): an intent whose every operation has the same
+verdict shows as the intent (`read-messages`), any other as `intent: the actions`.
 """
 
 from __future__ import annotations
 
-import html
 from collections.abc import Sequence
 
 from meshgate.policy.actions import INTENT_ACTIONS
-from meshgate.policy.operations import INTENTS, POLICY_NAMES
+from meshgate.policy.operations import INTENTS
 from meshgate.policy.revision import describe
 from meshgate.report.matrix import AccessMatrix, Row, rules_of
-
-_INTENT_OF = {action: intent for intent, actions in INTENT_ACTIONS.items() for action in actions}
+from meshgate.report.summary import INTENT_OF, policy_family
 
 
 def _lines(row: Row) -> list[tuple[str, str, str]]:
@@ -36,7 +33,7 @@ def by_intent(row: Row, actions: Sequence[str]) -> str:
     condition is named alone; otherwise its actions here are listed after it."""
     groups = []
     for intent in INTENTS:
-        mine = [a for a in actions if _INTENT_OF[a] == intent]
+        mine = [a for a in actions if INTENT_OF[a] == intent]
         if not mine:
             continue
         plain = {a for a in mine if " " not in row.verdict(a)}
@@ -52,10 +49,7 @@ def _shortened(row: Row, actions: list[str], plain: set[str]) -> list[str]:
     (`namespace_policy.*.read`)."""
     out: list[str] = []
     for action in actions:
-        family, _, rest = action.partition(".")
-        op = rest.rpartition(".")[2]
-        whole = family.endswith("_policy") and all(f"{family}.{n}.{op}" in plain for n in POLICY_NAMES)
-        shown = f"{family}.*.{op}" if whole else _with_condition(row, action)
+        shown = policy_family(action, plain) or _with_condition(row, action)
         if shown not in out:
             out.append(shown)
     return out
@@ -80,50 +74,3 @@ def render_text(matrix: AccessMatrix) -> str:
         for effect, rules, actions in _lines(row):
             lines.append(f"  {row.resource.ljust(width)}  {effect:5}  [{rules}]  {actions}")
     return "\n".join(lines) + "\n"
-
-
-_STYLE = """
-body { font: 14px system-ui, sans-serif; margin: 2em; }
-table { border-collapse: collapse; }
-th, td { border: 1px solid #ccc; padding: 2px 6px; }
-th.action { writing-mode: vertical-rl; transform: rotate(180deg); font-weight: normal; }
-td.allow { background: #d9f2d9; } td.deny { background: #f7c6c6; } td.cond { background: #fff2c2; }
-td.audit { background: #e3e3f7; } td.subject, td.resource { font-family: monospace; white-space: nowrap; }
-"""
-
-
-def _cell(row: Row, action: str) -> str:
-    verdict = row.verdict(action)
-    if not verdict:
-        return "<td></td>"
-    css = "cond" if " " in verdict else verdict
-    rules = ", ".join(dict.fromkeys(g.rule_id for g in row.cells[action]))
-    mark = {"allow": "✓", "deny": "✗", "audit": "a"}.get(verdict, "?")
-    return f'<td class="{css}" title="{html.escape(verdict + " — " + rules)}">{mark}</td>'
-
-
-def render_html(matrix: AccessMatrix) -> str:
-    e = html.escape
-    columns = sorted(matrix.actions, key=lambda a: INTENTS.index(_INTENT_OF[a]))  # stable: table order
-    intents = [i for i in INTENTS if any(_INTENT_OF[a] == i for a in columns)]
-    groups = "".join(f'<th colspan="{sum(_INTENT_OF[a] == i for a in columns)}">{e(i)}</th>' for i in intents)
-    head = "".join(f'<th class="action">{e(a)}</th>' for a in columns)
-    body = "".join(
-        f'<tr><td class="subject">{e(r.subject)}</td><td class="resource">{e(r.resource)}</td>'
-        + "".join(_cell(r, a) for a in columns)
-        + "</tr>\n"
-        for r in matrix.rows
-    )
-    supers = e(", ".join(matrix.superusers) or "none")
-    return (
-        "<!doctype html>\n<html><head><meta charset='utf-8'>"
-        f"<title>meshgate access report {e(matrix.revision)}</title><style>{_STYLE}</style></head>\n"
-        "<body>\n<h1>meshgate access report</h1>\n"
-        f"<p>Policy revision <code>{e(describe(matrix.revision, matrix.commit))}</code>. "
-        f"Super-users (everything): {supers}.</p>\n"
-        "<p>✓ allow, ✗ deny (deny wins), yellow: only for the subscriptions named, a: audit-only rule. "
-        "Hover a cell for its rules.</p>\n"
-        f'<table><thead><tr><th rowspan="2">subject</th><th rowspan="2">resource</th>{groups}</tr>\n'
-        f"<tr>{head}</tr></thead>\n<tbody>\n{body}</tbody></table>\n"
-        "</body></html>\n"
-    )

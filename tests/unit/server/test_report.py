@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 import pytest
 from meshgate.cli import main
 from meshgate.policy import load_policy
+from meshgate.policy.operations import INTENTS
+from meshgate.report.html import render_html
 from meshgate.report.matrix import build_matrix
+from meshgate.report.render import render_text
+from meshgate.report.summary import MARKS
 
 POLICY = """
 apiVersion: meshgate.dev/v1
@@ -74,12 +80,9 @@ def test_report_prints_the_table_and_writes_html(
     assert "  persistent://shop/orders/audit  deny   [orders.yaml#app-not-audit]  write-messages" in out
     assert "topic.consume (unless subscription matches quarantine-* or is not named)" in out
     html = page.read_text()
-    assert revision in html and '<th class="action">topic.produce</th>' in html
-    assert 'class="deny" title="deny — orders.yaml#app-not-audit"' in html
-    assert (
-        'class="cond" title="allow unless subscription matches quarantine-* or is not named — '
-        "orders.yaml#app-produces, " in html
-    )
+    assert revision in html and '<th scope="col">write-messages</th>' in html
+    assert 'topic.produce</span> <span class="rules">— orders.yaml#<wbr>app-not-audit</span>' in html
+    assert "topic.consume</span> (allow unless subscription matches quarantine-* or is not named)" in html
 
 
 def test_bad_folder_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -90,8 +93,6 @@ def test_bad_folder_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
 
 def test_report_groups_actions_by_intent(folder: Path, tmp_path: Path) -> None:
     """An intent whose every operation has the verdict is named alone; others list their actions."""
-    from meshgate.report.render import render_html, render_text
-
     matrix = build_matrix(load_policy(folder))
     text = render_text(matrix)
     assert (
@@ -99,6 +100,52 @@ def test_report_groups_actions_by_intent(folder: Path, tmp_path: Path) -> None:
         "read-messages: topic.consume (unless subscription matches quarantine-* or is not named), "
         "topic.subscribe; write-messages; inspect: topic.lookup" in text
     ), text
-    page = render_html(matrix)
-    assert '<th colspan="2">read-messages</th><th colspan="1">write-messages</th>' in page
-    assert '<th colspan="1">inspect</th>' in page
+    heads = "".join(f'<th scope="col">{i}</th>' for i in INTENTS)
+    assert f'<th scope="col">resource</th>{heads}<th scope="col">details</th>' in render_html(matrix)
+
+
+def _cells(page: str, resource: str) -> list[str]:
+    """The intent cells of the row of `resource`, as HTML."""
+    row = page.split(f'<td class="name">{resource}</td>', 1)[1].split("</tr>", 1)[0]
+    return re.findall(r'<td class="intent[^"]*">.*?</td>', row)[: len(INTENTS)]
+
+
+def test_html_cells_count_actions_by_mark_per_intent(folder: Path) -> None:
+    """A cell per intent: each mark with `all` (the whole intent) or how many of its operations."""
+    page = render_html(build_matrix(load_policy(folder)))
+    read, write, inspect, configure, administer = _cells(
+        page, "persistent:/<wbr>/<wbr>shop/<wbr>orders/<wbr>*"
+    )
+    assert read.startswith('<td class="intent cond">') and ">✓</span> 1<br>" in read and "◐</span> 1" in read
+    assert write == '<td class="intent allow"><span class="mark" role="img" aria-label="allowed" ' \
+        'title="allowed">✓</span> all</td>'  # fmt: skip
+    assert ">✓</span> 1</td>" in inspect
+    assert configure == administer == '<td class="intent"></td>'
+    audit = _cells(page, "shop")
+    assert audit[1].startswith('<td class="intent audit">') and "◌</span> all" in audit[1]
+
+
+def test_html_legend_explains_every_mark_and_details_open_per_row(folder: Path) -> None:
+    page = render_html(build_matrix(load_policy(folder)))
+    legend, table = page.split("<table>", 1)
+    for mark in MARKS:
+        assert f">{mark.symbol}</span></dt><dd>{mark.meaning}</dd>" in legend
+    used = set(re.findall(r'<span class="mark"[^>]*>(.)</span>', table))
+    assert used == {m.symbol for m in MARKS}  # this policy uses every mark
+    assert table.count("<details><summary>") == len(build_matrix(load_policy(folder)).rows)
+    assert "<script" not in page and "http" not in page.split("<body>", 1)[1]  # standalone
+
+
+def test_json_output_lists_every_action_with_its_verdict_and_rules(
+    folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["report", "--policy", str(folder), "--output", "json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    rows = {(r["subject"], r["resource"]): r for r in document["rows"]}
+    wide = rows[(APP, "persistent://shop/orders/*")]
+    assert wide["actions"]["topic.produce"] == {"verdict": "allow", "rules": ["orders.yaml#app-produces"]}
+    assert wide["intents"]["read-messages"] == {
+        "allow": ["topic.subscribe"],
+        "cond": ["topic.consume"],
+    }
+    assert document["revision"].startswith("sha256:") and document["superusers"] == []
