@@ -74,6 +74,8 @@ oidc.fetch_timeout_seconds: Timeout of one JWKS or discovery fetch.
 oidc.max_jwks_bytes: Largest JWKS document accepted.
 oidc.token_cache_size: Verified tokens kept (LRU, keyed by hash); 0 disables the cache.
 oidc.token_cache_ttl_seconds: A cached verification lives min(exp, this).
+oidc.max_delegation_depth: Most actors a delegated token (RFC 8693 `act`) may name, nested ones included;
+  0 refuses every delegated token (docs/oidc.md).
 audit.enabled: Write decision and authentication records to the configured sinks.
 audit.allow_sample_rate: Share of allows and successful logins written (0..1); denials always are.
 audit.queue_size: Records buffered per sink; a full queue drops (counted), it never delays a decision.

@@ -14,7 +14,26 @@ from types import MappingProxyType
 
 from meshgate.principal.kinds import CredentialKind
 
-__all__ = ["AccessRequest", "CredentialKind", "Decision", "Identity", "Resource", "ShadowEffect"]
+__all__ = [
+    "DELEGATION_ACTORS",
+    "DELEGATION_SUBJECT",
+    "RESERVED_CLAIM_PREFIXES",
+    "SUBJECT_PREFIX",
+    "AccessRequest",
+    "CredentialKind",
+    "Decision",
+    "Delegation",
+    "Identity",
+    "Resource",
+    "ShadowEffect",
+]
+
+# Attributes a delegated token (RFC 8693 `act`) adds for the policy. No token claim can be exposed under
+# these names (`oidc.issuers[].expose_claims` refuses them), so only a verified delegation chain sets them.
+SUBJECT_PREFIX = "subject."  # `subject.groups`: a claim of the party the agent acts for (the token's `sub`)
+DELEGATION_SUBJECT = "delegation.subject"  # the principal of that party
+DELEGATION_ACTORS = "delegation.actors"  # the principal of every actor, the caller first
+RESERVED_CLAIM_PREFIXES = (SUBJECT_PREFIX, "delegation.")
 
 _NO_ATTRIBUTES: Mapping[str, tuple[str, ...]] = MappingProxyType({})
 
@@ -41,15 +60,34 @@ def _interned(attrs: Mapping[str, tuple[str, ...]] | None) -> Mapping[str, tuple
 
 
 @dataclass(frozen=True, slots=True)
+class Delegation:
+    """The RFC 8693 delegation chain of a verified token: an agent acting on behalf of someone.
+
+    `subject` is the principal of the party the token is about (its `sub`: the person); `actors` the
+    principal of each actor, the caller first (`act`, who is `Identity.principal`), then each earlier one
+    (nested `act`), the least recent last."""
+
+    subject: str
+    actors: tuple[str, ...]
+
+    def attributes(self) -> dict[str, tuple[str, ...]]:
+        """The chain as policy attributes (`DELEGATION_SUBJECT`, `DELEGATION_ACTORS`)."""
+        return {DELEGATION_SUBJECT: (self.subject,), DELEGATION_ACTORS: self.actors}
+
+
+@dataclass(frozen=True, slots=True)
 class Identity:
-    """A verified caller. `principal` is the canonical string handed to the broker as the Pulsar role."""
+    """A verified caller. `principal` is the canonical string handed to the broker as the Pulsar role;
+    for a delegated token, the agent (the immediate actor), with the chain in `delegation`."""
 
     principal: str
     kind: CredentialKind
     expires_at: datetime | None = None
     issuer: str = ""
-    # Claims exposed to the policy, e.g. {"groups": ("payments-oncall",)}.
+    # Claims exposed to the policy, e.g. {"groups": ("payments-oncall",)}; a delegated token's also hold
+    # `subject.<claim>` and the chain (`Delegation.attributes`).
     attributes: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: _frozen(None))
+    delegation: Delegation | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "attributes", _interned(self.attributes))

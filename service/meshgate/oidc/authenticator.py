@@ -103,9 +103,7 @@ class TokenAuthenticator:
             monotonic_clock=monotonic_clock,
             jwt_authorities=jwt_authorities,
         )
-        validator = TokenValidator(
-            issuers, cache, clock, max_token_bytes=settings.max_token_bytes, superusers=superusers
-        )
+        validator = _validator(issuers, cache, clock, settings, superusers)
         return cls(validator, cache, clock, settings)
 
     @property
@@ -200,9 +198,7 @@ async def authenticate_token_once(
     """One-shot validation (the CLI): fetch the keys of the token's issuer once, then validate."""
     settings = settings or OidcSettings()
     cache = JwksCache(config_issuers, settings, fetcher=fetcher)
-    validator = TokenValidator(
-        config_issuers, cache, clock, max_token_bytes=settings.max_token_bytes, superusers=superusers
-    )
+    validator = _validator(config_issuers, cache, clock, settings, superusers)
     issuer = _peek_issuer(token, settings.max_token_bytes)
     if issuer is not None:
         await cache.refresh(issuer)
@@ -210,6 +206,23 @@ async def authenticate_token_once(
         return validator.validate(token)
     finally:
         await cache.close()
+
+
+def _validator(
+    issuers: Sequence[IssuerConfig],
+    keys: JwksCache,
+    clock: Clock,
+    settings: OidcSettings,
+    superusers: Collection[str],
+) -> TokenValidator:
+    return TokenValidator(
+        issuers,
+        keys,
+        clock,
+        max_token_bytes=settings.max_token_bytes,
+        superusers=superusers,
+        max_delegation_depth=settings.max_delegation_depth,
+    )
 
 
 def _peek_issuer(token: str, max_bytes: int) -> str | None:

@@ -8,6 +8,7 @@ from enum import StrEnum
 
 from meshgate import configparse as p
 from meshgate.errors import ConfigError
+from meshgate.model import RESERVED_CLAIM_PREFIXES
 from meshgate.oidc.clusters import check_clusters
 from meshgate.oidc.principal import PrincipalRule, parse_principal_rule
 from meshgate.principal.trustdomain import trust_domain_setting
@@ -91,7 +92,7 @@ def _parse_one(raw: object, where: str) -> IssuerConfig:
         kind=kind,
         leeway_seconds=p.get_int(raw, "leeway_seconds", where, 0, low=0, high=MAX_LEEWAY_SECONDS),
         principal=_principal(raw, where, kind),
-        expose_claims=p.get_str_list(raw, "expose_claims", where),
+        expose_claims=_expose_claims(raw, where),
         trust_domain=_trust_domain(raw, where, kind),
         require_kid=p.get_bool(raw, "require_kid", where, True),
         same_cluster_as=p.get_opt_str(raw, "same_cluster_as", where),
@@ -143,6 +144,18 @@ def _algorithms(raw: Mapping[str, object], where: str) -> tuple[str, ...]:
     if bad or not algorithms:
         raise ConfigError(f"{where}.algorithms: {bad or 'empty'}; allowed: {sorted(SUPPORTED_ALGORITHMS)}")
     return algorithms
+
+
+def _expose_claims(raw: Mapping[str, object], where: str) -> tuple[str, ...]:
+    names = p.get_str_list(raw, "expose_claims", where)
+    for name in names:
+        if name.startswith(RESERVED_CLAIM_PREFIXES):
+            raise ConfigError(
+                f"{where}.expose_claims: {name!r} starts with a prefix reserved for delegated tokens "
+                f"({', '.join(RESERVED_CLAIM_PREFIXES)}): the policy sees the claims of the person an agent "
+                f"acts for as subject.<claim>; expose the claim by its own name"
+            )
+    return names
 
 
 def _principal(raw: Mapping[str, object], where: str, kind: IssuerKind) -> PrincipalRule | None:

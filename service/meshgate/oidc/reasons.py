@@ -28,6 +28,11 @@ class Reason(StrEnum):
     BAD_HEADER = "bad_header"
     BAD_CLAIM = "bad_claim"
     PRINCIPAL_CROSSES_KIND = PrincipalCode.PRINCIPAL_CROSSES_KIND.value  # claims would name another kind
+    # RFC 8693 delegation (`meshgate.oidc.delegation`)
+    MALFORMED_DELEGATION = "malformed_delegation"  # `act`/`may_act` not an object naming the actor by `sub`
+    DELEGATION_TOO_DEEP = "delegation_too_deep"  # more actors than `oidc.max_delegation_depth`
+    ACTOR_NOT_PERMITTED = "actor_not_permitted"  # the token's own `may_act` does not name its actor
+    DELEGATION_NOT_ACCEPTED = "delegation_not_accepted"  # `act` from a non-SSO issuer, or a foreign caller
 
 
 def fail(reason: Reason, message: str) -> NoReturn:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from meshgate import configparse as p
 from meshgate.errors import ConfigError
+from meshgate.oidc.delegation import DEFAULT_MAX_DEPTH, MAX_DEPTH_CEILING
 
 _DAY = 86400.0
 
@@ -25,6 +26,7 @@ class OidcSettings:
     max_jwks_bytes: int = 65536
     token_cache_size: int = 10000  # verified tokens kept (LRU); 0 disables the cache
     token_cache_ttl_seconds: float = 60.0  # a cached verification lives min(exp, this)
+    max_delegation_depth: int = DEFAULT_MAX_DEPTH  # most actors a delegated token (`act`) may name; 0: none
 
     def __post_init__(self) -> None:
         if not self.refresh_min_seconds <= self.refresh_default_seconds <= self.refresh_max_seconds:
@@ -50,6 +52,7 @@ _INTS = {
     "max_token_bytes": (512, 1 << 20),
     "max_jwks_bytes": (1024, 1 << 22),
     "token_cache_size": (0, 1_000_000),
+    "max_delegation_depth": (0, MAX_DEPTH_CEILING),
 }
 
 

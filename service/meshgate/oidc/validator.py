@@ -1,9 +1,9 @@
 """`TokenValidator`: pure, synchronous JWT verification. Keys come from a `KeySource`; time from a `Clock`.
 
 Order: strict compact parse → header rules → issuer chosen by the unverified `iss` → that issuer's algorithm
-allow-list → that issuer's keys only → PyJWT signature check → claim checks → principal mapping → the
-principal may not cross kinds (`meshgate.principal.kinds`: an SSO token never names a workload or a
-super-user).
+allow-list → that issuer's keys only → PyJWT signature check → claim checks → principal mapping (for a
+delegated SSO token, the actor: `meshgate.oidc.delegation`) → the principal may not cross kinds
+(`meshgate.principal.kinds`: an SSO token never names a workload or a super-user).
 
 The signature is checked with PyJWT's algorithm objects (key preparation, minimum key length, verification)
 over the bytes the strict parse already decoded. `PyJWS.decode_complete` would parse the token a second
@@ -21,9 +21,10 @@ from jwt.exceptions import InvalidKeyError, PyJWTError
 
 from meshgate.clock import Clock
 from meshgate.errors import ConfigError
-from meshgate.model import CredentialKind, Identity
+from meshgate.model import CredentialKind, Delegation, Identity
 from meshgate.oidc.checks import check_audience, check_header, check_times, require_str, unverified_issuer
 from meshgate.oidc.compact import CompactToken, parse_compact
+from meshgate.oidc.delegation import DEFAULT_MAX_DEPTH, read_chain
 from meshgate.oidc.issuers import IssuerConfig, IssuerKind
 from meshgate.oidc.keys import KeySnapshot, KeySource, VerificationKey
 from meshgate.oidc.principal import exposed_attributes, jwt_svid_principal, service_account_principal
@@ -43,13 +44,16 @@ class TokenValidator:
         *,
         max_token_bytes: int = DEFAULT_MAX_TOKEN_BYTES,
         superusers: Collection[str] = (),
+        max_delegation_depth: int = DEFAULT_MAX_DEPTH,
     ) -> None:
-        """`superusers`: the configured super-users (`policy.superusers`), which no SSO token may name."""
+        """`superusers`: the configured super-users (`policy.superusers`), which no SSO token may name;
+        `max_delegation_depth`: the most actors a delegated token's chain may name (0: none)."""
         self._issuers = {cfg.issuer: cfg for cfg in issuers}
         self._superusers = frozenset(superusers)
         self._keys = keys
         self._clock = clock
         self._max_token_bytes = max_token_bytes
+        self._max_depth = max_delegation_depth
 
     @property
     def issuers(self) -> Mapping[str, IssuerConfig]:
@@ -70,7 +74,7 @@ class TokenValidator:
         snapshot = self._keys.snapshot(config.issuer)  # read once: the key set used is the one returned
         key = _key_for(snapshot, config, kid, alg)
         _verify_signature(parsed, key, alg)
-        identity = _identity(config, parsed.payload, self._clock.now().timestamp())
+        identity = _identity(config, parsed.payload, self._clock.now().timestamp(), self._max_depth)
         check_principal(identity.kind, identity.principal, self._superusers)
         return identity, snapshot.keys
 
@@ -108,23 +112,48 @@ def _verify_signature(parsed: CompactToken, key: VerificationKey, alg: str) -> N
         fail(Reason.BAD_SIGNATURE, "signature verification failed")
 
 
-def _identity(config: IssuerConfig, payload: Mapping[str, Any], now: float) -> Identity:
+def _identity(config: IssuerConfig, payload: Mapping[str, Any], now: float, max_depth: int) -> Identity:
     exp = check_times(payload, now, config.leeway_seconds)
     check_audience(payload, config.audiences)
     sub = require_str(payload, "sub")
-    if config.kind is IssuerKind.KUBERNETES:
-        principal, kind = service_account_principal(sub, config.trust_domain), CredentialKind.K8S_SA_TOKEN
-    elif config.kind is IssuerKind.SPIFFE:
-        principal, kind = jwt_svid_principal(sub, config.trust_domain), CredentialKind.JWT_SVID
+    delegation = None
+    if config.kind is IssuerKind.SSO:
+        principal, attributes, delegation = _sso(config, payload, max_depth)
+        kind = CredentialKind.OIDC
     else:
-        rule = config.principal
-        if rule is None:
-            raise ConfigError(f"issuer {config.issuer!r}: sso issuers need a principal rule")
-        principal, kind = rule.render(payload), CredentialKind.OIDC
+        principal, kind = _workload(config, payload, sub)
+        attributes = exposed_attributes(payload, config.expose_claims)
     return Identity(
         principal=principal,
         kind=kind,
         expires_at=datetime.fromtimestamp(exp, UTC),
         issuer=config.issuer,
-        attributes=exposed_attributes(payload, config.expose_claims),
+        attributes=attributes,
+        delegation=delegation,
     )
+
+
+def _workload(config: IssuerConfig, payload: Mapping[str, Any], sub: str) -> tuple[str, CredentialKind]:
+    """The SPIFFE principal of a Kubernetes service-account token or a JWT-SVID, which never delegate."""
+    if "act" in payload:
+        fail(
+            Reason.DELEGATION_NOT_ACCEPTED,
+            f"a {config.kind.value} issuer's token names an actor (act): only sso issuers' tokens delegate",
+        )
+    if config.kind is IssuerKind.KUBERNETES:
+        return service_account_principal(sub, config.trust_domain), CredentialKind.K8S_SA_TOKEN
+    return jwt_svid_principal(sub, config.trust_domain), CredentialKind.JWT_SVID
+
+
+def _sso(
+    config: IssuerConfig, payload: Mapping[str, Any], max_depth: int
+) -> tuple[str, dict[str, tuple[str, ...]], Delegation | None]:
+    """The principal, attributes and chain of an SSO token: its own, or its actor's when it has `act`."""
+    rule = config.principal
+    if rule is None:
+        raise ConfigError(f"issuer {config.issuer!r}: sso issuers need a principal rule")
+    subject = rule.render(payload)
+    chain = read_chain(payload, config.issuer, subject, rule, config.expose_claims, max_depth)
+    if chain is None:
+        return subject, exposed_attributes(payload, config.expose_claims), None
+    return chain.caller, chain.attributes, chain.delegation
