@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import grpc
 import pytest
-from meshgate.model import AccessRequest
+from meshgate.model import DELEGATION_ACTORS, DELEGATION_SUBJECT, SUBJECT_PREFIX, AccessRequest
 from meshgate.v1 import meshgate_pb2 as pb
 
 from tests.conformance.oidc.mint import jwks_document, mint, signing_keys
@@ -63,18 +63,36 @@ def issuers(jwks: JwksServer) -> list[dict[str, Any]]:
 
 
 def token_for(request: AccessRequest) -> str:
-    """A token from `request.issuer` for `request.principal` carrying exactly `request.attributes`."""
+    """A token from `request.issuer` for `request.principal` carrying exactly `request.attributes`; with a
+    delegation chain in them, an RFC 8693 token: `sub` the person, `act` the actors, the caller outermost."""
     key = signing_keys()["rsa1"]
     now = int(time.time())
-    claims = {
+    claims: dict[str, Any] = {
         "iss": request.issuer,
         "sub": request.principal.removeprefix("oidc:"),
         "aud": "pulsar",
         "iat": now - 5,
         "exp": now + 600,
     }
-    claims.update({name: list(values) for name, values in request.attributes.items()})
+    own = {name: list(values) for name, values in request.attributes.items() if "." not in name}
+    actors = request.attributes.get(DELEGATION_ACTORS)
+    if actors:
+        claims["sub"] = request.attributes[DELEGATION_SUBJECT][0].removeprefix("oidc:")
+        claims["act"] = {**_act(actors), **own}
+        prefixed = request.attributes.items()
+        own = {
+            name[len(SUBJECT_PREFIX) :]: list(v) for name, v in prefixed if name.startswith(SUBJECT_PREFIX)
+        }
+    claims.update(own)
     return mint(key, {"alg": key.alg, "typ": "JWT", "kid": key.kid}, claims)
+
+
+def _act(actors: tuple[str, ...]) -> dict[str, Any]:
+    """Nested `act` claims naming `actors`, the first outermost."""
+    act: dict[str, Any] = {}
+    for actor in reversed(actors):
+        act = {"sub": actor.removeprefix("oidc:"), **({"act": act} if act else {})}
+    return act
 
 
 def authorize_request(case: Case) -> pb.AuthorizeRequest:

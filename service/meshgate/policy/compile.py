@@ -14,11 +14,11 @@ from typing import Any, Literal, TypeVar
 
 from meshgate.errors import PolicyError
 from meshgate.policy.actions import SUBSCRIPTION_ACTIONS, expand_patterns
+from meshgate.policy.oidcsubject import oidc_subject
 from meshgate.policy.patterns import SegmentPattern, parse_segment
 from meshgate.policy.resources import ResourcePattern, parse_resource_pattern
 from meshgate.policy.subjects import (
     EveryoneSubject,
-    OidcSubject,
     Subject,
     everyone_subject,
     linkerd_subject,
@@ -67,17 +67,17 @@ class CompiledRule:
         return f"{self.file}:{self.line}"
 
 
-def compile_subject(raw: dict[str, Any], naming: LinkerdNaming) -> Subject:
+def compile_subject(raw: dict[str, Any], naming: LinkerdNaming, *, deny: bool = False) -> Subject:
+    """`deny`: a subject of a deny rule (`everyone: agents` then also covers callers of unknown chain)."""
     if "everyone" in raw:
-        return everyone_subject(raw["everyone"])
+        return everyone_subject(raw["everyone"], deny=deny)
     if "spiffe" in raw:
         return spiffe_subject(raw["spiffe"])
     if "linkerd" in raw:
         return linkerd_subject(raw["linkerd"], naming)
     if "role" in raw:
         return role_subject(raw["role"])
-    oidc = raw["oidc"]
-    return OidcSubject(oidc["issuer"], oidc.get("claim", ""), frozenset(oidc.get("values", ())))
+    return oidc_subject(raw["oidc"])
 
 
 @lru_cache(maxsize=4096)
@@ -106,11 +106,13 @@ class _Compiler:
 
     def subjects(self, raw: dict[str, Any], path: JsonPath) -> list[Subject]:
         """The rule's own subjects, else the document's; an error if neither has any."""
-        if "subjects" in raw:
-            return self.each(raw["subjects"], (*path, "subjects"), lambda s: compile_subject(s, self.naming))
-        if "subjects" in self.doc.data:
+        deny = raw["effect"] == "deny"
+        subjects, where = (raw, path) if "subjects" in raw else (self.doc.data, ())
+        if "subjects" in subjects:
             return self.each(
-                self.doc.data["subjects"], ("subjects",), lambda s: compile_subject(s, self.naming)
+                subjects["subjects"],
+                (*where, "subjects"),
+                lambda s: compile_subject(s, self.naming, deny=deny),
             )
         self.errors.append(
             f"{self.doc.where(path)}: rule {raw['name']!r} has no subjects (none on the policy)"

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from meshgate.errors import BadRequestError
-from meshgate.model import AccessRequest, Decision, Resource, ShadowEffect
+from meshgate.model import DELEGATION_SUBJECT, AccessRequest, Decision, Resource, ShadowEffect
 from meshgate.policy import revision as revisions
 from meshgate.policy.actions import SUBSCRIPTION_ACTIONS, is_known
 from meshgate.policy.compile import CompiledRule
@@ -77,7 +77,13 @@ def excepted(rule: CompiledRule, req: AccessRequest) -> bool:
 
 
 def _sentence(req: AccessRequest, target: Target) -> str:
-    return f"{req.principal!r} to {req.action} on {target.describe()}"
+    return f"{req.principal!r}{_acting_for(req)} to {req.action} on {target.describe()}"
+
+
+def _acting_for(req: AccessRequest) -> str:
+    """` (acting for 'oidc:...#alice')` for an agent's delegated call, else ""."""
+    subject = req.attributes.get(DELEGATION_SUBJECT)
+    return f" (acting for {subject[0]!r})" if subject else ""
 
 
 def _in_order(matched: Iterable[CompiledRule]) -> list[CompiledRule]:

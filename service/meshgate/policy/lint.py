@@ -30,6 +30,7 @@ from meshgate.policy.actions import (
 )
 from meshgate.policy.compile import CompiledRule
 from meshgate.policy.lint_intents import intent_conflicts
+from meshgate.policy.oidcsubject import OidcSubject
 from meshgate.policy.patterns import SegmentPattern
 from meshgate.policy.resources import ResourcePattern, Scope
 from meshgate.policy.subjects import EveryoneSubject, Subject, namespaces_of
@@ -241,10 +242,14 @@ def subjects_may_overlap(a: Subject, b: Subject) -> bool:
 
 
 def _claims_may_overlap(a: Subject, b: Subject) -> bool:
-    claim_a, claim_b = getattr(a, "claim", ""), getattr(b, "claim", "")
-    if not claim_a or claim_a != claim_b:
+    """Two subjects of one issuer: False when they name other principals, or a claim both condition on
+    has no value in common."""
+    if not isinstance(a, OidcSubject) or not isinstance(b, OidcSubject):
         return True
-    return not frozenset(getattr(a, "values", ())).isdisjoint(getattr(b, "values", ()))
+    if a.principal and b.principal and a.principal != b.principal:
+        return False
+    wanted = dict(a.conditions)
+    return all(wanted.get(claim, values) & values for claim, values in b.conditions)
 
 
 def segments_may_overlap(x: SegmentPattern, y: SegmentPattern) -> bool:

@@ -1,5 +1,6 @@
-"""Who a rule applies to: SPIFFE IDs and patterns, Linkerd identity names, OIDC claims, plain roles, and
-everyone (of one credential kind, or of all), with exceptions (`except:` on a rule).
+"""Who a rule applies to: SPIFFE IDs and patterns, Linkerd identity names, plain roles, and everyone (of one
+credential kind, or of all, or every agent), with exceptions (`except:` on a rule). OIDC subjects, matched
+by issuer and claims, are in `meshgate.policy.oidcsubject`.
 
 Every subject answers `match(principal, issuer, attributes)` with the values it captured, or None.
 Linkerd DNS-form names are translated once, at compile time, to the canonical SPIFFE form
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 from meshgate.errors import PolicyError
+from meshgate.model import DELEGATION_ACTORS
 from meshgate.policy.patterns import (
     NO_BINDINGS,
     STAR,
@@ -29,6 +31,7 @@ from meshgate.principal.spiffeid import SCHEME
 Attributes = Mapping[str, tuple[str, ...]]
 IndexKey = tuple[Literal["exact", "issuer", "pattern"], str]
 _SCHEME_LEN = len(SCHEME)
+_SPIFFE_ONLY = frozenset({Namespace.SPIFFE})
 
 
 class Subject(Protocol):
@@ -38,6 +41,11 @@ class Subject(Protocol):
     def variables(self) -> frozenset[str]: ...
     @property
     def index_key(self) -> IndexKey: ...
+    @property
+    def namespaces(self) -> frozenset[Namespace]:
+        """The principal namespaces it can match (all three for `everyone: all`)."""
+        ...
+
     def match(self, principal: str, issuer: str, attributes: Attributes) -> Bindings | None: ...
     def specialize(self, bindings: Bindings) -> str: ...
 
@@ -53,6 +61,10 @@ class ExactSubject:
     @property
     def index_key(self) -> IndexKey:
         return ("exact", self.principal)
+
+    @property
+    def namespaces(self) -> frozenset[Namespace]:
+        return frozenset({namespace_of(self.principal)})
 
     def match(self, principal: str, issuer: str, attributes: Attributes) -> Bindings | None:
         return NO_BINDINGS if principal == self.principal else None
@@ -90,6 +102,10 @@ class SpiffePattern:
     def index_key(self) -> IndexKey:
         return ("pattern", "")
 
+    @property
+    def namespaces(self) -> frozenset[Namespace]:
+        return _SPIFFE_ONLY
+
     def match(self, principal: str, issuer: str, attributes: Attributes) -> Bindings | None:
         if not principal.startswith(SCHEME):
             return None
@@ -110,35 +126,6 @@ class SpiffePattern:
 
     def specialize(self, bindings: Bindings) -> str:
         return SCHEME + "/".join(s.substitute(bindings) for s in self.segments)
-
-
-@dataclass(frozen=True, slots=True)
-class OidcSubject:
-    """Callers whose token came from `issuer` and, if `claim` is set, carries one of `values` in it."""
-
-    issuer: str
-    claim: str = ""
-    values: frozenset[str] = frozenset()
-    variables: frozenset[str] = frozenset()
-
-    @property
-    def text(self) -> str:
-        values = ",".join(sorted(self.values))
-        return f"oidc:{self.issuer}" + (f"[{self.claim}={values}]" if self.claim else "")
-
-    @property
-    def index_key(self) -> IndexKey:
-        return ("issuer", self.issuer)
-
-    def match(self, principal: str, issuer: str, attributes: Attributes) -> Bindings | None:
-        if issuer != self.issuer:
-            return None
-        if self.claim and self.values.isdisjoint(attributes.get(self.claim, ())):
-            return None
-        return NO_BINDINGS
-
-    def specialize(self, bindings: Bindings) -> str:
-        return self.text
 
 
 def spiffe_subject(text: str) -> Subject:
@@ -173,13 +160,16 @@ def role_subject(role: str) -> Subject:
     return ExactSubject(f"role:{role}", role)
 
 
-# `everyone:` values: every principal, or every principal of one kind (meshgate.principal.kinds).
+# `everyone:` values: every principal, or every principal of one kind (meshgate.principal.kinds), or every
+# agent acting on behalf of someone (a delegated SSO token: `meshgate.oidc.delegation`).
 EVERYONE: Mapping[str, Namespace | None] = {
     "all": None,
     "spiffe": Namespace.SPIFFE,  # workloads: X.509-SVID, Linkerd, Kubernetes service-account tokens
     "sso": Namespace.SSO,  # SSO logins (oidc:...)
     "role": Namespace.PLAIN,  # plain roles of another authentication provider
+    "agents": Namespace.SSO,  # SSO callers acting for someone else (a delegated token)
 }
+AGENTS = "agents"
 _KIND_WORDS = {
     None: "every principal",
     Namespace.SPIFFE: "every SPIFFE workload",
@@ -190,12 +180,18 @@ _KIND_WORDS = {
 
 @dataclass(frozen=True, slots=True)
 class EveryoneSubject:
-    """Every principal the broker asks about (`everyone: all`), or every one of one credential kind.
-    Configured super-users are decided before any rule, so no rule, this one included, reaches them."""
+    """Every principal the broker asks about (`everyone: all`), or every one of one credential kind, or
+    (`everyone: agents`) every SSO caller acting on behalf of someone: its verified token has a chain.
+    Configured super-users are decided before any rule, so no rule, this one included, reaches them.
+
+    `unverified_too` (`agents` in a deny rule): also an SSO caller whose token the request does not carry
+    verified (no issuer), since it may be an agent: a deny for agents never gets weaker than the allow it
+    guards when the broker cannot pass the credential on."""
 
     kind: str
     namespace: Namespace | None
     variables: frozenset[str] = frozenset()
+    unverified_too: bool = False
 
     @property
     def text(self) -> str:
@@ -203,35 +199,37 @@ class EveryoneSubject:
 
     @property
     def words(self) -> str:
+        if self.kind == AGENTS:
+            return "every agent acting on behalf of someone (a delegated SSO token)"
         return _KIND_WORDS[self.namespace]
 
     @property
     def index_key(self) -> IndexKey:
         return ("pattern", "")
 
+    @property
+    def namespaces(self) -> frozenset[Namespace]:
+        return frozenset(Namespace) if self.namespace is None else frozenset({self.namespace})
+
     def match(self, principal: str, issuer: str, attributes: Attributes) -> Bindings | None:
         if not principal or (self.namespace is not None and namespace_of(principal) is not self.namespace):
             return None
+        if self.kind == AGENTS and DELEGATION_ACTORS not in attributes:
+            return NO_BINDINGS if self.unverified_too and not issuer else None
         return NO_BINDINGS
 
     def specialize(self, bindings: Bindings) -> str:
         return self.text
 
 
-def everyone_subject(kind: str) -> Subject:
-    return EveryoneSubject(kind, EVERYONE[kind])
+def everyone_subject(kind: str, *, deny: bool = False) -> Subject:
+    """`deny`: the subject of a deny rule (there `agents` also covers callers whose chain is unknown)."""
+    return EveryoneSubject(kind, EVERYONE[kind], unverified_too=deny and kind == AGENTS)
 
 
 def namespaces_of(subject: Subject) -> frozenset[Namespace]:
     """The principal namespaces `subject` can match (all three for `everyone: all`)."""
-    if isinstance(subject, EveryoneSubject):
-        return frozenset(Namespace) if subject.namespace is None else frozenset({subject.namespace})
-    if isinstance(subject, OidcSubject):
-        return frozenset({Namespace.SSO})
-    if isinstance(subject, SpiffePattern):
-        return frozenset({Namespace.SPIFFE})
-    assert isinstance(subject, ExactSubject)
-    return frozenset({namespace_of(subject.principal)})
+    return subject.namespaces
 
 
 def with_exceptions(subject: Subject, excepted: tuple[Subject, ...]) -> str:

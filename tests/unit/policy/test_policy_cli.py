@@ -219,7 +219,7 @@ rules:
 
 def test_test_command(examples: Path, write_policy: WritePolicy, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "test", "--policy", str(examples))
-    assert code == 0 and "FAIL" not in out and "PASS: 23/23" in out
+    assert code == 0 and "FAIL" not in out and "PASS: 27/27" in out
     folder = write_policy({"p.yaml": RULES, "p_test.yaml": SUITE})
     code, out, _ = run(capsys, "test", "--policy", str(folder), "-v")
     assert code == 1

@@ -7,8 +7,9 @@ from pathlib import Path
 from conftest import HEADER, WritePolicy
 from meshgate.policy.lint import lint, segments_may_overlap, subjects_may_overlap
 from meshgate.policy.loader import compile_source, read_source
+from meshgate.policy.oidcsubject import OidcSubject
 from meshgate.policy.patterns import parse_segment
-from meshgate.policy.subjects import OidcSubject, role_subject, spiffe_subject
+from meshgate.policy.subjects import role_subject, spiffe_subject
 
 
 def warnings_of(folder: Path) -> list[str]:
@@ -174,11 +175,14 @@ def test_subject_and_segment_overlap() -> None:
     assert not subjects_may_overlap(ops, spiffe_subject("spiffe://td/ns/dev/sa/*"))
     assert not subjects_may_overlap(ops, spiffe_subject("spiffe://td/ns/ops/sa/x/y"))
     assert not subjects_may_overlap(ops, role_subject("ops"))
-    sso = OidcSubject("https://sso", "groups", frozenset({"a"}))
+    sso = OidcSubject("https://sso", (("groups", frozenset({"a"})),))
     assert subjects_may_overlap(sso, role_subject("alice"))
-    assert not subjects_may_overlap(sso, OidcSubject("https://sso", "groups", frozenset({"b"})))
-    assert subjects_may_overlap(sso, OidcSubject("https://sso", "roles", frozenset({"b"})))
+    assert not subjects_may_overlap(sso, OidcSubject("https://sso", (("groups", frozenset({"b"})),)))
+    assert subjects_may_overlap(sso, OidcSubject("https://sso", (("roles", frozenset({"b"})),)))
     assert not subjects_may_overlap(sso, OidcSubject("https://other"))
+    bot = OidcSubject("https://sso", principal="oidc:https://sso#bot")
+    assert subjects_may_overlap(sso, bot)
+    assert not subjects_may_overlap(bot, OidcSubject("https://sso", principal="oidc:https://sso#other"))
     assert segments_may_overlap(parse_segment("a*"), parse_segment("ab*"))
     assert not segments_may_overlap(parse_segment("a*"), parse_segment("b*"))
     assert not segments_may_overlap(parse_segment("*-x"), parse_segment("*-y"))

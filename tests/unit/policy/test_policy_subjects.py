@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 from meshgate.errors import PolicyError
+from meshgate.policy.oidcsubject import OidcSubject, oidc_subject
 from meshgate.policy.subjects import (
     ExactSubject,
-    OidcSubject,
     SpiffePattern,
     linkerd_subject,
     role_subject,
@@ -130,7 +130,7 @@ def test_identity_naming_object_is_accepted() -> None:
 
 
 def test_oidc_subject() -> None:
-    subject = OidcSubject("https://sso", "groups", frozenset({"a", "b"}))
+    subject = oidc_subject({"issuer": "https://sso", "claim": "groups", "values": ["a", "b"]})
     assert subject.match("x", "https://sso", {"groups": ("c", "b")}) == {}
     assert subject.match("x", "https://sso", {"groups": ("c",)}) is None
     assert subject.match("x", "https://other", {"groups": ("a",)}) is None
