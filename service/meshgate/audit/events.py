@@ -4,6 +4,9 @@ What goes in: who, with which kind of credential, what, where, the answer and wh
 policy revision and the git commit it was loaded at), and where the call came from (broker id, request
 id, peer address). What never goes in: a token, a certificate, a key or any other credential bytes;
 only the *kind* of credential presented.
+
+A call by an agent acting on behalf of someone (a delegated token) also carries the whole chain,
+`delegation: {subject, actors}`: the person, and every actor, the caller first.
 """
 
 from __future__ import annotations
@@ -30,6 +33,11 @@ def _resource(msg: pb.Resource) -> dict[str, str]:
         if value:
             out[name] = value
     return out
+
+
+def delegation(msg: pb.Delegation) -> dict[str, Any]:
+    """The `delegation` field of a record: who the call was for, and who acted, the caller first."""
+    return {"subject": msg.subject, "actors": list(msg.actors)}
 
 
 def timestamp(at: datetime) -> str:
@@ -62,6 +70,8 @@ def decision_record(at: datetime | str, request: pb.AuthorizeRequest, decision: 
         record["prefetch"] = True
     if decision.shadow:
         record["shadow"] = [{"rule_id": s.rule_id, "would_allow": s.would_allow} for s in decision.shadow]
+    if decision.HasField("delegation"):
+        record["delegation"] = delegation(decision.delegation)
     return record
 
 
@@ -85,6 +95,8 @@ def authentication_record(
             credential_kind=identity.credential_kind,
             issuer=identity.issuer,
         )
+        if identity.HasField("delegation"):
+            record["delegation"] = delegation(identity.delegation)
     else:
         record.update(result="rejected", code=response.rejection.code or "no_result")
     return record

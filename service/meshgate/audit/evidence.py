@@ -32,6 +32,7 @@ CSV_COLUMNS = (
     "time", "event", "outcome", "principal", "credential_kind", "issuer", "action", "tenant", "namespace",
     "topic", "cluster", "subscription", "rule_id", "reason_code", "code", "revision", "broker_id",
     "request_id", "peer", "prefetch",
+    "acting_for", "actors",  # an agent's delegated call: the person, and every actor, the caller first
 )  # fmt: skip
 
 
@@ -40,6 +41,9 @@ def csv_row(record: Record) -> dict[str, Any]:
     row = {name: record.get(name, "") for name in CSV_COLUMNS}
     row.update({name: resource.get(name, "") for name in ("tenant", "namespace", "topic", "cluster")})
     row["outcome"] = outcome(record)
+    chain = dict(record.get("delegation") or {})
+    row["acting_for"] = chain.get("subject", "")
+    row["actors"] = ", ".join(chain.get("actors", ()))
     return row
 
 

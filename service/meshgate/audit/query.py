@@ -45,6 +45,7 @@ class AuditFilter:
     principal: str | None = None
     resource: str | None = None  # any of the record's resource fields (tenant, namespace, topic, ...)
     outcome: str | None = None
+    acting_for: str | None = None  # the person an agent acted for (`delegation.subject` of the record)
 
     def __post_init__(self) -> None:
         if self.outcome is not None and self.outcome not in OUTCOMES:
@@ -61,6 +62,8 @@ class AuditFilter:
             str(record.get("principal", "")), self.principal
         ):
             return False
+        if self.acting_for is not None and not fnmatch.fnmatchcase(_acting_for(record), self.acting_for):
+            return False
         return self.resource is None or any(
             fnmatch.fnmatchcase(str(value), self.resource)
             for value in dict(record.get("resource") or {}).values()
@@ -73,8 +76,15 @@ class AuditFilter:
             "principal": self.principal,
             "resource": self.resource,
             "outcome": self.outcome,
+            "acting_for": self.acting_for,
         }
         return {key: value for key, value in out.items() if value is not None}
+
+
+def _acting_for(record: Record) -> str:
+    """Whom the call was made for, by an agent (a delegated token); "" for a direct call."""
+    chain = record.get("delegation")
+    return str(chain.get("subject", "")) if isinstance(chain, dict) else ""
 
 
 @dataclass(frozen=True)

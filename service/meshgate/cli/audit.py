@@ -48,6 +48,10 @@ def _filters(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--principal", help="principal, or a pattern with * and ?")
     parser.add_argument("--resource", help="tenant, namespace, topic or cluster name, or a pattern")
     parser.add_argument(
+        "--acting-for",
+        help="calls agents made on behalf of this principal (delegation.subject), or a pattern",
+    )
+    parser.add_argument(
         "--outcome", choices=OUTCOMES, help="allow or deny (authorize), authenticated or rejected"
     )
 
@@ -59,6 +63,7 @@ def _filter_of(args: argparse.Namespace) -> AuditFilter:
         principal=args.principal,
         resource=args.resource,
         outcome=args.outcome,
+        acting_for=args.acting_for,
     )
 
 

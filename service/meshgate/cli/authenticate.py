@@ -167,12 +167,18 @@ def _clock(at: str | None) -> Clock:
 
 
 def identity_json(identity: Identity) -> dict[str, Any]:
-    return {
+    out: dict[str, Any] = {
         "principal": identity.principal,
         "kind": identity.kind.value,
         "expires_at": _timestamp(identity.expires_at),
         "issuer": identity.issuer,
     }
+    if identity.delegation is not None:
+        out["delegation"] = {
+            "subject": identity.delegation.subject,
+            "actors": list(identity.delegation.actors),
+        }
+    return out
 
 
 def _timestamp(moment: datetime | None) -> str | None:
@@ -187,6 +193,9 @@ def _report_identity(args: argparse.Namespace, identity: Identity) -> None:
     print(f"kind: {identity.kind.value}")
     print(f"issuer: {identity.issuer}")
     print(f"expires_at: {_timestamp(identity.expires_at) or 'never'}")
+    if identity.delegation is not None:
+        print(f"acting_for: {identity.delegation.subject}")
+        print(f"actors: {', '.join(identity.delegation.actors)}")
 
 
 def _report_error(args: argparse.Namespace, error: MeshgateError, exit_code: int) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from meshgate.errors import BadRequestError
-from meshgate.model import AccessRequest, Decision, Identity, Resource
+from meshgate.model import AccessRequest, Decision, Delegation, Identity, Resource
 from meshgate.v1 import meshgate_pb2 as pb
 
 
@@ -44,14 +44,20 @@ def peer_from_pb(msg: pb.Peer) -> PeerInfo:
 
 def identity_to_pb(identity: Identity) -> pb.AuthenticateResponse:
     expires = int(identity.expires_at.timestamp() * 1000) if identity.expires_at else 0
-    return pb.AuthenticateResponse(
-        identity=pb.Identity(
-            principal=identity.principal,
-            credential_kind=identity.kind.value,
-            expires_at_unix_ms=expires,
-            issuer=identity.issuer,
-        )
+    answer = pb.Identity(
+        principal=identity.principal,
+        credential_kind=identity.kind.value,
+        expires_at_unix_ms=expires,
+        issuer=identity.issuer,
     )
+    if identity.delegation is not None:
+        _set_delegation(answer.delegation, identity.delegation)
+    return pb.AuthenticateResponse(identity=answer)
+
+
+def _set_delegation(msg: pb.Delegation, delegation: Delegation) -> None:
+    msg.subject = delegation.subject
+    msg.actors.extend(delegation.actors)
 
 
 def rejection_to_pb(code: str, reason: str) -> pb.AuthenticateResponse:
@@ -81,6 +87,12 @@ def access_request_from_pb(msg: pb.AuthorizeRequest, caller: Identity | None) ->
     )
 
 
+def delegation_for(msg: pb.AuthorizeRequest, caller: Identity | None) -> Delegation | None:
+    """The delegation chain the decision of `msg` is made for: the vouched caller's, if delegated."""
+    vouched = _voucher(msg, caller)
+    return vouched.delegation if vouched is not None else None
+
+
 DecisionKey = tuple[object, ...]
 
 
@@ -96,8 +108,9 @@ def decision_key(msg: pb.AuthorizeRequest, caller: Identity | None) -> DecisionK
     return msg.principal, msg.action, resource, msg.subscription, claims
 
 
-def decision_to_pb(decision: Decision, commit: str = "") -> pb.Decision:
-    """`commit`: the git commit of the snapshot that decided (a label; the revision identifies it)."""
+def decision_to_pb(decision: Decision, commit: str = "", delegation: Delegation | None = None) -> pb.Decision:
+    """`commit`: the git commit of the snapshot that decided (a label; the revision identifies it);
+    `delegation`: the chain of the caller it was decided for (`delegation_for`)."""
     answer = pb.Decision(
         allowed=decision.allowed,
         rule_id=decision.rule_id,
@@ -107,6 +120,8 @@ def decision_to_pb(decision: Decision, commit: str = "") -> pb.Decision:
         any_subscription=decision.any_subscription,
         commit=commit,
     )
+    if delegation is not None:
+        _set_delegation(answer.delegation, delegation)
     if decision.shadow:  # rare: no list to build for the usual decision
         answer.shadow.extend(
             pb.ShadowEffect(rule_id=s.rule_id, would_allow=s.would_allow) for s in decision.shadow

@@ -147,7 +147,8 @@ class AuthorizationServicer(pb_grpc.AuthorizationServicer):
                 access = convert.access_request_from_pb(item, caller)  # raises on a bad item: nothing stored
                 decision = snapshot.decide(access)
                 table.put(key, decision)
-            answers.append(convert.decision_to_pb(decision, snapshot.commit))
+            delegation = convert.delegation_for(item, caller) if caller is not None else None
+            answers.append(convert.decision_to_pb(decision, snapshot.commit, delegation))
         return answers
 
     def _callers(self, items: Sequence[pb.AuthorizeRequest], context: Context) -> dict[int, Identity | None]:

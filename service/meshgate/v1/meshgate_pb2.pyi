@@ -174,6 +174,34 @@ class AuthenticateBatchResponse(_message.Message):
 Global___AuthenticateBatchResponse: _TypeAlias = AuthenticateBatchResponse  # noqa: Y015
 
 @_typing.final
+class Delegation(_message.Message):
+    """An agent acting on behalf of someone: the RFC 8693 delegation chain (`act` claims) of an SSO token."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SUBJECT_FIELD_NUMBER: _builtins.int
+    ACTORS_FIELD_NUMBER: _builtins.int
+    subject: _builtins.str
+    """principal of the party the token is about (its `sub`: the person)"""
+    @_builtins.property
+    def actors(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """principal of each actor: the caller first (Identity.principal), then earlier ones"""
+
+    def __init__(
+        self,
+        *,
+        subject: _builtins.str = ...,
+        actors: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actors", b"actors", "subject", b"subject"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Delegation: _TypeAlias = Delegation  # noqa: Y015
+
+@_typing.final
 class Identity(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -181,13 +209,18 @@ class Identity(_message.Message):
     CREDENTIAL_KIND_FIELD_NUMBER: _builtins.int
     EXPIRES_AT_UNIX_MS_FIELD_NUMBER: _builtins.int
     ISSUER_FIELD_NUMBER: _builtins.int
+    DELEGATION_FIELD_NUMBER: _builtins.int
     principal: _builtins.str
-    """canonical principal, the Pulsar role"""
+    """canonical principal, the Pulsar role (for a delegated token: the agent)"""
     credential_kind: _builtins.str
     """x509_svid, linkerd_cert, l5d_header, oidc, k8s_sa_token, jwt_svid"""
     expires_at_unix_ms: _builtins.int
     """0 when the credential has no expiry"""
     issuer: _builtins.str
+    @_builtins.property
+    def delegation(self) -> Global___Delegation:
+        """set only for a delegated token"""
+
     def __init__(
         self,
         *,
@@ -195,10 +228,11 @@ class Identity(_message.Message):
         credential_kind: _builtins.str = ...,
         expires_at_unix_ms: _builtins.int = ...,
         issuer: _builtins.str = ...,
+        delegation: Global___Delegation | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["delegation", b"delegation"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["credential_kind", b"credential_kind", "expires_at_unix_ms", b"expires_at_unix_ms", "issuer", b"issuer", "principal", b"principal"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["credential_kind", b"credential_kind", "delegation", b"delegation", "expires_at_unix_ms", b"expires_at_unix_ms", "issuer", b"issuer", "principal", b"principal"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -377,6 +411,7 @@ class Decision(_message.Message):
     SHADOW_FIELD_NUMBER: _builtins.int
     ANY_SUBSCRIPTION_FIELD_NUMBER: _builtins.int
     COMMIT_FIELD_NUMBER: _builtins.int
+    DELEGATION_FIELD_NUMBER: _builtins.int
     allowed: _builtins.bool
     rule_id: _builtins.str
     reason_code: _builtins.str
@@ -395,6 +430,12 @@ class Decision(_message.Message):
     """
     @_builtins.property
     def shadow(self) -> _containers.RepeatedCompositeFieldContainer[Global___ShadowEffect]: ...
+    @_builtins.property
+    def delegation(self) -> Global___Delegation:
+        """The delegation chain of the caller the decision was made for, when the attached credential is a
+        delegated token for `principal`; unset otherwise. For the audit record: who did this, really.
+        """
+
     def __init__(
         self,
         *,
@@ -406,10 +447,11 @@ class Decision(_message.Message):
         shadow: _abc.Iterable[Global___ShadowEffect] | None = ...,
         any_subscription: _builtins.bool = ...,
         commit: _builtins.str = ...,
+        delegation: Global___Delegation | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["delegation", b"delegation"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["allowed", b"allowed", "any_subscription", b"any_subscription", "commit", b"commit", "reason", b"reason", "reason_code", b"reason_code", "revision", b"revision", "rule_id", b"rule_id", "shadow", b"shadow"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["allowed", b"allowed", "any_subscription", b"any_subscription", "commit", b"commit", "delegation", b"delegation", "reason", b"reason", "reason_code", b"reason_code", "revision", b"revision", "rule_id", b"rule_id", "shadow", b"shadow"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

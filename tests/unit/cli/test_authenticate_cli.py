@@ -246,6 +246,17 @@ def test_sso_token(cli: Run, oidc_config: Path) -> None:
     }
 
 
+def test_a_delegated_token_names_the_agent_and_the_chain(cli: Run, oidc_config: Path) -> None:
+    minted = token("rsa1", SSO, "alice", act={"sub": "deploy-bot", "act": {"sub": "orchestrator"}})
+    argv = ("--config", str(oidc_config), "--token", minted, "--at", NOW.isoformat())
+    code, body = cli.json(*argv, fetcher=FakeFetcher(JWKS))
+    assert (code, body["principal"]) == (0, f"oidc:{SSO}#deploy-bot")
+    actors = [f"oidc:{SSO}#deploy-bot", f"oidc:{SSO}#orchestrator"]
+    assert body["delegation"] == {"subject": f"oidc:{SSO}#alice", "actors": actors}
+    code, out, _ = cli(*argv, fetcher=FakeFetcher(JWKS))
+    assert out.splitlines()[-2:] == [f"acting_for: oidc:{SSO}#alice", f"actors: {', '.join(actors)}"]
+
+
 def test_k8s_token_from_file_maps_to_spiffe(cli: Run, oidc_config: Path, tmp_path: Path) -> None:
     path = tmp_path / "token"
     path.write_text(token("k8s1", K8S, "system:serviceaccount:payments:api") + "\n")
