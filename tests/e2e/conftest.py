@@ -37,12 +37,18 @@ TEST_POLICIES = Path(__file__).resolve().parent / "policies"
 K8S_ISSUER = "https://kubernetes.meshgate.test"
 K8S_KEY = "k8s1"
 K8S_JWKS_PATH = "/k8s/jwks.json"
+# An SSO issuer whose tokens carry RFC 8693 delegation chains (`act`), for test_agents_e2e.py: Keycloak 26.5
+# cannot issue them (docs/oidc.md), so the tests mint them with the conformance key `rsa1`.
+AGENTS_ISSUER = "https://agents.meshgate.test"
+AGENTS_KEY = "rsa1"
+AGENTS_JWKS_PATH = "/agents/jwks.json"
 
 
 @pytest.fixture(scope="session")
 def token_jwks() -> Iterator[JwksServer]:
     with jwks_server() as server:
         server.set(K8S_JWKS_PATH, jwks_document([K8S_KEY]))
+        server.set(AGENTS_JWKS_PATH, jwks_document([AGENTS_KEY]))
         yield server
 
 
@@ -54,10 +60,16 @@ def _identity_and_oidc(jwks: JwksServer) -> dict[str, object]:
         "kind": "kubernetes",
         "trust_domain": dev_pki.TRUST_DOMAIN,
     }
+    agents = {
+        "issuer": AGENTS_ISSUER,
+        "jwks_url": jwks.url(AGENTS_JWKS_PATH),
+        "audiences": ["pulsar"],
+        "expose_claims": ["groups"],
+    }
     linkerd = {"trust_domain": dev_pki.TRUST_DOMAIN}  # Linkerd DNS-form names of the dev mesh
     # l5d-client-id from a loopback peer: the broker's HTTP port as the pod's Linkerd proxy reaches it.
     identity = {"linkerd": linkerd, "l5d_client_id": True}
-    return {"identity": identity, "oidc": {"issuers": [issuer]}}
+    return {"identity": identity, "oidc": {"issuers": [issuer, agents]}}
 
 
 @pytest.fixture(scope="session")
