@@ -16,59 +16,31 @@ does not depend on it.
 
 Errors are never stored: the caller puts only answers it obtained. The key must hold every input the policy
 may read (see `meshgate.server.convert.decision_key`). Thread-safe: the gRPC worker threads share one memo;
-each table has a lock around its LRU bookkeeping (a `get` that moves a key another thread evicts would
-raise) and the memo a lock around switching tables, so no table's counts are lost.
+each table is a `meshgate.lru.LruCache` (one lock around its bookkeeping) and the memo has a lock around
+switching tables, so no table's counts are lost.
 """
 
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from collections.abc import Hashable
 from typing import Generic, TypeVar
+
+from meshgate.lru import LruCache
 
 V = TypeVar("V")
 # An entry (key of wire strings + domain Decision) costs ~0.8 KB of RSS: the default is ~13 MB at most.
 DEFAULT_MAX_ENTRIES = 16384
 
 
-class MemoTable(Generic[V]):
+class MemoTable(LruCache[Hashable, V]):
     """Answers of one snapshot, least recently used dropped first beyond `max_entries`."""
 
-    __slots__ = ("_entries", "_lock", "_max", "hits", "misses", "snapshot")
+    __slots__ = ("snapshot",)
 
     def __init__(self, snapshot: object, max_entries: int) -> None:
+        super().__init__(max_entries)
         self.snapshot = snapshot
-        self._entries: OrderedDict[Hashable, V] = OrderedDict()
-        self._lock = threading.Lock()
-        self._max = max_entries
-        self.hits = 0
-        self.misses = 0
-
-    def get(self, key: Hashable) -> V | None:
-        with self._lock:
-            answer = self._entries.get(key)
-            if answer is None:
-                self.misses += 1
-                return None
-            self._entries.move_to_end(key)
-            self.hits += 1
-            return answer
-
-    def put(self, key: Hashable, answer: V) -> None:
-        if self._max <= 0:
-            return
-        with self._lock:
-            self._entries[key] = answer
-            if len(self._entries) > self._max:
-                self._entries.popitem(last=False)
-
-    def counts(self) -> tuple[int, int]:
-        with self._lock:
-            return self.hits, self.misses
-
-    def __len__(self) -> int:
-        return len(self._entries)
 
 
 class DecisionMemo(Generic[V]):
@@ -102,9 +74,9 @@ class DecisionMemo(Generic[V]):
     def _retire(self, table: MemoTable[V] | None) -> None:
         # A worker still holding `table` may count a few more lookups after this: they go uncounted.
         if table is not None:
-            hits, misses = table.counts()
-            self._hits += hits
-            self._misses += misses
+            stats = table.stats()
+            self._hits += stats.hits
+            self._misses += stats.misses
 
     @property
     def entries(self) -> int:
@@ -121,6 +93,7 @@ class DecisionMemo(Generic[V]):
 
     def _counts(self) -> tuple[int, int]:
         with self._lock:
-            table = self._table
-            hits, misses = table.counts() if table is not None else (0, 0)
-            return self._hits + hits, self._misses + misses
+            if self._table is None:
+                return self._hits, self._misses
+            stats = self._table.stats()
+            return self._hits + stats.hits, self._misses + stats.misses

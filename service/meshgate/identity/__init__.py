@@ -7,14 +7,13 @@ themselves (SPIFFE IDs, Linkerd names, trust domains) are `meshgate.principal`'s
 """
 
 from meshgate.identity.bundles import ReloadStatus, StaticTrustBundles, TrustBundleSource, WatchedTrustBundles
-from meshgate.identity.cache import CachedX509Verifier, CacheStats
+from meshgate.identity.cache import CachedX509Verifier
 from meshgate.identity.codes import IdentityCode
 from meshgate.identity.filebundles import FileTrustBundles, parse_specs
 from meshgate.identity.l5d import L5dClientIdAuthenticator
 from meshgate.identity.x509svid import X509SvidVerifier
 
 __all__ = [
-    "CacheStats",
     "CachedX509Verifier",
     "FileTrustBundles",
     "IdentityCode",

@@ -9,23 +9,14 @@ at once.
 from __future__ import annotations
 
 import hashlib
-import threading
-from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from meshgate.clock import Clock
 from meshgate.identity.x509svid import X509SvidVerifier
+from meshgate.lru import CacheStats, LruCache
 from meshgate.model import Identity
 
 DEFAULT_MAX_ENTRIES = 10_000
-
-
-@dataclass(frozen=True, slots=True)
-class CacheStats:
-    hits: int
-    misses: int
-    size: int
 
 
 class CachedX509Verifier:
@@ -38,46 +29,20 @@ class CachedX509Verifier:
             raise ValueError("identity: max_entries must be >= 1")
         self._verifier = verifier
         self._clock = clock
-        self._max_entries = max_entries
-        self._entries: OrderedDict[bytes, tuple[int, Identity]] = OrderedDict()
-        self._lock = threading.Lock()
-        self._hits = 0
-        self._misses = 0
+        self._entries: LruCache[bytes, tuple[int, Identity]] = LruCache(max_entries)
 
     def verify(self, chain_der: Sequence[bytes]) -> Identity:
         key = chain_key(chain_der)
-        generation = (
-            self._verifier.bundles.generation
-        )  # read before verifying: a reload in between expires it
-        hit = self._lookup(key, generation)
+        generation = self._verifier.bundles.generation  # read before verifying: a reload in between expires
+        hit = self._entries.get(key, lambda entry: entry[0] == generation and self._alive(entry[1]))
         if hit is not None:
-            return hit
+            return hit[1]
         identity = self._verifier.verify(chain_der)
-        self._store(key, generation, identity)
+        self._entries.put(key, (generation, identity))
         return identity
 
     def stats(self) -> CacheStats:
-        with self._lock:
-            return CacheStats(self._hits, self._misses, len(self._entries))
-
-    def _lookup(self, key: bytes, generation: int) -> Identity | None:
-        with self._lock:
-            entry = self._entries.get(key)
-            if entry is not None and entry[0] == generation and self._alive(entry[1]):
-                self._entries.move_to_end(key)
-                self._hits += 1
-                return entry[1]
-            if entry is not None:
-                del self._entries[key]
-            self._misses += 1
-            return None
-
-    def _store(self, key: bytes, generation: int, identity: Identity) -> None:
-        with self._lock:
-            self._entries[key] = (generation, identity)
-            self._entries.move_to_end(key)
-            while len(self._entries) > self._max_entries:
-                self._entries.popitem(last=False)
+        return self._entries.stats()
 
     def _alive(self, identity: Identity) -> bool:
         return identity.expires_at is None or self._clock.now() < identity.expires_at

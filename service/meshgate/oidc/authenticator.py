@@ -9,6 +9,7 @@ from collections.abc import Callable, Collection, Sequence
 
 from meshgate.clock import Clock, monotonic
 from meshgate.errors import AuthenticationError
+from meshgate.lru import LruCache
 from meshgate.model import Identity
 from meshgate.oidc.compact import parse_compact
 from meshgate.oidc.fetch import Fetcher
@@ -21,51 +22,41 @@ from meshgate.oidc.validator import KeySet, TokenValidator
 
 class TokenCache:
     """Bounded LRU of verified tokens keyed by sha256(token); an entry lives until min(exp, now + ttl).
-
-    A plain dict in insertion order is the LRU (a hit re-inserts its entry at the end; the first entry is
-    the least recently used): half the bytes per entry of an OrderedDict, which keeps a linked node each.
-    Thread-safe: gRPC worker threads share it (a lookup moves the entry another thread may evict)."""
+    Thread-safe (`meshgate.lru.LruCache`): gRPC worker threads share it."""
 
     def __init__(self, max_entries: int, ttl_seconds: float, clock: Clock) -> None:
-        self._max = max_entries
         self._ttl = ttl_seconds
         self._clock = clock
-        self._entries: dict[bytes, tuple[Identity, float]] = {}
-        self._lock = threading.Lock()
-        self.hits = 0  # for the hit-ratio metric
-        self.misses = 0
+        self._entries: LruCache[bytes, tuple[Identity, float]] = LruCache(max_entries)
 
     def __len__(self) -> int:
         return len(self._entries)
 
+    @property
+    def hits(self) -> int:  # for the hit-ratio metric
+        return self._entries.hits
+
+    @property
+    def misses(self) -> int:
+        return self._entries.misses
+
     def get(self, token: str) -> Identity | None:
-        key = hashlib.sha256(token.encode()).digest()
-        with self._lock:
-            entry = self._entries.get(key)
-            if entry is not None and self._clock.now().timestamp() >= entry[1]:
-                del self._entries[key]
-                entry = None
-            if entry is None:
-                self.misses += 1
-                return None
-            self._entries[key] = self._entries.pop(key)  # now the most recently used
-            self.hits += 1
-            return entry[0]
+        now = self._clock.now().timestamp()
+        entry = self._entries.get(_key(token), lambda entry: now < entry[1])
+        return entry[0] if entry is not None else None
 
     def put(self, token: str, identity: Identity) -> None:
-        if self._max <= 0 or identity.expires_at is None:
+        if identity.expires_at is None:
             return
-        key = hashlib.sha256(token.encode()).digest()
         until = min(identity.expires_at.timestamp(), self._clock.now().timestamp() + self._ttl)
-        with self._lock:
-            self._entries.pop(key, None)  # re-inserted at the end: the most recently used
-            self._entries[key] = (identity, until)
-            if len(self._entries) > self._max:
-                del self._entries[next(iter(self._entries))]
+        self._entries.put(_key(token), (identity, until))
 
     def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
+        self._entries.clear()
+
+
+def _key(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
 
 
 class TokenAuthenticator:
