@@ -1,10 +1,11 @@
 """The storm replay's calls in process: `python -m bench.storminproc [--batch B] [--cprofile FILE]`.
 
-The same messages as bench/stormreplay.py, serialized, handed to the service's own interceptors and
-servicers (`ObservingInterceptor`, `DeadlineGuard`, both servicers, built by `app.build_components` from the
-same config) without a gRPC transport: what meshgate's own code costs per storm client, apart from grpcio's
-per-call work. Process CPU (`time.process_time`, so the audit writer thread counts) over each storm; run it
-pinned (`taskset -c 1`) and under the bench lock. `--cprofile` writes a profile of one more storm.
+The same messages as bench/stormreplay.py, serialized, handed to the service's own interceptor chain
+(`app.interceptor_chain`, without admission) and both servicers, built by `app.build_components` from the
+same config, without a gRPC transport: what meshgate's own code costs per storm client, apart from
+grpcio's per-call work. Process CPU (`time.process_time`, so the audit writer thread counts) over each
+storm; run it pinned (`taskset -c 1`) and under the bench lock. `--cprofile` writes a profile of one more
+storm.
 """
 
 from __future__ import annotations
@@ -23,8 +24,6 @@ from google.protobuf import json_format
 from meshgate.authz import Authorizer
 from meshgate.config import load_config
 from meshgate.server import app
-from meshgate.server.hardening import DeadlineGuard
-from meshgate.server.interceptors import ObservingInterceptor
 from meshgate.server.revision_feed import RevisionFeed
 from meshgate.server.servicer import AuthenticationServicer, AuthorizationServicer
 from meshgate.v1 import meshgate_pb2 as pb
@@ -57,19 +56,18 @@ class _Details(grpc.HandlerCallDetails):
 
 
 def _calls(c: app.Components) -> dict[str, Call]:
-    """Each method as the server runs it: deserialize, both interceptors, servicer, serialize."""
+    """Each method as the server runs it: deserialize, the interceptor chain, servicer, serialize."""
     authn = AuthenticationServicer(c.authenticator)
     feed = RevisionFeed(lambda: ("", ""))
     authz = AuthorizationServicer(Authorizer(c.policies), c.authenticator, feed, c.memo)
-    observing = ObservingInterceptor(c.metrics.events, c.audit, c.clock)
+    chain = app.interceptor_chain(c)
     out: dict[str, Call] = {}
     for method, behavior, message in (
         (AUTHENTICATE, authn.AuthenticateBatch, pb.AuthenticateBatchRequest),
         (AUTHORIZE, authz.AuthorizeBatch, pb.AuthorizeBatchRequest),
     ):
         handler: Any = grpc.unary_unary_rpc_method_handler(behavior)
-        for interceptor in (DeadlineGuard(), observing):  # the server's order: observing outermost
-            handler = interceptor.intercept_service(_given(handler), _Details(method))
+        handler = chain.intercept_service(_given(handler), _Details(method))
         out[method] = _serving(handler.unary_unary, message.FromString)
     return out
 

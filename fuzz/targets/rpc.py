@@ -1,6 +1,7 @@
 """The gRPC handlers in process, without a network: byte 0 picks AuthorizeRequest, AuthenticateRequest or
 AuthorizeBatchRequest, the rest is parsed as that message (wire bytes, as the server would receive them) and
-handed to the real servicers with a stand-in context whose `abort` records the status.
+handed to the real servicers, behind the interceptor chain's recovery, with a stand-in context whose `abort`
+records the status.
 
 Invariants: only MeshgateError leaves the domain (an abort is never INTERNAL); an allow names a principal
 the fixed policy (fuzz/policy) or its super user grants, and agrees with the naive evaluator; an identity
@@ -24,6 +25,7 @@ from meshgate.model import AccessRequest, Identity, Resource
 from meshgate.policy import PolicyStore, load_policy
 from meshgate.policy.naive import naive_decide
 from meshgate.principal import LinkerdNaming
+from meshgate.server.chain import recovered
 from meshgate.server.revision_feed import RevisionFeed
 from meshgate.server.servicer import AuthenticationServicer, AuthorizationServicer
 from meshgate.v1 import meshgate_pb2 as pb
@@ -90,8 +92,9 @@ def target(data: bytes) -> None:
 
 
 def _call(method: Any, request: Any) -> Any:
+    """As the server calls it: whatever escapes the servicer is answered by the chain's recovery."""
     try:
-        return method(request, FakeContext())
+        return recovered(method.__name__, method)(request, FakeContext())  # type: ignore[arg-type]
     except Aborted as aborted:
         if aborted.code == grpc.StatusCode.INTERNAL:
             raise InvariantViolation(f"a non-meshgate error escaped: {aborted}") from aborted

@@ -15,9 +15,10 @@ calls wait there until their deadline has passed and the answer is thrown away b
 Both are counted in `meshgate_rpcs_shed_total{method, reason}` (`queue_full`, `expired`). Streams
 (WatchRevision has its own slots) pass through untouched.
 
-How: the interceptor runs on grpcio's polling thread as each call arrives, before the call is handed to a
-pool; it reads the method's queue and returns either the admitted handler, whose behaviour names its
-`MethodQueue` as the pool to use, or the refusal, whose behaviour names the refusal lane. grpcio picks a
+How: the chain (`chain.py`) asks the shedder's entrance as each call arrives, on grpcio's polling thread,
+before the call is handed to a pool; it reads the method's queue and returns either the admitted handler,
+whose behaviour names its `MethodQueue` as the pool to use, or the refusal, whose behaviour names the
+refusal lane. grpcio picks a
 behaviour's own pool from its `experimental_thread_pool` attribute (grpc `_server.py`,
 `_select_thread_pool_for_behavior`). A `MethodQueue` counts a call when grpcio submits it and uncounts it
 when a worker starts it, so a call cancelled while it waited is uncounted too; if the admitted behaviour
@@ -35,9 +36,9 @@ from typing import Any
 
 import grpc
 
-from meshgate.server.hardening import Handler, ServerInterceptor
-from meshgate.server.interceptors import short_name
+from meshgate.server.chain import Behaviour, Handler, like, recovered, short_name
 from meshgate.server.metrics import EventMetrics
+from meshgate.server.status import Refusal
 
 log = logging.getLogger("meshgate.server")
 QUEUE_FULL, EXPIRED = "queue_full", "expired"
@@ -87,16 +88,15 @@ class MethodQueue(ThreadPoolExecutor):
             self._waiting -= 1
 
 
-class LoadShedder(ServerInterceptor):
-    """The outermost interceptor: admits a unary call to its method's queue or refuses it at once."""
+class LoadShedder:
+    """The chain's admission: admits a unary call to its method's queue or refuses it at once."""
 
     def __init__(self, workers: ThreadPoolExecutor, limit: int, metrics: EventMetrics) -> None:
         self._workers = workers
         self._limit = limit
         self._metrics = metrics
         self._refusals = ThreadPoolExecutor(max_workers=1, thread_name_prefix="meshgate-shed")
-        # method -> (the inner handler, its queue, the admitted handler, the refusal): built once per method.
-        self._methods: dict[str, tuple[object, MethodQueue, Handler, Handler]] = {}
+        self._queues: dict[str, MethodQueue] = {}  # by the method's short name (the metric label)
         self._refused = 0
         self._warned_at = 0.0
         self._lock = threading.Lock()
@@ -104,42 +104,24 @@ class LoadShedder(ServerInterceptor):
     @property
     def queues(self) -> Mapping[str, MethodQueue]:
         """Each unary method's queue by its short name (the metric label), for the depth gauge."""
-        return {short_name(method): entry[1] for method, entry in list(self._methods.items())}
+        return dict(self._queues)
 
-    def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Handler | None],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> Handler | None:
-        handler = continuation(handler_call_details)
-        if handler is None or handler.unary_unary is None:
-            return handler
-        method = handler_call_details.method
-        entry = self._methods.get(method)
-        if entry is None or entry[0] is not handler:
-            entry = self._build(method, handler)
-        _, queue, admitted, refusal = entry
-        return refusal if queue.full() else admitted
-
-    def _build(self, method: str, handler: Handler) -> tuple[object, MethodQueue, Handler, Handler]:
-        known = self._methods.get(method)
+    def entrance(self, method: str, handler: Handler) -> Callable[[], Handler]:
+        """Per call: `handler` (the chain's, for `method`) while its queue has room, else the refusal."""
         label = short_name(method)
-        queue = (
-            known[1]
-            if known is not None
-            else MethodQueue(self._workers, self._limit, lambda: self.shed(label, EXPIRED))
-        )
-        assert handler.unary_unary is not None  # intercept_service passes only unary handlers here
+        queue = self._queues.get(label)
+        if queue is None:
+            queue = MethodQueue(self._workers, self._limit, lambda: self.shed(label, EXPIRED))
+            self._queues[label] = queue
+        assert handler.unary_unary is not None  # the chain passes only unary handlers here
         behaviour: Any = _forward(handler.unary_unary)
         behaviour.experimental_thread_pool = queue
-        refuse: Any = self._refuser(method, queue)
+        refuse: Any = recovered(method, self._refuser(label, queue))
         refuse.experimental_thread_pool = self._refusals
-        entry = (handler, queue, _like(handler, behaviour), _like(handler, refuse))
-        self._methods[method] = entry
-        return entry
+        admitted, refusal = like(handler, behaviour), like(handler, refuse)
+        return lambda: refusal if queue.full() else admitted
 
-    def _refuser(self, method: str, queue: MethodQueue) -> Callable[[Any, grpc.ServicerContext], Any]:
-        label = short_name(method)
+    def _refuser(self, label: str, queue: MethodQueue) -> Behaviour:
         detail = (
             f"meshgate is overloaded: {queue.limit} calls of {label} already wait (grpc.queue_per_method); "
             "ask again after a backoff"
@@ -148,7 +130,7 @@ class LoadShedder(ServerInterceptor):
         def refuse(request: Any, context: grpc.ServicerContext) -> Any:
             self.shed(label, QUEUE_FULL)
             self._metrics.observe_rpc(label, grpc.StatusCode.RESOURCE_EXHAUSTED.name, 0.0)
-            context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, detail)
+            raise Refusal(grpc.StatusCode.RESOURCE_EXHAUSTED, detail)
 
         return refuse
 
@@ -171,17 +153,9 @@ class LoadShedder(ServerInterceptor):
         self._refusals.shutdown(wait=False, cancel_futures=True)
 
 
-def _forward(behaviour: Callable[[Any, grpc.ServicerContext], Any]) -> Callable[[Any, Any], Any]:
+def _forward(behaviour: Behaviour) -> Behaviour:
     def call(request: Any, context: grpc.ServicerContext) -> Any:
         _worker.ran = True
         return behaviour(request, context)
 
     return call
-
-
-def _like(handler: Handler, behaviour: Callable[[Any, Any], Any]) -> Handler:
-    return grpc.unary_unary_rpc_method_handler(
-        behaviour,
-        request_deserializer=handler.request_deserializer,
-        response_serializer=handler.response_serializer,
-    )

@@ -49,9 +49,10 @@ from meshgate.server import hardening
 from meshgate.server import readiness as rd
 from meshgate.server import state_metrics as sm
 from meshgate.server.admission import EXPIRED, LoadShedder
+from meshgate.server.chain import Chain, short_name
 from meshgate.server.health import HealthSync
 from meshgate.server.http import HttpDeps, RunningHttp, build_app, start_http
-from meshgate.server.interceptors import ObservingInterceptor, short_name
+from meshgate.server.interceptors import ObservingInterceptor
 from meshgate.server.metrics import ServiceMetrics
 from meshgate.server.revision_feed import RevisionFeed
 from meshgate.server.servicer import AuthenticationServicer, AuthorizationServicer
@@ -187,20 +188,13 @@ async def start_grpc(components: Components) -> RunningServer:
     loop = asyncio.get_running_loop()
     if components.token_bridge is not None:
         components.token_bridge.bind(loop)
-    interceptor = ObservingInterceptor(components.metrics.events, components.audit, components.clock)
     threads = cfg.workers + cfg.watch_streams
     workers = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="meshgate-grpc")
     shedder = LoadShedder(workers, cfg.queue_per_method, components.metrics.events)
     components.metrics.state.sources.append(sm.rpc_queues(shedder))
     server = grpc.server(
         workers,
-        # Outermost first: admission (a full queue is refused at once), then observing, then the deadline
-        # check as a worker starts the call.
-        interceptors=[
-            shedder,
-            interceptor,
-            hardening.DeadlineGuard(lambda m: shedder.shed(short_name(m), EXPIRED)),
-        ],
+        interceptors=[interceptor_chain(components, shedder)],
         maximum_concurrent_rpcs=cfg.max_concurrent_rpcs,
         options=hardening.server_options(cfg.max_message_bytes, cfg.max_concurrent_rpcs),
     )
@@ -234,6 +228,18 @@ async def start_grpc(components: Components) -> RunningServer:
     await sync.refresh()
     components.tasks.append(asyncio.create_task(sync.run(), name="health-sync"))
     return RunningServer(server, port, health_servicer, feed, sync, workers, shedder)
+
+
+def interceptor_chain(components: Components, shedder: LoadShedder | None = None) -> Chain:
+    """The server's one chain: admission (a full queue is refused at once), recovery, observing, then the
+    deadline check as a worker starts the call (`chain.py`)."""
+
+    def dropped(method: str) -> None:
+        if shedder is not None:
+            shedder.shed(short_name(method), EXPIRED)
+
+    observing = ObservingInterceptor(components.metrics.events, components.audit, components.clock)
+    return Chain(observing, hardening.DeadlineGuard(dropped), admission=shedder, streams=True)
 
 
 async def stop_grpc(running: RunningServer, grace: float | None = None) -> None:

@@ -22,9 +22,12 @@ import logging
 import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
+from typing import Any, Protocol
 
 import grpc
+
+from meshgate.server.chain import Behaviour, Layer
+from meshgate.server.status import Refusal
 
 log = logging.getLogger(__name__)
 
@@ -71,54 +74,24 @@ def server_options(
     ]
 
 
-Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"
-if TYPE_CHECKING:  # generic in grpc-stubs only; grpcio's classes cannot be subscripted at runtime
-    ServerInterceptor = grpc.ServerInterceptor[Any, Any]
-else:
-    ServerInterceptor = grpc.ServerInterceptor
-
-
-class DeadlineGuard(ServerInterceptor):
+class DeadlineGuard(Layer):
     """Answers DEADLINE_EXCEEDED, without running the handler, when a unary call arrives already expired
     (say, after waiting in the worker pool's queue); `on_drop` is told the method of each one dropped."""
 
     def __init__(self, on_drop: Callable[[str], None] | None = None) -> None:
         self._on_drop = on_drop
-        # method -> (the handler we were given, its guarded wrapper): built once, not on every call.
-        self._guards: dict[str, tuple[object, Handler]] = {}
 
-    def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Handler | None],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> Handler | None:
-        handler = continuation(handler_call_details)
-        if handler is None or handler.unary_unary is None:
-            return handler
-        method = handler_call_details.method
-        known = self._guards.get(method)
-        if known is not None and known[0] is handler:
-            return known[1]
-        guarded = grpc.unary_unary_rpc_method_handler(
-            _guarded(handler.unary_unary, method, self._on_drop),
-            request_deserializer=handler.request_deserializer,
-            response_serializer=handler.response_serializer,
-        )
-        self._guards[method] = (handler, guarded)
-        return guarded
+    def wrap(self, method: str, behaviour: Behaviour) -> Behaviour:
+        on_drop = self._on_drop
 
+        def call(request: Any, context: grpc.ServicerContext) -> Any:
+            if deadline_passed(context.time_remaining()):
+                if on_drop is not None:
+                    on_drop(method)
+                raise Refusal(grpc.StatusCode.DEADLINE_EXCEEDED, "deadline passed before processing")
+            return behaviour(request, context)
 
-def _guarded(
-    behaviour: Callable[[Any, grpc.ServicerContext], Any], method: str, on_drop: Callable[[str], None] | None
-) -> Callable[[Any, Any], Any]:
-    def call(request: Any, context: grpc.ServicerContext) -> Any:
-        if deadline_passed(context.time_remaining()):
-            if on_drop is not None:
-                on_drop(method)
-            context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, "deadline passed before processing")
-        return behaviour(request, context)
-
-    return call
+        return call
 
 
 def deadline_passed(time_remaining: float | None) -> bool:

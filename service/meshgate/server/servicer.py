@@ -1,45 +1,27 @@
-"""gRPC servicers: decode, call the domain, encode. Errors map to status in `status.py` only.
+"""gRPC servicers: decode, call the domain, encode. They raise domain errors only: the interceptor chain's
+recovery (`chain.py`) answers them with the status `status.py` maps them to.
 
 Synchronous: each call runs in a worker thread of the gRPC server's pool (see `app.start_grpc`)."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import NoReturn, TypeVar
+from collections.abc import Iterator, Mapping, Sequence
 
 import grpc
 
 from meshgate.authn import Authenticator
 from meshgate.authz import Authorizer
 from meshgate.decision_memo import DecisionMemo
-from meshgate.errors import AuthenticationError, BadRequestError, OverloadedError
+from meshgate.errors import AuthenticationError, BadRequestError
 from meshgate.model import Decision, Identity
 from meshgate.server import convert
 from meshgate.server.revision_feed import RevisionFeed, watch_client
-from meshgate.server.status import status_for
 from meshgate.v1 import meshgate_pb2 as pb
 from meshgate.v1 import meshgate_pb2_grpc as pb_grpc
 
 log = logging.getLogger("meshgate.server")
-_R = TypeVar("_R")
 Context = grpc.ServicerContext
-
-
-def _guarded(context: Context, call: Callable[[], _R]) -> _R:
-    try:
-        return call()
-    except Exception as error:
-        _fail(context, error)
-
-
-def _fail(context: Context, error: Exception) -> NoReturn:
-    """Answer the status `status.py` maps `error` to; abort raises, so this never returns."""
-    code, detail = status_for(error)
-    if code == grpc.StatusCode.INTERNAL:
-        log.error("request failed", exc_info=error)
-    context.abort(code, detail)
-    raise AssertionError("unreachable: abort raises") from error
 
 
 def _budget(context: Context) -> float | None:
@@ -52,12 +34,12 @@ class AuthenticationServicer(pb_grpc.AuthenticationServicer):
         self._authenticator = authenticator
 
     def Authenticate(self, request: pb.AuthenticateRequest, context: Context) -> pb.AuthenticateResponse:
-        return _guarded(context, lambda: self._authenticate(request, _budget(context)))
+        return self._authenticate(request, _budget(context))
 
     def AuthenticateBatch(
         self, request: pb.AuthenticateBatchRequest, context: Context
     ) -> pb.AuthenticateBatchResponse:
-        return _guarded(context, lambda: self._authenticate_all(request.requests, context))
+        return self._authenticate_all(request.requests, context)
 
     def _authenticate_all(
         self, items: Sequence[pb.AuthenticateRequest], context: Context
@@ -105,32 +87,24 @@ class AuthorizationServicer(pb_grpc.AuthorizationServicer):
         self._memo: DecisionMemo[Decision] = memo if memo is not None else DecisionMemo()
 
     def Authorize(self, request: pb.AuthorizeRequest, context: Context) -> pb.AuthorizeResponse:
-        try:
-            caller = self._caller(request, _budget(context)) if request.HasField("credential") else None
-            return pb.AuthorizeResponse(decision=self._decide_all((request,), {0: caller})[0])
-        except Exception as error:
-            _fail(context, error)
+        caller = self._caller(request, _budget(context)) if request.HasField("credential") else None
+        return pb.AuthorizeResponse(decision=self._decide_all((request,), {0: caller})[0])
 
     def AuthorizeBatch(
         self, request: pb.AuthorizeBatchRequest, context: Context
     ) -> pb.AuthorizeBatchResponse:
-        try:
-            items = request.requests
-            callers = self._callers(items, context)
-            return pb.AuthorizeBatchResponse(decisions=self._decide_all(items, callers))
-        except Exception as error:
-            _fail(context, error)
+        items = request.requests
+        callers = self._callers(items, context)
+        return pb.AuthorizeBatchResponse(decisions=self._decide_all(items, callers))
 
     def WatchRevision(self, request: pb.WatchRevisionRequest, context: Context) -> Iterator[pb.RevisionEvent]:
-        """Holds a worker thread while open; `RevisionFeed` bounds how many streams may, per client."""
+        """Holds a worker thread while open; `RevisionFeed` bounds how many streams may, per client (over the
+        bound: `OverloadedError`)."""
         client = watch_client(context.peer(), context.peer_identities())
-        try:
-            for revision, commit, activated_at in self._revisions.follow(context.is_active, client):
-                yield pb.RevisionEvent(
-                    revision=revision, activated_at_unix_ms=int(activated_at * 1000), commit=commit
-                )
-        except OverloadedError as busy:
-            _fail(context, busy)
+        for revision, commit, activated_at in self._revisions.follow(context.is_active, client):
+            yield pb.RevisionEvent(
+                revision=revision, activated_at_unix_ms=int(activated_at * 1000), commit=commit
+            )
 
     def _decide_all(
         self, items: Sequence[pb.AuthorizeRequest], callers: Mapping[int, Identity | None]

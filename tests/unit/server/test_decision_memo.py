@@ -17,6 +17,7 @@ from meshgate.decision_memo import DecisionMemo
 from meshgate.errors import AuthenticationError
 from meshgate.model import AccessRequest, CredentialKind, Decision, Identity, Resource
 from meshgate.server import convert
+from meshgate.server.chain import recovered
 from meshgate.server.revision_feed import RevisionFeed
 from meshgate.server.servicer import AuthorizationServicer
 from meshgate.v1 import meshgate_pb2 as pb
@@ -105,12 +106,14 @@ def request(principal: str = WRITER, token: str = "", topic: str = TOPIC.topic) 
 
 
 def batch(service: AuthorizationServicer, *items: pb.AuthorizeRequest) -> list[bool]:
-    answer = service.AuthorizeBatch(pb.AuthorizeBatchRequest(requests=items), Context())  # type: ignore[arg-type]
+    """As the server calls it: errors answered by the interceptor chain's recovery."""
+    call = recovered("AuthorizeBatch", service.AuthorizeBatch)
+    answer = call(pb.AuthorizeBatchRequest(requests=items), Context())  # type: ignore[arg-type]
     return [d.allowed for d in answer.decisions]
 
 
 def single(service: AuthorizationServicer, item: pb.AuthorizeRequest) -> pb.Decision:
-    return service.Authorize(item, Context()).decision  # type: ignore[arg-type]
+    return recovered("Authorize", service.Authorize)(item, Context()).decision  # type: ignore[arg-type]
 
 
 def test_repeated_questions_are_evaluated_once_per_snapshot() -> None:
