@@ -11,7 +11,7 @@ from typing import Protocol, TypeVar
 
 from meshgate.errors import AuthenticationError
 from meshgate.model import Identity
-from meshgate.server.convert import CredentialInput, PeerInfo
+from meshgate.server.wire import CredentialInput, PeerInfo
 
 
 class ChainVerifier(Protocol):

@@ -15,7 +15,7 @@ policy swap, on whatever thread swaps) only frees the old answers and the old sn
 does not depend on it.
 
 Errors are never stored: the caller puts only answers it obtained. The key must hold every input the policy
-may read (see `meshgate.server.convert.decision_key`). Thread-safe: the gRPC worker threads share one memo;
+may read (see `meshgate.server.wire.decision_key`). Thread-safe: the gRPC worker threads share one memo;
 each table is a `meshgate.lru.LruCache` (one lock around its bookkeeping) and the memo has a lock around
 switching tables, so no table's counts are lost.
 """

@@ -18,7 +18,7 @@ from typing import Any
 
 from meshgate.cli import options
 from meshgate.errors import ConfigError, MeshgateError, PolicyError
-from meshgate.model import AccessRequest, Decision
+from meshgate.model import AccessRequest
 from meshgate.policy.diff import diff
 from meshgate.policy.engine import PolicySnapshot
 from meshgate.policy.lint import lint
@@ -26,7 +26,7 @@ from meshgate.policy.loader import compile_source, load_policy, read_source
 from meshgate.policy.resources import parse_resource
 from meshgate.policy.revision import describe
 from meshgate.policy.testing import TestReport, load_suites, run_suites
-from meshgate.policy.whocan import Grantee
+from meshgate.server.wire import decision_json, grantee_json
 
 EXIT_YES, EXIT_NO, EXIT_ERROR = 0, 1, 2
 
@@ -58,19 +58,6 @@ def _claims(pairs: Sequence[str]) -> dict[str, tuple[str, ...]]:
     return claims
 
 
-def _decision_json(decision: Decision, commit: str) -> dict[str, Any]:
-    shadow = [{"rule": s.rule_id, "would_allow": s.would_allow} for s in decision.shadow]
-    return {
-        "allowed": decision.allowed,
-        "rule": decision.rule_id,
-        "reason_code": decision.reason_code,
-        "reason": decision.reason,
-        "revision": decision.revision,
-        "commit": commit,
-        "shadow": shadow,
-    }
-
-
 def cmd_check(args: argparse.Namespace) -> int:
     snapshot = _load(args.policy, args)
     request = AccessRequest(
@@ -83,7 +70,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     )
     decision = snapshot.decide(request)
     if args.output == "json":
-        _print_json(_decision_json(decision, snapshot.commit))
+        _print_json(decision_json(decision, snapshot.commit, rule_key="rule"))
     else:
         print("yes" if decision.allowed else "no")
         revision = describe(decision.revision, snapshot.commit)
@@ -97,7 +84,7 @@ def cmd_who_can(args: argparse.Namespace) -> int:
     snapshot = _load(args.policy, args)
     found = snapshot.who_can(args.action, parse_resource(args.resource), args.subscription)
     if args.output == "json":
-        _print_json([_grantee(g) for g in found])
+        _print_json([grantee_json(g) for g in found])
         return EXIT_YES
     for grantee in found:
         audit = " (audit-only)" if grantee.audit else ""
@@ -106,11 +93,6 @@ def cmd_who_can(args: argparse.Namespace) -> int:
     if not any(g.effect == "allow" and not g.audit for g in found):
         print(f"no subject may {args.action} on {args.resource or '(no resource)'}")
     return EXIT_YES
-
-
-def _grantee(grantee: Grantee) -> dict[str, Any]:
-    fields = ("subject", "effect", "rule_id", "audit", "condition")
-    return {name: getattr(grantee, name) for name in fields}
 
 
 def cmd_validate(args: argparse.Namespace) -> int:

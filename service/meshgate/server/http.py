@@ -13,7 +13,6 @@ import logging
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import uvicorn
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
@@ -23,10 +22,11 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from meshgate.errors import MeshgateError
-from meshgate.model import AccessRequest, Decision
+from meshgate.model import AccessRequest
 from meshgate.policy import PolicyStore
 from meshgate.policy.resources import parse_resource
 from meshgate.server.readiness import Readiness
+from meshgate.server.wire import decision_json, grantee_json
 
 log = logging.getLogger(__name__)
 
@@ -37,18 +37,6 @@ class HttpDeps:
     registry: CollectorRegistry
     policies: PolicyStore
     policy_endpoints: bool = True
-
-
-def decision_json(decision: Decision, commit: str = "") -> dict[str, Any]:
-    return {
-        "allowed": decision.allowed,
-        "rule_id": decision.rule_id,
-        "reason_code": decision.reason_code,
-        "reason": decision.reason,
-        "revision": decision.revision,
-        "commit": commit,
-        "shadow": [{"rule_id": s.rule_id, "would_allow": s.would_allow} for s in decision.shadow],
-    }
 
 
 def _problem(status: int, code: str, detail: str) -> JSONResponse:
@@ -99,16 +87,7 @@ def build_app(deps: HttpDeps) -> Starlette:
             found = snapshot.who_can(params["action"], params["resource"], params["subscription"])
         except MeshgateError as err:
             return _problem(503 if err.code == "policy_unavailable" else 400, err.code, err.message)
-        grantees = [
-            {
-                "subject": g.subject,
-                "effect": g.effect,
-                "rule_id": g.rule_id,
-                "audit": g.audit,
-                "condition": g.condition,
-            }
-            for g in found
-        ]
+        grantees = [grantee_json(g) for g in found]
         return JSONResponse({"revision": snapshot.revision, "commit": snapshot.commit, "grantees": grantees})
 
     routes = [Route("/healthz", healthz), Route("/readyz", readyz), Route("/metrics", metrics)]

@@ -21,12 +21,12 @@ from typing import Any
 
 import grpc
 
-from meshgate.audit.events import authentication_record, decision_record, timestamp
 from meshgate.audit.log import AuditLog
 from meshgate.clock import Clock
 from meshgate.server.chain import Behaviour, Layer, short_name
 from meshgate.server.metrics import AuthenticationLabels, DecisionLabels, EventMetrics, authentication_labels
 from meshgate.server.status import outcome
+from meshgate.server.wire import authentication_record, decision_record, timestamp
 from meshgate.v1 import meshgate_pb2 as pb
 
 log = logging.getLogger("meshgate.calls")

@@ -15,7 +15,7 @@ from meshgate.authz import Authorizer
 from meshgate.decision_memo import DecisionMemo
 from meshgate.errors import AuthenticationError, BadRequestError
 from meshgate.model import Decision, Identity
-from meshgate.server import convert
+from meshgate.server import wire
 from meshgate.server.revision_feed import RevisionFeed, watch_client
 from meshgate.v1 import meshgate_pb2 as pb
 from meshgate.v1 import meshgate_pb2_grpc as pb_grpc
@@ -51,20 +51,20 @@ class AuthenticationServicer(pb_grpc.AuthenticationServicer):
             try:
                 answers.append(self._authenticate(item, _budget(context)))
             except BadRequestError as malformed:
-                answers.append(convert.rejection_to_pb(malformed.code, malformed.message))
+                answers.append(wire.rejection_to_pb(malformed.code, malformed.message))
         return pb.AuthenticateBatchResponse(responses=answers)
 
     def _authenticate(self, request: pb.AuthenticateRequest, budget: float | None) -> pb.AuthenticateResponse:
-        credential = convert.credential_from_pb(request.credential)
-        peer = convert.peer_from_pb(request.peer)
+        credential = wire.credential_from_pb(request.credential)
+        peer = wire.peer_from_pb(request.peer)
         if credential is None:
-            return convert.rejection_to_pb("no_credential", "the request carries no credential")
+            return wire.rejection_to_pb("no_credential", "the request carries no credential")
         try:
             identity = self._authenticator.authenticate(credential, peer, budget)
         except AuthenticationError as rejected:
             log.info("authentication rejected: %s (peer %r)", rejected, peer.address)
-            return convert.rejection_to_pb(rejected.code, rejected.message)
-        return convert.identity_to_pb(identity)
+            return wire.rejection_to_pb(rejected.code, rejected.message)
+        return wire.identity_to_pb(identity)
 
 
 class AuthorizationServicer(pb_grpc.AuthorizationServicer):
@@ -115,14 +115,14 @@ class AuthorizationServicer(pb_grpc.AuthorizationServicer):
         answers = []
         for i, item in enumerate(items):
             caller = callers.get(i) if callers else None
-            key = convert.decision_key(item, caller)
+            key = wire.decision_key(item, caller)
             decision = table.get(key)
             if decision is None:
-                access = convert.access_request_from_pb(item, caller)  # raises on a bad item: nothing stored
+                access = wire.access_request_from_pb(item, caller)  # raises on a bad item: nothing stored
                 decision = snapshot.decide(access)
                 table.put(key, decision)
-            delegation = convert.delegation_for(item, caller) if caller is not None else None
-            answers.append(convert.decision_to_pb(decision, snapshot.commit, delegation))
+            delegation = wire.delegation_for(item, caller) if caller is not None else None
+            answers.append(wire.decision_to_pb(decision, snapshot.commit, delegation))
         return answers
 
     def _callers(self, items: Sequence[pb.AuthorizeRequest], context: Context) -> dict[int, Identity | None]:
@@ -140,10 +140,10 @@ class AuthorizationServicer(pb_grpc.AuthorizationServicer):
 
     def _caller(self, request: pb.AuthorizeRequest, budget: float | None) -> Identity | None:
         """The identity behind the attached credential, for its claims; None when absent or invalid."""
-        credential = convert.credential_from_pb(request.credential)
+        credential = wire.credential_from_pb(request.credential)
         if credential is None:
             return None
         try:
-            return self._authenticator.authenticate(credential, convert.peer_from_pb(request.peer), budget)
+            return self._authenticator.authenticate(credential, wire.peer_from_pb(request.peer), budget)
         except AuthenticationError:
             return None

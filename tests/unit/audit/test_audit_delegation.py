@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from meshgate.audit.events import authentication_record, decision_record
 from meshgate.audit.evidence import csv_row
 from meshgate.audit.query import AuditFilter
 from meshgate.model import CredentialKind, Decision, Delegation, Identity
-from meshgate.server import convert
+from meshgate.server import wire as convert
+from meshgate.server.wire import authentication_record, decision_record
 from meshgate.v1 import meshgate_pb2 as pb
 
 AT = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)

@@ -12,9 +12,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from meshgate.audit.config import AuditConfig, FileSinkConfig
-from meshgate.audit.events import authentication_record, decision_record
 from meshgate.audit.log import AuditLog
 from meshgate.audit.sinks import FileWriter, QueuedSink, StreamWriter, encode
+from meshgate.server.wire import authentication_record, decision_record
 from meshgate.v1 import meshgate_pb2 as pb
 
 AT = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)

@@ -16,7 +16,7 @@ from meshgate.authz import Authorizer, PolicySnapshotLike
 from meshgate.decision_memo import DecisionMemo
 from meshgate.errors import AuthenticationError
 from meshgate.model import AccessRequest, CredentialKind, Decision, Identity, Resource
-from meshgate.server import convert
+from meshgate.server import wire as convert
 from meshgate.server.chain import recovered
 from meshgate.server.revision_feed import RevisionFeed
 from meshgate.server.servicer import AuthorizationServicer

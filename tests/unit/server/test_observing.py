@@ -10,12 +10,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 import grpc
-from meshgate.audit.events import authentication_record, decision_record
 from meshgate.audit.log import AuditLog
 from meshgate.audit.sinks import QueuedSink, encode
 from meshgate.clock import Clock, FixedClock
 from meshgate.server.interceptors import ObservingInterceptor
 from meshgate.server.metrics import ServiceMetrics
+from meshgate.server.wire import authentication_record, decision_record
 from meshgate.v1 import meshgate_pb2 as pb
 
 AT = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
