@@ -9,8 +9,8 @@ calls wait there until their deadline has passed and the answer is thrown away b
   else (the refusal lane), so it never waits behind the work it would add to; the shim asks again after a
   backoff (docs/shim.md);
 * a call whose deadline passed while it queued is dropped before any work: grpcio does not run the handler
-  of a call its caller has given up on, and `hardening.DeadlineGuard` answers one whose deadline passed
-  but whose caller has not been heard from yet.
+  of a call its caller has given up on, and `DeadlineGuard`, the chain's last layer, answers one whose
+  deadline passed but whose caller has not been heard from yet.
 
 Both are counted in `meshgate_rpcs_shed_total{method, reason}` (`queue_full`, `expired`). Streams
 (WatchRevision has its own slots) pass through untouched.
@@ -36,7 +36,7 @@ from typing import Any
 
 import grpc
 
-from meshgate.server.chain import Behaviour, Handler, like, recovered, short_name
+from meshgate.server.chain import Behaviour, Handler, Layer, like, recovered, short_name
 from meshgate.server.metrics import EventMetrics
 from meshgate.server.status import Refusal
 
@@ -151,6 +151,31 @@ class LoadShedder:
 
     def close(self) -> None:
         self._refusals.shutdown(wait=False, cancel_futures=True)
+
+
+class DeadlineGuard(Layer):
+    """Answers DEADLINE_EXCEEDED, without running the handler, when a unary call arrives already expired
+    (say, after waiting in the worker pool's queue); `on_drop` is told the method of each one dropped."""
+
+    def __init__(self, on_drop: Callable[[str], None] | None = None) -> None:
+        self._on_drop = on_drop
+
+    def wrap(self, method: str, behaviour: Behaviour) -> Behaviour:
+        on_drop = self._on_drop
+
+        def call(request: Any, context: grpc.ServicerContext) -> Any:
+            if deadline_passed(context.time_remaining()):
+                if on_drop is not None:
+                    on_drop(method)
+                raise Refusal(grpc.StatusCode.DEADLINE_EXCEEDED, "deadline passed before processing")
+            return behaviour(request, context)
+
+        return call
+
+
+def deadline_passed(time_remaining: float | None) -> bool:
+    """gRPC reports None when the caller set no deadline."""
+    return time_remaining is not None and time_remaining <= 0
 
 
 def _forward(behaviour: Behaviour) -> Behaviour:

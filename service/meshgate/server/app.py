@@ -48,7 +48,7 @@ from meshgate.policy.reloader import PolicyReloader
 from meshgate.server import hardening
 from meshgate.server import readiness as rd
 from meshgate.server import state_metrics as sm
-from meshgate.server.admission import EXPIRED, LoadShedder
+from meshgate.server.admission import EXPIRED, DeadlineGuard, LoadShedder
 from meshgate.server.chain import Chain, short_name
 from meshgate.server.health import HealthSync
 from meshgate.server.http import HttpDeps, RunningHttp, build_app, start_http
@@ -239,7 +239,7 @@ def interceptor_chain(components: Components, shedder: LoadShedder | None = None
             shedder.shed(short_name(method), EXPIRED)
 
     observing = ObservingInterceptor(components.metrics.events, components.audit, components.clock)
-    return Chain(observing, hardening.DeadlineGuard(dropped), admission=shedder, streams=True)
+    return Chain(observing, DeadlineGuard(dropped), admission=shedder, streams=True)
 
 
 async def stop_grpc(running: RunningServer, grace: float | None = None) -> None:

@@ -8,7 +8,7 @@ Outermost first:
    errors only; anything else is INTERNAL without internals in the detail, logged with its traceback. A
    status the handler set itself (grpc's `abort`, an unimplemented method) stands;
 3. the layers, in order: observing (`interceptors.ObservingInterceptor`: metrics, audit, the call log) and
-   the deadline check (`hardening.DeadlineGuard`); then the servicer.
+   the deadline check (`admission.DeadlineGuard`); then the servicer.
 
 A `Layer` wraps one unary method's behaviour; on its own it is a complete interceptor too (recovery, then
 the layer). Server-streaming calls (WatchRevision) get recovery only, and only where the chain is asked to

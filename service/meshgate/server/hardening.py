@@ -1,4 +1,4 @@
-"""gRPC server hardening: channel arguments, a deadline guard and the graceful-shutdown sequence.
+"""gRPC server hardening: channel arguments and the graceful-shutdown sequence.
 
 Pure functions return the options `grpc.server` takes; nothing here starts or owns a server. The values
 follow grpc `doc/keepalive.md` and the service's request shape (a token or a short certificate chain):
@@ -9,7 +9,7 @@ follow grpc `doc/keepalive.md` and the service's request shape (a token or a sho
 * keepalive: the server pings idle connections every 60 s (dead peers go away after 20 s more); clients may
   ping without calls, but not more often than every 10 s, and 2 strikes close the connection (GOAWAY);
 * handshakes must finish in 10 s;
-* a call whose deadline passed before it reached its handler gets DEADLINE_EXCEEDED and is not processed;
+* (a call whose deadline passed before it reached its handler is dropped by `admission.DeadlineGuard`);
 * shutdown: health NOT_SERVING for every service (later `set` calls are ignored), a drain pause so callers
   notice, then `stop(grace)`, which refuses new RPCs and lets in-flight ones finish; long-lived streams are
   ended as it begins, so they do not hold the grace period (and their worker threads) to the end.
@@ -22,12 +22,7 @@ import logging
 import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
-
-import grpc
-
-from meshgate.server.chain import Behaviour, Layer
-from meshgate.server.status import Refusal
+from typing import Protocol
 
 log = logging.getLogger(__name__)
 
@@ -72,31 +67,6 @@ def server_options(
         # and silently take half of the broker's calls. Off, the second one fails to bind and says so.
         ("grpc.so_reuseport", 0),
     ]
-
-
-class DeadlineGuard(Layer):
-    """Answers DEADLINE_EXCEEDED, without running the handler, when a unary call arrives already expired
-    (say, after waiting in the worker pool's queue); `on_drop` is told the method of each one dropped."""
-
-    def __init__(self, on_drop: Callable[[str], None] | None = None) -> None:
-        self._on_drop = on_drop
-
-    def wrap(self, method: str, behaviour: Behaviour) -> Behaviour:
-        on_drop = self._on_drop
-
-        def call(request: Any, context: grpc.ServicerContext) -> Any:
-            if deadline_passed(context.time_remaining()):
-                if on_drop is not None:
-                    on_drop(method)
-                raise Refusal(grpc.StatusCode.DEADLINE_EXCEEDED, "deadline passed before processing")
-            return behaviour(request, context)
-
-        return call
-
-
-def deadline_passed(time_remaining: float | None) -> bool:
-    """gRPC reports None when the caller set no deadline."""
-    return time_remaining is not None and time_remaining <= 0
 
 
 class HealthLike(Protocol):

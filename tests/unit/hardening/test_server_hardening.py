@@ -8,11 +8,10 @@ from typing import Any
 
 import grpc
 import pytest
+from meshgate.server.admission import DeadlineGuard, deadline_passed
 from meshgate.server.hardening import (
-    DeadlineGuard,
     Keepalive,
     ShutdownPlan,
-    deadline_passed,
     graceful_shutdown,
     server_options,
 )
