@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from meshgate.decision_memo import DEFAULT_MAX_ENTRIES
+from meshgate.server.decision_memo import DEFAULT_MAX_ENTRIES
 from meshgate.v1 import meshgate_pb2 as pb
 
 from bench import tools

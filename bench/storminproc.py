@@ -21,7 +21,6 @@ from typing import Any
 
 import grpc
 from google.protobuf import json_format
-from meshgate.authz import Authorizer
 from meshgate.config import load_config
 from meshgate.server import app
 from meshgate.server.revision_feed import RevisionFeed
@@ -59,7 +58,7 @@ def _calls(c: app.Components) -> dict[str, Call]:
     """Each method as the server runs it: deserialize, the interceptor chain, servicer, serialize."""
     authn = AuthenticationServicer(c.authenticator)
     feed = RevisionFeed(lambda: ("", ""))
-    authz = AuthorizationServicer(Authorizer(c.policies), c.authenticator, feed, c.memo)
+    authz = AuthorizationServicer(c.policies, c.authenticator, feed, c.memo)
     chain = app.interceptor_chain(c)
     out: dict[str, Call] = {}
     for method, behavior, message in (

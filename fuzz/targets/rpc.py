@@ -17,14 +17,13 @@ from typing import Any
 
 import grpc
 from google.protobuf.message import DecodeError
-from meshgate.authn import Authenticator
-from meshgate.authz import Authorizer
 from meshgate.identity import CachedX509Verifier, L5dClientIdAuthenticator
 from meshgate.identity.l5d import is_loopback
 from meshgate.model import AccessRequest, Identity, Resource
 from meshgate.policy import PolicyStore, load_policy
 from meshgate.policy.naive import naive_decide
 from meshgate.principal import LinkerdNaming
+from meshgate.server.authn import Authenticator
 from meshgate.server.chain import recovered
 from meshgate.server.revision_feed import RevisionFeed
 from meshgate.server.servicer import AuthenticationServicer, AuthorizationServicer
@@ -73,7 +72,7 @@ def service() -> Service:
     mesh = L5dClientIdAuthenticator(True, LinkerdNaming(trust_domain="fuzz.test"))
     authenticator = Authenticator(certificates=certs, tokens=_Tokens(), mesh_header=mesh)
     feed = RevisionFeed(lambda: (store.current().revision, store.current().commit))
-    authz = AuthorizationServicer(Authorizer(store), authenticator, feed)
+    authz = AuthorizationServicer(store, authenticator, feed)
     return Service(AuthenticationServicer(authenticator), authz, store)
 
 

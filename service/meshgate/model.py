@@ -1,7 +1,8 @@
 """Value objects shared by authentication, authorization and the transports.
 
-Authentication answers "who is this" with an `Identity`; authorization answers "may they do this" with a
-`Decision` for an `AccessRequest`. The two never import each other; the servicer joins them.
+Authentication answers "who is this" (a `CredentialInput` from a `PeerInfo`) with an `Identity`;
+authorization answers "may they do this" with a `Decision` for an `AccessRequest`. The two never import
+each other; the servicer joins them.
 """
 
 from __future__ import annotations
@@ -20,10 +21,12 @@ __all__ = [
     "RESERVED_CLAIM_PREFIXES",
     "SUBJECT_PREFIX",
     "AccessRequest",
+    "CredentialInput",
     "CredentialKind",
     "Decision",
     "Delegation",
     "Identity",
+    "PeerInfo",
     "Resource",
     "ShadowEffect",
 ]
@@ -91,6 +94,24 @@ class Identity:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "attributes", _interned(self.attributes))
+
+
+@dataclass(frozen=True, slots=True)
+class CredentialInput:
+    """Exactly one credential, as presented by the caller."""
+
+    cert_chain: tuple[bytes, ...] = ()
+    token: str = ""
+    l5d_client_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PeerInfo:
+    """Where the credential came from, as the broker saw the connection."""
+
+    address: str = ""
+    auth_method: str = ""
+    transport: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,11 +23,8 @@ from grpc_health.v1 import health, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from meshgate.audit.log import AuditLog
-from meshgate.authn import Authenticator
-from meshgate.authz import Authorizer
 from meshgate.clock import Clock, SystemClock
 from meshgate.config import IdentityConfig, ServiceConfig, workload_api_jwt_issuers
-from meshgate.decision_memo import DecisionMemo
 from meshgate.errors import ConfigError
 from meshgate.identity import (
     CachedX509Verifier,
@@ -49,7 +46,9 @@ from meshgate.server import hardening
 from meshgate.server import readiness as rd
 from meshgate.server import state_metrics as sm
 from meshgate.server.admission import EXPIRED, DeadlineGuard, LoadShedder
+from meshgate.server.authn import Authenticator
 from meshgate.server.chain import Chain, short_name
+from meshgate.server.decision_memo import DecisionMemo
 from meshgate.server.health import HealthSync
 from meshgate.server.http import HttpDeps, RunningHttp, build_app, start_http
 from meshgate.server.interceptors import ObservingInterceptor
@@ -260,10 +259,9 @@ def _release_workers(running: RunningServer) -> None:
 def _add_servicers(
     server: grpc.Server, c: Components, feed: RevisionFeed, health_servicer: health.HealthServicer
 ) -> None:
-    authorizer = Authorizer(c.policies)
     pb_grpc.add_AuthenticationServicer_to_server(AuthenticationServicer(c.authenticator), server)
     pb_grpc.add_AuthorizationServicer_to_server(
-        AuthorizationServicer(authorizer, c.authenticator, feed, c.memo), server
+        AuthorizationServicer(c.policies, c.authenticator, feed, c.memo), server
     )
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(

@@ -7,21 +7,36 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Mapping, Sequence
+from typing import Protocol
 
 import grpc
 
-from meshgate.authn import Authenticator
-from meshgate.authz import Authorizer
-from meshgate.decision_memo import DecisionMemo
 from meshgate.errors import AuthenticationError, BadRequestError
-from meshgate.model import Decision, Identity
+from meshgate.model import AccessRequest, Decision, Identity
 from meshgate.server import wire
+from meshgate.server.authn import Authenticator
+from meshgate.server.decision_memo import DecisionMemo
 from meshgate.server.revision_feed import RevisionFeed, watch_client
 from meshgate.v1 import meshgate_pb2 as pb
 from meshgate.v1 import meshgate_pb2_grpc as pb_grpc
 
 log = logging.getLogger("meshgate.server")
 Context = grpc.ServicerContext
+
+
+class PolicySnapshotLike(Protocol):
+    @property
+    def revision(self) -> str: ...
+    @property
+    def commit(self) -> str: ...
+
+    def decide(self, request: AccessRequest) -> Decision: ...
+
+
+class PolicySource(Protocol):
+    """The active policy snapshot (`policy.PolicyStore`); nothing here may turn its error into an allow."""
+
+    def current(self) -> PolicySnapshotLike: ...
 
 
 def _budget(context: Context) -> float | None:
@@ -76,12 +91,12 @@ class AuthorizationServicer(pb_grpc.AuthorizationServicer):
 
     def __init__(
         self,
-        authorizer: Authorizer,
+        policies: PolicySource,
         authenticator: Authenticator,
         revisions: RevisionFeed,
         memo: DecisionMemo[Decision] | None = None,
     ) -> None:
-        self._authorizer = authorizer
+        self._policies = policies
         self._authenticator = authenticator
         self._revisions = revisions
         self._memo: DecisionMemo[Decision] = memo if memo is not None else DecisionMemo()
@@ -110,7 +125,7 @@ class AuthorizationServicer(pb_grpc.AuthorizationServicer):
         self, items: Sequence[pb.AuthorizeRequest], callers: Mapping[int, Identity | None]
     ) -> list[pb.Decision]:
         """One snapshot for the whole call; `callers`: the verified identity of items with a credential."""
-        snapshot = self._authorizer.snapshot()
+        snapshot = self._policies.current()
         table = self._memo.table_for(snapshot)
         answers = []
         for i, item in enumerate(items):

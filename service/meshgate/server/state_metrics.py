@@ -10,11 +10,11 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoM
 
 from meshgate.audit.log import AuditLog
 from meshgate.clock import Clock
-from meshgate.decision_memo import DecisionMemo
 from meshgate.identity import CachedX509Verifier, WatchedTrustBundles
 from meshgate.oidc import TokenAuthenticator
 from meshgate.policy.reloader import PolicyReloader
 from meshgate.server.admission import LoadShedder
+from meshgate.server.decision_memo import DecisionMemo
 from meshgate.server.metrics import Family, counter, gauge, ratio
 from meshgate.server.readiness import Readiness
 

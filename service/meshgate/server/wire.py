@@ -13,31 +13,14 @@ the *kind* of credential presented.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from meshgate.audit.events import Record
 from meshgate.errors import BadRequestError
-from meshgate.model import AccessRequest, Decision, Delegation, Identity, Resource
+from meshgate.model import AccessRequest, CredentialInput, Decision, Delegation, Identity, PeerInfo, Resource
 from meshgate.policy.whocan import Grantee
 from meshgate.v1 import meshgate_pb2 as pb
-
-
-@dataclass(frozen=True, slots=True)
-class CredentialInput:
-    """Exactly one credential, as presented by the caller."""
-
-    cert_chain: tuple[bytes, ...] = ()
-    token: str = ""
-    l5d_client_id: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class PeerInfo:
-    address: str = ""
-    auth_method: str = ""
-    transport: str = ""
 
 
 def credential_from_pb(msg: pb.Credential) -> CredentialInput | None:

@@ -1,7 +1,7 @@
 """Reload atomicity, default deny and deny-overrides as a hypothesis state machine.
 
 The policy path is a symlink flipped between good revisions and broken ones (git-sync style), and reloaded
-after every flip, while reader threads decide continuously through `Authorizer`. Every decision names the
+after every flip, while reader threads decide continuously through the store. Every decision names the
 revision that made it, and must be exactly what that revision's rules say: a decision mixing two revisions,
 coming from a refused (broken or partial) revision, allowing an unknown principal, or letting an allow beat a
 deny, fails the run.
@@ -19,7 +19,6 @@ from pathlib import Path
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
-from meshgate.authz import Authorizer
 from meshgate.model import AccessRequest, Resource
 from meshgate.policy import PolicyStore
 from meshgate.policy.reloader import PolicyReloader
@@ -67,8 +66,8 @@ def _request(principal: str, topic: str) -> AccessRequest:
 class Readers:
     """Threads deciding random requests until stopped; every mismatch is recorded."""
 
-    def __init__(self, authorizer: Authorizer, revision_index: dict[str, int]) -> None:
-        self._authorizer, self._index = authorizer, revision_index
+    def __init__(self, store: PolicyStore, revision_index: dict[str, int]) -> None:
+        self._store, self._index = store, revision_index
         self._stop = threading.Event()
         self.problems: list[str] = []
         self.decisions = 0
@@ -80,7 +79,7 @@ class Readers:
         rng = random.Random(seed)
         while not self._stop.is_set() and len(self.problems) < 10:
             principal, topic = rng.choice([P, STRANGER]), rng.choice(TOPICS)
-            decision = self._authorizer.decide(_request(principal, topic))
+            decision = self._store.current().decide(_request(principal, topic))
             k = self._index.get(decision.revision)
             if k is None or decision.allowed != expected(k, principal, topic):
                 self.problems.append(f"{principal} {topic} -> {decision}")
@@ -107,7 +106,7 @@ class ReloadMachine(RuleBasedStateMachine):
         assert self.reloader.reload_now()
         self.revisions = {self.store.current().revision: 0}
         self.active = 0
-        self.readers = Readers(Authorizer(self.store), self.revisions)
+        self.readers = Readers(self.store, self.revisions)
 
     def _write(self, name: str, files: dict[str, str]) -> None:
         folder = self.root / name

@@ -11,15 +11,14 @@ from typing import Any, NoReturn
 
 import grpc
 import pytest
-from meshgate.authn import Authenticator
-from meshgate.authz import Authorizer, PolicySnapshotLike
-from meshgate.decision_memo import DecisionMemo
 from meshgate.errors import AuthenticationError
 from meshgate.model import AccessRequest, CredentialKind, Decision, Identity, Resource
 from meshgate.server import wire as convert
+from meshgate.server.authn import Authenticator
 from meshgate.server.chain import recovered
+from meshgate.server.decision_memo import DecisionMemo
 from meshgate.server.revision_feed import RevisionFeed
-from meshgate.server.servicer import AuthorizationServicer
+from meshgate.server.servicer import AuthorizationServicer, PolicySnapshotLike
 from meshgate.v1 import meshgate_pb2 as pb
 
 WRITER = "spiffe://td/ns/payments/sa/writer"
@@ -94,7 +93,7 @@ def servicer(
     source: Source, memo: DecisionMemo[Decision] | None = None, tokens: Tokens | None = None
 ) -> AuthorizationServicer:
     feed = RevisionFeed(lambda: ("", ""))
-    return AuthorizationServicer(Authorizer(source), Authenticator(tokens=tokens or Tokens()), feed, memo)
+    return AuthorizationServicer(source, Authenticator(tokens=tokens or Tokens()), feed, memo)
 
 
 def request(principal: str = WRITER, token: str = "", topic: str = TOPIC.topic) -> pb.AuthorizeRequest:

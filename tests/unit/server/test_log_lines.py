@@ -6,7 +6,7 @@ import logging
 import sys
 
 import pytest
-from meshgate.authn import Authenticator
+from meshgate.server.authn import Authenticator
 from meshgate.server.logs import FORMAT, OneLineFormatter
 from meshgate.server.servicer import AuthenticationServicer
 from meshgate.v1 import meshgate_pb2 as pb

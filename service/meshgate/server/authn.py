@@ -10,8 +10,7 @@ from collections.abc import Sequence
 from typing import Protocol, TypeVar
 
 from meshgate.errors import AuthenticationError
-from meshgate.model import Identity
-from meshgate.server.wire import CredentialInput, PeerInfo
+from meshgate.model import CredentialInput, Identity, PeerInfo
 
 
 class ChainVerifier(Protocol):
