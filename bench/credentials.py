@@ -17,7 +17,6 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from jwt.algorithms import get_default_algorithms
 from meshgate.clock import SystemClock
-from meshgate.devca import DevCA
 from meshgate.identity import CachedX509Verifier, StaticTrustBundles, X509SvidVerifier
 from meshgate.oidc import (
     OidcSettings,
@@ -30,6 +29,7 @@ from meshgate.oidc import (
 
 from bench.engine import timed_calls
 from bench.stats import summary
+from devtools.devca import DevCA
 
 TD = "cluster.local"
 ISS = "https://sso.bench.test"

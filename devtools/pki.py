@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from meshgate.devca import DevCA, LeafSpec, pem_bundle, write_leaf
+from devtools.devca import DevCA, LeafSpec, pem_bundle, write_leaf
 
 TRUST_DOMAIN = "meshgate.test"
 BROKER_ID = f"spiffe://{TRUST_DOMAIN}/ns/pulsar/sa/broker"

@@ -10,8 +10,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from cryptography.hazmat.primitives.serialization import Encoding
 from meshgate.clock import FixedClock
-from meshgate.devca import DevCA, LeafSpec
 from meshgate.errors import MeshgateError
+
+from devtools.devca import DevCA, LeafSpec
 
 NOW = datetime(2030, 1, 1, tzinfo=UTC)
 TRUST_DOMAIN = "fuzz.test"

@@ -13,9 +13,9 @@ from pathlib import Path
 
 from meshgate.model import AccessRequest, Resource
 from meshgate.policy import load_policy
-from meshgate.policy.naive import naive_decide
 
 from fuzz.targets.common import InvariantViolation, rejected_cleanly
+from tests.support.naive import naive_decide
 
 SUPERUSER = "spiffe://fuzz.test/ns/pulsar/sa/broker"
 _PRINCIPALS = (

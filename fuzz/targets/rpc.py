@@ -21,7 +21,6 @@ from meshgate.identity import CachedX509Verifier, L5dClientIdAuthenticator
 from meshgate.identity.l5d import is_loopback
 from meshgate.model import AccessRequest, Identity, Resource
 from meshgate.policy import PolicyStore, load_policy
-from meshgate.policy.naive import naive_decide
 from meshgate.principal import LinkerdNaming
 from meshgate.server.authn import Authenticator
 from meshgate.server.chain import recovered
@@ -32,6 +31,7 @@ from meshgate.v1 import meshgate_pb2 as pb
 from fuzz.targets import token, x509chain
 from fuzz.targets.common import ISSUED_IDS, InvariantViolation, clock
 from fuzz.targets.reader import Reader
+from tests.support.naive import naive_decide
 
 POLICY_DIR = Path(__file__).resolve().parents[1] / "policy"
 SUPERUSER = "spiffe://fuzz.test/ns/pulsar/sa/broker"

@@ -13,10 +13,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from meshgate.devca import LeafSpec
 
 from devtools import pki as dev_pki
 from devtools.broker import BrokerSettings, StandaloneBroker
+from devtools.devca import LeafSpec
 from devtools.service import MeshgateProcess, write_config
 from tests.conformance.oidc.mint import jwks_document
 from tests.e2e.realid import RealId, Starter, build

@@ -21,12 +21,12 @@ from datetime import datetime
 from pathlib import Path
 
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
-from meshgate.devca import DevCA, pem_bundle
 from spiffe import WorkloadApiClient, X509Svid
 from spiffe.workloadapi.errors import FetchX509SvidError
 
 from devtools import pki as dev_pki
 from devtools.broker import BrokerSettings, StandaloneBroker
+from devtools.devca import DevCA, pem_bundle
 from devtools.keycloak import Keycloak, KeycloakUnavailable
 from devtools.service import MeshgateProcess, write_config
 from devtools.spire import JWT_ISSUER, TRUST_DOMAIN, Spire

@@ -21,10 +21,10 @@ from pathlib import Path
 
 import pulsar
 import pytest
-from meshgate.devca import DevCA, LeafSpec, pem_bundle
 
 from devtools import pki as dev_pki
 from devtools.broker import BrokerSettings, StandaloneBroker
+from devtools.devca import DevCA, LeafSpec, pem_bundle
 from devtools.ports import free_port
 from devtools.service import MeshgateProcess, write_config
 from tests.e2e.conftest import SHIM_IDENTITIES, copy_policies

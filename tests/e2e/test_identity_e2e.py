@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pulsar
 import pytest
-from meshgate.devca import LeafSpec
 
 from devtools import pki as dev_pki
 from devtools.broker import StandaloneBroker
+from devtools.devca import LeafSpec
 from devtools.service import MeshgateProcess
 
 pytestmark = pytest.mark.e2e

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pulsar
 import pytest
-from meshgate.devca import DevCA, LeafSpec, write_leaf
 
 from devtools import pki as dev_pki
 from devtools.broker import BrokerSettings, StandaloneBroker
+from devtools.devca import DevCA, LeafSpec, write_leaf
 from devtools.service import MeshgateProcess, write_config
 from tests.e2e.conftest import _create_tenant_and_namespace, copy_policies
 

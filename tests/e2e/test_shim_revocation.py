@@ -20,10 +20,10 @@ from pathlib import Path
 import pulsar
 import pytest
 import yaml
-from meshgate.devca import LeafSpec
 
 from devtools import pki as dev_pki
 from devtools.broker import StandaloneBroker
+from devtools.devca import LeafSpec
 from devtools.service import MeshgateProcess, write_config
 from tests.e2e.conftest import copy_policies
 

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pulsar
 import pytest
-from meshgate.devca import LeafSpec
 from spiffe import SpiffeId, WorkloadApiClient
 
+from devtools.devca import LeafSpec
 from devtools.service import audit_file
 from tests.e2e.realid import PARTNER_ID, REALID_MAX_SKEW_SECONDS, RealId, SvidFiles, uid_selector, write_svid
 from tests.support.audit_log import records_about

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pulsar
 import pytest
-from meshgate.devca import DevCA, LeafSpec, write_leaf
 
 from devtools import pki as dev_pki
 from devtools.broker import StandaloneBroker
+from devtools.devca import DevCA, LeafSpec, write_leaf
 from devtools.service import MeshgateProcess
 
 pytestmark = pytest.mark.e2e

@@ -18,7 +18,6 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from meshgate.config import load_config
-from meshgate.devca import Issued, LeafSpec
 from meshgate.server.app import (
     Components,
     RunningServer,
@@ -30,6 +29,7 @@ from meshgate.server.app import (
 from meshgate.v1 import meshgate_pb2_grpc as pb_grpc
 
 from devtools import pki as dev_pki
+from devtools.devca import Issued, LeafSpec
 from tests.integration.conftest import EXAMPLE_POLICIES, write_config
 from tests.integration.ops_support import WRITER, authorize_request
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 from meshgate.policy import PolicySnapshot, load_policy
-from meshgate.policy.naive import naive_decide
+
+from tests.support.naive import naive_decide
 
 from .build import Case, expected_shadow, iter_cases
 

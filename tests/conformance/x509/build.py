@@ -2,7 +2,7 @@
 
 `iter_cases()` is the one entry point for every runner (in-process here, over gRPC elsewhere): it yields
 `Material(case_id, bundle_pems_by_trust_domain, chain_der, now, expected)` with certificates minted fresh
-by `meshgate.devca`. `expected.options` holds the verifier settings a case needs (skew, chain length, Linkerd
+by `devtools.devca`. `expected.options` holds the verifier settings a case needs (skew, chain length, Linkerd
 naming); a runner that cannot apply them should skip the case.
 
 Case schema (all times are offsets from BASE_TIME, e.g. "-2h", "+30s", "1d"):
@@ -30,7 +30,8 @@ import yaml
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ExtendedKeyUsageOID
-from meshgate.devca import DevCA, LeafSpec
+
+from devtools.devca import DevCA, LeafSpec
 
 CASES_FILE = Path(__file__).with_name("cases.yaml")
 BASE_TIME = datetime(2026, 1, 1, tzinfo=UTC)

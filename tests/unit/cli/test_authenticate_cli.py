@@ -17,8 +17,8 @@ import yaml
 from cryptography.hazmat.primitives.serialization import Encoding
 from meshgate.cli import build_parser, main
 from meshgate.cli.authenticate import run
-from meshgate.devca import DevCA, LeafSpec, pem_bundle
 
+from devtools.devca import DevCA, LeafSpec, pem_bundle
 from tests.conformance.oidc.fakes import FakeFetcher
 from tests.conformance.oidc.mint import jwks_document, mint, signing_keys
 

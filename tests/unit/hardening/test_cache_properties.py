@@ -15,12 +15,12 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 from meshgate.clock import FixedClock
-from meshgate.devca import DevCA, LeafSpec
 from meshgate.errors import AuthenticationError
 from meshgate.identity import CachedX509Verifier, StaticTrustBundles, X509SvidVerifier
 from meshgate.model import Identity
 from meshgate.oidc import OidcSettings, TokenAuthenticator, TokenValidator, parse_issuers
 
+from devtools.devca import DevCA, LeafSpec
 from tests.conformance.oidc.fakes import FakeFetcher, FakeMonotonic
 from tests.conformance.oidc.mint import jwks_document, mint, signing_keys
 

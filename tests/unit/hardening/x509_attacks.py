@@ -1,5 +1,5 @@
 """X.509/SPIFFE attacks the conformance table (tests/conformance/x509/cases.yaml) does not already hold. They
-need certificate shapes `meshgate.devca` cannot mint (a non-CA or keyCertSign-less intermediate, pathLen,
+need certificate shapes `devtools.devca` cannot mint (a non-CA or keyCertSign-less intermediate, pathLen,
 SHA-1, Ed25519, excluded subtrees), so this module has its own tiny builder.
 
 Each attack returns (bundle roots, presented DER chain); catalogue ids (X1..X16) are in catalogue.yaml.

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 from meshgate.clock import FixedClock
-from meshgate.devca import DevCA
+
+from devtools.devca import DevCA
 
 from .helpers import NOW
 

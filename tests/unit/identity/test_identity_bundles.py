@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 from meshgate.clock import FixedClock
-from meshgate.devca import DevCA, LeafSpec, pem_bundle
 from meshgate.errors import ConfigError
 from meshgate.identity import FileTrustBundles, StaticTrustBundles, X509SvidVerifier, parse_specs
+
+from devtools.devca import DevCA, LeafSpec, pem_bundle
 
 from .helpers import API, NOW, der
 

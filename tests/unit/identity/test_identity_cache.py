@@ -6,12 +6,13 @@ from datetime import timedelta
 
 import pytest
 from meshgate.clock import FixedClock
-from meshgate.devca import DevCA
 from meshgate.errors import AuthenticationError
 from meshgate.identity import CachedX509Verifier, StaticTrustBundles, X509SvidVerifier
 from meshgate.identity.cache import chain_key
 from meshgate.lru import CacheStats
 from meshgate.model import Identity
+
+from devtools.devca import DevCA
 
 from .helpers import API, NOW, der
 

@@ -12,12 +12,12 @@ from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
 from meshgate.cli.authenticate import certificate_verifier
 from meshgate.clock import FixedClock
-from meshgate.devca import DevCA, Issued, LeafSpec, pem_bundle
 from meshgate.identity import StaticTrustBundles, X509SvidVerifier
 from meshgate.model import AccessRequest, CredentialKind
 from meshgate.policy.engine import PolicySnapshot
 from meshgate.policy.resources import parse_resource
 
+from devtools.devca import DevCA, Issued, LeafSpec, pem_bundle
 from tests.support import recipes
 
 from .helpers import NOW, der

@@ -13,11 +13,12 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from meshgate.clock import FixedClock
-from meshgate.devca import DevCA, LeafSpec
 from meshgate.errors import AuthenticationError
 from meshgate.identity import IdentityCode, StaticTrustBundles, X509SvidVerifier
 from meshgate.model import CredentialKind
 from meshgate.principal import LinkerdNaming
+
+from devtools.devca import DevCA, LeafSpec
 
 from .helpers import API, NOW, der
 

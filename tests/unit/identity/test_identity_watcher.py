@@ -7,9 +7,10 @@ import time
 from pathlib import Path
 
 import pytest
-from meshgate.devca import DevCA, pem_bundle
 from meshgate.identity import FileTrustBundles, ReloadStatus
 from meshgate.identity.watcher import BundleWatcher, content_digest, watch_dirs
+
+from devtools.devca import DevCA, pem_bundle
 
 from .helpers import NOW
 

@@ -9,10 +9,11 @@ from dataclasses import dataclass, field
 import pytest
 from cryptography import x509
 from meshgate.clock import FixedClock
-from meshgate.devca import DevCA
 from meshgate.identity.workloadapi import WorkloadApiClientLike, X509ContextLike
 from meshgate.identity.workloadbundles import NOT_YET, WorkloadApiTrustBundles, bundles_of
 from spiffe import TrustDomain, X509Bundle, X509BundleSet
+
+from devtools.devca import DevCA
 
 from .helpers import NOW
 

@@ -12,8 +12,9 @@ from conftest import HEADER, WritePolicy
 from meshgate.errors import PolicyError
 from meshgate.model import AccessRequest, Delegation, Resource
 from meshgate.policy import load_policy
-from meshgate.policy.naive import naive_decide
 from meshgate.report.matrix import build_matrix
+
+from tests.support.naive import naive_decide
 
 SSO = "https://sso.test"
 BOT, ALICE = f"oidc:{SSO}#deploy-bot", f"oidc:{SSO}#alice"

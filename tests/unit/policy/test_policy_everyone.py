@@ -13,8 +13,9 @@ from meshgate.policy import load_policy
 from meshgate.policy.diff import diff
 from meshgate.policy.lint import lint
 from meshgate.policy.loader import compile_source, read_source
-from meshgate.policy.naive import naive_decide
 from meshgate.report.matrix import build_matrix
+
+from tests.support.naive import naive_decide
 
 DLQ = Resource(tenant="acme", namespace="acme/orders", topic="persistent://acme/orders/orders-payments-DLQ")
 WORKLOAD = "spiffe://meshgate.test/ns/orders/sa/app"

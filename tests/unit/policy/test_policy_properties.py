@@ -12,12 +12,12 @@ from hypothesis import strategies as st
 from meshgate.model import AccessRequest, ShadowEffect
 from meshgate.policy import PolicySnapshot
 from meshgate.policy.compile import compile_documents
-from meshgate.policy.naive import naive_decide
 from meshgate.policy.resources import parse_resource
 from meshgate.policy.yamlsrc import SourceDoc, schema_errors
 from meshgate.principal import LinkerdNaming
 
 from tests.conformance.pulsar_names import table as pulsar_names
+from tests.support.naive import naive_decide
 
 PRINCIPALS = [f"spiffe://t.test/ns/{ns}/sa/{sa}" for ns in ("a", "b", "a-x") for sa in ("w", "r")] + [
     "app",

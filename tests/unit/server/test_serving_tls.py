@@ -6,10 +6,10 @@ import os
 from pathlib import Path
 
 import pytest
-from meshgate.devca import LeafSpec
 from meshgate.server.serving_tls import ReloadingServerCredentials
 
 from devtools import pki as dev_pki
+from devtools.devca import LeafSpec
 
 SERVING = LeafSpec(dns=["localhost"], common_name="localhost")
 
