@@ -9,8 +9,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import HEADER, WritePolicy
 from meshgate.cli import main
+
+from tests.unit.policy.conftest import HEADER, WritePolicy
 
 WRITER = "spiffe://meshgate.test/ns/payments/sa/writer"
 TOPIC = "persistent://acme/payments/orders"
