@@ -4,8 +4,8 @@ server with its interceptor chain, the HTTP side (health, readiness, metrics, ex
 Concurrency: the asyncio event loop is the process's main loop (policy reloads, JWKS refresh, bundle
 watching, the HTTP side, health, shutdown). The gRPC port is grpc's synchronous server: each call runs in a
 thread of a pool of `grpc.workers` threads plus `grpc.watch_streams` for the long-lived WatchRevision streams
-(the CPU per call is less than half of grpc.aio's; see bench/findings.md). What the workers share is
-thread-safe; a token's unknown-key-id refetch is handed to the loop (`token_bridge`).
+(the CPU per call is less than half of grpc.aio's; see docs/bench/2026-11-26-13-authorize-batch.md). What
+the workers share is thread-safe; a token's unknown-key-id refetch is handed to the loop (`token_bridge`).
 """
 
 from __future__ import annotations

@@ -1,19 +1,19 @@
-"""Report section for part 7 (`bench/policyscale.py`): the issue #19 goals for a 100k-rule policy."""
+"""Section 7: the policy at scale (`bench/policyscale.py`), the issue #19 goals for a 100k-rule policy."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
-from bench.report import load, provenance, table, us, verdict
+from bench.report.common import Goals, load, provenance, table, us, verdict
+
+PART, TITLE = "policyscale", "7. Policy at scale"
 
 MIB = 1 << 20
 # Engine latency at 100k rules (cold) before issue #19, which it must not get worse than.
 ENGINE_BEFORE = (15.6e-6, 26.1e-6)
 
 
-def policy_scale(data: dict[str, Any], goals: list[list[str]]) -> str:
-    r = data["result"]
+def _goals(r: dict[str, Any], goals: Goals) -> None:
     mem, serve, rules = r["memory"], r["serve"], r["rules"]
     both = mem["tokens_cached"]
     peak = serve["reload_peak_rss"] / serve["steady_rss"]
@@ -51,6 +51,14 @@ def policy_scale(data: dict[str, Any], goals: list[list[str]]) -> str:
                 verdict(last["p50"] <= ENGINE_BEFORE[0] and last["p99"] <= ENGINE_BEFORE[1]),
             ]
         ]
+
+
+def section(data: dict[str, Any], goals: Goals) -> str:
+    r = data["result"]
+    mem, serve, rules = r["memory"], r["serve"], r["rules"]
+    both = mem["tokens_cached"]
+    peak = serve["reload_peak_rss"] / serve["steady_rss"]
+    _goals(r, goals)
     rows = [
         ["compile (read + compile, fresh interpreter; median)", f"{r['compile']['seconds']:.2f} s"],
         ["RSS: interpreter + meshgate imported", f"{mem['imported'] / MIB:,.0f} MiB"],
@@ -63,7 +71,7 @@ def policy_scale(data: dict[str, Any], goals: list[list[str]]) -> str:
         ["RSS after the reload", f"{serve['after_reload_rss'] / MIB:,.0f} MiB"],
     ]
     return (
-        "## 7. Policy at scale\n\n"
+        f"## {TITLE}\n\n"
         + provenance(data)
         + "\n"
         + f"The generated {rules:,}-rule policy (`bench/policygen.py`, as part 1). Compile in a fresh interpreter "
@@ -73,8 +81,3 @@ def policy_scale(data: dict[str, Any], goals: list[list[str]]) -> str:
         "(300 ms of it is the watcher's debounce); peak RSS is `VmHWM`, reset just before the write.\n\n"
         + table(["measure", "value"], rows)
     )
-
-
-SECTIONS: list[tuple[str, str, Callable[[dict[str, Any], list[list[str]]], str]]] = [
-    ("policyscale", "7. Policy at scale", policy_scale),
-]
