@@ -21,7 +21,7 @@ from typing import Any
 
 import grpc
 from google.protobuf import json_format
-from meshgate.config import load_config
+from meshgate.config.service import load_config
 from meshgate.server import app
 from meshgate.server.revision_feed import RevisionFeed
 from meshgate.server.servicer import AuthenticationServicer, AuthorizationServicer

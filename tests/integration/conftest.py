@@ -27,7 +27,7 @@ import yaml
 from grpc_health.v1 import health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2_grpc
 from meshgate.clock import Clock
-from meshgate.config import ServiceConfig, load_config
+from meshgate.config.service import ServiceConfig, load_config
 from meshgate.server.app import (
     Components,
     RunningServer,

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import grpc
 import pytest
-from meshgate.config import load_config
+from meshgate.config.service import load_config
 from meshgate.server.app import build_components, close_components, start_grpc, stop_grpc
 from meshgate.v1 import meshgate_pb2 as pb
 from meshgate.v1 import meshgate_pb2_grpc as pb_grpc

@@ -17,7 +17,7 @@ import grpc
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
-from meshgate.config import load_config
+from meshgate.config.service import load_config
 from meshgate.server.app import (
     Components,
     RunningServer,

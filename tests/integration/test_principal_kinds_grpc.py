@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from meshgate.config import load_config
+from meshgate.config.service import load_config
 from meshgate.errors import ConfigError
 from meshgate.oidc.principal import PrincipalRule
 from meshgate.v1 import meshgate_pb2 as pb

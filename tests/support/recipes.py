@@ -11,7 +11,8 @@ import re
 from dataclasses import replace
 from pathlib import Path
 
-from meshgate.config import IdentityConfig, ServiceConfig, load_config
+from meshgate.config.service import ServiceConfig, load_config
+from meshgate.identity.config import IdentityConfig
 from meshgate.policy import load_policy
 from meshgate.policy.engine import PolicySnapshot
 from meshgate.principal.linkerd import LinkerdNaming

@@ -1,42 +1,67 @@
-"""The `audit` config section: defaults, `parse_audit_config`, validation. Errors name the full key path."""
+"""The `audit` config section: each field's default, range and description, `parse_audit_config`,
+validation. Errors name the full key path."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-from meshgate import configparse as p
+from meshgate.config import fields as c
 from meshgate.errors import ConfigError
 
 
 @dataclass(frozen=True, slots=True)
 class FileSinkConfig:
-    path: Path | None = None  # JSON lines file; None disables the file sink
-    max_bytes: int = 50 * 1024 * 1024  # rotate when the file would grow past this
-    backups: int = 5  # rotated files kept (audit.jsonl.1 … .N)
+    path: Path | None = c.setting(None, "JSON lines file; unset disables the file sink.")
+    max_bytes: int = c.setting(
+        50 * 1024 * 1024, "Rotate the file when it would grow past this size.", low=4096, high=1 << 40
+    )
+    backups: int = c.setting(
+        5, "Rotated files kept (`audit.jsonl.1` … `.N`); `0` never rotates.", low=0, high=1000
+    )
 
 
 @dataclass(frozen=True, slots=True)
 class PulsarSinkConfig:
-    service_url: str = ""  # pulsar+ssl://broker:6651 (or pulsar:// on loopback); empty disables the sink
-    topic: str = "persistent://meshgate/audit/decisions"
-    tls_cert: Path | None = None  # client certificate the sink authenticates with (AuthenticationTLS)
-    tls_key: Path | None = None
-    tls_trust_certs: Path | None = None  # CA bundle that verifies the broker's serving certificate
-    batch_max_messages: int = 500  # a producer batch closes at this many records …
-    batch_delay_ms: int = 50  # … or after this long
-    reconnect_seconds: float = 5.0  # wait between attempts to create the producer
+    service_url: str = c.setting(
+        "", "Broker URL for the topic sink (`pulsar+ssl://…`); empty disables it."
+    )  # or pulsar:// on loopback
+    topic: str = c.setting(
+        "persistent://meshgate/audit/decisions",
+        "Topic the records are produced to; the sink's identity needs `topic.produce` on it.",
+    )
+    tls_cert: Path | None = c.setting(
+        None, "Client certificate the sink authenticates with (Pulsar AuthenticationTLS)."
+    )
+    tls_key: Path | None = c.setting(None, "Private key of `tls_cert`.")
+    tls_trust_certs: Path | None = c.setting(
+        None, "CA bundle that verifies the broker's serving certificate."
+    )
+    batch_max_messages: int = c.setting(
+        500, "A producer batch closes at this many records …", low=1, high=100_000
+    )
+    batch_delay_ms: int = c.setting(50, "… or after this many milliseconds.", low=1, high=60_000)
+    reconnect_seconds: float = c.setting(
+        5.0, "Wait between attempts to create the producer while the broker is away.", low=0.1, high=3600
+    )
 
 
 @dataclass(frozen=True, slots=True)
 class AuditConfig:
-    enabled: bool = True
-    allow_sample_rate: float = 1.0  # share of allows written (0..1); denies and rejections are always written
-    queue_size: int = 10000  # records buffered per sink; overflow is dropped and counted, never blocks
-    stdout: bool = False  # one JSON line per record on standard output
-    file: FileSinkConfig = field(default_factory=FileSinkConfig)
-    pulsar: PulsarSinkConfig = field(default_factory=PulsarSinkConfig)
+    enabled: bool = c.setting(True, "Write decision and authentication records to the configured sinks.")
+    allow_sample_rate: float = c.setting(
+        1.0, "Share of allows and successful logins written (0..1); denials always are.", low=0, high=1
+    )
+    queue_size: int = c.setting(
+        10000,
+        "Records buffered per sink; a full queue drops (counted), it never delays a decision.",
+        low=1,
+        high=1_000_000,
+    )
+    stdout: bool = c.setting(False, "One JSON line per record on standard output (for a node log collector).")
+    file: FileSinkConfig = c.setting(factory=FileSinkConfig)
+    pulsar: PulsarSinkConfig = c.setting(factory=PulsarSinkConfig)
 
     @property
     def sinks(self) -> tuple[str, ...]:
@@ -46,60 +71,31 @@ class AuditConfig:
         return (*active, "pulsar") if self.pulsar.service_url else tuple(active)
 
 
-_TOP = ("enabled", "allow_sample_rate", "queue_size", "stdout", "file", "pulsar")
-_PULSAR = tuple(PulsarSinkConfig.__dataclass_fields__)
-
-
 def parse_audit_config(raw: Mapping[str, object], base: Path) -> AuditConfig:
     """Read the `audit` section; relative paths are relative to `base` (the config file's folder)."""
-    p.reject_unknown(raw, _TOP, "audit")
-    d = AuditConfig()
+    c.reject_unknown(raw, c.names(AuditConfig), "audit")
     return AuditConfig(
-        enabled=p.get_bool(raw, "enabled", "audit", d.enabled),
-        allow_sample_rate=p.get_number(raw, "allow_sample_rate", "audit", d.allow_sample_rate, low=0, high=1),
-        queue_size=p.get_int(raw, "queue_size", "audit", d.queue_size, low=1, high=1_000_000),
-        stdout=p.get_bool(raw, "stdout", "audit", d.stdout),
-        file=_file(_mapping(raw, "file"), base),
-        pulsar=_pulsar(_mapping(raw, "pulsar"), base),
+        **c.read_all(AuditConfig, raw, "audit", but=("file", "pulsar")),
+        file=_file(c.get_mapping(raw, "file", "audit"), base),
+        pulsar=_pulsar(c.get_mapping(raw, "pulsar", "audit"), base),
     )
-
-
-def _mapping(raw: Mapping[str, object], key: str) -> Mapping[str, object]:
-    return p.get_mapping(raw, key, "audit")
 
 
 def _file(raw: Mapping[str, object], base: Path) -> FileSinkConfig:
     where = "audit.file"
-    p.reject_unknown(raw, ("path", "max_bytes", "backups"), where)
-    d = FileSinkConfig()
-    return FileSinkConfig(
-        path=p.get_opt_path(raw, "path", where, base),
-        max_bytes=p.get_int(raw, "max_bytes", where, d.max_bytes, low=4096, high=1 << 40),
-        backups=p.get_int(raw, "backups", where, d.backups, low=0, high=1000),
-    )
+    c.reject_unknown(raw, c.names(FileSinkConfig), where)
+    return FileSinkConfig(**c.read_all(FileSinkConfig, raw, where, base))
 
 
 def _pulsar(raw: Mapping[str, object], base: Path) -> PulsarSinkConfig:
     where = "audit.pulsar"
-    p.reject_unknown(raw, _PULSAR, where)
-    d = PulsarSinkConfig()
-    url = p.get_opt_str(raw, "service_url", where) or ""
+    c.reject_unknown(raw, c.names(PulsarSinkConfig), where)
+    url = c.get_opt_str(raw, "service_url", where) or ""
     if url and not url.startswith(("pulsar://", "pulsar+ssl://")):
         raise ConfigError(f"{where}.service_url: must start with pulsar:// or pulsar+ssl://")
-    cert, key = p.get_opt_path(raw, "tls_cert", where, base), p.get_opt_path(raw, "tls_key", where, base)
+    cert = c.read(PulsarSinkConfig, raw, where, "tls_cert", base)
+    key = c.read(PulsarSinkConfig, raw, where, "tls_key", base)
     if (cert is None) != (key is None):
         raise ConfigError(f"{where}.tls_cert and {where}.tls_key: set both or neither")
-    return PulsarSinkConfig(
-        service_url=url,
-        topic=p.get_str(raw, "topic", where, d.topic),
-        tls_cert=cert,
-        tls_key=key,
-        tls_trust_certs=p.get_opt_path(raw, "tls_trust_certs", where, base),
-        batch_max_messages=p.get_int(
-            raw, "batch_max_messages", where, d.batch_max_messages, low=1, high=100_000
-        ),
-        batch_delay_ms=p.get_int(raw, "batch_delay_ms", where, d.batch_delay_ms, low=1, high=60_000),
-        reconnect_seconds=p.get_number(
-            raw, "reconnect_seconds", where, d.reconnect_seconds, low=0.1, high=3600
-        ),
-    )
+    rest = c.read_all(PulsarSinkConfig, raw, where, base, but=("service_url", "tls_cert", "tls_key"))
+    return PulsarSinkConfig(service_url=url, tls_cert=cert, tls_key=key, **rest)

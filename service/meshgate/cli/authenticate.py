@@ -24,9 +24,10 @@ from typing import Any
 
 from meshgate.cli import options
 from meshgate.clock import Clock, FixedClock, SystemClock
-from meshgate.config import IdentityConfig, ServiceConfig, load_config
+from meshgate.config.service import ServiceConfig, load_config
 from meshgate.errors import AuthenticationError, MeshgateError
 from meshgate.identity import FileTrustBundles, X509SvidVerifier
+from meshgate.identity.config import IdentityConfig
 from meshgate.model import Identity
 from meshgate.oidc import Fetcher, authenticate_token_once
 from meshgate.principal.linkerd import LinkerdNaming

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from meshgate.cli import options
-from meshgate.config_reference import keys, render_markdown
+from meshgate.config.reference import keys, render_markdown
 
 
 def register(subparsers: Any) -> None:

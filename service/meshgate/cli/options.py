@@ -22,7 +22,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from meshgate.config import load_config
+from meshgate.config.service import load_config
 from meshgate.principal.linkerd import LinkerdNaming
 
 OUTPUTS = ("table", "json")

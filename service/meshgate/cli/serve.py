@@ -12,7 +12,7 @@ import signal
 import sys
 
 from meshgate.cli import options
-from meshgate.config import ServiceConfig, load_config
+from meshgate.config.service import ServiceConfig, load_config
 from meshgate.errors import MeshgateError
 from meshgate.server import logs
 from meshgate.server.app import serve

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from email.message import Message
 from typing import Protocol
 
-from meshgate.configparse import fetchable_url_problem
+from meshgate.config.fields import fetchable_url_problem
 
 _MAX_AGE = re.compile(r"(?:^|,)\s*max-age\s*=\s*\"?(\d{1,10})\"?\s*(?:,|$)", re.IGNORECASE)
 _NO_CACHE = re.compile(r"(?:^|,)\s*(?:no-cache|no-store)\s*(?:,|$)", re.IGNORECASE)

@@ -10,7 +10,7 @@ name or a Linkerd pattern, `*` or `*.suffix`, translated once to a SPIFFE ID or 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from meshgate.errors import ConfigError, PolicyError
 from meshgate.principal import k8snames
@@ -24,8 +24,15 @@ MARKER = ".serviceaccount.identity."
 class LinkerdNaming:
     """Where Linkerd's identity names live: its control-plane namespace and the mesh trust domain."""
 
-    control_plane_namespace: str = "linkerd"
-    trust_domain: str = "cluster.local"
+    # Config keys `identity.linkerd.*`: their descriptions are field metadata, as every config key's.
+    control_plane_namespace: str = field(
+        default="linkerd",
+        metadata={"description": "Namespace of Linkerd's control plane, part of its identity names."},
+    )
+    trust_domain: str = field(
+        default="cluster.local",
+        metadata={"description": "The mesh's trust domain (Linkerd `identityTrustDomain`)."},
+    )
 
     def __post_init__(self) -> None:
         if not k8snames.is_namespace(self.control_plane_namespace):

@@ -24,7 +24,7 @@ from grpc_reflection.v1alpha import reflection
 
 from meshgate.audit.log import AuditLog
 from meshgate.clock import Clock, SystemClock
-from meshgate.config import IdentityConfig, ServiceConfig, workload_api_jwt_issuers
+from meshgate.config.service import ServiceConfig, workload_api_jwt_issuers
 from meshgate.errors import ConfigError
 from meshgate.identity import (
     CachedX509Verifier,
@@ -33,6 +33,7 @@ from meshgate.identity import (
     WatchedTrustBundles,
     X509SvidVerifier,
 )
+from meshgate.identity.config import IdentityConfig
 from meshgate.identity.jwtbundles import WorkloadApiJwtBundles
 from meshgate.identity.watcher import BundleWatcher
 from meshgate.identity.workloadapi import py_spiffe_client

@@ -6,9 +6,8 @@ from enum import Enum
 from pathlib import Path
 
 from meshgate.cli import main
-from meshgate.config import ServiceConfig, parse_config
-from meshgate.config_descriptions import DESCRIPTIONS
-from meshgate.config_reference import defaults, keys, render_markdown
+from meshgate.config.reference import DESCRIPTIONS, defaults, keys, render_markdown
+from meshgate.config.service import ServiceConfig, parse_config
 
 ROOT = Path(__file__).resolve().parents[3]
 PAGE = ROOT / "docs" / "configuration.md"
@@ -17,7 +16,7 @@ PAGE = ROOT / "docs" / "configuration.md"
 def test_every_key_is_described_and_every_description_is_a_key() -> None:
     paths = [k.path for k in keys()]
     assert len(paths) == len(set(paths))
-    assert set(paths) == set(DESCRIPTIONS), "describe new keys in meshgate/config_descriptions.py"
+    assert set(paths) == set(DESCRIPTIONS), "describe new keys where they are declared (fields.setting)"
     assert all(k.description and k.type for k in keys())
 
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from meshgate.config import is_local_listen, load_config, parse_config
+from meshgate.config.service import load_config, parse_config
 from meshgate.errors import ConfigError
+from meshgate.server.config import is_local_listen
 
 BASE = Path("/etc/meshgate")
 TLS = {"tls_cert": "tls.crt", "tls_key": "tls.key", "tls_client_ca": "ca.crt"}

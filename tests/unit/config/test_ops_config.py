@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from meshgate.config import load_config, parse_config
+from meshgate.config.service import load_config, parse_config
 from meshgate.errors import ConfigError
 
 BASE = Path("/etc/meshgate")

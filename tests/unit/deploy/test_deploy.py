@@ -16,7 +16,7 @@ from typing import Any
 import kubernetes_validate
 import pytest
 import yaml
-from meshgate.config import ServiceConfig, parse_config
+from meshgate.config.service import ServiceConfig, parse_config
 
 from tests.support.exported_metrics import is_exported
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from meshgate.config import parse_config
+from meshgate.config.service import parse_config
 from meshgate.errors import ConfigError
 from meshgate.oidc import parse_issuers
 

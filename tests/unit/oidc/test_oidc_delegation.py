@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from meshgate.clock import FixedClock
-from meshgate.config import parse_config
+from meshgate.config.service import parse_config
 from meshgate.errors import AuthenticationError, ConfigError
 from meshgate.model import Delegation
 from meshgate.oidc import StaticKeySource, TokenValidator, parse_issuers, parse_jwks, parse_oidc_settings

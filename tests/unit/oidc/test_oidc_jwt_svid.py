@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from meshgate.clock import FixedClock
-from meshgate.config import parse_config
+from meshgate.config.service import parse_config
 from meshgate.errors import AuthenticationError, ConfigError
 from meshgate.identity.jwtbundles import JwtBundlesUnavailable, WorkloadApiJwtBundles
 from meshgate.model import CredentialKind

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from meshgate.clock import FixedClock
-from meshgate.config import parse_config
+from meshgate.config.service import parse_config
 from meshgate.errors import AuthenticationError, ConfigError
 from meshgate.oidc import StaticKeySource, TokenValidator, parse_issuers, parse_jwks
 from meshgate.oidc.principal import PrincipalRule

@@ -1,8 +1,9 @@
-"""Every configuration key, its type, default and meaning: walked from the typed config's defaults.
+"""Every configuration key, its type, default and meaning: walked from the sections' field metadata.
 
 `keys()` walks `ServiceConfig()` (and `IssuerConfig` for the entries of `oidc.issuers`), so a key added to a
-config dataclass appears here by itself; `DESCRIPTIONS` must describe it (a unit test fails otherwise).
-`meshgate config-reference` renders `docs/configuration.md` from this; a test fails when that page is stale.
+config dataclass appears here by itself, with the default and description its field carries
+(`fields.setting`; a unit test fails on a key without a description). `meshgate config-reference` renders
+`docs/configuration.md` from this; a test fails when that page is stale.
 """
 
 from __future__ import annotations
@@ -14,21 +15,12 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from meshgate.config import ServiceConfig
-from meshgate.config_descriptions import DESCRIPTIONS
-from meshgate.oidc.issuers import DEFAULT_ALGORITHMS, DEFAULT_PRINCIPAL, IssuerConfig
+from meshgate.config.fields import default_of
+from meshgate.config.service import ServiceConfig
+from meshgate.oidc.issuers import IssuerConfig
 
 # Sub-objects whose fields sit directly in the parent section in YAML.
 _FLATTENED = {"oidc.settings"}
-# Keys whose YAML default is not the dataclass default (filled in by the parser).
-_YAML_DEFAULTS: dict[str, object] = {
-    "oidc.issuers[].algorithms": list(DEFAULT_ALGORITHMS),
-    "oidc.issuers[].principal": DEFAULT_PRINCIPAL,
-    "oidc.issuers[].kind": "sso",
-    "oidc.issuers[].discovery_url": "<issuer>/.well-known/openid-configuration",
-    "policy.dir": "policies",
-}
-_REQUIRED = {"oidc.issuers[].issuer", "oidc.issuers[].audiences"}
 _TYPES = {
     "int": "integer",
     "float": "number",
@@ -60,7 +52,7 @@ class Key:
 
 
 def keys() -> list[Key]:
-    return [_key(path, type_, value) for path, type_, value in _walk(ServiceConfig(), "")]
+    return [_key(path, f, value) for path, f, value in _walk(ServiceConfig(), "")]
 
 
 def defaults() -> dict[str, object]:
@@ -70,29 +62,32 @@ def defaults() -> dict[str, object]:
     }
 
 
-def _walk(obj: Any, prefix: str) -> Iterator[tuple[str, str, object]]:
+Walked = tuple[str, "dataclasses.Field[Any]", object]
+
+
+def _walk(obj: Any, prefix: str) -> Iterator[Walked]:
     for f in dataclasses.fields(obj):
         path = f"{prefix}{f.name}"
         value = getattr(obj, f.name)
         if path == "oidc.issuers":
-            yield path, str(f.type), value
+            yield path, f, value
             yield from _issuer_fields()
         elif dataclasses.is_dataclass(value):
             yield from _walk(value, prefix if path in _FLATTENED else f"{path}.")
         else:
-            yield path, str(f.type), value
+            yield path, f, value
 
 
-def _issuer_fields() -> Iterator[tuple[str, str, object]]:
+def _issuer_fields() -> Iterator[Walked]:
     for f in dataclasses.fields(IssuerConfig):
         default = f.default if f.default is not dataclasses.MISSING else None
-        yield f"oidc.issuers[].{f.name}", str(f.type), default
+        yield f"oidc.issuers[].{f.name}", f, default
 
 
-def _key(path: str, type_: str, value: object) -> Key:
-    description = DESCRIPTIONS.get(path, "")
-    default = "required" if path in _REQUIRED else render_value(_YAML_DEFAULTS.get(path, value))
-    return Key(path, _TYPES.get(type_, type_), default, description)
+def _key(path: str, f: dataclasses.Field[Any], value: object) -> Key:
+    shown = default_of(f) if "yaml_default" in f.metadata else value
+    default = "required" if f.metadata.get("required") else render_value(shown)
+    return Key(path, _TYPES.get(str(f.type), str(f.type)), default, f.metadata.get("description", ""))
 
 
 def render_value(value: object) -> str:
@@ -138,3 +133,7 @@ def render_markdown() -> str:
         env = f"`{key.env}`" if key.env else ""
         lines.append(f"| `{key.path}` | {key.type} | `{key.default}` | {env} | {key.description} |")
     return "\n".join(lines) + "\n"
+
+
+# The description of every key, by its path (what its field says).
+DESCRIPTIONS: dict[str, str] = {key.path: key.description for key in keys()}
