@@ -103,7 +103,7 @@ def test_deadline_is_honoured_while_processing(small: MeshgateServer) -> None:
     assert caught.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
     assert time.monotonic() - started < 2.0
     # A worker thread cannot be cancelled; what may wait in a handler (a JWKS refetch) is told the call's
-    # remaining deadline instead and gives up with it (tests/unit/server/test_token_bridge.py).
+    # remaining deadline instead and gives up with it (tests/unit/oidc/test_oidc_authenticator.py).
     _wait_until(lambda: gate.entered == 1)
     assert gate.budgets[0] is not None and 0 < gate.budgets[0] <= 0.35  # the 0.3 s deadline, ± clock reads
     assert gate.finished == 0

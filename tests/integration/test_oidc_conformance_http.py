@@ -3,7 +3,6 @@ the shape the gRPC runner uses: `iter_cases(jwks_base=<server>)`, one refresh pe
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,7 +31,7 @@ def server() -> Iterator[JwksServer]:
         yield running
 
 
-async def _run(case: Case, server: JwksServer) -> Identity | AuthenticationError:
+def _run(case: Case, server: JwksServer) -> Identity | AuthenticationError:
     mono = FakeMonotonic()
     issuers = parse_issuers(case.issuer_config_mappings)
     auth = TokenAuthenticator.from_config(
@@ -43,21 +42,22 @@ async def _run(case: Case, server: JwksServer) -> Identity | AuthenticationError
         for i in range(rounds):
             for url, phases in case.jwks_by_url.items():
                 server.set(urlsplit(url).path, phases[min(i, len(phases) - 1)].document)
-            await asyncio.gather(*(auth.keys.refresh(cfg.issuer) for cfg in issuers))
+            for cfg in issuers:
+                auth.keys.refresh(cfg.issuer)
             mono.advance(
                 max(phases[min(i, len(phases) - 1)].elapse_seconds for phases in case.jwks_by_url.values())
             )
-        return await auth.authenticate(case.token)
+        return auth.authenticate(case.token)
     except AuthenticationError as exc:
         return exc
     finally:
-        await auth.close()
+        auth.close()
 
 
 @pytest.mark.parametrize("case_id", CASE_IDS)
 def test_case_over_http(server: JwksServer, case_id: str) -> None:
     case = next(c for c in iter_cases(server.base_url) if c.case_id == case_id)
-    outcome = asyncio.run(_run(case, server))
+    outcome = _run(case, server)
     if case.expected.error is not None:
         assert isinstance(outcome, AuthenticationError), outcome
         assert outcome.code == case.expected.error

@@ -83,7 +83,7 @@ def replay_later_phases(server: MeshgateServer, jwks: JwksServer, case: Case) ->
     for index in range(1, max(len(phases) for phases in case.jwks_by_url.values())):
         serve_phase(jwks, case, index)
         for issuer in case.issuer_config_mappings:
-            server.loop.run(tokens.keys.refresh(issuer["issuer"]))
+            tokens.keys.refresh(issuer["issuer"])
 
 
 def set_clock(server: MeshgateServer, now: datetime) -> None:

@@ -3,11 +3,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ from meshgate.oidc import KeyState, OidcSettings, TokenAuthenticator, authentica
 from tests.conformance.oidc.fakes import FakeMonotonic
 from tests.conformance.oidc.mint import jwks_document, mint, signing_keys
 from tests.support.jwks_server import JwksServer, jwks_server
-from tests.support.oidc_calls import NOW, T, run
+from tests.support.oidc_calls import NOW, T
 from tests.support.oidc_calls import refusal_code as _code
 
 pytestmark = pytest.mark.integration
@@ -62,18 +62,18 @@ def test_rotation_new_kid_accepted_removed_kid_rejected(server: JwksServer) -> N
     mono = FakeMonotonic()
     auth = _auth(server, mono)
 
-    async def scenario() -> list[str]:
-        await auth.start()
-        first = (await auth.authenticate(_token("rsa1"))).principal
+    def scenario() -> list[str]:
+        auth.start()
+        first = (auth.authenticate(_token("rsa1"))).principal
         server.set("/jwks.json", jwks_document(["rsa1", "rsa2"]))
-        rotated = (await auth.authenticate(_token("rsa2"))).principal  # unknown kid -> refetch -> retry
+        rotated = (auth.authenticate(_token("rsa2"))).principal  # unknown kid -> refetch -> retry
         server.set("/jwks.json", jwks_document(["rsa2"]))
-        await auth.keys.refresh(SSO)
-        removed = await _code(auth, _token("rsa1"))
-        await auth.close()
+        auth.keys.refresh(SSO)
+        removed = _code(auth, _token("rsa1"))
+        auth.close()
         return [first, rotated, removed]
 
-    assert run(scenario()) == [f"oidc:{SSO}#alice"] * 2 + ["unknown_kid"]
+    assert scenario() == [f"oidc:{SSO}#alice"] * 2 + ["unknown_kid"]
     assert server.hits("/jwks.json") == 3
 
 
@@ -81,20 +81,21 @@ def test_random_kid_storm_hits_the_server_at_most_once_per_interval(server: Jwks
     mono = FakeMonotonic()
     auth = _auth(server, mono)
 
-    async def storm() -> set[str]:
+    def storm() -> set[str]:
         tokens = [_token("rsa1", kid=secrets.token_hex(6)) for _ in range(100)]
-        return set(await asyncio.gather(*(_code(auth, t) for t in tokens)))
+        with ThreadPoolExecutor(16) as workers:  # as the gRPC worker threads ask
+            return set(workers.map(lambda t: _code(auth, t), tokens))
 
-    async def scenario() -> list[int]:
-        await auth.start()
-        assert await storm() == {"unknown_kid"}
+    def scenario() -> list[int]:
+        auth.start()
+        assert storm() == {"unknown_kid"}
         after_first = server.hits("/jwks.json")
         mono.advance(30)
-        assert await storm() == {"unknown_kid"}
-        await auth.close()
+        assert storm() == {"unknown_kid"}
+        auth.close()
         return [after_first, server.hits("/jwks.json")]
 
-    assert run(scenario()) == [2, 3]
+    assert scenario() == [2, 3]
 
 
 def test_outage_within_and_beyond_stale_bound_then_recovery(server: JwksServer) -> None:
@@ -102,22 +103,22 @@ def test_outage_within_and_beyond_stale_bound_then_recovery(server: JwksServer) 
     auth = _auth(server, mono)
     token = _token("rsa1")
 
-    async def scenario() -> list[str]:
-        await auth.start()
+    def scenario() -> list[str]:
+        auth.start()
         server.set("/jwks.json", None)  # HTTP 503
         mono.advance(3000)
-        refreshed = await auth.keys.refresh(SSO)
-        within = (await auth.authenticate(token)).principal
+        refreshed = auth.keys.refresh(SSO)
+        within = (auth.authenticate(token)).principal
         mono.advance(601)
-        beyond = await _code(auth, token)
+        beyond = _code(auth, token)
         server.set("/jwks.json", jwks_document(["rsa1"]))
-        await auth.keys.refresh(SSO)
-        recovered = (await auth.authenticate(token)).principal
-        await auth.close()
+        auth.keys.refresh(SSO)
+        recovered = (auth.authenticate(token)).principal
+        auth.close()
         return [str(refreshed), within, beyond, recovered]
 
     principal = f"oidc:{SSO}#alice"
-    assert run(scenario()) == ["False", principal, "jwks_unavailable", principal]
+    assert scenario() == ["False", principal, "jwks_unavailable", principal]
 
 
 @pytest.mark.parametrize(("max_age", "fresh_for"), [(120, 120), (5, 60), (100000, 600), (None, 300)])
@@ -126,16 +127,16 @@ def test_cache_control_max_age_within_bounds(server: JwksServer, max_age: int | 
     mono = FakeMonotonic()
     auth = _auth(server, mono)
 
-    async def scenario() -> list[KeyState]:
-        await auth.start()
+    def scenario() -> list[KeyState]:
+        auth.start()
         mono.advance(fresh_for - 1)
         before = auth.keys.snapshot(SSO).state
         mono.advance(2)
         after = auth.keys.snapshot(SSO).state
-        await auth.close()
+        auth.close()
         return [before, after]
 
-    assert run(scenario()) == [KeyState.FRESH, KeyState.STALE]
+    assert scenario() == [KeyState.FRESH, KeyState.STALE]
 
 
 def test_discovery_against_real_server(server: JwksServer) -> None:
@@ -149,7 +150,7 @@ def test_discovery_against_real_server(server: JwksServer) -> None:
         {"alg": "RS256", "kid": "rsa-1"},
         {"iss": server.base_url, "sub": "a", "aud": "pulsar", "exp": T + 9},
     )
-    identity = run(authenticate_token_once(parse_issuers([raw]), token, FixedClock(NOW)))
+    identity = authenticate_token_once(parse_issuers([raw]), token, FixedClock(NOW))
     assert identity.principal == f"oidc:{server.base_url}#a"
 
 
@@ -170,13 +171,13 @@ def test_unusable_endpoints_never_yield_keys(server: JwksServer, setup: str) -> 
         raw["jwks_url"] = server.url(path)
     auth = TokenAuthenticator.from_config(parse_issuers([raw]), SETTINGS, FixedClock(NOW))
 
-    async def scenario() -> KeyState:
+    def scenario() -> KeyState:
         started = time.monotonic()
-        await auth.start()
+        auth.start()
         assert time.monotonic() - started < 5
         state = auth.keys.snapshot(server.base_url).state
-        await auth.close()
+        auth.close()
         return state
 
-    assert run(scenario()) is KeyState.NEVER_LOADED
+    assert scenario() is KeyState.NEVER_LOADED
     assert server.hits("/jwks.json") == 0

@@ -4,8 +4,8 @@ Rotation, Cache-Control and 503 outages are in test_oidc_jwks_server.py (the moc
 
 from __future__ import annotations
 
-import asyncio
 import sys
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,7 +25,6 @@ from meshgate.oidc import (
 )
 
 from tests.support.oidc_calls import refusal_code as _code
-from tests.support.oidc_calls import run
 from tests.support.oidc_provider import OidcProvider, oidc_provider
 
 pytestmark = pytest.mark.integration
@@ -54,14 +53,14 @@ def test_real_provider_token_is_accepted(provider: OidcProvider) -> None:
         parse_issuers([_provider_issuer(provider)]), OidcSettings(), SystemClock()
     )
 
-    async def scenario() -> Any:
-        await auth.start()
+    def scenario() -> Any:
+        auth.start()
         try:
-            return await auth.authenticate(provider.id_token("alice"))
+            return auth.authenticate(provider.id_token("alice"))
         finally:
-            await auth.close()
+            auth.close()
 
-    identity = run(scenario())
+    identity = scenario()
     assert identity.principal == "oidc:alice@example.com"
     assert identity.issuer == provider.issuer
     assert dict(identity.attributes) == {"groups": ("payments-oncall", "dev")}
@@ -82,13 +81,13 @@ def test_real_provider_token_refused(
     issuers = parse_issuers([_provider_issuer(provider, **overrides)])
     token = provider.id_token("alice", client_id=client_id)
     with pytest.raises(AuthenticationError) as info:
-        run(authenticate_token_once(issuers, token, SystemClock()))
+        authenticate_token_once(issuers, token, SystemClock())
     assert info.value.code == code
 
 
 def test_one_shot_cli_path(provider: OidcProvider) -> None:
     issuers = parse_issuers([_provider_issuer(provider)])
-    identity = run(authenticate_token_once(issuers, provider.id_token("alice"), SystemClock()))
+    identity = authenticate_token_once(issuers, provider.id_token("alice"), SystemClock())
     assert identity.principal == "oidc:alice@example.com"
 
 
@@ -106,15 +105,15 @@ def test_provider_outage_serves_last_good_keys_then_denies() -> None:
         token = idp.id_token("bob")
         auth = TokenAuthenticator.from_config(parse_issuers([_provider_issuer(idp)]), fast, SystemClock())
 
-        async def scenario() -> list[str]:
-            await auth.start()
-            ok = (await auth.authenticate(token)).principal
+        def scenario() -> list[str]:
+            auth.start()
+            ok = (auth.authenticate(token)).principal
             idp.stop()  # the IdP goes away; background refreshes now fail
-            await asyncio.sleep(0.6)
-            stale = (await auth.authenticate(token)).principal
-            await asyncio.sleep(1.2)
-            denied = await _code(auth, token)
-            await auth.close()
+            time.sleep(0.6)
+            stale = (auth.authenticate(token)).principal
+            time.sleep(1.2)
+            denied = _code(auth, token)
+            auth.close()
             return [ok, stale, denied]
 
-        assert run(scenario()) == ["oidc:bob@example.com"] * 2 + ["jwks_unavailable"]
+        assert scenario() == ["oidc:bob@example.com"] * 2 + ["jwks_unavailable"]

@@ -26,7 +26,6 @@ from meshgate.policy.engine import PolicySnapshot
 from meshgate.policy.resources import parse_resource
 
 from tests.support import recipes
-from tests.support.oidc_calls import run
 from tests.support.oidc_provider import OidcProvider, oidc_provider
 
 pytestmark = pytest.mark.integration
@@ -43,13 +42,13 @@ class Rerouted:
     def __init__(self, routes: dict[str, str | dict[str, Any]]) -> None:
         self._routes, self._http = routes, UrllibFetcher()
 
-    async def fetch(self, url: str) -> FetchResult:
+    def fetch(self, url: str) -> FetchResult:
         target = self._routes.get(url)
         if target is None:
             raise FetchError(f"{url}: not a URL of the recipe")
         if isinstance(target, dict):
             return FetchResult(json.dumps(target).encode())
-        return await self._http.fetch(target)
+        return self._http.fetch(target)
 
 
 @pytest.fixture(scope="module")
@@ -65,11 +64,9 @@ def _authenticate(
     (issuer,) = config.oidc.issuers
     assert issuer.require_kid, "the recipe keeps require_kid: the vendor signs with a kid"
     mock_ready = replace(issuer, require_kid=False)  # the mock's tokens carry no kid
-    coroutine = authenticate_token_once(
+    return authenticate_token_once(
         (mock_ready,), token, SystemClock(), settings=config.oidc.settings, fetcher=Rerouted(routes)
     )
-    identity: Identity = run(coroutine)
-    return identity
 
 
 def _token(provider: OidcProvider, sub: str, claims: dict[str, Any]) -> str:

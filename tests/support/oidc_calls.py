@@ -1,11 +1,8 @@
-"""Small helpers the OIDC integration tests share: run a coroutine, and the code a token is refused with."""
+"""Small helpers the OIDC integration tests share: the code a token is refused with."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Coroutine
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
 from meshgate.errors import AuthenticationError
@@ -15,11 +12,7 @@ NOW = datetime(2030, 1, 1, tzinfo=UTC)
 T = int(NOW.timestamp())
 
 
-def run(coro: Coroutine[Any, Any, Any]) -> Any:
-    return asyncio.run(coro)
-
-
-async def refusal_code(auth: TokenAuthenticator, token: str) -> str:
+def refusal_code(auth: TokenAuthenticator, token: str) -> str:
     with pytest.raises(AuthenticationError) as info:
-        await auth.authenticate(token)
+        auth.authenticate(token)
     return info.value.code

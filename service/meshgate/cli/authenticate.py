@@ -11,7 +11,6 @@ Exit codes follow `meshgate check`: 0 authenticated, 1 rejected (a stable code a
 from __future__ import annotations
 
 import argparse
-import asyncio
 import base64
 import binascii
 import json
@@ -70,7 +69,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def run(args: argparse.Namespace, *, fetcher: Fetcher | None = None) -> int:
     """`fetcher` replaces HTTP for the JWKS fetch (tests); the command line never sets it."""
     try:
-        identity = asyncio.run(authenticate(args, fetcher=fetcher))
+        identity = authenticate(args, fetcher=fetcher)
     except AuthenticationError as rejected:
         return _report_error(args, rejected, EXIT_REJECTED)
     except MeshgateError as error:
@@ -79,7 +78,7 @@ def run(args: argparse.Namespace, *, fetcher: Fetcher | None = None) -> int:
     return EXIT_OK
 
 
-async def authenticate(args: argparse.Namespace, *, fetcher: Fetcher | None = None) -> Identity:
+def authenticate(args: argparse.Namespace, *, fetcher: Fetcher | None = None) -> Identity:
     """The identity the credential in `args` proves; `AuthenticationError` when it proves none."""
     config = load_config(args.config)
     clock = _clock(args.at)
@@ -87,7 +86,7 @@ async def authenticate(args: argparse.Namespace, *, fetcher: Fetcher | None = No
         return certificate_verifier(identity_config(args, config.identity), clock).verify(
             read_chain(args.cert_chain)
         )
-    return await _authenticate_token(config, _token(args), clock, fetcher)
+    return _authenticate_token(config, _token(args), clock, fetcher)
 
 
 def identity_config(args: argparse.Namespace, base: IdentityConfig) -> IdentityConfig:
@@ -108,13 +107,11 @@ def certificate_verifier(config: IdentityConfig, clock: Clock) -> X509SvidVerifi
     return X509SvidVerifier(bundles, clock, max_skew_seconds=config.max_skew_seconds, linkerd=config.linkerd)
 
 
-async def _authenticate_token(
-    config: ServiceConfig, token: str, clock: Clock, fetcher: Fetcher | None
-) -> Identity:
+def _authenticate_token(config: ServiceConfig, token: str, clock: Clock, fetcher: Fetcher | None) -> Identity:
     if not config.oidc.issuers:
         raise UsageError("no token issuer: pass a --config with oidc.issuers")
     oidc, superusers = config.oidc, config.policy.superusers
-    return await authenticate_token_once(
+    return authenticate_token_once(
         oidc.issuers, token, clock, settings=oidc.settings, fetcher=fetcher, superusers=superusers
     )
 

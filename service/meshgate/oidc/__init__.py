@@ -1,7 +1,8 @@
 """OIDC / Kubernetes service-account JWT authentication.
 
 Pure core: `TokenValidator` (sync, no I/O) over a `KeySource`. I/O edge: `JwksCache` (fetches, implements
-`KeySource`) and `TokenAuthenticator` (async facade with unknown-kid refetch and a verified-token cache).
+`KeySource`, refreshed on threads of its own) and `TokenAuthenticator` (the facade the gRPC worker threads
+call: unknown-kid refetch with a bounded wait, and a verified-token cache).
 """
 
 from meshgate.oidc.authenticator import TokenAuthenticator, TokenCache, authenticate_token_once

@@ -1,8 +1,10 @@
-"""Facade over `TokenValidator` + `JwksCache`: unknown-kid refetch and a cache of verified tokens."""
+"""Facade over `TokenValidator` + `JwksCache`: unknown-kid refetch and a cache of verified tokens.
+
+Synchronous, called from gRPC worker threads; an unknown key id may wait for a JWKS refetch, at most as long
+as the caller can (`budget`, its remaining deadline) and at most `oidc.unknown_kid_wait_seconds`."""
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import threading
 from collections.abc import Callable, Collection, Sequence
@@ -60,10 +62,7 @@ def _key(token: str) -> bytes:
 
 
 class TokenAuthenticator:
-    """Verified-token cache in front of the validator; an unknown key id may refetch the issuer's JWKS.
-
-    `authenticate_sync` runs in any thread and is handed the (blocking) way to refetch; `authenticate` is the
-    same for a caller on the event loop that owns the key cache."""
+    """Verified-token cache in front of the validator; an unknown key id may refetch the issuer's JWKS."""
 
     def __init__(
         self, validator: TokenValidator, cache: JwksCache, clock: Clock, settings: OidcSettings
@@ -105,49 +104,34 @@ class TokenAuthenticator:
     def tokens(self) -> TokenCache:
         return self._tokens
 
-    @property
-    def unknown_kid_wait_seconds(self) -> float:
-        return self._settings.unknown_kid_wait_seconds
+    def start(self, *, wait: bool = True) -> None:
+        self._cache.start(wait=wait)
 
-    async def start(self, *, wait: bool = True) -> None:
-        await self._cache.start(wait=wait)
+    def close(self) -> None:
+        self._cache.close()
 
-    async def close(self) -> None:
-        await self._cache.close()
-
-    def authenticate_sync(self, token: str, refetch: Callable[[str], bool]) -> Identity:
+    def authenticate(self, token: str, budget: float | None = None) -> Identity:
         """The verified identity, or `AuthenticationError` with a stable code. Failures are never cached.
 
-        `refetch(issuer)` is called only for an unknown key id; it blocks until the issuer's keys were
-        refetched (True) or not (False: the token is rejected)."""
+        An unknown key id refetches the issuer's keys (rate limited) and waits for them at most
+        unknown_kid_wait_seconds and at most `budget` seconds; not refetched in time, the token is refused."""
         hit = self._cached(token)
         if hit is not None:
             return hit
         try:
             identity, keys = self._validator.validate_keyed(token)
         except UnknownKidError as err:
-            if not refetch(err.issuer):
+            if not self._refetch(err.issuer, budget):
                 raise
             identity, keys = self._validator.validate_keyed(token)
         self._store(token, identity, keys)
         return identity
 
-    async def authenticate(self, token: str) -> Identity:
-        """`authenticate_sync` for a caller on the event loop that owns the key cache."""
-        try:
-            return self.authenticate_sync(token, _no_refetch)
-        except UnknownKidError as err:
-            if not await self.refetch(err.issuer):
-                raise
-        return self.authenticate_sync(token, _no_refetch)
-
-    async def refetch(self, issuer: str) -> bool:
-        """Refetch the issuer's keys for an unknown kid (rate limited), waiting at most unknown_kid_wait."""
-        try:
-            async with asyncio.timeout(self._settings.unknown_kid_wait_seconds):
-                return await self._cache.refresh_unknown_kid(issuer)
-        except TimeoutError:
-            return False
+    def _refetch(self, issuer: str, budget: float | None) -> bool:
+        wait = self._settings.unknown_kid_wait_seconds
+        if budget is not None:
+            wait = max(0.0, min(wait, budget))
+        return self._cache.refresh_unknown_kid(issuer, timeout=wait)
 
     def _cached(self, token: str) -> Identity | None:
         if len(token) > self._settings.max_token_bytes:
@@ -172,12 +156,7 @@ class TokenAuthenticator:
             self._tokens.put(token, identity)
 
 
-def _no_refetch(issuer: str) -> bool:
-    """For `authenticate`, which awaits the refetch itself instead."""
-    return False
-
-
-async def authenticate_token_once(
+def authenticate_token_once(
     config_issuers: Sequence[IssuerConfig],
     token: str,
     clock: Clock,
@@ -191,12 +170,12 @@ async def authenticate_token_once(
     cache = JwksCache(config_issuers, settings, fetcher=fetcher)
     validator = _validator(config_issuers, cache, clock, settings, superusers)
     issuer = _peek_issuer(token, settings.max_token_bytes)
-    if issuer is not None:
-        await cache.refresh(issuer)
     try:
+        if issuer is not None:
+            cache.refresh(issuer)
         return validator.validate(token)
     finally:
-        await cache.close()
+        cache.close()
 
 
 def _validator(

@@ -1,12 +1,12 @@
-"""HTTP fetching for the JWKS cache, behind a one-method async `Fetcher` protocol.
+"""HTTP fetching for the JWKS cache, behind a one-method `Fetcher` protocol.
 
-The default `UrllibFetcher` runs blocking urllib in `asyncio.to_thread`, verifies TLS certificates, refuses
-redirects, caps the body size and reports `Cache-Control: max-age`.
+Blocking, called from the cache's fetch threads. The default `UrllibFetcher` verifies TLS certificates,
+refuses redirects, caps the body size, bounds each request by its timeout and reports
+`Cache-Control: max-age`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import ssl
@@ -33,7 +33,7 @@ class FetchResult:
 
 
 class Fetcher(Protocol):
-    async def fetch(self, url: str) -> FetchResult:
+    def fetch(self, url: str) -> FetchResult:
         """GET `url`; raise `FetchError` on any failure (status other than 200, timeout, too large)."""
         ...
 
@@ -63,13 +63,10 @@ class UrllibFetcher:
             _NoRedirect(), urllib.request.HTTPSHandler(context=context)
         )
 
-    async def fetch(self, url: str) -> FetchResult:
+    def fetch(self, url: str) -> FetchResult:
         problem = fetchable_url_problem(url)
         if problem:
             raise FetchError(f"{url}: {problem}")
-        return await asyncio.to_thread(self._get, url)
-
-    def _get(self, url: str) -> FetchResult:
         request = urllib.request.Request(url, headers={"Accept": "application/json"})
         try:
             with self._opener.open(request, timeout=self._timeout) as response:
@@ -88,9 +85,9 @@ def _result(url: str, status: int, headers: Message, body: bytes, max_bytes: int
     return FetchResult(body, cache_max_age(headers.get("Cache-Control")))
 
 
-async def resolve_jwks_url(fetcher: Fetcher, discovery_url: str, issuer: str) -> str:
+def resolve_jwks_url(fetcher: Fetcher, discovery_url: str, issuer: str) -> str:
     """Read `jwks_uri` from an OpenID discovery document whose `issuer` must equal ours exactly."""
-    result = await fetcher.fetch(discovery_url)
+    result = fetcher.fetch(discovery_url)
     try:
         doc = json.loads(result.body)
     except (ValueError, RecursionError):

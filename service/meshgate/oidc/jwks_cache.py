@@ -5,14 +5,20 @@ Contract (see docs/oidc.md): refresh every Cache-Control max-age clamped to [ref
 retry_seconds; keys older than max_stale_seconds deny every token (`jwks_unavailable`), as do keys never
 loaded; a successful refresh replaces the set, so removed keys disappear; an unknown kid triggers at most one
 refetch per unknown_kid_interval_seconds per issuer, and concurrent callers share one in-flight fetch.
+
+Threads, like the gRPC server that reads it: one refresh thread per issuer (`start`, `close`), and the fetches
+themselves on a small pool of their own, so that a caller waits for one at most as long as it can
+(`refresh(issuer, timeout=...)`) while others keep sharing it. A fetch is bounded by the fetcher's timeouts.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import math
+import threading
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FetchStillRunning
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Protocol
@@ -50,13 +56,13 @@ class _IssuerState:
     fetched_at: float = 0.0  # monotonic time of the last successful fetch
     interval: float = 0.0
     last_forced: float = -math.inf
-    inflight: asyncio.Task[bool] | None = None
+    inflight: Future[bool] | None = None
     last_ok: bool = False
     last_error: str = ""
 
 
 class JwksCache:
-    """Implements `KeySource`. Use `start()` inside the running event loop and `close()` on shutdown."""
+    """Implements `KeySource`. `start()` begins the background refresh, `close()` ends it."""
 
     def __init__(
         self,
@@ -74,7 +80,13 @@ class JwksCache:
         )
         self._now = monotonic_clock
         self._states = {cfg.issuer: _IssuerState(cfg) for cfg in issuers}
-        self._tasks: list[asyncio.Task[None]] = []
+        self._lock = threading.Lock()  # around starting a fetch and the unknown-kid rate limit
+        self._fetches = ThreadPoolExecutor(max(1, len(self._states)), thread_name_prefix="meshgate-jwks")
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        # How long the refresh thread and `start` wait for one fetch: discovery and JWKS, each bounded by
+        # fetch_timeout_seconds, and a second of slack.
+        self._fetch_bound = 2 * self._settings.fetch_timeout_seconds + 1
 
     def snapshot(self, issuer: str) -> KeySnapshot:
         state = self._states.get(issuer)
@@ -89,60 +101,80 @@ class JwksCache:
         state = self._states.get(issuer)
         return state.last_error if state else "issuer not configured"
 
-    async def refresh(self, issuer: str) -> bool:
-        """Fetch now (joining a fetch already in flight). True when the key set was (re)loaded."""
+    def refresh(self, issuer: str, timeout: float | None = None) -> bool:
+        """Fetch now (joining a fetch already in flight). True when the key set was (re)loaded; False also
+        when `timeout` seconds passed first (the fetch goes on, for whoever asks next)."""
         state = self._states.get(issuer)
         if state is None:
             return False
-        if state.inflight is None or state.inflight.done():
-            state.inflight = asyncio.create_task(self._fetch(state), name=f"jwks-fetch {issuer}")
-        return await asyncio.shield(state.inflight)
+        with self._lock:
+            fetch = self._fetch_of(state)
+        return _outcome(fetch, timeout)
 
-    async def refresh_unknown_kid(self, issuer: str) -> bool:
+    def refresh_unknown_kid(self, issuer: str, timeout: float | None = None) -> bool:
         """A refetch for an unknown kid: joins a fetch in flight, else at most one per interval per issuer."""
         state = self._states.get(issuer)
         if state is None:
             return False
-        if state.inflight is not None and not state.inflight.done():
-            return await asyncio.shield(state.inflight)
-        now = self._now()
-        if now - state.last_forced < self._settings.unknown_kid_interval_seconds:
-            return False
-        state.last_forced = now
-        return await self.refresh(issuer)
+        with self._lock:
+            if state.inflight is None or state.inflight.done():
+                now = self._now()
+                if now - state.last_forced < self._settings.unknown_kid_interval_seconds:
+                    return False
+                state.last_forced = now
+            fetch = self._fetch_of(state)
+        return _outcome(fetch, timeout)
 
-    async def start(self, *, wait: bool = True) -> None:
-        """Begin background refresh. With `wait`, first await one fetch per issuer (each bounded in time)."""
-        if self._tasks:
+    def start(self, *, wait: bool = True) -> None:
+        """Begin background refresh. With `wait`, first one fetch per issuer (each bounded in time)."""
+        if self._threads:
             return
         if wait:
-            await asyncio.gather(*(self.refresh(issuer) for issuer in self._states))
+            with self._lock:
+                fetches = [self._fetch_of(state) for state in self._states.values()]
+            for fetch in fetches:
+                _outcome(fetch, self._fetch_bound)
         for issuer in self._states:
-            loop = self._refresh_loop(issuer, fetch_first=not wait)
-            self._tasks.append(asyncio.create_task(loop, name=f"jwks-refresh {issuer}"))
+            thread = threading.Thread(
+                target=self._refresh_loop, args=(issuer, not wait), name=f"jwks-refresh {issuer}", daemon=True
+            )
+            thread.start()
+            self._threads.append(thread)
 
-    async def close(self) -> None:
-        tasks = self._tasks + [s.inflight for s in self._states.values() if s.inflight is not None]
-        self._tasks = []
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+    def close(self) -> None:
+        """End the refresh threads; a fetch in flight is not waited for (its own timeouts end it)."""
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=1.0)
+        self._threads = []
+        self._fetches.shutdown(wait=False, cancel_futures=True)
 
-    async def _refresh_loop(self, issuer: str, *, fetch_first: bool) -> None:
+    def _fetch_of(self, state: _IssuerState) -> Future[bool]:
+        """The fetch in flight for `state`, or a new one (with the lock held)."""
+        if state.inflight is None or state.inflight.done():
+            try:
+                state.inflight = self._fetches.submit(self._fetch, state)
+            except RuntimeError:  # closed: no more fetches; the keys stay as they are
+                closed: Future[bool] = Future()
+                closed.set_result(False)
+                return closed
+        return state.inflight
+
+    def _refresh_loop(self, issuer: str, fetch_first: bool) -> None:
         state = self._states[issuer]
         if fetch_first:
-            await self.refresh(issuer)
-        while True:  # ends when close() cancels the task
+            self.refresh(issuer, self._fetch_bound)
+        while True:  # until close()
             delay = state.interval if state.last_ok else self._settings.retry_seconds
-            await asyncio.sleep(delay)
-            await self.refresh(issuer)
+            if self._stop.wait(delay):
+                return
+            self.refresh(issuer, self._fetch_bound)
 
-    async def _fetch(self, state: _IssuerState) -> bool:
+    def _fetch(self, state: _IssuerState) -> bool:
         issuer = state.config.issuer
         try:
-            async with asyncio.timeout(2 * self._settings.fetch_timeout_seconds + 1):
-                keys, max_age = await self._download(state.config)
-        except (FetchError, JwksError, TimeoutError) as exc:
+            keys, max_age = self._download(state.config)
+        except (FetchError, JwksError) as exc:
             state.last_ok, state.last_error = False, str(exc) or type(exc).__name__
             log.warning("jwks refresh failed issuer=%s error=%s", issuer, state.last_error)
             return False
@@ -155,16 +187,16 @@ class JwksCache:
         log.info("jwks refreshed issuer=%s kids=%s next_in=%.0fs", issuer, sorted(keys), state.interval)
         return True
 
-    async def _download(self, config: IssuerConfig) -> tuple[dict[str, VerificationKey], float | None]:
+    def _download(self, config: IssuerConfig) -> tuple[dict[str, VerificationKey], float | None]:
         if config.kind is IssuerKind.SPIFFE and config.jwks_url is None and config.discovery_url is None:
             return self._workload_api_keys(config), 0.0  # in memory: re-read every refresh_min_seconds
         if config.jwks_url is not None:
             url = config.jwks_url
         elif config.discovery_url is not None:
-            url = await resolve_jwks_url(self._fetcher, config.discovery_url, config.issuer)
+            url = resolve_jwks_url(self._fetcher, config.discovery_url, config.issuer)
         else:
             raise FetchError("issuer has neither jwks_url nor discovery_url")
-        result = await self._fetcher.fetch(url)
+        result = self._fetcher.fetch(url)
         uses = SPIFFE_BUNDLE_USES if config.kind is IssuerKind.SPIFFE else SIGNATURE_USES
         return parse_jwks(result.body, uses), result.max_age
 
@@ -186,3 +218,11 @@ class JwksCache:
         s = self._settings
         wanted = s.refresh_default_seconds if max_age is None else max_age
         return min(max(wanted, s.refresh_min_seconds), s.refresh_max_seconds)
+
+
+def _outcome(fetch: Future[bool], timeout: float | None) -> bool:
+    """The fetch's result, or False when `timeout` passed first or the cache closed."""
+    try:
+        return fetch.result(timeout)
+    except (FetchStillRunning, CancelledError):
+        return False

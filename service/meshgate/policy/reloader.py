@@ -9,15 +9,13 @@ and by a periodic check, because a Kubernetes ConfigMap or git-sync symlink swap
 on a deleted directory. Every check compares a content hash, so spurious events cost one read.
 
     reloader = PolicyReloader(Path("/policies"), store, superusers={"broker"})
-    task = asyncio.create_task(reloader.run())   # first load happens at once, in a worker thread
+    reloader.start()   # a thread of its own: loads at once, then watches
     ...
-    reloader.stop(); await task
+    reloader.stop(); reloader.join(5)
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import os
 import threading
@@ -26,7 +24,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
-from watchfiles import awatch
+from watchfiles import watch
 
 from meshgate.clock import Clock, SystemClock
 from meshgate.errors import PolicyError
@@ -76,8 +74,8 @@ class PolicyReloader:
         self._refused: tuple[str, str, str] = ("", "", "")  # (content hash, revision, commit) being built
         self._refused_hash = ""  # content hash of the last refused revision
         self._lock = threading.Lock()
-        self._stop: asyncio.Event | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
 
     @property
     def status(self) -> ReloadStatus:
@@ -171,30 +169,36 @@ class PolicyReloader:
             paths.append(self._path.parent)
         return paths
 
-    async def run(self) -> None:
+    def start(self) -> None:
+        """`run()` on a thread of its own, until `stop()`."""
+        self._thread = threading.Thread(target=self.run, name="policy-reloader", daemon=True)
+        self._thread.start()
+
+    def run(self) -> None:
         """Load now, then watch until `stop()`; re-arms the watch when the folder's target changes."""
-        self._loop, self._stop = asyncio.get_running_loop(), asyncio.Event()
         while not self._stop.is_set():
-            await asyncio.to_thread(self.reload_now)
+            self.reload_now()
             try:
-                await self._watch()
+                self._watch()
             except OSError as exc:  # folder missing (not synced yet) or unwatchable: poll instead
                 _log.warning("cannot watch %s (%s); polling", self._path, exc)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stop.wait(), self._poll_ms / 1000)
+                self._stop.wait(self._poll_ms / 1000)
 
-    async def _watch(self) -> None:
-        assert self._stop is not None
+    def _watch(self) -> None:
         target = os.path.realpath(self._path)
-        async for _changes in awatch(
+        for _changes in watch(
             *self._watch_paths(), watch_filter=None, stop_event=self._stop, debounce=self._debounce_ms,
             rust_timeout=self._poll_ms, yield_on_timeout=True, ignore_permission_denied=True,
         ):  # fmt: skip
-            await asyncio.to_thread(self.reload_now)
+            self.reload_now()
             if os.path.realpath(self._path) != target:
                 return
 
     def stop(self) -> None:
         """Ask `run()` to return; safe to call from any thread."""
-        if self._loop is not None and self._stop is not None:
-            self._loop.call_soon_threadsafe(self._stop.set)
+        self._stop.set()
+
+    def join(self, timeout: float | None = None) -> None:
+        """Wait for the thread `start()` began (if any) to end after `stop()`."""
+        if self._thread is not None:
+            self._thread.join(timeout)

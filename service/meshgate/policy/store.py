@@ -68,8 +68,7 @@ class PolicyStore:
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         """Call `listener(snapshot)` after every swap; returns a function that unsubscribes.
 
-        Listeners run in the swapping thread; an asyncio consumer should hand over with
-        `loop.call_soon_threadsafe(queue.put_nowait, snapshot)`."""
+        Listeners run in the swapping thread (the reloader's), so they must be thread-safe and quick."""
         with self._lock:
             self._listeners.append(listener)
 

@@ -1,17 +1,17 @@
 """Builds the running service from a `ServiceConfig`: verifiers, policy store, audit log, metrics, the gRPC
 server with its interceptor chain, the HTTP side (health, readiness, metrics, explain) and the watchers.
 
-Concurrency: the asyncio event loop is the process's main loop (policy reloads, JWKS refresh, bundle
-watching, the HTTP side, health, shutdown). The gRPC port is grpc's synchronous server: each call runs in a
-thread of a pool of `grpc.workers` threads plus `grpc.watch_streams` for the long-lived WatchRevision streams
-(the CPU per call is less than half of grpc.aio's; see docs/bench/2026-11-26-13-authorize-batch.md). What
-the workers share is thread-safe; a token's unknown-key-id refetch is handed to the loop (`token_bridge`).
+Concurrency: threads, as the synchronous gRPC server's. Each call runs in a thread of a pool of `grpc.workers`
+threads plus `grpc.watch_streams` for the long-lived WatchRevision streams (the CPU per call is less than
+half of grpc.aio's; see docs/bench/2026-11-26-13-authorize-batch.md); the JWKS refresh, the policy
+reloader, bundle watching and the health sync each run on threads of their own, and what they share with
+the workers is thread-safe. The asyncio event loop is only uvicorn's (the HTTP side): `serve` runs there,
+starting and stopping the rest, and hands every blocking wait to a thread.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import threading
 from collections.abc import Callable
@@ -57,7 +57,6 @@ from meshgate.server.metrics import ServiceMetrics
 from meshgate.server.revision_feed import RevisionFeed
 from meshgate.server.servicer import AuthenticationServicer, AuthorizationServicer
 from meshgate.server.serving_tls import ReloadingServerCredentials
-from meshgate.server.token_bridge import LoopTokenVerifier
 from meshgate.v1 import meshgate_pb2_grpc as pb_grpc
 
 log = logging.getLogger("meshgate")
@@ -74,7 +73,6 @@ class Components:
     reloader: PolicyReloader
     bundles: WatchedTrustBundles | None = None
     tokens: TokenAuthenticator | None = None
-    token_bridge: LoopTokenVerifier | None = None
     certificates: CachedX509Verifier | None = None
     clock: Clock = field(default_factory=SystemClock)
     audit: AuditLog = field(default_factory=lambda: AuditLog(()))
@@ -83,7 +81,6 @@ class Components:
     jwt_bundles: WorkloadApiJwtBundles | None = None
     memo: DecisionMemo[Decision] = field(default_factory=DecisionMemo)
     stoppers: list[Callable[[], None]] = field(default_factory=list)
-    tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     def readiness(self) -> rd.Readiness:
         bundles = self.bundles.status if self.bundles is not None else None
@@ -119,8 +116,7 @@ def build_components(config: ServiceConfig, clock: Clock | None = None) -> Compo
             oidc.issuers, oidc.settings, clock, superusers=superusers, jwt_authorities=jwt_bundles
         )
     mesh_header = L5dClientIdAuthenticator(ident.l5d_client_id, ident.linkerd)
-    bridge = LoopTokenVerifier(tokens) if tokens is not None else None
-    authenticator = Authenticator(certificates=certificates, tokens=bridge, mesh_header=mesh_header)
+    authenticator = Authenticator(certificates=certificates, tokens=tokens, mesh_header=mesh_header)
     policies = PolicyStore(clock=clock)
     reloader = PolicyReloader(
         config.policy.dir,
@@ -143,7 +139,7 @@ def build_components(config: ServiceConfig, clock: Clock | None = None) -> Compo
     if g.tls_cert and g.tls_key and g.tls_client_ca:  # config validation: all three or none
         serving = ReloadingServerCredentials(g.tls_cert, g.tls_key, g.tls_client_ca)
     components = Components(
-        config, authenticator, policies, reloader, bundles, tokens, bridge, certificates, clock,
+        config, authenticator, policies, reloader, bundles, tokens, certificates, clock,
         AuditLog.from_config(config.audit), ServiceMetrics(), serving, jwt_bundles=jwt_bundles,
     )  # fmt: skip
     _register_state_metrics(components)
@@ -183,11 +179,8 @@ class RunningServer:
 
 
 async def start_grpc(components: Components) -> RunningServer:
-    """Start the gRPC port on the running loop, which also serves workers' JWKS refetches from now on."""
+    """Start the gRPC port and the health sync, both on threads of their own (from `serve`, on its loop)."""
     cfg = components.config.grpc
-    loop = asyncio.get_running_loop()
-    if components.token_bridge is not None:
-        components.token_bridge.bind(loop)
     threads = cfg.workers + cfg.watch_streams
     workers = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="meshgate-grpc")
     shedder = LoadShedder(workers, cfg.queue_per_method, components.metrics.events)
@@ -209,10 +202,10 @@ async def start_grpc(components: Components) -> RunningServer:
 
     def on_swap(snapshot: PolicySnapshot) -> None:
         # Runs in the thread that swapped. Frees the old revision's answers early; the memo never serves
-        # them anyway (keyed by snapshot). The memo and the feed are thread-safe; `poke` wants the loop.
+        # them anyway (keyed by snapshot). The memo, the feed and `poke` are thread-safe.
         components.memo.forget()
         feed.publish(snapshot.revision, snapshot.commit)
-        loop.call_soon_threadsafe(sync.poke)
+        sync.poke()
 
     components.stoppers.append(components.policies.subscribe(on_swap))
     _add_servicers(server, components, feed, health_servicer)
@@ -225,8 +218,9 @@ async def start_grpc(components: Components) -> RunningServer:
             cfg.listen, port,
         )  # fmt: skip
     server.start()
-    await sync.refresh()
-    components.tasks.append(asyncio.create_task(sync.run(), name="health-sync"))
+    sync.refresh()
+    sync.start()
+    components.stoppers.append(sync.stop)
     return RunningServer(server, port, health_servicer, feed, sync, workers, shedder)
 
 
@@ -291,16 +285,15 @@ def _revision_or_empty(policies: PolicyStore) -> tuple[str, str]:
 async def start_background(components: Components) -> None:
     """Policy and trust-bundle watching, token key refresh; stopped by `close_components`."""
     if components.config.policy.watch:
-        task = asyncio.create_task(components.reloader.run(), name="policy-reloader")
+        components.reloader.start()
         components.stoppers.append(components.reloader.stop)
-        components.tasks.append(task)
     wait = components.config.identity.workload_api.start_timeout_seconds
     if components.jwt_bundles is not None:
         components.jwt_bundles.start()
         components.stoppers.append(components.jwt_bundles.stop)
         await asyncio.to_thread(components.jwt_bundles.wait_first, wait)  # else the JWKS retry picks them up
     if components.tokens is not None:
-        await components.tokens.start(wait=True)
+        await asyncio.to_thread(components.tokens.start, wait=True)
     bundles = components.bundles
     if isinstance(bundles, FileTrustBundles):
         watcher = BundleWatcher(bundles)
@@ -329,15 +322,12 @@ async def start_http_side(components: Components) -> RunningHttp | None:
 
 
 async def close_components(components: Components) -> None:
+    """Stop what `start_background` and `start_grpc` started, newest first, then the audit log."""
     for stop in reversed(components.stoppers):
         stop()
-    for task in components.tasks:
-        if task.get_name() == "health-sync":
-            task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.wait_for(task, timeout=5)
+    await asyncio.to_thread(components.reloader.join, 5)
     if components.tokens is not None:
-        await components.tokens.close()
+        components.tokens.close()
     await asyncio.to_thread(components.audit.close)
 
 

@@ -1,15 +1,15 @@
 """gRPC health follows readiness: SERVING exactly when `/readyz` says ready, NOT_SERVING otherwise.
 
-Readiness depends on time (JWKS age) as well as on events (a policy swap), so `HealthSync` re-evaluates
-on a short interval and whenever it is poked; it writes to the health servicer only on a change. The
-servicer is grpc's synchronous `HealthServicer`, whose `set` is thread-safe and returns at once.
+Readiness depends on time (JWKS age) as well as on events (a policy swap), so `HealthSync` re-evaluates,
+on a thread of its own, on a short interval and whenever it is poked (from any thread); it writes to the
+health servicer only on a change. The servicer is grpc's synchronous `HealthServicer`, whose `set` is
+thread-safe and returns at once.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -34,13 +34,15 @@ class HealthSync:
         self._services = ("", *services)
         self._interval = interval
         self._serving: bool | None = None
-        self._wake = asyncio.Event()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
 
     @property
     def serving(self) -> bool:
         return bool(self._serving)
 
-    async def refresh(self) -> Readiness:
+    def refresh(self) -> Readiness:
         readiness = self._evaluate()
         if readiness.ready != self._serving:
             self.set(readiness.ready)
@@ -57,16 +59,25 @@ class HealthSync:
             self._servicer.set(name, status)
 
     def poke(self) -> None:
-        """Re-evaluate soon; call on the event loop (e.g. via `call_soon_threadsafe`)."""
+        """Re-evaluate soon; safe to call from any thread."""
         self._wake.set()
 
-    async def run(self) -> None:
-        """Until cancelled: refresh every `interval` seconds, or at once after `poke()`."""
-        while True:
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="health-sync", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        """Until `stop()`: refresh every `interval` seconds, or at once after `poke()`."""
+        while not self._stop.is_set():
             try:
-                await self.refresh()
+                self.refresh()
             except Exception:
                 log.exception("readiness evaluation failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._interval)
+            self._wake.wait(self._interval)
             self._wake.clear()

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
+import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -28,12 +28,12 @@ class FakeFetcher:
         self.documents: dict[str, dict[str, Any] | None] = dict(documents or {})
         self.max_age: float | None = None
         self.calls: list[str] = []
-        self.gate: asyncio.Event | None = None
+        self.gate: threading.Event | None = None
 
-    async def fetch(self, url: str) -> FetchResult:
+    def fetch(self, url: str) -> FetchResult:
         self.calls.append(url)
         if self.gate is not None:
-            await self.gate.wait()
+            self.gate.wait(30)  # bounded: a test that forgets to open the gate does not hang the run
         document = self.documents.get(url)
         if document is None:
             raise FetchError(f"GET {url} returned HTTP 503")

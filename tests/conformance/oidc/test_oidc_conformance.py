@@ -3,8 +3,6 @@ and again through TokenAuthenticator. The gRPC runner (server team) uses the sam
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 from meshgate.clock import FixedClock
 from meshgate.errors import AuthenticationError
@@ -23,18 +21,18 @@ from tests.conformance.oidc.fakes import FakeFetcher, FakeMonotonic
 CASES = list(iter_cases())
 
 
-async def _replay_jwks(case: Case, cache: JwksCache, fetcher: FakeFetcher, mono: FakeMonotonic) -> None:
+def _replay_jwks(case: Case, cache: JwksCache, fetcher: FakeFetcher, mono: FakeMonotonic) -> None:
     issuers = [cfg["issuer"] for cfg in case.issuer_config_mappings]
     rounds = max(len(phases) for phases in case.jwks_by_url.values())
     for i in range(rounds):
         phases = {url: phases[min(i, len(phases) - 1)] for url, phases in case.jwks_by_url.items()}
         fetcher.documents = {url: phase.document for url, phase in phases.items()}
         for issuer in issuers:
-            await cache.refresh(issuer)
+            cache.refresh(issuer)
         mono.advance(max(phase.elapse_seconds for phase in phases.values()))
 
 
-async def _run(case: Case, *, facade: bool) -> Identity:
+def _run(case: Case, *, facade: bool) -> Identity:
     issuers = parse_issuers(case.issuer_config_mappings)
     oidc_settings = parse_oidc_settings(settings())
     fetcher, mono, clock = FakeFetcher(), FakeMonotonic(), FixedClock(case.now)
@@ -42,12 +40,12 @@ async def _run(case: Case, *, facade: bool) -> Identity:
         issuers, oidc_settings, clock, fetcher=fetcher, monotonic_clock=mono
     )
     try:
-        await _replay_jwks(case, auth.keys, fetcher, mono)
+        _replay_jwks(case, auth.keys, fetcher, mono)
         if facade:
-            return await auth.authenticate(case.token)
+            return auth.authenticate(case.token)
         return TokenValidator(issuers, auth.keys, clock).validate(case.token)
     finally:
-        await auth.close()
+        auth.close()
 
 
 def _check(expected: Expected, run: Identity | BaseException) -> None:
@@ -65,7 +63,7 @@ def _check(expected: Expected, run: Identity | BaseException) -> None:
 
 def _outcome(case: Case, *, facade: bool) -> Identity | BaseException:
     try:
-        return asyncio.run(_run(case, facade=facade))
+        return _run(case, facade=facade)
     except AuthenticationError as exc:
         return exc
 

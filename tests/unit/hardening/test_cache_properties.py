@@ -5,7 +5,6 @@ key set and its staleness), and a model of the shim's revision-keyed DecisionCac
 
 from __future__ import annotations
 
-import asyncio
 import functools
 from datetime import UTC, datetime
 
@@ -115,18 +114,16 @@ class TokenCacheMachine(RuleBasedStateMachine):
             issuers, TOKEN_SETTINGS, clock, fetcher=self.fetcher, monotonic_clock=self.mono
         )
         self.fresh = TokenValidator(issuers, self.auth.keys, clock)  # same keys, no token cache
-        self.loop = asyncio.new_event_loop()
-        self.loop.run_until_complete(self.auth.keys.refresh(ISS))
+        self.auth.keys.refresh(ISS)
 
     def teardown(self) -> None:
-        self.loop.run_until_complete(self.auth.close())
-        self.loop.close()
+        self.auth.close()
 
     @rule(key=st.sampled_from(["rsa1", "rsa2"]), sub=st.sampled_from(["alice", "bob"]))
     def authenticate(self, key: str, sub: str) -> None:
         token = _token(key, sub)
         expected = outcome(lambda: self.fresh.validate(token))
-        got = outcome(lambda: self.loop.run_until_complete(self.auth.authenticate(token)))
+        got = outcome(lambda: self.auth.authenticate(token))
         if expected == "refused:unknown_kid":  # the facade may refetch first; the key set decides
             expected = outcome(lambda: self.fresh.validate(token))
         assert got == expected
@@ -134,13 +131,13 @@ class TokenCacheMachine(RuleBasedStateMachine):
     @rule(keys=st.sampled_from(KEY_SETS))
     def rotate_jwks(self, keys: list[str]) -> None:
         self.fetcher.documents[JWKS_URL] = jwks_document(keys)
-        self.loop.run_until_complete(self.auth.keys.refresh(ISS))
+        self.auth.keys.refresh(ISS)
 
     @rule()
     def idp_outage_beyond_stale_bound(self) -> None:
         self.fetcher.documents[JWKS_URL] = None
         self.mono.advance(TOKEN_SETTINGS.max_stale_seconds + 1)
-        self.loop.run_until_complete(self.auth.keys.refresh(ISS))
+        self.auth.keys.refresh(ISS)
 
 
 TestTokenCache = TokenCacheMachine.TestCase
@@ -154,9 +151,7 @@ def test_token_cache_never_outlives_its_key() -> None:
         machine.authenticate("rsa1", "alice")
         machine.rotate_jwks(["rsa2"])
         token = _token("rsa1", "alice")
-        assert outcome(lambda: machine.loop.run_until_complete(machine.auth.authenticate(token))) == (
-            "refused:unknown_kid"
-        )
+        assert outcome(lambda: machine.auth.authenticate(token)) == ("refused:unknown_kid")
     finally:
         machine.teardown()
 

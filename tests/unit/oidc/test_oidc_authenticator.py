@@ -1,11 +1,13 @@
-"""TokenAuthenticator: unknown-kid refetch + retry, storms, bounded waits, verified-token cache;
-authenticate_token_once for the CLI."""
+"""TokenAuthenticator: unknown-kid refetch + retry, storms, bounded waits (by the setting and by the
+caller's budget), verified-token cache; authenticate_token_once for the CLI. Tokens are validated in the
+calling thread, as a gRPC worker does."""
 
 from __future__ import annotations
 
-import asyncio
 import secrets
-from collections.abc import Coroutine
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
@@ -37,10 +39,6 @@ ISSUERS = parse_issuers(
 )
 
 
-def run(coro: Coroutine[Any, Any, Any]) -> Any:
-    return asyncio.run(coro)
-
-
 def _token(key: str = "rsa1", kid: str | None = None, iss: str = ISS, **claims: Any) -> str:
     signing = signing_keys()[key]
     payload = {"iss": iss, "sub": "alice", "aud": "pulsar", "exp": T + 300, **claims}
@@ -55,76 +53,65 @@ class Harness:
             ISSUERS, settings, self.clock, fetcher=self.fetcher, monotonic_clock=self.mono
         )
 
-    async def code(self, token: str) -> str:
+    def code(self, token: str, budget: float | None = None) -> str:
         with pytest.raises(AuthenticationError) as info:
-            await self.auth.authenticate(token)
+            self.auth.authenticate(token, budget)
         return info.value.code
 
 
 def test_unknown_kid_triggers_one_refetch_then_retry() -> None:
     h = Harness(["rsa1"])
-
-    async def scenario() -> str:
-        await h.auth.start()
-        h.fetcher.documents[JWKS] = jwks_document(["rsa1", "rsa2"])  # the IdP rotated
-        identity = await h.auth.authenticate(_token("rsa2"))
-        await h.auth.close()
-        return identity.principal
-
-    assert run(scenario()) == f"oidc:{ISS}#alice"
+    h.auth.start()
+    h.fetcher.documents[JWKS] = jwks_document(["rsa1", "rsa2"])  # the IdP rotated
+    identity = h.auth.authenticate(_token("rsa2"))
+    h.auth.close()
+    assert identity.principal == f"oidc:{ISS}#alice"
     assert h.fetcher.calls.count(JWKS) == 2
 
 
 def test_random_kid_storm_costs_at_most_one_fetch_per_interval() -> None:
     h = Harness()
-
-    async def scenario() -> set[str]:
-        await h.auth.start()
-        tokens = [_token(kid=secrets.token_hex(8)) for _ in range(300)]
-        codes = await asyncio.gather(*(h.code(t) for t in tokens))
-        await h.auth.close()
-        return set(codes)
-
-    assert run(scenario()) == {"unknown_kid"}
+    h.auth.start()
+    tokens = [_token(kid=secrets.token_hex(8)) for _ in range(300)]
+    with ThreadPoolExecutor(16) as workers:  # as the gRPC worker threads ask
+        codes = set(workers.map(h.code, tokens))
+    h.auth.close()
+    assert codes == {"unknown_kid"}
     assert h.fetcher.calls.count(JWKS) == 2  # initial load + one refetch
     assert h.fetcher.calls.count(OTHER_JWKS) == 1  # other issuers are untouched
 
 
 def test_unknown_kid_wait_is_bounded() -> None:
     h = Harness(settings=OidcSettings(unknown_kid_wait_seconds=0.05))
-
-    async def scenario() -> str:
-        await h.auth.start()
-        h.fetcher.gate = asyncio.Event()  # the refetch hangs
-        code = await asyncio.wait_for(h.code(_token(kid="nope")), timeout=2)
-        h.fetcher.gate.set()
-        await h.auth.close()
-        return code
-
-    assert run(scenario()) == "unknown_kid"
+    h.auth.start()
+    h.fetcher.gate = threading.Event()  # the refetch hangs
+    started = time.monotonic()
+    code = h.code(_token(kid="nope"))
+    assert time.monotonic() - started < 2
+    h.fetcher.gate.set()
+    h.auth.close()
+    assert code == "unknown_kid"
 
 
 def test_verified_tokens_are_cached_until_ttl() -> None:
     h = Harness()
-
-    async def scenario() -> list[object]:
-        await h.auth.start()
-        token = _token()
-        first = await h.auth.authenticate(token)
-        hit = await h.auth.authenticate(token)  # the very object the cache holds
-        h.clock.advance(60)
-        after_ttl = await h.auth.authenticate(token)  # verified again
-        h.fetcher.documents[JWKS] = jwks_document(["rsa2"])
-        await h.auth.keys.refresh(ISS)  # key removed: the cached verification goes with it (catalogue J21)
-        code = await h.code(token)
-        await h.auth.close()
-        return [hit is first, after_ttl is first, after_ttl.principal, code]
-
-    assert run(scenario()) == [True, False, f"oidc:{ISS}#alice", "unknown_kid"]
+    h.auth.start()
+    token = _token()
+    first = h.auth.authenticate(token)
+    hit = h.auth.authenticate(token)  # the very object the cache holds
+    h.clock.advance(60)
+    after_ttl = h.auth.authenticate(token)  # verified again
+    h.fetcher.documents[JWKS] = jwks_document(["rsa2"])
+    h.auth.keys.refresh(ISS)  # key removed: the cached verification goes with it (catalogue J21)
+    code = h.code(token)
+    h.auth.close()
+    assert [hit is first, after_ttl is first, after_ttl.principal, code] == [
+        True, False, f"oidc:{ISS}#alice", "unknown_kid"
+    ]  # fmt: skip
 
 
 class SwapMidway:
-    """A validator whose key set is replaced (as the loop's JWKS refresh may) while it validates."""
+    """A validator whose key set is replaced (as the JWKS refresh thread may) while it validates."""
 
     def __init__(self, h: Harness) -> None:
         self.h, self.inner, self.swaps = h, TokenValidator(ISSUERS, h.auth.keys, h.clock), 1
@@ -134,7 +121,7 @@ class SwapMidway:
         if self.swaps:
             self.swaps -= 1
             self.h.fetcher.documents[JWKS] = jwks_document(["rsa1", "rsa2"])
-            run(self.h.auth.keys.refresh(ISS))
+            self.h.auth.keys.refresh(ISS)
         return verified
 
 
@@ -142,59 +129,50 @@ def test_a_token_verified_with_a_key_set_replaced_meanwhile_is_not_cached() -> N
     """The cache entry is tagged with the key set that verified it, never with one read afterwards: a set
     replaced mid-validation (its key perhaps revoked) never backs a cached answer."""
     h = Harness()
-    run(h.auth.keys.refresh(ISS))
+    h.auth.keys.refresh(ISS)
     auth = TokenAuthenticator(SwapMidway(h), h.auth.keys, h.clock, SETTINGS)  # type: ignore[arg-type]
     token = _token()
-    never = lambda issuer: False  # noqa: E731  # no unknown kid here
-    assert auth.authenticate_sync(token, never).principal == f"oidc:{ISS}#alice"
+    assert auth.authenticate(token).principal == f"oidc:{ISS}#alice"
     assert len(auth.tokens) == 0
-    assert auth.authenticate_sync(token, never).principal == f"oidc:{ISS}#alice"  # the set stayed: cached
+    assert auth.authenticate(token).principal == f"oidc:{ISS}#alice"  # the set stayed: cached
     assert len(auth.tokens) == 1
 
 
 def test_cache_entry_ends_at_exp_and_lru_is_bounded() -> None:
     h = Harness()
-
-    async def scenario() -> list[str]:
-        await h.auth.start()
-        short = _token(exp=T + 10)
-        await h.auth.authenticate(short)
-        h.clock.advance(10)
-        expired = await h.code(short)
-        for i in range(5):
-            await h.auth.authenticate(_token(jti=str(i)))
-        await h.auth.close()
-        return [expired]
-
-    assert run(scenario()) == ["expired"]
+    h.auth.start()
+    short = _token(exp=T + 10)
+    h.auth.authenticate(short)
+    h.clock.advance(10)
+    expired = h.code(short)
+    for i in range(5):
+        h.auth.authenticate(_token(jti=str(i)))
+    h.auth.close()
+    assert expired == "expired"
     assert len(h.auth.tokens) == 2
 
 
 def test_failures_are_not_cached() -> None:
     h = Harness()
     h.fetcher.documents[JWKS] = None
-
-    async def scenario() -> list[str]:
-        await h.auth.start()
-        token = _token()
-        down = await h.code(token)
-        h.fetcher.documents[JWKS] = jwks_document(["rsa1"])
-        await h.auth.keys.refresh(ISS)
-        identity = await h.auth.authenticate(token)
-        await h.auth.close()
-        return [down, identity.principal]
-
-    assert run(scenario()) == ["jwks_unavailable", f"oidc:{ISS}#alice"]
+    h.auth.start()
+    token = _token()
+    down = h.code(token)
+    h.fetcher.documents[JWKS] = jwks_document(["rsa1"])
+    h.auth.keys.refresh(ISS)
+    identity = h.auth.authenticate(token)
+    h.auth.close()
+    assert [down, identity.principal] == ["jwks_unavailable", f"oidc:{ISS}#alice"]
 
 
 def test_oversized_token_skips_the_cache() -> None:
     h = Harness()
-    assert run(h.code("a" * 20000)) == "token_too_large"
+    assert h.code("a" * 20000) == "token_too_large"
 
 
 def test_authenticate_token_once_fetches_only_the_token_issuer() -> None:
     fetcher = FakeFetcher({JWKS: jwks_document(["rsa1"]), OTHER_JWKS: jwks_document(["k8s1"])})
-    identity = run(authenticate_token_once(ISSUERS, _token(), FixedClock(NOW), fetcher=fetcher))
+    identity = authenticate_token_once(ISSUERS, _token(), FixedClock(NOW), fetcher=fetcher)
     assert identity.principal == f"oidc:{ISS}#alice"
     assert fetcher.calls == [JWKS]
 
@@ -210,12 +188,41 @@ def test_authenticate_token_once_fetches_only_the_token_issuer() -> None:
 def test_authenticate_token_once_errors(token: str, code: str, calls: int) -> None:
     fetcher = FakeFetcher({JWKS: jwks_document(["rsa1"])})
     with pytest.raises(AuthenticationError) as info:
-        run(authenticate_token_once(ISSUERS, token, FixedClock(NOW), fetcher=fetcher))
+        authenticate_token_once(ISSUERS, token, FixedClock(NOW), fetcher=fetcher)
     assert (info.value.code, len(fetcher.calls)) == (code, calls)
 
 
 def test_authenticate_token_once_with_idp_down() -> None:
     fetcher = FakeFetcher({JWKS: None})
     with pytest.raises(AuthenticationError) as info:
-        run(authenticate_token_once(ISSUERS, _token(), FixedClock(NOW), fetcher=fetcher))
+        authenticate_token_once(ISSUERS, _token(), FixedClock(NOW), fetcher=fetcher)
     assert info.value.code == "jwks_unavailable"
+
+
+def test_a_known_key_is_validated_in_the_calling_thread() -> None:
+    h = Harness(["rsa1"])
+    h.auth.start()
+    assert h.auth.authenticate(_token("rsa1")).principal == f"oidc:{ISS}#alice"
+    h.auth.close()
+    assert h.fetcher.calls.count(JWKS) == 1  # the start-up fetch only
+
+
+def test_an_unknown_kid_is_refetched_within_the_budget_then_validated() -> None:
+    h = Harness(["rsa1"])
+    h.auth.start()
+    h.fetcher.documents[JWKS] = jwks_document(["rsa1", "rsa2"])  # the IdP rotated
+    assert h.auth.authenticate(_token("rsa2"), budget=5.0).principal == f"oidc:{ISS}#alice"
+    h.auth.close()
+    assert h.fetcher.calls.count(JWKS) == 2
+
+
+def test_a_refetch_slower_than_the_budget_rejects_the_token_in_time() -> None:
+    h = Harness(["rsa1"])
+    h.auth.start()
+    h.fetcher.documents[JWKS] = jwks_document(["rsa1", "rsa2"])
+    h.fetcher.gate = threading.Event()  # the IdP hangs
+    started = time.monotonic()
+    assert h.code(_token("rsa2"), budget=0.2) == "unknown_kid"
+    assert time.monotonic() - started < 1.0
+    h.fetcher.gate.set()
+    h.auth.close()

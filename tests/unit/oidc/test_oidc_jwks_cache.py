@@ -1,10 +1,11 @@
 """JwksCache contract: freshness states, last-good on failure, removal, max-age bounds, single flight,
-unknown-kid rate limit, discovery, background refresh."""
+unknown-kid rate limit, discovery, background refresh (on threads, as the gRPC workers read it)."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Coroutine
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -24,10 +25,6 @@ SETTINGS = OidcSettings(
 )
 
 
-def run(coro: Coroutine[Any, Any, Any]) -> Any:
-    return asyncio.run(coro)
-
-
 def _cache(
     fetcher: FakeFetcher, mono: FakeMonotonic, settings: OidcSettings = SETTINGS, **issuer: Any
 ) -> JwksCache:
@@ -44,7 +41,7 @@ def test_states_over_time() -> None:
     _, mono, cache = _setup()
     assert cache.snapshot(ISS).state is KeyState.NEVER_LOADED
     assert cache.snapshot("https://other").state is KeyState.NEVER_LOADED
-    assert run(cache.refresh(ISS)) is True
+    assert cache.refresh(ISS) is True
     assert cache.snapshot(ISS).state is KeyState.FRESH
     mono.advance(301)
     assert cache.snapshot(ISS).state is KeyState.STALE
@@ -55,10 +52,10 @@ def test_states_over_time() -> None:
 
 def test_failed_refresh_keeps_last_good_keys_until_stale_bound() -> None:
     fetcher, mono, cache = _setup()
-    run(cache.refresh(ISS))
+    cache.refresh(ISS)
     fetcher.documents[JWKS] = None
     mono.advance(3000)
-    assert run(cache.refresh(ISS)) is False
+    assert cache.refresh(ISS) is False
     assert "503" in cache.last_error(ISS)
     snap = cache.snapshot(ISS)
     assert (snap.state, list(snap.keys)) == (KeyState.STALE, ["rsa-1"])
@@ -69,17 +66,17 @@ def test_failed_refresh_keeps_last_good_keys_until_stale_bound() -> None:
 @pytest.mark.parametrize("document", [{"keys": []}, {"nope": 1}, {"keys": [{"kty": "RSA", "use": "enc"}]}])
 def test_garbage_document_keeps_last_good_keys(document: dict[str, Any]) -> None:
     fetcher, _, cache = _setup()
-    run(cache.refresh(ISS))
+    cache.refresh(ISS)
     fetcher.documents[JWKS] = document
-    assert run(cache.refresh(ISS)) is False
+    assert cache.refresh(ISS) is False
     assert list(cache.snapshot(ISS).keys) == ["rsa-1"]
 
 
 def test_removed_key_disappears_on_next_successful_refresh() -> None:
     fetcher, _, cache = _setup(["rsa1", "rsa2"])
-    run(cache.refresh(ISS))
+    cache.refresh(ISS)
     fetcher.documents[JWKS] = jwks_document(["rsa2"])
-    run(cache.refresh(ISS))
+    cache.refresh(ISS)
     assert list(cache.snapshot(ISS).keys) == ["rsa-2"]
 
 
@@ -87,7 +84,7 @@ def test_removed_key_disappears_on_next_successful_refresh() -> None:
 def test_max_age_clamped_into_bounds(max_age: float | None, interval: float) -> None:
     fetcher, mono, cache = _setup()
     fetcher.max_age = max_age
-    run(cache.refresh(ISS))
+    cache.refresh(ISS)
     mono.advance(interval)
     assert cache.snapshot(ISS).state is KeyState.FRESH
     mono.advance(0.5)
@@ -96,31 +93,36 @@ def test_max_age_clamped_into_bounds(max_age: float | None, interval: float) -> 
 
 def test_unknown_kid_refetch_is_rate_limited_and_single_flight() -> None:
     fetcher, mono, cache = _setup()
+    cache.refresh(ISS)
+    fetcher.calls.clear()
+    fetcher.gate = threading.Event()
+    asking = threading.Barrier(201)
 
-    async def storm() -> list[bool]:
-        await cache.refresh(ISS)
-        fetcher.calls.clear()
-        fetcher.gate = asyncio.Event()
-        waiters = [asyncio.create_task(cache.refresh_unknown_kid(ISS)) for _ in range(200)]
-        await asyncio.sleep(0)
+    def ask() -> bool:
+        asking.wait(10)
+        return cache.refresh_unknown_kid(ISS)
+
+    with ThreadPoolExecutor(200) as callers:  # 200 worker threads ask at once, while the one fetch holds
+        waiters = [callers.submit(ask) for _ in range(200)]
+        asking.wait(10)
+        time.sleep(0.5)  # for every caller to join the fetch in flight (a lock and a wait each)
         fetcher.gate.set()
-        return await asyncio.gather(*waiters)
-
-    results = run(storm())
+        results = [w.result(10) for w in waiters]
+    fetcher.gate = None
     assert len(fetcher.calls) == 1 and all(results)
-    assert run(cache.refresh_unknown_kid(ISS)) is False  # within the interval: no fetch at all
+    assert cache.refresh_unknown_kid(ISS) is False  # within the interval: no fetch at all
     assert len(fetcher.calls) == 1
     mono.advance(30)
-    assert run(cache.refresh_unknown_kid(ISS)) is True
+    assert cache.refresh_unknown_kid(ISS) is True
     assert len(fetcher.calls) == 2
-    assert run(cache.refresh_unknown_kid("https://unknown")) is False
+    assert cache.refresh_unknown_kid("https://unknown") is False
 
 
 def test_discovery_resolves_jwks_uri() -> None:
     discovery = f"{ISS}/.well-known/openid-configuration"
     fetcher = FakeFetcher({discovery: {"issuer": ISS, "jwks_uri": JWKS}, JWKS: jwks_document(["rsa1"])})
     cache = _cache(fetcher, FakeMonotonic(), jwks_url=None)
-    assert run(cache.refresh(ISS)) is True
+    assert cache.refresh(ISS) is True
     assert fetcher.calls == [discovery, JWKS]
 
 
@@ -136,18 +138,18 @@ def test_discovery_must_match_issuer_and_use_https(doc: dict[str, Any]) -> None:
     discovery = f"{ISS}/.well-known/openid-configuration"
     fetcher = FakeFetcher({discovery: doc, JWKS: jwks_document(["rsa1"]), "http://evil.example/jwks": {}})
     cache = _cache(fetcher, FakeMonotonic(), jwks_url=None)
-    assert run(cache.refresh(ISS)) is False
+    assert cache.refresh(ISS) is False
     assert fetcher.calls == [discovery]
 
 
 def test_crashing_fetcher_does_not_escape() -> None:
     class Broken:
-        async def fetch(self, url: str) -> FetchResult:
+        def fetch(self, url: str) -> FetchResult:
             raise RuntimeError("bug")
 
     raw = {"issuer": ISS, "jwks_url": JWKS, "audiences": ["pulsar"]}
     cache = JwksCache(parse_issuers([raw]), SETTINGS, fetcher=Broken())
-    assert run(cache.refresh(ISS)) is False
+    assert cache.refresh(ISS) is False
     assert cache.last_error(ISS) == "unexpected RuntimeError"
 
 
@@ -161,49 +163,39 @@ def test_background_refresh_runs_until_close() -> None:
     )
     fetcher = FakeFetcher({JWKS: jwks_document(["rsa1"])})
     cache = _cache(fetcher, FakeMonotonic(), fast)
-
-    async def scenario() -> tuple[int, int]:
-        await cache.start()
-        await cache.start()  # idempotent
-        loaded = len(fetcher.calls)
-        await asyncio.sleep(0.2)
-        await cache.close()
-        after_close = len(fetcher.calls)
-        await asyncio.sleep(0.05)
-        return loaded, after_close - len(fetcher.calls)
-
-    loaded, grew_after_close = run(scenario())
+    cache.start()
+    cache.start()  # idempotent
+    loaded = len(fetcher.calls)
+    time.sleep(0.2)
+    cache.close()
+    after_close = len(fetcher.calls)
+    time.sleep(0.05)
+    grew_after_close = len(fetcher.calls) - after_close
     assert loaded == 1 and grew_after_close == 0
     assert 3 <= len(fetcher.calls) <= 25
 
 
 def test_start_without_waiting_fetches_in_background() -> None:
     fetcher = FakeFetcher({JWKS: jwks_document(["rsa1"])})
+    fetcher.gate = threading.Event()  # the first fetch holds until the state before it is read
     cache = _cache(fetcher, FakeMonotonic())
-
-    async def scenario() -> tuple[KeyState, KeyState]:
-        await cache.start(wait=False)
-        before = cache.snapshot(ISS).state
-        for _ in range(100):  # bounded wait for the background fetch
-            await asyncio.sleep(0.001)
-            if cache.snapshot(ISS).usable:
-                break
-        after = cache.snapshot(ISS).state
-        await cache.close()
-        return before, after
-
-    assert run(scenario()) == (KeyState.NEVER_LOADED, KeyState.FRESH)
+    cache.start(wait=False)
+    before = cache.snapshot(ISS).state
+    fetcher.gate.set()
+    for _ in range(1000):  # bounded wait for the background fetch
+        time.sleep(0.001)
+        if cache.snapshot(ISS).usable:
+            break
+    after = cache.snapshot(ISS).state
+    cache.close()
+    assert (before, after) == (KeyState.NEVER_LOADED, KeyState.FRESH)
 
 
 def test_cold_start_outage_leaves_keys_never_loaded() -> None:
     fetcher = FakeFetcher({JWKS: None})
     cache = _cache(fetcher, FakeMonotonic())
-
-    async def scenario() -> KeyState:
-        await cache.start()
-        state = cache.snapshot(ISS).state
-        await cache.close()
-        return state
-
-    assert run(scenario()) is KeyState.NEVER_LOADED
+    cache.start()
+    state = cache.snapshot(ISS).state
+    cache.close()
+    assert state is KeyState.NEVER_LOADED
     assert fetcher.calls == [JWKS]

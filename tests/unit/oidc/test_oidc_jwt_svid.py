@@ -4,7 +4,6 @@ from the Workload API's JWT bundles. No SSO mapping can produce that principal (
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -148,8 +147,8 @@ def test_the_key_cache_reads_the_workload_api_bundles() -> None:
     public = signing_keys()["ec1"].private.public_key()
     bundles = WorkloadApiJwtBundles(_never_connect)
     cache = JwksCache(parse_issuers([_issuer()]), OidcSettings(), jwt_authorities=bundles)
-    assert not asyncio.run(cache.refresh(ISS))
+    assert not cache.refresh(ISS)
     assert cache.last_error(ISS) == "no JWT bundle from the SPIFFE Workload API yet"
     bundles.update(_bundle_set({"ec-1": public, "": public}))
-    assert asyncio.run(cache.refresh(ISS))
+    assert cache.refresh(ISS)
     assert sorted(cache.snapshot(ISS).keys) == ["ec-1"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import os
 import threading
@@ -212,20 +211,16 @@ def test_run_watches_and_swaps_a_symlinked_folder(tmp_path: Path) -> None:
     swapped = threading.Event()
     store.subscribe(lambda snap: swapped.set() if snap.decide(produce("y")).allowed else None)
 
-    async def scenario() -> None:
-        task = asyncio.create_task(reloader.run())
-        while not store.ready:
-            await asyncio.sleep(0.02)
-        assert store.current().decide(produce("x")).allowed
-        os.symlink(tmp_path / "rev2", tmp_path / "tmp-link")
-        os.replace(tmp_path / "tmp-link", link)  # atomic flip
-        deadline = time.monotonic() + 10
-        while not swapped.is_set() and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
-        reloader.stop()
-        await asyncio.wait_for(task, 10)
-
-    asyncio.run(scenario())
+    reloader.start()
+    deadline = time.monotonic() + 10
+    while not store.ready and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert store.current().decide(produce("x")).allowed
+    os.symlink(tmp_path / "rev2", tmp_path / "tmp-link")
+    os.replace(tmp_path / "tmp-link", link)  # atomic flip
+    swapped.wait(10)
+    reloader.stop()
+    reloader.join(10)
     assert swapped.is_set()
     assert reloader.status.failures == 0
 
@@ -234,17 +229,14 @@ def test_run_survives_a_missing_folder(tmp_path: Path) -> None:
     store = PolicyStore()
     reloader = PolicyReloader(tmp_path / "not-yet", store, poll_interval=0.1, debounce_ms=50)
 
-    async def scenario() -> None:
-        task = asyncio.create_task(reloader.run())
-        await asyncio.sleep(0.3)
-        (tmp_path / "not-yet").mkdir()
-        (tmp_path / "not-yet" / "p.yaml").write_text(policy("x"))
-        deadline = time.monotonic() + 10
-        while not store.ready and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
-        reloader.stop()
-        await asyncio.wait_for(task, 10)
-
-    asyncio.run(scenario())
+    reloader.start()
+    time.sleep(0.3)
+    (tmp_path / "not-yet").mkdir()
+    (tmp_path / "not-yet" / "p.yaml").write_text(policy("x"))
+    deadline = time.monotonic() + 10
+    while not store.ready and time.monotonic() < deadline:
+        time.sleep(0.05)
+    reloader.stop()
+    reloader.join(10)
     assert store.ready
     assert reloader.status.failures >= 1  # the attempts while the folder was missing
