@@ -2,8 +2,10 @@
 `policy.dir` is the case's folder and whose super users are the case's; one server per (folder, super users).
 
 Claims reach a decision over gRPC only from a credential that authenticates to the principal asked about, so
-a case with an issuer and claims attaches a token with exactly those: the server trusts two issuers whose
-keys a real HTTP JWKS server serves (principal `oidc:{sub}`, `groups` and `status` exposed).
+a case with an issuer and claims attaches a token with exactly those: the server trusts the SSO issuer of
+the cases, whose keys a real HTTP JWKS server serves (principal `oidc:{sub}`, `groups` and `status`
+exposed). It does not trust the cases' other issuer (https://evil.test): a second SSO issuer with a template
+that can render `oidc:<sub>` too is refused at start-up, so its tokens never vouch for an `oidc:` principal.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.integration
 CASES = {case.case_id: case for case in iter_cases()}
-ISSUERS = {"https://sso.conf.test": "/sso/jwks.json", "https://evil.test": "/evil/jwks.json"}
+ISSUERS = {"https://sso.conf.test": "/sso/jwks.json"}
 EXPOSED = ["groups", "status"]
 
 # An empty action is a malformed request over gRPC, not a decision (the proto contract).

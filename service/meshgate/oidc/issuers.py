@@ -12,6 +12,7 @@ from meshgate.errors import ConfigError
 from meshgate.model import RESERVED_CLAIM_PREFIXES
 from meshgate.oidc.clusters import check_clusters
 from meshgate.oidc.principal import PrincipalRule, parse_principal_rule
+from meshgate.oidc.sso_principals import check_sso_principals
 from meshgate.principal.trustdomain import trust_domain_setting
 
 # Asymmetric algorithms only. `none` and HS* can never be configured.
@@ -105,6 +106,9 @@ def parse_issuers(raw: Sequence[Mapping[str, object]], *, where: str = "issuers"
         if name in names[:i]:
             raise ConfigError(f"{where}[{i}].issuer: duplicate issuer {name!r}")
     check_clusters([(i, cfg) for i, cfg in enumerate(issuers) if cfg.kind is IssuerKind.KUBERNETES], where)
+    check_sso_principals(
+        [(i, cfg.issuer, cfg.principal) for i, cfg in enumerate(issuers) if cfg.principal], where
+    )
     return issuers
 
 

@@ -54,7 +54,8 @@ def meshgate_sections(jwks: JwksServer) -> dict[str, object]:
         "issuer": SSO_ISSUER,
         "jwks_url": jwks.url(SSO_JWKS_PATH),
         "audiences": ["pulsar"],
-        "principal": "oidc:{email}",
+        # {iss} first: the session's other SSO issuer (the agents one) may not render the same principals.
+        "principal": "oidc:{iss}#{email}",
         "expose_claims": ["groups"],
     }
     oidc = dict(sections["oidc"])  # type: ignore[call-overload]

@@ -199,6 +199,25 @@ def test_validate_checks_the_service_configuration(
     )
 
 
+def test_validate_refuses_sso_issuers_that_share_principals(
+    examples: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "meshgate.yaml"
+    issuer = "{issuer: https://%s.example.test, audiences: [pulsar], principal: %s}"
+    both = issuer % ("corp", '"oidc:{email}"') + ", " + issuer % ("partners", '"oidc:{email}"')
+    config.write_text("oidc:\n  issuers: [" + both + "]\n")
+    code, _, err = run(capsys, "validate", "--config", str(config), "--policy", str(examples))
+    assert code == 1
+    assert err.startswith(
+        f"invalid: {config}: oidc.issuers[1] ('https://partners.example.test') and oidc.issuers[0] "
+        "('https://corp.example.test') are SSO issuers whose principal templates 'oidc:{email}' and "
+        "'oidc:{email}' can render the same principal"
+    )
+    config.write_text("oidc:\n  issuers: [" + both.replace("oidc:{email}", "oidc:{iss}#{email}") + "]\n")
+    code, out, _ = run(capsys, "validate", "--config", str(config), "--policy", str(examples))
+    assert code == 0 and out.startswith("valid: ")
+
+
 SUITE = """\
 apiVersion: meshgate.dev/v1
 kind: PolicyTestSuite
