@@ -14,6 +14,7 @@ import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutionException;
 import javax.naming.AuthenticationException;
 import javax.net.ssl.SSLSession;
 import javax.servlet.http.HttpServletRequest;
@@ -22,6 +23,7 @@ import org.apache.pulsar.broker.ServiceConfiguration;
 import org.apache.pulsar.broker.authentication.AuthenticationDataSource;
 import org.apache.pulsar.broker.authentication.AuthenticationProvider;
 import org.apache.pulsar.broker.authentication.AuthenticationState;
+import org.apache.pulsar.broker.web.AuthenticationFilter;
 import org.apache.pulsar.common.api.AuthData;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -90,7 +92,11 @@ public abstract class MeshgateAuthenticationProvider implements AuthenticationPr
         MeshgateRuntime shared = runtime;
         return shared.authenticator().authenticate(request).handle((response, error) -> {
             shared.metrics().authenticationTime(getAuthMethodName(), start);
-            return identityOf(response, error);
+            Identity identity = identityOf(response, error);
+            if (data instanceof AuthenticatedData authenticated) {
+                authenticated.authenticated().verified(identity);  // for the audit of what it is asked next
+            }
+            return identity;
         });
     }
 
@@ -137,11 +143,28 @@ public abstract class MeshgateAuthenticationProvider implements AuthenticationPr
      */
     static final String ORIGINAL_PRINCIPAL_HEADER = "X-Original-Principal";
 
+    /**
+     * Pulsar's default, but over a {@link MeshgateHttpData}, so the authorization questions of this request can
+     * name the credential kind it was verified as.
+     */
     @Override
     public boolean authenticateHttpRequest(HttpServletRequest request, HttpServletResponse response)
             throws Exception {
         requireOneOriginalPrincipal(request);
-        return AuthenticationProvider.super.authenticateHttpRequest(request, response);
+        MeshgateHttpData data = new MeshgateHttpData(request, getAuthMethodName());
+        String role;
+        try {
+            role = authenticateAsync(data).get();
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof AuthenticationException rejected) {
+                throw rejected;
+            }
+            throw new AuthenticationException("meshgate " + getAuthMethodName()
+                    + " authentication failed: " + e.getCause());
+        }
+        request.setAttribute(AuthenticationFilter.AuthenticatedRoleAttributeName, role);
+        request.setAttribute(AuthenticationFilter.AuthenticatedDataAttributeName, data);
+        return true;
     }
 
     @Override

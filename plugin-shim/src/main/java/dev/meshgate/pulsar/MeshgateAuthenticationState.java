@@ -9,7 +9,6 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.atomic.AtomicLong;
 import javax.naming.AuthenticationException;
 import javax.net.ssl.SSLSession;
-import org.apache.pulsar.broker.authentication.AuthenticationDataCommand;
 import org.apache.pulsar.broker.authentication.AuthenticationDataSource;
 import org.apache.pulsar.broker.authentication.AuthenticationState;
 import org.apache.pulsar.common.api.AuthData;
@@ -42,7 +41,8 @@ final class MeshgateAuthenticationState implements AuthenticationState {
     public CompletableFuture<AuthData> authenticateAsync(AuthData authData) {
         String command = authData == null || authData.getBytes() == null
                 ? null : new String(authData.getBytes(), StandardCharsets.UTF_8);
-        AuthenticationDataCommand data = new AuthenticationDataCommand(command, remoteAddress, sslSession);
+        MeshgateCommandData data =
+                new MeshgateCommandData(command, remoteAddress, sslSession, provider.getAuthMethodName());
         return provider.verify(data).thenApply(identity -> {
             accept(identity, data);
             return null;

@@ -1,0 +1,7 @@
+package dev.meshgate.pulsar;
+
+/** An authentication data source that remembers what meshgate's authentication of it established. */
+interface AuthenticatedData {
+
+    Authenticated authenticated();
+}
