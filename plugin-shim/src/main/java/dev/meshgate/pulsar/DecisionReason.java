@@ -8,6 +8,11 @@ public enum DecisionReason {
     SUPERUSER,
     /** The broker asked about an empty role: denied without asking. */
     NO_ROLE,
+    /**
+     * A {@code spiffe:} or {@code oidc:} role that no meshgate authentication provider proved on the connection
+     * (another provider's role): denied without asking ({@link ProvenRoles}).
+     */
+    PRINCIPAL_CROSSES_KIND,
     /** The service answered. */
     POLICY,
     /** A cached answer of the active policy revision. */

@@ -41,6 +41,7 @@ public class MeshgateAuthorizationProvider implements AuthorizationProvider {
     private MeshgateRuntime runtime;
     private String brokerId;
     private String policyRepository = MeshgateConfig.POLICY_REPOSITORY_DEFAULT;
+    private ProvenRoles provenRoles;
 
     @Override
     public void initialize(ServiceConfiguration conf, PulsarResources resources) throws IOException {
@@ -53,6 +54,7 @@ public class MeshgateAuthorizationProvider implements AuthorizationProvider {
         brokerId = conf.getClusterName() + "/" + conf.getAdvertisedAddress();
         policyRepository = MeshgateConfig.policyRepository(conf);
         runtime = MeshgateRuntime.acquire(config);
+        provenRoles = new ProvenRoles(conf.getProxyRoles(), runtime.metrics());
         LOG.info("meshgate authorization asks {} (deadline {} ms, cache {} entries for {} s, on error: {})",
                 config.targets(), config.deadlineMillis(), config.cacheMaxEntries(), config.cacheTtlSeconds(),
                 config.failMode());
@@ -63,6 +65,10 @@ public class MeshgateAuthorizationProvider implements AuthorizationProvider {
     CompletableFuture<Boolean> ask(String role, String action, Resource resource, String subscription,
                                    AuthenticationDataSource data) {
         try {
+            CompletableFuture<Boolean> refused = provenRoles.refusal(role, action, resource, data);
+            if (refused != null) {
+                return refused;  // a spiffe: or oidc: role that no meshgate provider proved: never asked
+            }
             return runtime.decider().decide(question(role, action, resource, subscription, data));
         } catch (RuntimeException e) {
             // Never let a bug here escape to the broker as an exception: it denies, like any other error.
