@@ -8,6 +8,7 @@ Connects obey the mode of the pseudo-action `authenticate` (deny: a rejection).
 
 It counts the questions per action, so a run can tell whether a client asked again (retried). It sends
 no revision on WatchRevision, so the shim neither caches nor shares answers: every question reaches it.
+The answers the shim reports it served itself (`ReportServed`) are kept in `served`.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ class FaultService(pb_grpc.AuthenticationServicer, pb_grpc.AuthorizationServicer
         self.port = port or free_port()
         self.modes: dict[str, str] = {}  # action -> mode; unlisted actions are allowed
         self.asked: Counter[str] = Counter()
+        self.served: list[pb.ServedDecision] = []
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._server: grpc.Server | None = None
@@ -139,6 +141,13 @@ class FaultService(pb_grpc.AuthenticationServicer, pb_grpc.AuthorizationServicer
     def Authorize(self, request: pb.AuthorizeRequest, context: grpc.ServicerContext) -> pb.AuthorizeResponse:
         batch = self.AuthorizeBatch(pb.AuthorizeBatchRequest(requests=[request]), context)
         return pb.AuthorizeResponse(decision=batch.decisions[0])
+
+    def ReportServed(
+        self, request: pb.ReportServedRequest, context: grpc.ServicerContext
+    ) -> pb.ReportServedResponse:
+        with self._lock:
+            self.served.extend(request.entries)
+        return pb.ReportServedResponse(recorded=len(request.entries))
 
     def WatchRevision(
         self, request: pb.WatchRevisionRequest, context: grpc.ServicerContext

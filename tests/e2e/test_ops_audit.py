@@ -1,13 +1,17 @@
 """The audit trail end to end: decisions made for a real broker read back from the meshgate process's
-audit file, and the Pulsar topic sink read by a real consumer through the real broker."""
+audit file (also through `meshgate audit query`), answers the shim served from its cache among them, and
+the Pulsar topic sink read by a real consumer through the real broker."""
 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pulsar
@@ -71,6 +75,51 @@ def test_audit_file_has_every_broker_decision_and_no_secret(
     text = path.read_text()
     for secret in _secrets(pki):
         assert secret not in text
+
+
+def test_answers_the_shim_served_from_its_cache_are_in_audit_query(
+    broker: StandaloneBroker, pki: dev_pki.DevPki, meshgate: MeshgateProcess
+) -> None:
+    """The producer checks are answered from the shim's cache (filled by the lookup's prefetch), so the
+    service never decides them in that call: the shim reports them, and `meshgate audit query` shows both,
+    with the revision that decided them, the credential kind, the client's peer and the broker."""
+    topic = f"persistent://acme/payments/cached-{uuid.uuid4().hex[:8]}"
+    writer, reader = _client(broker, pki, "writer"), _client(broker, pki, "reader")
+    try:
+        writer.create_producer(topic).send(b"allowed from the cache")
+        with pytest.raises(pulsar.AuthorizationError):
+            reader.create_producer(topic)  # its lookup prefetched the deny the producer check then finds
+    finally:
+        writer.close()
+        reader.close()
+    path = audit_file(meshgate.config)
+    cached_produce = {"served_by": "shim_cache", "action": "topic.produce"}  # reported within ~1 s
+    records_about(path, topic, want=2, where=lambda r: cached_produce.items() <= r.items())
+    shown = _audit_query(path, "--resource", topic)
+    produce = [r for r in shown if r["action"] == "topic.produce"]
+    cached = [r for r in produce if r.get("served_by") == "shim_cache"]
+    allowed = [r for r in cached if r["principal"] == WRITER and r["decision"] == "allow"]
+    denied = [r for r in cached if r["principal"] == READER and r["decision"] == "deny"]
+    assert allowed and denied, shown
+    decided = {r["principal"]: r for r in produce if r.get("prefetch")}  # what the service decided earlier
+    assert allowed[0]["rule_id"] == "payments.yaml#writer-produces" and allowed[0]["count"] >= 1
+    assert denied[0]["reason_code"] == "no_matching_rule" and denied[0]["count"] == 1
+    for record in (allowed[0], denied[0], decided[WRITER], decided[READER]):
+        assert record["revision"].startswith("sha256:"), record
+        assert record["credential_kind"] == "x509_svid", record
+        assert record["peer"].startswith("127.0.0.1:"), record
+        assert record["broker_id"].startswith("standalone/"), record
+    assert allowed[0]["revision"] == decided[WRITER]["revision"], "the revision that decided it"
+
+
+def _audit_query(path: Path, *filters: str) -> list[dict[str, Any]]:
+    """`meshgate audit query --output json`, run as an operator runs it."""
+    command = [sys.executable, "-m", "meshgate", "audit", "query", "--file", str(path), *filters]
+    ran = subprocess.run(
+        [*command, "--output", "json"], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert ran.returncode == 0, ran.stderr
+    return [json.loads(line) for line in ran.stdout.splitlines()]
 
 
 @pytest.fixture

@@ -59,7 +59,13 @@ def _traffic(server: MeshgateServer, pki: dev_pki.DevPki) -> None:
     credential = pb.Credential(certificate_chain=pb.CertificateChain(der=writer_chain))
     allowed = stubs.authorization.Authorize(
         authorize_request(
-            WRITER, "topic.produce", request_id="req-1", broker_id="broker-0", credential=credential
+            WRITER,
+            "topic.produce",
+            request_id="req-1",
+            broker_id="broker-0",
+            credential=credential,
+            peer=pb.Peer(address="10.0.3.7:51234", auth_method="tls", transport="binary"),
+            credential_kind="x509_svid",
         )
     )
     assert allowed.decision.allowed
@@ -135,15 +141,16 @@ def test_audit_file_holds_every_decision_and_no_credential(
     first = decisions[0]
     assert {k: first[k] for k in ("principal", "credential_kind", "action", "decision", "rule_id")} == {
         "principal": WRITER,
-        "credential_kind": "certificate_chain",
+        "credential_kind": "x509_svid",
         "action": "topic.produce",
         "decision": "allow",
         "rule_id": "payments.yaml#writer-produces",
     }
-    assert (first["reason_code"], first["request_id"], first["broker_id"]) == (
+    assert (first["reason_code"], first["request_id"], first["broker_id"], first["peer"]) == (
         "allowed_by_rule",
         "req-1",
         "broker-0",
+        "10.0.3.7:51234",
     )
     assert first["revision"] == server.components.reloader.status.revision
     assert first["resource"]["topic"] == "persistent://acme/payments/orders" and first["time"]

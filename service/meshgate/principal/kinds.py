@@ -12,11 +12,15 @@ Principals are unforgeable across kinds. Every principal lies in one namespace, 
 `check_principal` applies the rule where a principal is rendered from text a caller controls (token
 claims). `sso_template_problem` and `superuser_problem` are the same rule for configuration, so a
 configuration that could cross is refused before it serves.
+
+Which Pulsar auth method carries which kinds (`METHOD_KINDS`) is known here too: the broker plugin names the
+kind its authentication reported for a connection, and `claimed_kind_problem` checks that claim against the
+method and the principal before an audit record repeats it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from enum import StrEnum
 
 from meshgate.principal.codes import PrincipalCode, fail
@@ -50,6 +54,41 @@ PRODUCES = {
     CredentialKind.OIDC: Namespace.SSO,
     CredentialKind.ROLE: Namespace.PLAIN,
 }
+
+
+# The Pulsar auth method (the shim's provider name) each kind arrives on.
+METHOD_KINDS: Mapping[str, frozenset[CredentialKind]] = {
+    "tls": frozenset({CredentialKind.X509_SVID, CredentialKind.LINKERD_CERT}),
+    "token": frozenset({CredentialKind.OIDC, CredentialKind.K8S_SA_TOKEN, CredentialKind.JWT_SVID}),
+    "l5d": frozenset({CredentialKind.L5D_HEADER}),
+}
+# What an audit record names when nothing says which credential proved a principal (e.g. a client behind a
+# Pulsar proxy whose own credential the broker did not authenticate).
+UNKNOWN_KIND = "unknown"
+_KINDS = {kind.value: kind for kind in CredentialKind}
+
+
+def claimed_kind_problem(claimed: str, auth_method: str, principal: str) -> str | None:
+    """Why `claimed` cannot be the kind of credential that proved `principal` on `auth_method`, or None.
+    An auth method meshgate does not provide (another provider's) is not checked."""
+    kind = _KINDS.get(claimed)
+    if kind is None or kind is CredentialKind.ROLE:
+        known = ", ".join(k.value for k in CredentialKind if k is not CredentialKind.ROLE)
+        return f"{claimed!r} is not a credential kind meshgate verifies ({known})"
+    allowed = METHOD_KINDS.get(auth_method)
+    if allowed is not None and kind not in allowed:
+        carried = ", ".join(sorted(k.value for k in allowed))
+        return f"auth method {auth_method!r} carries {carried}, not {claimed}"
+    if namespace_of(principal) is not PRODUCES[kind]:
+        return f"{claimed} credentials produce {_SHAPES[PRODUCES[kind]]}, not {_shown(principal)}"
+    return None
+
+
+def unverified_kind(principal: str) -> str:
+    """The kind an audit record names for `principal` when no verified kind came with it: `role` for a plain
+    Pulsar role (only another provider makes one), else `unknown`."""
+    plain = principal and namespace_of(principal) is Namespace.PLAIN
+    return CredentialKind.ROLE.value if plain else UNKNOWN_KIND
 
 
 def namespace_of(principal: str) -> Namespace:

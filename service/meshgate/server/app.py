@@ -55,6 +55,7 @@ from meshgate.server.http import HttpDeps, RunningHttp, build_app, start_http
 from meshgate.server.interceptors import ObservingInterceptor
 from meshgate.server.metrics import ServiceMetrics
 from meshgate.server.revision_feed import RevisionFeed
+from meshgate.server.served import ServedLog
 from meshgate.server.servicer import AuthenticationServicer, AuthorizationServicer
 from meshgate.server.serving_tls import ReloadingServerCredentials
 from meshgate.v1 import meshgate_pb2_grpc as pb_grpc
@@ -81,6 +82,10 @@ class Components:
     jwt_bundles: WorkloadApiJwtBundles | None = None
     memo: DecisionMemo[Decision] = field(default_factory=DecisionMemo)
     stoppers: list[Callable[[], None]] = field(default_factory=list)
+    served: ServedLog = field(init=False)  # the answers broker plugins report they served, into `audit`
+
+    def __post_init__(self) -> None:
+        self.served = ServedLog(self.audit)
 
     def readiness(self) -> rd.Readiness:
         bundles = self.bundles.status if self.bundles is not None else None
@@ -155,7 +160,8 @@ def _trust_bundles(ident: IdentityConfig, clock: Clock) -> WatchedTrustBundles |
 
 
 def _register_state_metrics(c: Components) -> None:
-    sources = [sm.policy(c.reloader), sm.decision_memo(c.memo), sm.audit(c.audit), sm.readiness(c.readiness)]
+    sources = [sm.policy(c.reloader), sm.decision_memo(c.memo), sm.audit(c.audit), sm.served(c.served)]
+    sources.append(sm.readiness(c.readiness))
     if c.certificates is not None:
         sources.append(sm.x509_cache(c.certificates))
     if c.bundles is not None:
@@ -256,7 +262,7 @@ def _add_servicers(
 ) -> None:
     pb_grpc.add_AuthenticationServicer_to_server(AuthenticationServicer(c.authenticator), server)
     pb_grpc.add_AuthorizationServicer_to_server(
-        AuthorizationServicer(c.policies, c.authenticator, feed, c.memo), server
+        AuthorizationServicer(c.policies, c.authenticator, feed, c.memo, c.served), server
     )
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(

@@ -11,12 +11,14 @@ from typing import Protocol
 
 import grpc
 
+from meshgate.audit.log import AuditLog
 from meshgate.errors import AuthenticationError, BadRequestError
 from meshgate.model import AccessRequest, Decision, Identity
 from meshgate.server import wire
 from meshgate.server.authn import Authenticator
 from meshgate.server.decision_memo import DecisionMemo
 from meshgate.server.revision_feed import RevisionFeed, watch_client
+from meshgate.server.served import ServedLog
 from meshgate.v1 import meshgate_pb2 as pb
 from meshgate.v1 import meshgate_pb2_grpc as pb_grpc
 
@@ -87,6 +89,7 @@ class AuthorizationServicer(pb_grpc.AuthorizationServicer):
 
     Answers are memoized per snapshot (`DecisionMemo`): a repeated question is a dict hit, a new snapshot
     starts empty, and an error is never stored. Only items that carry a credential wait for its verification.
+    `ReportServed` hands the answers the broker plugin served itself to `served` (the audit log).
     """
 
     def __init__(
@@ -95,11 +98,13 @@ class AuthorizationServicer(pb_grpc.AuthorizationServicer):
         authenticator: Authenticator,
         revisions: RevisionFeed,
         memo: DecisionMemo[Decision] | None = None,
+        served: ServedLog | None = None,
     ) -> None:
         self._policies = policies
         self._authenticator = authenticator
         self._revisions = revisions
         self._memo: DecisionMemo[Decision] = memo if memo is not None else DecisionMemo()
+        self._served = served if served is not None else ServedLog(AuditLog(()))
 
     def Authorize(self, request: pb.AuthorizeRequest, context: Context) -> pb.AuthorizeResponse:
         caller = self._caller(request, _budget(context)) if request.HasField("credential") else None
@@ -111,6 +116,9 @@ class AuthorizationServicer(pb_grpc.AuthorizationServicer):
         items = request.requests
         callers = self._callers(items, context)
         return pb.AuthorizeBatchResponse(decisions=self._decide_all(items, callers))
+
+    def ReportServed(self, request: pb.ReportServedRequest, context: Context) -> pb.ReportServedResponse:
+        return pb.ReportServedResponse(recorded=self._served.record(request))
 
     def WatchRevision(self, request: pb.WatchRevisionRequest, context: Context) -> Iterator[pb.RevisionEvent]:
         """Holds a worker thread while open; `RevisionFeed` bounds how many streams may, per client (over the
@@ -130,6 +138,7 @@ class AuthorizationServicer(pb_grpc.AuthorizationServicer):
         answers = []
         for i, item in enumerate(items):
             caller = callers.get(i) if callers else None
+            wire.check_credential_kind(item)  # audit-only, never in the key: checked on every item
             key = wire.decision_key(item, caller)
             decision = table.get(key)
             if decision is None:

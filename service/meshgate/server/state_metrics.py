@@ -17,6 +17,7 @@ from meshgate.server.admission import LoadShedder
 from meshgate.server.decision_memo import DecisionMemo
 from meshgate.server.metrics import Family, counter, gauge, ratio
 from meshgate.server.readiness import Readiness
+from meshgate.server.served import SERVED_BY, ServedLog
 
 Source = Callable[[], Iterator[Family]]
 
@@ -152,6 +153,32 @@ def audit(log: AuditLog) -> Source:
             failed.add_metric([stats.name], stats.failed)
         yield from (backlog, written, dropped, failed)
         yield counter("meshgate_audit_sampled_out", "Allows left out by sampling.", log.sampled_out)
+
+    return collect
+
+
+def served(log: ServedLog) -> Source:
+    """What broker plugins reported they served without asking (`ReportServed`), and what was lost."""
+
+    def collect() -> Iterator[Family]:
+        stats = log.stats()
+        reported = CounterMetricFamily(
+            "meshgate_audit_served_reported",
+            "Answers broker plugins served without asking and reported for the audit log, by served_by.",
+            labels=["served_by"],
+        )
+        for way in SERVED_BY:
+            reported.add_metric([way], stats.reported.get(way, 0))
+        yield reported
+        dropped = CounterMetricFamily(
+            "meshgate_audit_served_dropped",
+            "Served answers lost before the audit log: where=shim, the plugins could not report them (buffer "
+            "full, failed report); where=service, in reports refused as malformed.",
+            labels=["where"],
+        )
+        dropped.add_metric(["shim"], stats.dropped_by_shims)
+        dropped.add_metric(["service"], stats.refused)
+        yield dropped
 
     return collect
 

@@ -8,7 +8,10 @@
   was loaded at), and where the call came from (broker id, request id, peer address).
 
 What never goes in a record or an answer: a token, a certificate, a key or any other credential bytes; only
-the *kind* of credential presented.
+the *kind* of credential presented. The credential kind of an `authorize` record is the one the broker plugin
+names for the connection (what Authenticate answered for it, checked by `check_credential_kind` against the
+auth method and the principal before the question is decided), else `role` for a plain Pulsar role and
+`unknown` otherwise (`kinds.unverified_kind`).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from meshgate.audit.events import Record
 from meshgate.errors import BadRequestError
 from meshgate.model import AccessRequest, CredentialInput, Decision, Delegation, Identity, PeerInfo, Resource
 from meshgate.policy.whocan import Grantee
+from meshgate.principal.kinds import claimed_kind_problem, unverified_kind
 from meshgate.v1 import meshgate_pb2 as pb
 
 
@@ -92,6 +96,22 @@ def delegation_for(msg: pb.AuthorizeRequest, caller: Identity | None) -> Delegat
 
 
 DecisionKey = tuple[object, ...]
+
+
+def credential_kind_problem(request: pb.AuthorizeRequest) -> str | None:
+    """Why the `credential_kind` the broker plugin names cannot have proved the request's principal on its
+    auth method, or None (also when it names none)."""
+    if not request.credential_kind:
+        return None
+    return claimed_kind_problem(request.credential_kind, request.peer.auth_method, request.principal)
+
+
+def check_credential_kind(msg: pb.AuthorizeRequest) -> None:
+    """The audit-only `credential_kind` must fit `peer.auth_method` and `principal`; it never changes a
+    decision, so `decision_key` leaves it out."""
+    problem = credential_kind_problem(msg)
+    if problem is not None:
+        raise BadRequestError(f"credential_kind: {problem}")
 
 
 def decision_key(msg: pb.AuthorizeRequest, caller: Identity | None) -> DecisionKey:
@@ -189,7 +209,7 @@ def decision_record(at: datetime | str, request: pb.AuthorizeRequest, decision: 
         "time": at if isinstance(at, str) else timestamp(at),
         "event": "authorize",
         "principal": request.principal,
-        "credential_kind": credential_kind(request.credential),
+        "credential_kind": request.credential_kind or unverified_kind(request.principal),
         "action": request.action,
         "resource": _resource(request.resource),
         "decision": "allow" if decision.allowed else "deny",

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ameshgate/v1/meshgate.proto\x12\x0bmeshgate.v1\"?\n\x04Peer\x12\x0f\n\x07\x61\x64\x64ress\x18\x01 \x01(\t\x12\x13\n\x0b\x61uth_method\x18\x02 \x01(\t\x12\x11\n\ttransport\x18\x03 \x01(\t\"\x1f\n\x10\x43\x65rtificateChain\x12\x0b\n\x03\x64\x65r\x18\x01 \x03(\x0c\"z\n\nCredential\x12:\n\x11\x63\x65rtificate_chain\x18\x01 \x01(\x0b\x32\x1d.meshgate.v1.CertificateChainH\x00\x12\x0f\n\x05token\x18\x02 \x01(\tH\x00\x12\x17\n\rl5d_client_id\x18\x03 \x01(\tH\x00\x42\x06\n\x04kind\"w\n\x13\x41uthenticateRequest\x12+\n\ncredential\x18\x01 \x01(\x0b\x32\x17.meshgate.v1.Credential\x12\x1f\n\x04peer\x18\x02 \x01(\x0b\x32\x11.meshgate.v1.Peer\x12\x12\n\nrequest_id\x18\x03 \x01(\t\"N\n\x18\x41uthenticateBatchRequest\x12\x32\n\x08requests\x18\x01 \x03(\x0b\x32 .meshgate.v1.AuthenticateRequest\"Q\n\x19\x41uthenticateBatchResponse\x12\x34\n\tresponses\x18\x01 \x03(\x0b\x32!.meshgate.v1.AuthenticateResponse\"-\n\nDelegation\x12\x0f\n\x07subject\x18\x01 \x01(\t\x12\x0e\n\x06\x61\x63tors\x18\x02 \x03(\t\"\x8f\x01\n\x08Identity\x12\x11\n\tprincipal\x18\x01 \x01(\t\x12\x17\n\x0f\x63redential_kind\x18\x02 \x01(\t\x12\x1a\n\x12\x65xpires_at_unix_ms\x18\x03 \x01(\x03\x12\x0e\n\x06issuer\x18\x04 \x01(\t\x12+\n\ndelegation\x18\x05 \x01(\x0b\x32\x17.meshgate.v1.Delegation\")\n\tRejection\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"x\n\x14\x41uthenticateResponse\x12)\n\x08identity\x18\x01 \x01(\x0b\x32\x15.meshgate.v1.IdentityH\x00\x12+\n\trejection\x18\x02 \x01(\x0b\x32\x16.meshgate.v1.RejectionH\x00\x42\x08\n\x06result\"]\n\x08Resource\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x11\n\tnamespace\x18\x02 \x01(\t\x12\r\n\x05topic\x18\x03 \x01(\t\x12\x0f\n\x07\x63luster\x18\x04 \x01(\t\x12\x0e\n\x06\x62roker\x18\x05 \x01(\t\"\xfb\x01\n\x10\x41uthorizeRequest\x12\x11\n\tprincipal\x18\x01 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x02 \x01(\t\x12\'\n\x08resource\x18\x03 \x01(\x0b\x32\x15.meshgate.v1.Resource\x12\x14\n\x0csubscription\x18\x04 \x01(\t\x12+\n\ncredential\x18\x05 \x01(\x0b\x32\x17.meshgate.v1.Credential\x12\x1f\n\x04peer\x18\x06 \x01(\x0b\x32\x11.meshgate.v1.Peer\x12\x12\n\nrequest_id\x18\x07 \x01(\t\x12\x11\n\tbroker_id\x18\x08 \x01(\t\x12\x10\n\x08prefetch\x18\t \x01(\x08\"4\n\x0cShadowEffect\x12\x0f\n\x07rule_id\x18\x01 \x01(\t\x12\x13\n\x0bwould_allow\x18\x02 \x01(\x08\"\xe5\x01\n\x08\x44\x65\x63ision\x12\x0f\n\x07\x61llowed\x18\x01 \x01(\x08\x12\x0f\n\x07rule_id\x18\x02 \x01(\t\x12\x13\n\x0breason_code\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x10\n\x08revision\x18\x05 \x01(\t\x12)\n\x06shadow\x18\x06 \x03(\x0b\x32\x19.meshgate.v1.ShadowEffect\x12\x18\n\x10\x61ny_subscription\x18\x07 \x01(\x08\x12\x0e\n\x06\x63ommit\x18\x08 \x01(\t\x12+\n\ndelegation\x18\t \x01(\x0b\x32\x17.meshgate.v1.Delegation\"<\n\x11\x41uthorizeResponse\x12\'\n\x08\x64\x65\x63ision\x18\x01 \x01(\x0b\x32\x15.meshgate.v1.Decision\"H\n\x15\x41uthorizeBatchRequest\x12/\n\x08requests\x18\x01 \x03(\x0b\x32\x1d.meshgate.v1.AuthorizeRequest\"B\n\x16\x41uthorizeBatchResponse\x12(\n\tdecisions\x18\x01 \x03(\x0b\x32\x15.meshgate.v1.Decision\"\x16\n\x14WatchRevisionRequest\"O\n\rRevisionEvent\x12\x10\n\x08revision\x18\x01 \x01(\t\x12\x1c\n\x14\x61\x63tivated_at_unix_ms\x18\x02 \x01(\x03\x12\x0e\n\x06\x63ommit\x18\x03 \x01(\t2\xc9\x01\n\x0e\x41uthentication\x12S\n\x0c\x41uthenticate\x12 .meshgate.v1.AuthenticateRequest\x1a!.meshgate.v1.AuthenticateResponse\x12\x62\n\x11\x41uthenticateBatch\x12%.meshgate.v1.AuthenticateBatchRequest\x1a&.meshgate.v1.AuthenticateBatchResponse2\x88\x02\n\rAuthorization\x12J\n\tAuthorize\x12\x1d.meshgate.v1.AuthorizeRequest\x1a\x1e.meshgate.v1.AuthorizeResponse\x12Y\n\x0e\x41uthorizeBatch\x12\".meshgate.v1.AuthorizeBatchRequest\x1a#.meshgate.v1.AuthorizeBatchResponse\x12P\n\rWatchRevision\x12!.meshgate.v1.WatchRevisionRequest\x1a\x1a.meshgate.v1.RevisionEvent0\x01\x42(\n\x15\x64\x65v.meshgate.proto.v1B\rMeshgateProtoP\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ameshgate/v1/meshgate.proto\x12\x0bmeshgate.v1\"?\n\x04Peer\x12\x0f\n\x07\x61\x64\x64ress\x18\x01 \x01(\t\x12\x13\n\x0b\x61uth_method\x18\x02 \x01(\t\x12\x11\n\ttransport\x18\x03 \x01(\t\"\x1f\n\x10\x43\x65rtificateChain\x12\x0b\n\x03\x64\x65r\x18\x01 \x03(\x0c\"z\n\nCredential\x12:\n\x11\x63\x65rtificate_chain\x18\x01 \x01(\x0b\x32\x1d.meshgate.v1.CertificateChainH\x00\x12\x0f\n\x05token\x18\x02 \x01(\tH\x00\x12\x17\n\rl5d_client_id\x18\x03 \x01(\tH\x00\x42\x06\n\x04kind\"w\n\x13\x41uthenticateRequest\x12+\n\ncredential\x18\x01 \x01(\x0b\x32\x17.meshgate.v1.Credential\x12\x1f\n\x04peer\x18\x02 \x01(\x0b\x32\x11.meshgate.v1.Peer\x12\x12\n\nrequest_id\x18\x03 \x01(\t\"N\n\x18\x41uthenticateBatchRequest\x12\x32\n\x08requests\x18\x01 \x03(\x0b\x32 .meshgate.v1.AuthenticateRequest\"Q\n\x19\x41uthenticateBatchResponse\x12\x34\n\tresponses\x18\x01 \x03(\x0b\x32!.meshgate.v1.AuthenticateResponse\"-\n\nDelegation\x12\x0f\n\x07subject\x18\x01 \x01(\t\x12\x0e\n\x06\x61\x63tors\x18\x02 \x03(\t\"\x8f\x01\n\x08Identity\x12\x11\n\tprincipal\x18\x01 \x01(\t\x12\x17\n\x0f\x63redential_kind\x18\x02 \x01(\t\x12\x1a\n\x12\x65xpires_at_unix_ms\x18\x03 \x01(\x03\x12\x0e\n\x06issuer\x18\x04 \x01(\t\x12+\n\ndelegation\x18\x05 \x01(\x0b\x32\x17.meshgate.v1.Delegation\")\n\tRejection\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"x\n\x14\x41uthenticateResponse\x12)\n\x08identity\x18\x01 \x01(\x0b\x32\x15.meshgate.v1.IdentityH\x00\x12+\n\trejection\x18\x02 \x01(\x0b\x32\x16.meshgate.v1.RejectionH\x00\x42\x08\n\x06result\"]\n\x08Resource\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x11\n\tnamespace\x18\x02 \x01(\t\x12\r\n\x05topic\x18\x03 \x01(\t\x12\x0f\n\x07\x63luster\x18\x04 \x01(\t\x12\x0e\n\x06\x62roker\x18\x05 \x01(\t\"\x94\x02\n\x10\x41uthorizeRequest\x12\x11\n\tprincipal\x18\x01 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x02 \x01(\t\x12\'\n\x08resource\x18\x03 \x01(\x0b\x32\x15.meshgate.v1.Resource\x12\x14\n\x0csubscription\x18\x04 \x01(\t\x12+\n\ncredential\x18\x05 \x01(\x0b\x32\x17.meshgate.v1.Credential\x12\x1f\n\x04peer\x18\x06 \x01(\x0b\x32\x11.meshgate.v1.Peer\x12\x12\n\nrequest_id\x18\x07 \x01(\t\x12\x11\n\tbroker_id\x18\x08 \x01(\t\x12\x10\n\x08prefetch\x18\t \x01(\x08\x12\x17\n\x0f\x63redential_kind\x18\n \x01(\t\"4\n\x0cShadowEffect\x12\x0f\n\x07rule_id\x18\x01 \x01(\t\x12\x13\n\x0bwould_allow\x18\x02 \x01(\x08\"\xe5\x01\n\x08\x44\x65\x63ision\x12\x0f\n\x07\x61llowed\x18\x01 \x01(\x08\x12\x0f\n\x07rule_id\x18\x02 \x01(\t\x12\x13\n\x0breason_code\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x10\n\x08revision\x18\x05 \x01(\t\x12)\n\x06shadow\x18\x06 \x03(\x0b\x32\x19.meshgate.v1.ShadowEffect\x12\x18\n\x10\x61ny_subscription\x18\x07 \x01(\x08\x12\x0e\n\x06\x63ommit\x18\x08 \x01(\t\x12+\n\ndelegation\x18\t \x01(\x0b\x32\x17.meshgate.v1.Delegation\"<\n\x11\x41uthorizeResponse\x12\'\n\x08\x64\x65\x63ision\x18\x01 \x01(\x0b\x32\x15.meshgate.v1.Decision\"H\n\x15\x41uthorizeBatchRequest\x12/\n\x08requests\x18\x01 \x03(\x0b\x32\x1d.meshgate.v1.AuthorizeRequest\"B\n\x16\x41uthorizeBatchResponse\x12(\n\tdecisions\x18\x01 \x03(\x0b\x32\x15.meshgate.v1.Decision\"\x16\n\x14WatchRevisionRequest\"O\n\rRevisionEvent\x12\x10\n\x08revision\x18\x01 \x01(\t\x12\x1c\n\x14\x61\x63tivated_at_unix_ms\x18\x02 \x01(\x03\x12\x0e\n\x06\x63ommit\x18\x03 \x01(\t\"\xbf\x01\n\x0eServedDecision\x12/\n\x08question\x18\x01 \x01(\x0b\x32\x1d.meshgate.v1.AuthorizeRequest\x12\'\n\x08\x64\x65\x63ision\x18\x02 \x01(\x0b\x32\x15.meshgate.v1.Decision\x12\x11\n\tserved_by\x18\x03 \x01(\t\x12\r\n\x05\x63ount\x18\x04 \x01(\r\x12\x18\n\x10\x66irst_at_unix_ms\x18\x05 \x01(\x03\x12\x17\n\x0flast_at_unix_ms\x18\x06 \x01(\x03\"g\n\x13ReportServedRequest\x12,\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x1b.meshgate.v1.ServedDecision\x12\x0f\n\x07\x64ropped\x18\x02 \x01(\x04\x12\x11\n\tbroker_id\x18\x03 \x01(\t\"(\n\x14ReportServedResponse\x12\x10\n\x08recorded\x18\x01 \x01(\r2\xc9\x01\n\x0e\x41uthentication\x12S\n\x0c\x41uthenticate\x12 .meshgate.v1.AuthenticateRequest\x1a!.meshgate.v1.AuthenticateResponse\x12\x62\n\x11\x41uthenticateBatch\x12%.meshgate.v1.AuthenticateBatchRequest\x1a&.meshgate.v1.AuthenticateBatchResponse2\xdd\x02\n\rAuthorization\x12J\n\tAuthorize\x12\x1d.meshgate.v1.AuthorizeRequest\x1a\x1e.meshgate.v1.AuthorizeResponse\x12Y\n\x0e\x41uthorizeBatch\x12\".meshgate.v1.AuthorizeBatchRequest\x1a#.meshgate.v1.AuthorizeBatchResponse\x12P\n\rWatchRevision\x12!.meshgate.v1.WatchRevisionRequest\x1a\x1a.meshgate.v1.RevisionEvent0\x01\x12S\n\x0cReportServed\x12 .meshgate.v1.ReportServedRequest\x1a!.meshgate.v1.ReportServedResponseB(\n\x15\x64\x65v.meshgate.proto.v1B\rMeshgateProtoP\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -55,23 +55,29 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_RESOURCE']._serialized_start=907
   _globals['_RESOURCE']._serialized_end=1000
   _globals['_AUTHORIZEREQUEST']._serialized_start=1003
-  _globals['_AUTHORIZEREQUEST']._serialized_end=1254
-  _globals['_SHADOWEFFECT']._serialized_start=1256
-  _globals['_SHADOWEFFECT']._serialized_end=1308
-  _globals['_DECISION']._serialized_start=1311
-  _globals['_DECISION']._serialized_end=1540
-  _globals['_AUTHORIZERESPONSE']._serialized_start=1542
-  _globals['_AUTHORIZERESPONSE']._serialized_end=1602
-  _globals['_AUTHORIZEBATCHREQUEST']._serialized_start=1604
-  _globals['_AUTHORIZEBATCHREQUEST']._serialized_end=1676
-  _globals['_AUTHORIZEBATCHRESPONSE']._serialized_start=1678
-  _globals['_AUTHORIZEBATCHRESPONSE']._serialized_end=1744
-  _globals['_WATCHREVISIONREQUEST']._serialized_start=1746
-  _globals['_WATCHREVISIONREQUEST']._serialized_end=1768
-  _globals['_REVISIONEVENT']._serialized_start=1770
-  _globals['_REVISIONEVENT']._serialized_end=1849
-  _globals['_AUTHENTICATION']._serialized_start=1852
-  _globals['_AUTHENTICATION']._serialized_end=2053
-  _globals['_AUTHORIZATION']._serialized_start=2056
-  _globals['_AUTHORIZATION']._serialized_end=2320
+  _globals['_AUTHORIZEREQUEST']._serialized_end=1279
+  _globals['_SHADOWEFFECT']._serialized_start=1281
+  _globals['_SHADOWEFFECT']._serialized_end=1333
+  _globals['_DECISION']._serialized_start=1336
+  _globals['_DECISION']._serialized_end=1565
+  _globals['_AUTHORIZERESPONSE']._serialized_start=1567
+  _globals['_AUTHORIZERESPONSE']._serialized_end=1627
+  _globals['_AUTHORIZEBATCHREQUEST']._serialized_start=1629
+  _globals['_AUTHORIZEBATCHREQUEST']._serialized_end=1701
+  _globals['_AUTHORIZEBATCHRESPONSE']._serialized_start=1703
+  _globals['_AUTHORIZEBATCHRESPONSE']._serialized_end=1769
+  _globals['_WATCHREVISIONREQUEST']._serialized_start=1771
+  _globals['_WATCHREVISIONREQUEST']._serialized_end=1793
+  _globals['_REVISIONEVENT']._serialized_start=1795
+  _globals['_REVISIONEVENT']._serialized_end=1874
+  _globals['_SERVEDDECISION']._serialized_start=1877
+  _globals['_SERVEDDECISION']._serialized_end=2068
+  _globals['_REPORTSERVEDREQUEST']._serialized_start=2070
+  _globals['_REPORTSERVEDREQUEST']._serialized_end=2173
+  _globals['_REPORTSERVEDRESPONSE']._serialized_start=2175
+  _globals['_REPORTSERVEDRESPONSE']._serialized_end=2215
+  _globals['_AUTHENTICATION']._serialized_start=2218
+  _globals['_AUTHENTICATION']._serialized_end=2419
+  _globals['_AUTHORIZATION']._serialized_start=2422
+  _globals['_AUTHORIZATION']._serialized_end=2771
 # @@protoc_insertion_point(module_scope)

@@ -334,6 +334,7 @@ class AuthorizeRequest(_message.Message):
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     BROKER_ID_FIELD_NUMBER: _builtins.int
     PREFETCH_FIELD_NUMBER: _builtins.int
+    CREDENTIAL_KIND_FIELD_NUMBER: _builtins.int
     principal: _builtins.str
     """the role the broker asks about"""
     action: _builtins.str
@@ -345,6 +346,12 @@ class AuthorizeRequest(_message.Message):
     """Set by the broker plugin on a question it asks ahead of the broker (e.g. topic.produce alongside a
     topic.lookup that missed its cache), to cache the answer. Decided exactly like any other question;
     audit records carry it so a prefetched decision is not read as an attempt.
+    """
+    credential_kind: _builtins.str
+    """The kind of credential the connection authenticated with, as this service's Authenticate answered it
+    (Identity.credential_kind), when the shim authenticated the connection as `principal`; "" otherwise.
+    For the audit trail only: it never changes a decision. Refused (INVALID_ARGUMENT) when it is not a
+    known kind, when `peer.auth_method` cannot carry it, or when it cannot produce `principal`.
     """
     @_builtins.property
     def resource(self) -> Global___Resource: ...
@@ -368,10 +375,11 @@ class AuthorizeRequest(_message.Message):
         request_id: _builtins.str = ...,
         broker_id: _builtins.str = ...,
         prefetch: _builtins.bool = ...,
+        credential_kind: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["credential", b"credential", "peer", b"peer", "resource", b"resource"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["action", b"action", "broker_id", b"broker_id", "credential", b"credential", "peer", b"peer", "prefetch", b"prefetch", "principal", b"principal", "request_id", b"request_id", "resource", b"resource", "subscription", b"subscription"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["action", b"action", "broker_id", b"broker_id", "credential", b"credential", "credential_kind", b"credential_kind", "peer", b"peer", "prefetch", b"prefetch", "principal", b"principal", "request_id", b"request_id", "resource", b"resource", "subscription", b"subscription"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -558,3 +566,106 @@ class RevisionEvent(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___RevisionEvent: _TypeAlias = RevisionEvent  # noqa: Y015
+
+@_typing.final
+class ServedDecision(_message.Message):
+    """One answer (or, for allows, one run of identical answers) the shim served without this service deciding it
+    in that call. An allow may stand for `count` identical answers between `first_at_unix_ms` and
+    `last_at_unix_ms`; every deny is its own entry (count 1).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    QUESTION_FIELD_NUMBER: _builtins.int
+    DECISION_FIELD_NUMBER: _builtins.int
+    SERVED_BY_FIELD_NUMBER: _builtins.int
+    COUNT_FIELD_NUMBER: _builtins.int
+    FIRST_AT_UNIX_MS_FIELD_NUMBER: _builtins.int
+    LAST_AT_UNIX_MS_FIELD_NUMBER: _builtins.int
+    served_by: _builtins.str
+    """shim_cache, stale_if_error, shim_inflight (joined an identical call), shim_superuser (broker.conf
+    superUserRoles), shim_no_role (empty role), shim_error (the service could not decide: denied).
+    """
+    count: _builtins.int
+    first_at_unix_ms: _builtins.int
+    last_at_unix_ms: _builtins.int
+    @_builtins.property
+    def question(self) -> Global___AuthorizeRequest:
+        """The question as the broker asked it: principal, action, resource, subscription, peer, broker_id,
+        credential_kind; request_id only for a deny after a failed call (that call's id). Never a credential.
+        """
+
+    @_builtins.property
+    def decision(self) -> Global___Decision:
+        """The answer served: allowed, rule_id, reason_code, the revision that decided it (not the current one)
+        and its commit. No revision for `shim_superuser`, `shim_no_role` and `shim_error`, which the shim decides.
+        """
+
+    def __init__(
+        self,
+        *,
+        question: Global___AuthorizeRequest | None = ...,
+        decision: Global___Decision | None = ...,
+        served_by: _builtins.str = ...,
+        count: _builtins.int = ...,
+        first_at_unix_ms: _builtins.int = ...,
+        last_at_unix_ms: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["decision", b"decision", "question", b"question"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["count", b"count", "decision", b"decision", "first_at_unix_ms", b"first_at_unix_ms", "last_at_unix_ms", b"last_at_unix_ms", "question", b"question", "served_by", b"served_by"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ServedDecision: _TypeAlias = ServedDecision  # noqa: Y015
+
+@_typing.final
+class ReportServedRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ENTRIES_FIELD_NUMBER: _builtins.int
+    DROPPED_FIELD_NUMBER: _builtins.int
+    BROKER_ID_FIELD_NUMBER: _builtins.int
+    dropped: _builtins.int
+    """Served answers the shim could not report since its last accepted report (its buffer was full, or a
+    report failed and there was no room to keep it for the next one).
+    """
+    broker_id: _builtins.str
+    @_builtins.property
+    def entries(self) -> _containers.RepeatedCompositeFieldContainer[Global___ServedDecision]:
+        """at most 1000 per report"""
+
+    def __init__(
+        self,
+        *,
+        entries: _abc.Iterable[Global___ServedDecision] | None = ...,
+        dropped: _builtins.int = ...,
+        broker_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["broker_id", b"broker_id", "dropped", b"dropped", "entries", b"entries"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReportServedRequest: _TypeAlias = ReportServedRequest  # noqa: Y015
+
+@_typing.final
+class ReportServedResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RECORDED_FIELD_NUMBER: _builtins.int
+    recorded: _builtins.int
+    """entries handed to the audit log (allow sampling may leave some out)"""
+    def __init__(
+        self,
+        *,
+        recorded: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["recorded", b"recorded"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReportServedResponse: _TypeAlias = ReportServedResponse  # noqa: Y015

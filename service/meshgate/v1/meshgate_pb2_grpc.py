@@ -167,6 +167,11 @@ class AuthorizationStub:
                 request_serializer=meshgate_dot_v1_dot_meshgate__pb2.WatchRevisionRequest.SerializeToString,
                 response_deserializer=meshgate_dot_v1_dot_meshgate__pb2.RevisionEvent.FromString,
                 _registered_method=True)
+        self.ReportServed = channel.unary_unary(
+                '/meshgate.v1.Authorization/ReportServed',
+                request_serializer=meshgate_dot_v1_dot_meshgate__pb2.ReportServedRequest.SerializeToString,
+                response_deserializer=meshgate_dot_v1_dot_meshgate__pb2.ReportServedResponse.FromString,
+                _registered_method=True)
 
 
 class AuthorizationServicer:
@@ -194,6 +199,17 @@ class AuthorizationServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ReportServed(self, request, context):
+        """The answers the shim gave the broker without this service deciding them in that call (from its cache,
+        stale-if-error, an identical call in flight, its super-user short-cut, a deny because the service could
+        not decide), reported in bounded batches off the broker's I/O threads, so that the audit trail holds
+        every answer a client got. The service writes one audit record per entry; it decides nothing here.
+        A malformed report is refused as a whole (INVALID_ARGUMENT naming the entry and field).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AuthorizationServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -211,6 +227,11 @@ def add_AuthorizationServicer_to_server(servicer, server):
                     servicer.WatchRevision,
                     request_deserializer=meshgate_dot_v1_dot_meshgate__pb2.WatchRevisionRequest.FromString,
                     response_serializer=meshgate_dot_v1_dot_meshgate__pb2.RevisionEvent.SerializeToString,
+            ),
+            'ReportServed': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReportServed,
+                    request_deserializer=meshgate_dot_v1_dot_meshgate__pb2.ReportServedRequest.FromString,
+                    response_serializer=meshgate_dot_v1_dot_meshgate__pb2.ReportServedResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -294,6 +315,33 @@ class Authorization:
             '/meshgate.v1.Authorization/WatchRevision',
             meshgate_dot_v1_dot_meshgate__pb2.WatchRevisionRequest.SerializeToString,
             meshgate_dot_v1_dot_meshgate__pb2.RevisionEvent.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReportServed(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/meshgate.v1.Authorization/ReportServed',
+            meshgate_dot_v1_dot_meshgate__pb2.ReportServedRequest.SerializeToString,
+            meshgate_dot_v1_dot_meshgate__pb2.ReportServedResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -88,6 +88,13 @@ class AuthorizationStub:
     """Stream of active policy revisions: the current one first, then each new one as it is swapped in.
     The shim drops cached decisions of older revisions when a new one arrives.
     """
+    ReportServed: _grpc.UnaryUnaryMultiCallable[_meshgate_pb2.ReportServedRequest, _meshgate_pb2.ReportServedResponse]
+    """The answers the shim gave the broker without this service deciding them in that call (from its cache,
+    stale-if-error, an identical call in flight, its super-user short-cut, a deny because the service could
+    not decide), reported in bounded batches off the broker's I/O threads, so that the audit trail holds
+    every answer a client got. The service writes one audit record per entry; it decides nothing here.
+    A malformed report is refused as a whole (INVALID_ARGUMENT naming the entry and field).
+    """
 
 @_typing.type_check_only
 class AuthorizationAsyncStub(AuthorizationStub):
@@ -99,6 +106,13 @@ class AuthorizationAsyncStub(AuthorizationStub):
     WatchRevision: _aio.UnaryStreamMultiCallable[_meshgate_pb2.WatchRevisionRequest, _meshgate_pb2.RevisionEvent]  # type: ignore[assignment]
     """Stream of active policy revisions: the current one first, then each new one as it is swapped in.
     The shim drops cached decisions of older revisions when a new one arrives.
+    """
+    ReportServed: _aio.UnaryUnaryMultiCallable[_meshgate_pb2.ReportServedRequest, _meshgate_pb2.ReportServedResponse]  # type: ignore[assignment]
+    """The answers the shim gave the broker without this service deciding them in that call (from its cache,
+    stale-if-error, an identical call in flight, its super-user short-cut, a deny because the service could
+    not decide), reported in bounded batches off the broker's I/O threads, so that the audit trail holds
+    every answer a client got. The service writes one audit record per entry; it decides nothing here.
+    A malformed report is refused as a whole (INVALID_ARGUMENT naming the entry and field).
     """
 
 class AuthorizationServicer(metaclass=_abc_1.ABCMeta):
@@ -126,6 +140,19 @@ class AuthorizationServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_abc.Iterator[_meshgate_pb2.RevisionEvent], _abc.AsyncIterator[_meshgate_pb2.RevisionEvent]]:
         """Stream of active policy revisions: the current one first, then each new one as it is swapped in.
         The shim drops cached decisions of older revisions when a new one arrives.
+        """
+
+    @_abc_1.abstractmethod
+    def ReportServed(
+        self,
+        request: _meshgate_pb2.ReportServedRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_meshgate_pb2.ReportServedResponse, _abc.Awaitable[_meshgate_pb2.ReportServedResponse]]:
+        """The answers the shim gave the broker without this service deciding them in that call (from its cache,
+        stale-if-error, an identical call in flight, its super-user short-cut, a deny because the service could
+        not decide), reported in bounded batches off the broker's I/O threads, so that the audit trail holds
+        every answer a client got. The service writes one audit record per entry; it decides nothing here.
+        A malformed report is refused as a whole (INVALID_ARGUMENT naming the entry and field).
         """
 
 def add_AuthorizationServicer_to_server(servicer: AuthorizationServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

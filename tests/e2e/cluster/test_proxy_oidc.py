@@ -37,6 +37,6 @@ def test_oidc_group_rule_matches_through_the_proxy(cluster: PulsarCluster) -> No
     records = [r for r in every if r["action"] == "topic.consume"]
     alice_allowed = [r for r in records if "alice@example.com" in r["principal"] and r["decision"] == "allow"]
     assert alice_allowed and alice_allowed[0]["rule_id"] == RULE, records
-    assert alice_allowed[0]["credential_kind"] == "token", "the owning broker saw the token itself"
+    assert alice_allowed[0]["credential_kind"] == "oidc", "the owning broker verified the token itself"
     assert any("bob@example.com" in r["principal"] and r["decision"] == "deny" for r in records), records
     assert dev_pki.PROXY_ID not in principals(records)

@@ -48,23 +48,36 @@ def _decision(allowed: bool) -> dict[str, object]:
         credential=pb.Credential(token=TOKEN),
         request_id="r1",
         broker_id="broker-0",
+        peer=pb.Peer(address="10.0.3.7:51234", auth_method="token", transport="binary"),
+        credential_kind="k8s_sa_token",
     )
     decision = pb.Decision(allowed=allowed, rule_id="p.yaml#r", reason_code="x", revision="rev1")
     return decision_record(AT, request, decision)
+
+
+def test_decision_record_without_a_named_kind_says_role_or_unknown() -> None:
+    """Before, the record named the wire field of an attached credential (`token`, `certificate_chain`) or
+    nothing at all; a kind is only what the plugin's authentication reported."""
+    plain = pb.AuthorizeRequest(
+        principal="admin-role", action="topic.produce", credential=pb.Credential(token=TOKEN)
+    )
+    workload = pb.AuthorizeRequest(principal="spiffe://td/ns/a/sa/b", action="topic.produce")
+    assert decision_record(AT, plain, pb.Decision())["credential_kind"] == "role"
+    assert decision_record(AT, workload, pb.Decision())["credential_kind"] == "unknown"
 
 
 def test_decision_record_names_the_credential_kind_never_the_credential() -> None:
     record = _decision(True)
     line = encode(record)
     assert TOKEN not in line and "c2lnbmF0dXJl" not in line
-    assert record["credential_kind"] == "token"
+    assert record["credential_kind"] == "k8s_sa_token"
     assert json.loads(line) == {
         "action": "topic.produce",
         "broker_id": "broker-0",
-        "credential_kind": "token",
+        "credential_kind": "k8s_sa_token",
         "decision": "allow",
         "event": "authorize",
-        "peer": "",
+        "peer": "10.0.3.7:51234",
         "principal": "spiffe://td/ns/a/sa/b",
         "reason_code": "x",
         "request_id": "r1",

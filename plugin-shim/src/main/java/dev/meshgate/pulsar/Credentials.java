@@ -75,6 +75,19 @@ final class Credentials {
         return address.toString();
     }
 
+    /**
+     * The peer of an authorization question: the connection's address and transport, and the auth method when
+     * meshgate authenticated it ("" for another provider's).
+     */
+    static Peer peerOf(AuthenticationDataSource data) {
+        return peer(data, data instanceof AuthenticatedData known ? known.authenticated().authMethod() : "");
+    }
+
+    /** The credential kind meshgate verified for {@code role} on this connection, or "" (see {@link Authenticated}). */
+    static String credentialKind(AuthenticationDataSource data, String role) {
+        return data instanceof AuthenticatedData known ? known.authenticated().credentialKindOf(role) : "";
+    }
+
     static Peer peer(AuthenticationDataSource data, String authMethod) {
         Peer.Builder peer = Peer.newBuilder().setAuthMethod(authMethod);
         if (data != null) {

@@ -29,6 +29,10 @@ import org.slf4j.LoggerFactory;
  * those answers only go into the cache. What does go to the service is coalesced with the other questions
  * in flight into {@code AuthorizeBatch} calls; each question's budget counts from here, and within it a
  * busy or restarting service is asked again ({@link Retrier}) before "could not decide" becomes a deny.
+ *
+ * <p>Every answer the service did not decide in that call (super-user, empty role, cache, a shared call,
+ * stale-if-error, a deny because the service could not decide) is noted in the {@link ServedLog} for the audit
+ * trail; noting never waits and never changes the answer.
  */
 final class Decider {
 
@@ -38,8 +42,17 @@ final class Decider {
     private static final List<String> FOLLOWERS =
             List.of(Actions.of("topic", TopicOperation.PRODUCE), Actions.of("topic", TopicOperation.CONSUME));
 
-    /** An answer and why, shared with the questions that joined it. */
-    private record Outcome(boolean allowed, DecisionReason reason) {
+    /** Served to a super-user role without asking (the service's audit names it like its own). */
+    private static final Decision SUPERUSER_ALLOW =
+            Decision.newBuilder().setAllowed(true).setReasonCode("superuser").build();
+    private static final Decision NO_ROLE_DENY =
+            Decision.newBuilder().setAllowed(false).setReasonCode("no_role").build();
+
+    /**
+     * An answer and why, shared with the questions that joined it: the decision served, and how a question that
+     * joined it was served ({@link ServedBy#SHIM_INFLIGHT} for a service answer).
+     */
+    private record Outcome(boolean allowed, DecisionReason reason, Decision decision, ServedBy shared) {
     }
 
     private final MeshgateConfig config;
@@ -47,30 +60,35 @@ final class Decider {
     private final Retrier retrier;
     private final DecisionCache cache;
     private final ShimMetrics metrics;
+    private final ServedLog served;
     private final ConcurrentMap<DecisionKey, CompletableFuture<Outcome>> inFlight = new ConcurrentHashMap<>();
 
     Decider(MeshgateConfig config, Coalescer<List<AuthorizeRequest>, List<Decision>> service, Retrier retrier,
-            DecisionCache cache, ShimMetrics metrics) {
+            DecisionCache cache, ShimMetrics metrics, ServedLog served) {
         this.config = config;
         this.service = service;
         this.retrier = retrier;
         this.cache = cache;
         this.metrics = metrics;
+        this.served = served;
     }
 
     CompletableFuture<Boolean> decide(AuthorizeRequest question) {
         long start = System.nanoTime();
         String role = question.getPrincipal();
         if (config.superUserRoles().contains(role)) {
+            served.served(DecisionKey.strip(question), question, ServedBy.SHIM_SUPERUSER, SUPERUSER_ALLOW, "");
             return answer(true, DecisionReason.SUPERUSER, "shortcut", start);
         }
         if (role.isEmpty()) {
+            served.served(DecisionKey.strip(question), question, ServedBy.SHIM_NO_ROLE, NO_ROLE_DENY, "");
             return answer(false, DecisionReason.NO_ROLE, "shortcut", start);
         }
         DecisionKey key = DecisionKey.of(question);
-        Optional<Boolean> cached = cache.get(key);
+        Optional<Decision> cached = cache.get(key);
         if (cached.isPresent()) {
-            return answer(cached.get(), DecisionReason.CACHED, "cache", start);
+            served.served(key.question(), question, ServedBy.SHIM_CACHE, cached.get(), "");
+            return answer(cached.get().getAllowed(), DecisionReason.CACHED, "cache", start);
         }
         String revision = cache.activeRevision();
         if (revision == null) {
@@ -84,12 +102,13 @@ final class Decider {
         if (earlier != null) {
             return earlier.thenApply(outcome -> {
                 metrics.decision(outcome.allowed(), outcome.reason(), "inflight", start);
+                served.served(key.question(), question, outcome.shared(), outcome.decision(), "");
                 return outcome.allowed();
             });
         }
         ask(question, key, start).whenComplete((outcome, error) -> {
             inFlight.remove(flight, mine);
-            mine.complete(error == null ? outcome : new Outcome(false, DecisionReason.INTERNAL_ERROR));
+            mine.complete(error == null ? outcome : failed(key, question, DecisionReason.INTERNAL_ERROR, ""));
         });
         return mine.thenApply(Outcome::allowed);
     }
@@ -101,17 +120,18 @@ final class Decider {
             asked.addAll(companions(question, key));
             // A retry asks the same question with the same request ids: the audit log shows one question.
             Deadline budget = Deadline.after(config.budgetMillis(question.getAction()), TimeUnit.MILLISECONDS);
+            String requestId = asked.get(0).getRequestId();
             return retrier.call(budget, deadline -> service.submit(asked, deadline)).handle((decisions, error) -> {
                 if (error != null) {
-                    return settle(key, null, error, start);
+                    return failed(key, question, error, start, requestId);
                 }
                 for (int i = 1; i < asked.size(); i++) {
                     prefetched(key.follower(asked.get(i).getAction()), decisions.get(i));
                 }
-                return settle(key, decisions.get(0), null, start);
+                return settle(key, decisions.get(0), start);
             });
         } catch (RuntimeException e) {
-            return CompletableFuture.completedFuture(settle(key, null, e, start));
+            return CompletableFuture.completedFuture(failed(key, question, e, start, ""));
         }
     }
 
@@ -136,8 +156,7 @@ final class Decider {
     }
 
     private void prefetched(DecisionKey companion, Decision decision) {
-        cache.put(companion, decision.getRevision(), decision.getAllowed(),
-                decision.getAnySubscription());
+        cache.put(companion, decision);
         metrics.prefetch(decision.getAllowed());
     }
 
@@ -145,30 +164,43 @@ final class Decider {
         return request.setRequestId(UUID.randomUUID().toString()).build();
     }
 
-    private Outcome settle(DecisionKey key, Decision decision, Throwable error, long start) {
-        if (error == null) {
-            cache.put(key, decision.getRevision(), decision.getAllowed(), decision.getAnySubscription());
-            LOG.debug("meshgate: {} {} {} -> {} ({}, revision {})", key.question().getPrincipal(),
-                    key.question().getAction(), Actions.describe(key.question().getResource()),
-                    decision.getAllowed(), decision.getReasonCode(), decision.getRevision());
-            metrics.decision(decision.getAllowed(), DecisionReason.POLICY, "service", start);
-            return new Outcome(decision.getAllowed(), DecisionReason.POLICY);
-        }
+    /** The service answered: cached and given; the service audits it itself. */
+    private Outcome settle(DecisionKey key, Decision decision, long start) {
+        cache.put(key, decision);
+        LOG.debug("meshgate: {} {} {} -> {} ({}, revision {})", key.question().getPrincipal(),
+                key.question().getAction(), Actions.describe(key.question().getResource()),
+                decision.getAllowed(), decision.getReasonCode(), decision.getRevision());
+        metrics.decision(decision.getAllowed(), DecisionReason.POLICY, "service", start);
+        return new Outcome(decision.getAllowed(), DecisionReason.POLICY, decision, ServedBy.SHIM_INFLIGHT);
+    }
+
+    /** The service could not decide: stale-if-error may repeat an earlier allow, anything else denies. */
+    private Outcome failed(DecisionKey key, AuthorizeRequest question, Throwable error, long start,
+                           String requestId) {
         FailureReason failure = GrpcErrors.reason(error);
         metrics.error("authorize", failure);
-        if (config.failMode() == FailMode.STALE_IF_ERROR && cache.staleAllow(key)) {
+        Optional<Decision> stale = config.failMode() == FailMode.STALE_IF_ERROR ? cache.staleAllow(key)
+                : Optional.empty();
+        if (stale.isPresent()) {
             LOG.warn("meshgate: repeating an earlier allow of {} {} for {} (stale-if-error): {}",
                     key.question().getAction(), Actions.describe(key.question().getResource()),
                     key.question().getPrincipal(), GrpcErrors.describe(error));
             metrics.decision(true, DecisionReason.STALE_IF_ERROR, "stale", start);
-            return new Outcome(true, DecisionReason.STALE_IF_ERROR);
+            served.served(key.question(), question, ServedBy.STALE_IF_ERROR, stale.get(), "");
+            return new Outcome(true, DecisionReason.STALE_IF_ERROR, stale.get(), ServedBy.STALE_IF_ERROR);
         }
         LOG.warn("meshgate: denying {} {} for {} after {} ms: {}", key.question().getAction(),
                 Actions.describe(key.question().getResource()), key.question().getPrincipal(),
                 TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start), GrpcErrors.describe(error));
         DecisionReason reason = DecisionReason.of(failure);
         metrics.decision(false, reason, "error", start);
-        return new Outcome(false, reason);
+        return failed(key, question, reason, requestId);
+    }
+
+    private Outcome failed(DecisionKey key, AuthorizeRequest question, DecisionReason reason, String requestId) {
+        Decision deny = Decision.newBuilder().setAllowed(false).setReasonCode(reason.label()).build();
+        served.served(key.question(), question, ServedBy.SHIM_ERROR, deny, requestId);
+        return new Outcome(false, reason, deny, ServedBy.SHIM_ERROR);
     }
 
     private CompletableFuture<Boolean> answer(boolean allowed, DecisionReason reason, String source, long start) {

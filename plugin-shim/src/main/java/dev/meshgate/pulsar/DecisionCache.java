@@ -5,6 +5,7 @@ import com.github.benmanes.caffeine.cache.Caffeine;
 import com.github.benmanes.caffeine.cache.stats.CacheStats;
 import com.github.benmanes.caffeine.cache.stats.ConcurrentStatsCounter;
 import com.github.benmanes.caffeine.cache.stats.StatsCounter;
+import dev.meshgate.proto.v1.Decision;
 import java.time.Duration;
 import java.util.Optional;
 
@@ -18,14 +19,17 @@ import java.util.Optional;
  *
  * <p>The optional stale-if-error store remembers allows (never denies) of the last known revision for
  * a bounded window; it is consulted only when the service cannot answer.
+ *
+ * <p>The service's {@link Decision} itself is kept (one object per answer, shared by the keys it answers), so a
+ * cached answer can be reported for the audit trail with the rule and revision that decided it.
  */
 final class DecisionCache {
 
-    private final Cache<DecisionKey, Boolean> fresh;
+    private final Cache<DecisionKey, Decision> fresh;
     // Hits and misses are counted once per question (an exact miss that finds an answer for any
     // subscription is one hit), so lookups go through asMap(), which Caffeine does not count.
     private final StatsCounter stats = new ConcurrentStatsCounter();
-    private final Cache<DecisionKey, String> staleAllows;
+    private final Cache<DecisionKey, Decision> staleAllows;
     private volatile String active;
     private volatile String lastKnown = "";
 
@@ -45,12 +49,12 @@ final class DecisionCache {
      * A cached answer for the active revision, if there is one: for exactly this question, else one the
      * service said holds for every subscription name.
      */
-    Optional<Boolean> get(DecisionKey key) {
+    Optional<Decision> get(DecisionKey key) {
         String revision = active;
         if (fresh == null || revision == null) {
             return Optional.empty();
         }
-        Boolean answer = peek(key, revision);
+        Decision answer = peek(key, revision);
         if (answer == null) {
             stats.recordMisses(1);
             return Optional.empty();
@@ -65,42 +69,39 @@ final class DecisionCache {
         return fresh != null && revision != null && peek(key, revision) != null;
     }
 
-    private Boolean peek(DecisionKey key, String revision) {
-        Boolean answer = fresh.asMap().get(key.at(revision));
+    private Decision peek(DecisionKey key, String revision) {
+        Decision answer = fresh.asMap().get(key.at(revision));
         return answer != null ? answer : fresh.asMap().get(key.forAnySubscription().at(revision));
     }
 
-    /** Stores a service answer made under {@code revision}; ignored unless that revision is the active one. */
-    void put(DecisionKey key, String revision, boolean allowed) {
-        put(key, revision, allowed, false);
-    }
-
     /**
-     * Stores a service answer made under {@code revision}; with {@code anySubscription} (the service said
-     * it holds for every subscription name) it also answers the same question for any subscription.
+     * Stores a service answer, made under its revision; ignored unless that revision is the active one. When the
+     * service said it holds for every subscription name ({@code any_subscription}), it also answers the same
+     * question for any subscription.
      */
-    void put(DecisionKey key, String revision, boolean allowed, boolean anySubscription) {
+    void put(DecisionKey key, Decision decision) {
+        String revision = decision.getRevision();
         if (revision.isEmpty()) {
             return;
         }
         if (fresh != null && revision.equals(active)) {
-            fresh.put(key.at(revision), allowed);
-            if (anySubscription) {
-                fresh.put(key.forAnySubscription().at(revision), allowed);
+            fresh.put(key.at(revision), decision);
+            if (decision.getAnySubscription()) {
+                fresh.put(key.forAnySubscription().at(revision), decision);
             }
         }
-        if (staleAllows != null && allowed && revision.equals(lastKnown)) {
-            staleAllows.put(key, revision);
+        if (staleAllows != null && decision.getAllowed() && revision.equals(lastKnown)) {
+            staleAllows.put(key, decision);
         }
     }
 
-    /** True when the service allowed exactly this question under the last known revision, within the window. */
-    boolean staleAllow(DecisionKey key) {
+    /** The allow the service gave exactly this question under the last known revision, within the window. */
+    Optional<Decision> staleAllow(DecisionKey key) {
         if (staleAllows == null) {
-            return false;
+            return Optional.empty();
         }
-        String revision = staleAllows.getIfPresent(key);
-        return revision != null && revision.equals(lastKnown);
+        Decision allow = staleAllows.getIfPresent(key);
+        return allow != null && allow.getRevision().equals(lastKnown) ? Optional.of(allow) : Optional.empty();
     }
 
     /** The stream reports {@code revision} as active; a change drops everything older. */

@@ -6,19 +6,24 @@ import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
 
 /**
- * What a cached decision is keyed on: exactly the fields sent to the service (the request itself, minus
- * its request id and prefetch mark, which do not change the answer), with the credential replaced by its
- * SHA-256 so no token sits in the cache, and the policy revision the answer belongs to. An answer the
- * service says holds for every subscription name is also kept under the same question with
+ * What a cached decision is keyed on: exactly the fields sent to the service that can change its answer (the
+ * request itself, minus its request id, prefetch mark, peer and credential kind, which the service only writes
+ * to the audit log), with the credential replaced by its SHA-256 so no token sits in the cache, and the policy
+ * revision the answer belongs to. A question from another connection of the same principal is the same key.
+ * An answer the service says holds for every subscription name is also kept under the same question with
  * {@code anySubscription} set (its subscription cleared), where a question naming any subscription finds it.
  */
 record DecisionKey(AuthorizeRequest question, String credentialHash, String revision, boolean anySubscription) {
 
     static DecisionKey of(AuthorizeRequest request) {
         String hash = request.hasCredential() ? sha256(request.getCredential().toByteArray()) : "";
-        AuthorizeRequest question =
-                request.toBuilder().clearRequestId().clearPrefetch().clearCredential().build();
-        return new DecisionKey(question, hash, "", false);
+        return new DecisionKey(strip(request), hash, "", false);
+    }
+
+    /** The question without what never changes its answer, and without its credential. */
+    static AuthorizeRequest strip(AuthorizeRequest request) {
+        return request.toBuilder().clearRequestId().clearPrefetch().clearCredential().clearPeer()
+                .clearCredentialKind().build();
     }
 
     DecisionKey at(String policyRevision) {

@@ -85,7 +85,9 @@ public class MeshgateAuthorizationProvider implements AuthorizationProvider {
                 .setAction(action)
                 .setResource(resource)
                 .setSubscription(Actions.orEmpty(subscription))
-                .setBrokerId(brokerId);
+                .setBrokerId(brokerId)
+                .setPeer(Credentials.peerOf(data))
+                .setCredentialKind(Credentials.credentialKind(data, role));
         Optional<Credential> token = Credentials.token(data);
         token.ifPresent(request::setCredential);
         return request.build();

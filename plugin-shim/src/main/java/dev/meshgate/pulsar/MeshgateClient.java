@@ -12,6 +12,8 @@ import dev.meshgate.proto.v1.AuthenticationGrpc;
 import dev.meshgate.proto.v1.AuthorizationGrpc;
 import dev.meshgate.proto.v1.AuthorizeBatchRequest;
 import dev.meshgate.proto.v1.AuthorizeBatchResponse;
+import dev.meshgate.proto.v1.ReportServedRequest;
+import dev.meshgate.proto.v1.ReportServedResponse;
 import dev.meshgate.proto.v1.RevisionEvent;
 import dev.meshgate.proto.v1.WatchRevisionRequest;
 import io.grpc.ConnectivityState;
@@ -33,7 +35,7 @@ import java.util.concurrent.TimeUnit;
  * current one is UNAVAILABLE, and all attempts share the caller's deadline. Every call is asynchronous, so
  * no broker network thread ever waits on the service.
  */
-public final class MeshgateClient implements Closeable, AuthorizeCall, AuthenticateCall {
+public final class MeshgateClient implements Closeable, AuthorizeCall, AuthenticateCall, ReportCall {
 
     /** How often a broken channel skips gRPC's reconnect backoff, bounding recovery after a restart. */
     static final long RECONNECT_CHECK_MILLIS = 250;
@@ -116,6 +118,12 @@ public final class MeshgateClient implements Closeable, AuthorizeCall, Authentic
     public CompletableFuture<AuthorizeBatchResponse> authorizeBatch(AuthorizeBatchRequest request, Deadline deadline) {
         return attempt(0, deadline, (channel, lastResort) ->
                 authorization(channel, deadline, lastResort).authorizeBatch(request));
+    }
+
+    @Override
+    public CompletableFuture<ReportServedResponse> reportServed(ReportServedRequest request, Deadline deadline) {
+        return attempt(0, deadline, (channel, lastResort) ->
+                authorization(channel, deadline, lastResort).reportServed(request));
     }
 
     private static AuthenticationGrpc.AuthenticationFutureStub authentication(ManagedChannel channel,

@@ -21,13 +21,15 @@ import org.apache.pulsar.broker.ServiceConfiguration;
  * @param maxCallsInFlight batch calls outstanding per RPC (AuthorizeBatch, AuthenticateBatch); more questions queue
  * @param maxBatchSize questions per coalesced call
  * @param callStallMillis how long a batch call is out before another may go beside it (0: whenever a slot is free)
+ * @param auditReportMillis how often the answers the shim served itself are reported for the audit trail
+ * @param auditBufferEntries how many such answers (entries: a run of identical allows is one) wait for a report
  */
 public record MeshgateConfig(List<String> targets, long deadlineMillis, long connectDeadlineMillis,
                              long authnDeadlineMillis,
                              long cacheMaxEntries, long cacheTtlSeconds, FailMode failMode,
                              long staleIfErrorSeconds, TlsFiles tls, Set<String> superUserRoles,
                              boolean prefetchOnLookup, int maxCallsInFlight, int maxBatchSize,
-                             long callStallMillis) {
+                             long callStallMillis, long auditReportMillis, int auditBufferEntries) {
 
     public static final String TARGETS = "meshgateTargets";
     public static final String TARGETS_DEFAULT = "127.0.0.1:50051";
@@ -60,6 +62,12 @@ public record MeshgateConfig(List<String> targets, long deadlineMillis, long con
     public static final String CALL_STALL_MILLIS = "meshgateCallStallMillis";
     /** A batch answers in about a millisecond; one out this long is waiting on something (a JWKS refetch). */
     public static final long CALL_STALL_MILLIS_DEFAULT = 20;
+    public static final String AUDIT_REPORT_MILLIS = "meshgateAuditReportMillis";
+    /** A cached deny reaches the audit trail within about a second. */
+    public static final long AUDIT_REPORT_MILLIS_DEFAULT = 1000;
+    public static final String AUDIT_BUFFER_ENTRIES = "meshgateAuditBufferEntries";
+    /** About 3 MiB at most; one entry per distinct allow (question, peer) and per deny in an interval. */
+    public static final int AUDIT_BUFFER_ENTRIES_DEFAULT = 10_000;
     public static final String TLS_CERT_FILE = "meshgateTlsCertFile";
     public static final String TLS_KEY_FILE = "meshgateTlsKeyFile";
     public static final String TLS_CA_FILE = "meshgateTlsCaFile";
@@ -69,6 +77,10 @@ public record MeshgateConfig(List<String> targets, long deadlineMillis, long con
     public static final String POLICY_REPOSITORY_DEFAULT = "the git repository the meshgate sidecar serves";
 
     static final long MAX_DEADLINE_MILLIS = 60_000;
+    static final long MIN_AUDIT_REPORT_MILLIS = 100;
+    static final long MAX_AUDIT_REPORT_MILLIS = 60_000;
+    static final long MIN_AUDIT_BUFFER_ENTRIES = 100;
+    static final long MAX_AUDIT_BUFFER_ENTRIES = 1_000_000;
     static final long MAX_CACHE_ENTRIES = 10_000_000;
     static final long MAX_CACHE_TTL_SECONDS = 86_400;
     static final long MAX_STALE_IF_ERROR_SECONDS = 3_600;
@@ -110,7 +122,11 @@ public record MeshgateConfig(List<String> targets, long deadlineMillis, long con
                 tls, supers, read.bool(PREFETCH_ON_LOOKUP, PREFETCH_ON_LOOKUP_DEFAULT),
                 (int) read.longIn(MAX_CALLS_IN_FLIGHT, MAX_CALLS_IN_FLIGHT_DEFAULT, 1, MAX_CALLS_IN_FLIGHT_LIMIT),
                 (int) read.longIn(MAX_BATCH_SIZE, MAX_BATCH_SIZE_DEFAULT, 1, MAX_BATCH_SIZE_LIMIT),
-                read.longIn(CALL_STALL_MILLIS, CALL_STALL_MILLIS_DEFAULT, 0, MAX_DEADLINE_MILLIS));
+                read.longIn(CALL_STALL_MILLIS, CALL_STALL_MILLIS_DEFAULT, 0, MAX_DEADLINE_MILLIS),
+                read.longIn(AUDIT_REPORT_MILLIS, AUDIT_REPORT_MILLIS_DEFAULT, MIN_AUDIT_REPORT_MILLIS,
+                        MAX_AUDIT_REPORT_MILLIS),
+                (int) read.longIn(AUDIT_BUFFER_ENTRIES, AUDIT_BUFFER_ENTRIES_DEFAULT, MIN_AUDIT_BUFFER_ENTRIES,
+                        MAX_AUDIT_BUFFER_ENTRIES));
     }
 
     /** {@link #POLICY_REPOSITORY}: free text (a URL, say); read on its own, it does not change decisions. */

@@ -7,9 +7,10 @@ import java.util.Map;
 
 /**
  * What the broker's plugins share for one configuration: the client, the decision cache, the revision
- * watcher, the decider and the authenticator (so connects of every auth method coalesce together). The
- * broker builds its authentication providers, its authorization provider and the session revoker
- * separately; they acquire the same runtime, reference-counted, so the channels close with the last of them.
+ * watcher, the decider, the reporter of the answers the shim serves itself and the authenticator (so connects
+ * of every auth method coalesce together). The broker builds its authentication providers, its authorization
+ * provider and the session revoker separately; they acquire the same runtime, reference-counted, so the
+ * channels close with the last of them.
  */
 final class MeshgateRuntime implements Closeable {
 
@@ -21,11 +22,13 @@ final class MeshgateRuntime implements Closeable {
     private final Decider decider;
     private final Authenticator authenticator;
     private final ShimMetrics metrics;
+    private final ServedReporter reporter;
     private int references;
 
     private MeshgateRuntime(MeshgateConfig config, ShimMetrics metrics) throws IOException {
         this(config, new MeshgateClient(config), metrics);
         watcher.start();
+        reporter.start();
     }
 
     /** Over a given client, without following revisions yet (tests: a client on in-process channels). */
@@ -36,9 +39,11 @@ final class MeshgateRuntime implements Closeable {
         DecisionCache cache = new DecisionCache(config);
         metrics.watchCache(cache);
         this.watcher = new RevisionWatcher(client, cache, metrics);
+        ServedLog served = new ServedLog(config.auditBufferEntries(), System::currentTimeMillis, metrics);
+        this.reporter = new ServedReporter(served, client, config.auditReportMillis(), metrics);
         this.decider = new Decider(config,
                 AuthorizeBatches.coalescer(client, config.coalescing(), client.timer(), metrics),
-                new Retrier("authorize", client.timer(), metrics), cache, metrics);
+                new Retrier("authorize", client.timer(), metrics), cache, metrics, served);
         this.authenticator = new Authenticator(client, config, client.timer(), metrics);
     }
 
@@ -87,6 +92,7 @@ final class MeshgateRuntime implements Closeable {
     @Override
     public void close() {
         watcher.close();
+        reporter.close();  // a last report over the client, before it closes
         client.close();
     }
 }

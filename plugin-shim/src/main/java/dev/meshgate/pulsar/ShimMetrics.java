@@ -35,7 +35,23 @@ final class ShimMetrics {
     private final Counter schemaCommands;
     private final Counter retries;
     private final Histogram authenticationLatency;
+    private final AuditCounters audit;
     private final CacheCollector cache;
+
+    /** What becomes of the answers the shim serves itself, on their way to the audit trail ({@link ServedLog}). */
+    private record AuditCounters(Counter reported, Counter dropped, Counter reportFailures) {
+
+        static AuditCounters register(CollectorRegistry registry) {
+            return new AuditCounters(counter(registry, "meshgate_shim_audit_reported_total", "Answers the shim"
+                    + " served without the service deciding them in that call, reported for the audit trail"
+                    + " (ReportServed), by served_by.", "served_by"),
+                    counter(registry, "meshgate_shim_audit_dropped_total", "Served answers missing from the audit"
+                    + " trail, by reason: buffer_full (meshgateAuditBufferEntries), send_failed (a failed report"
+                    + " with no room left to keep it).", "reason"),
+                    counter(registry, "meshgate_shim_audit_report_failures_total", "ReportServed calls that failed"
+                    + " (their entries are kept for the next report while there is room)."));
+        }
+    }
 
     ShimMetrics(CollectorRegistry registry) {
         decisions = Counter.build("meshgate_shim_decisions_total",
@@ -74,6 +90,7 @@ final class ShimMetrics {
                 "reason");
         authenticationLatency = seconds(registry, "meshgate_shim_authentication_seconds",
                 "Time to answer an authentication (a connect), retries included, by auth method.", "method");
+        audit = AuditCounters.register(registry);
         cache = new CacheCollector().register(registry);
     }
 
@@ -147,6 +164,18 @@ final class ShimMetrics {
 
     void sessionRecheck(String kind) {
         sessionChecks.labels(kind).inc();
+    }
+
+    void auditReported(String servedBy, long answers) {
+        audit.reported().labels(servedBy).inc(answers);
+    }
+
+    void auditDropped(String reason, long answers) {
+        audit.dropped().labels(reason).inc(answers);
+    }
+
+    void auditReportFailed() {
+        audit.reportFailures().inc();
     }
 
     void watchCache(DecisionCache decisionCache) {

@@ -4,7 +4,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.meshgate.proto.v1.Identity;
+import dev.meshgate.proto.v1.Peer;
 import java.net.InetSocketAddress;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import org.apache.pulsar.broker.authentication.AuthenticationDataCommand;
@@ -46,6 +49,23 @@ class CredentialsTest {
         assertFalse(MeshgateAuthenticationProvider.atMostOneOriginalPrincipal(
                 java.util.List.of("spiffe://td/ns/pulsar/sa/broker,spiffe://td/ns/a/sa/writer")));
         assertFalse(MeshgateAuthenticationProvider.atMostOneOriginalPrincipal(java.util.List.of("", "")));
+    }
+
+    @Test
+    void aConnectionMeshgateAuthenticatedNamesItsMethodPeerAndKindForItsOwnRoleOnly() {
+        MeshgateCommandData data = new MeshgateCommandData("eyJ.a.b", new InetSocketAddress("10.0.3.7", 51234),
+                null, "token");
+        assertEquals("", Credentials.credentialKind(data, "spiffe://td/ns/a/sa/b"), "not verified yet");
+        data.authenticated().verified(Identity.newBuilder().setPrincipal("spiffe://td/ns/a/sa/b")
+                .setCredentialKind("k8s_sa_token").build());
+        Peer peer = Credentials.peerOf(data);
+        assertEquals(List.of("10.0.3.7:51234", "token", "binary"),
+                List.of(peer.getAddress(), peer.getAuthMethod(), peer.getTransport()));
+        assertEquals("k8s_sa_token", Credentials.credentialKind(data, "spiffe://td/ns/a/sa/b"));
+        assertEquals("", Credentials.credentialKind(data, "oidc:https://idp#alice"),
+                "a proxy's connection standing in for its client's principal proves nothing about that client");
+        assertEquals("", Credentials.credentialKind(new AuthenticationDataCommand("x"), "spiffe://td/ns/a/sa/b"));
+        assertEquals("", Credentials.peerOf(new AuthenticationDataCommand("x")).getAuthMethod());
     }
 
     @Test

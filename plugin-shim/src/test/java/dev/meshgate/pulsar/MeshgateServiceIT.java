@@ -71,7 +71,8 @@ class MeshgateServiceIT {
     private static Decider decider(MeshgateConfig config, MeshgateClient client, DecisionCache cache,
                                    ShimMetrics metrics) {
         return new Decider(config, AuthorizeBatches.coalescer(client, config.coalescing(), client.timer(), metrics),
-                new Retrier("authorize", client.timer(), metrics), cache, metrics);
+                new Retrier("authorize", client.timer(), metrics), cache, metrics,
+                new ServedLog(1000, System::currentTimeMillis, metrics));
     }
 
     private static AuthorizeRequest produce(String principal) {
