@@ -5,8 +5,10 @@ standalone broker with the shim pointed at `devtools.fault_service` (a stand-in 
 action a run sets: deny, slow past the deadline, busy, or stopped), then, for each client, each stage
 (connect, lookup, producer creation, subscribe) and each fault, opens a client, makes one connection work
 first, sets the fault and tries once more. It prints one JSON line per case and, at the end, the Markdown
-table of docs/shim.md: the error the client raised, how long it took, and how often the service was asked
-for that stage (more than once: the client or the shim asked again).
+tables of docs/shim.md: the error the client raised, how long it took, and how often the service was asked
+for that stage (more than once: the client or the shim asked again); then the text the broker sent with the
+error, as the client can read it (the Java exception's message; for Python, whose exception carries only
+the error's name, the line its client log writes).
 
 The clients are the Python `pulsar-client` (C++ core) and the Java client from the broker's own classpath
 (`devtools/java/ClientProbe.java`, compiled at run time). Minutes per client; not part of `make test`.
@@ -16,6 +18,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
+import re
 import shutil
 import subprocess
 import sys
@@ -57,6 +61,37 @@ class Probe(Protocol):
     def close(self) -> None: ...
 
 
+# How the C++ core logs the text of a broker's error: a command's error response, a lookup's failure.
+SERVER_TEXT = re.compile(r"Received error response from server: \w+ \((.*)\) -- req_id|error: \w+ msg: (.*)$")
+
+
+class ClientLog(logging.Handler):
+    """Keeps the Python client's log lines (its C++ core logs through a `logging.Logger`)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+    def server_text(self) -> str:
+        """The text of the last error the broker sent, as the client logged it ("" when none)."""
+        for line in reversed(self.lines):
+            found = SERVER_TEXT.search(line)
+            if found:
+                return found.group(1) or found.group(2) or ""
+        return ""
+
+
+# One logger for every client of the process: the C++ core keeps logging to the first one a client was given.
+CLIENT_LOG = ClientLog()
+_LOGGER = logging.getLogger("clienterrors.python")
+_LOGGER.addHandler(CLIENT_LOG)
+_LOGGER.setLevel(logging.INFO)
+_LOGGER.propagate = False
+
+
 class PythonProbe:
     def __init__(self, url: str, timeout: int) -> None:
         self._client = pulsar.Client(
@@ -64,12 +99,13 @@ class PythonProbe:
             authentication=pulsar.AuthenticationToken(WRITER),
             operation_timeout_seconds=timeout,
             connection_timeout_ms=timeout * 1000,
-            logger=pulsar.ConsoleLogger(pulsar.LoggerLevel.Error),
+            logger=_LOGGER,
         )
         self._open: list[Any] = []
 
     def run(self, command: str) -> dict[str, Any]:
         verb, *args = command.split()
+        CLIENT_LOG.lines.clear()
         began = time.monotonic()
         try:
             if verb == "produce":
@@ -80,7 +116,11 @@ class PythonProbe:
                 self._open.append(self._client.subscribe(args[0], args[1]))
             return {"ok": True, "seconds": time.monotonic() - began}
         except pulsar.PulsarException as error:
-            return {"ok": False, "error": type(error).__name__, "seconds": time.monotonic() - began}
+            seconds = time.monotonic() - began
+            return {
+                "ok": False, "error": type(error).__name__, "seconds": seconds, "exception": str(error),
+                "message": CLIENT_LOG.server_text(),
+            }  # fmt: skip
 
     def close(self) -> None:
         self._client.close()
@@ -184,6 +224,18 @@ def table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(out)
 
 
+def texts(rows: list[dict[str, Any]]) -> str:
+    """Markdown: the text of the broker's error as the client can read it, per client, stage and fault."""
+    out = ["| client | stage | " + " | ".join(FAULTS.values()) + " |", "|---|---|" + "---|" * len(FAULTS)]
+    cells: dict[tuple[str, str], dict[str, str]] = {}
+    for row in rows:
+        text = "" if row["ok"] else str(row.get("message") or "(none)")
+        cells.setdefault((row["client"], row["stage"]), {})[row["mode"]] = text.replace("|", "\\|")
+    for (client, stage), by_mode in cells.items():
+        out.append(f"| {client} | {stage} | " + " | ".join(by_mode.get(m, "") for m in FAULTS) + " |")
+    return "\n".join(out)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--line", default="4.0", choices=["4.0", "4.2"])
@@ -208,6 +260,8 @@ def main(argv: list[str] | None = None) -> None:
                         print(json.dumps(row), flush=True)
                         rows.append(row)
     print(table(rows))
+    print()
+    print(texts(rows))
 
 
 if __name__ == "__main__":

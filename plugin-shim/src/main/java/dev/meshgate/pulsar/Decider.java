@@ -48,11 +48,17 @@ final class Decider {
     private static final Decision NO_ROLE_DENY =
             Decision.newBuilder().setAllowed(false).setReasonCode("no_role").build();
 
+    private static final Outcome SUPERUSER = new Outcome(true, DecisionReason.SUPERUSER, SUPERUSER_ALLOW,
+            ServedBy.SHIM_SUPERUSER, null);
+    private static final Outcome NO_ROLE = new Outcome(false, DecisionReason.NO_ROLE, NO_ROLE_DENY,
+            ServedBy.SHIM_NO_ROLE, null);
+
     /**
-     * An answer and why, shared with the questions that joined it: the decision served, and how a question that
-     * joined it was served ({@link ServedBy#SHIM_INFLIGHT} for a service answer).
+     * An answer and why, shared with the questions that joined it: the decision served, how a question that joined
+     * it was served ({@link ServedBy#SHIM_INFLIGHT} for a service answer), and, when the service could not decide,
+     * why not (as {@link Undecided#why}; null otherwise).
      */
-    private record Outcome(boolean allowed, DecisionReason reason, Decision decision, ServedBy shared) {
+    record Outcome(boolean allowed, DecisionReason reason, Decision decision, ServedBy shared, String failure) {
     }
 
     private final MeshgateConfig config;
@@ -61,6 +67,7 @@ final class Decider {
     private final DecisionCache cache;
     private final ShimMetrics metrics;
     private final ServedLog served;
+    private final FailureLog failures = new FailureLog();
     private final ConcurrentMap<DecisionKey, CompletableFuture<Outcome>> inFlight = new ConcurrentHashMap<>();
 
     Decider(MeshgateConfig config, Coalescer<List<AuthorizeRequest>, List<Decision>> service, Retrier retrier,
@@ -74,28 +81,39 @@ final class Decider {
     }
 
     CompletableFuture<Boolean> decide(AuthorizeRequest question) {
+        return outcome(question).thenApply(Outcome::allowed);
+    }
+
+    /** The answer to {@code question} and why; a {@link Outcome#failure()} when the service could not decide. */
+    CompletableFuture<Outcome> outcome(AuthorizeRequest question) {
         long start = System.nanoTime();
         String role = question.getPrincipal();
         if (config.superUserRoles().contains(role)) {
             served.served(DecisionKey.strip(question), question, ServedBy.SHIM_SUPERUSER, SUPERUSER_ALLOW, "");
-            return answer(true, DecisionReason.SUPERUSER, "shortcut", start);
+            return answer(SUPERUSER, "shortcut", start);
         }
         if (role.isEmpty()) {
             served.served(DecisionKey.strip(question), question, ServedBy.SHIM_NO_ROLE, NO_ROLE_DENY, "");
-            return answer(false, DecisionReason.NO_ROLE, "shortcut", start);
+            return answer(NO_ROLE, "shortcut", start);
         }
         DecisionKey key = DecisionKey.of(question);
         Optional<Decision> cached = cache.get(key);
         if (cached.isPresent()) {
             served.served(key.question(), question, ServedBy.SHIM_CACHE, cached.get(), "");
-            return answer(cached.get().getAllowed(), DecisionReason.CACHED, "cache", start);
+            Decision answer = cached.get();
+            return answer(new Outcome(answer.getAllowed(), DecisionReason.CACHED, answer, ServedBy.SHIM_CACHE, null),
+                    "cache", start);
         }
         String revision = cache.activeRevision();
-        if (revision == null) {
-            return ask(question, key, start).thenApply(Outcome::allowed);
-        }
-        // Keyed by the active revision too: a re-check after a policy change never joins a call made
-        // before it, whose answer may belong to the old policy.
+        return revision == null ? ask(question, key, start) : shareOrAsk(question, key, revision, start);
+    }
+
+    /**
+     * Joins an identical question in flight, or asks and lets later ones join. Keyed by the active revision too: a
+     * re-check after a policy change never joins a call made before it, whose answer may belong to the old policy.
+     */
+    private CompletableFuture<Outcome> shareOrAsk(AuthorizeRequest question, DecisionKey key, String revision,
+                                                  long start) {
         DecisionKey flight = key.at(revision);
         CompletableFuture<Outcome> mine = new CompletableFuture<>();
         CompletableFuture<Outcome> earlier = inFlight.putIfAbsent(flight, mine);
@@ -103,14 +121,14 @@ final class Decider {
             return earlier.thenApply(outcome -> {
                 metrics.decision(outcome.allowed(), outcome.reason(), "inflight", start);
                 served.served(key.question(), question, outcome.shared(), outcome.decision(), "");
-                return outcome.allowed();
+                return outcome;
             });
         }
         ask(question, key, start).whenComplete((outcome, error) -> {
             inFlight.remove(flight, mine);
-            mine.complete(error == null ? outcome : failed(key, question, DecisionReason.INTERNAL_ERROR, ""));
+            mine.complete(error == null ? outcome : failed(key, question, error, start, ""));
         });
-        return mine.thenApply(Outcome::allowed);
+        return mine;
     }
 
     private CompletableFuture<Outcome> ask(AuthorizeRequest question, DecisionKey key, long start) {
@@ -171,7 +189,7 @@ final class Decider {
                 key.question().getAction(), Actions.describe(key.question().getResource()),
                 decision.getAllowed(), decision.getReasonCode(), decision.getRevision());
         metrics.decision(decision.getAllowed(), DecisionReason.POLICY, "service", start);
-        return new Outcome(decision.getAllowed(), DecisionReason.POLICY, decision, ServedBy.SHIM_INFLIGHT);
+        return new Outcome(decision.getAllowed(), DecisionReason.POLICY, decision, ServedBy.SHIM_INFLIGHT, null);
     }
 
     /** The service could not decide: stale-if-error may repeat an earlier allow, anything else denies. */
@@ -187,24 +205,22 @@ final class Decider {
                     key.question().getPrincipal(), GrpcErrors.describe(error));
             metrics.decision(true, DecisionReason.STALE_IF_ERROR, "stale", start);
             served.served(key.question(), question, ServedBy.STALE_IF_ERROR, stale.get(), "");
-            return new Outcome(true, DecisionReason.STALE_IF_ERROR, stale.get(), ServedBy.STALE_IF_ERROR);
+            return new Outcome(true, DecisionReason.STALE_IF_ERROR, stale.get(), ServedBy.STALE_IF_ERROR, null);
         }
-        LOG.warn("meshgate: denying {} {} for {} after {} ms: {}", key.question().getAction(),
-                Actions.describe(key.question().getResource()), key.question().getPrincipal(),
-                TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start), GrpcErrors.describe(error));
+        String action = key.question().getAction();
+        String why = Undecided.why(failure, error, config, config.budgetKey(action), config.budgetMillis(action));
+        failures.denied(failure, why, action + " " + Actions.describe(key.question().getResource()) + " for "
+                + key.question().getPrincipal() + " after "
+                + TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start) + " ms");
         DecisionReason reason = DecisionReason.of(failure);
         metrics.decision(false, reason, "error", start);
-        return failed(key, question, reason, requestId);
-    }
-
-    private Outcome failed(DecisionKey key, AuthorizeRequest question, DecisionReason reason, String requestId) {
         Decision deny = Decision.newBuilder().setAllowed(false).setReasonCode(reason.label()).build();
         served.served(key.question(), question, ServedBy.SHIM_ERROR, deny, requestId);
-        return new Outcome(false, reason, deny, ServedBy.SHIM_ERROR);
+        return new Outcome(false, reason, deny, ServedBy.SHIM_ERROR, why);
     }
 
-    private CompletableFuture<Boolean> answer(boolean allowed, DecisionReason reason, String source, long start) {
-        metrics.decision(allowed, reason, source, start);
-        return CompletableFuture.completedFuture(allowed);
+    private CompletableFuture<Outcome> answer(Outcome outcome, String source, long start) {
+        metrics.decision(outcome.allowed(), outcome.reason(), source, start);
+        return CompletableFuture.completedFuture(outcome);
     }
 }

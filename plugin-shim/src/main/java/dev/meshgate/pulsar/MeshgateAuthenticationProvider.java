@@ -103,7 +103,9 @@ public abstract class MeshgateAuthenticationProvider implements AuthenticationPr
     private Identity identityOf(AuthenticateResponse response, Throwable error) {
         if (error != null) {
             FailureReason reason = GrpcErrors.reason(error);
-            throw new CompletionException(authError(reason, GrpcErrors.describe(error)));
+            MeshgateConfig config = runtime.config();
+            throw new CompletionException(authError(reason, Undecided.why(reason, error, config,
+                    MeshgateConfig.AUTHN_DEADLINE_MILLIS, config.authnDeadlineMillis())));
         }
         if (response.hasIdentity()) {
             Identity identity = response.getIdentity();

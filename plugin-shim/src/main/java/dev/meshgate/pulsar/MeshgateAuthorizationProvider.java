@@ -32,8 +32,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Answers every authorization question the broker asks by asking meshgate. Errors and timeouts deny;
- * super-users (broker.conf superUserRoles) short-circuit without a call.
+ * Answers every authorization question the broker asks by asking meshgate. Errors and timeouts deny (the future
+ * fails with a message naming the meshgate service and why it could not decide); super-users (broker.conf
+ * superUserRoles) short-circuit without a call.
  */
 public class MeshgateAuthorizationProvider implements AuthorizationProvider {
 
@@ -69,7 +70,8 @@ public class MeshgateAuthorizationProvider implements AuthorizationProvider {
             if (refused != null) {
                 return refused;  // a spiffe: or oidc: role that no meshgate provider proved: never asked
             }
-            return runtime.decider().decide(question(role, action, resource, subscription, data));
+            return runtime.decider().outcome(question(role, action, resource, subscription, data))
+                    .thenApply(outcome -> Undecided.allowedOrFail(outcome, data));
         } catch (RuntimeException e) {
             // Never let a bug here escape to the broker as an exception: it denies, like any other error.
             LOG.error("meshgate: denying {} {} for {}: could not ask the service", action,

@@ -39,6 +39,8 @@ public final class MeshgateClient implements Closeable, AuthorizeCall, Authentic
 
     /** How often a broken channel skips gRPC's reconnect backoff, bounding recovery after a restart. */
     static final long RECONNECT_CHECK_MILLIS = 250;
+    /** How a DEADLINE_EXCEEDED description starts when the call never got a connection to the service. */
+    static final String NO_CONNECTION = "no connection to ";
 
     /** Starts one attempt on one channel; {@code lastResort} waits for the channel to be ready. */
     private interface Attempt<R> {
@@ -163,7 +165,7 @@ public final class MeshgateClient implements Closeable, AuthorizeCall, Authentic
         }
         CompletableFuture<R> result = toCompletable(attempt.start(channel, last));
         if (last) {
-            return result;
+            return result.exceptionallyCompose(error -> CompletableFuture.failedFuture(explained(error, index)));
         }
         return result.exceptionallyCompose(error -> {
             Status.Code code = Status.fromThrowable(GrpcErrors.unwrap(error)).getCode();
@@ -172,6 +174,22 @@ public final class MeshgateClient implements Closeable, AuthorizeCall, Authentic
             }
             return CompletableFuture.failedFuture(error);
         });
+    }
+
+    /**
+     * A last-resort call waits for a connection up to its deadline, so a service that is not there ends in
+     * DEADLINE_EXCEEDED, like one that is too slow. When the channel never got a connection, the status says so
+     * (its code unchanged: the retry rules stay the same), and {@link Undecided#why} calls the service
+     * unreachable rather than slow.
+     */
+    private Throwable explained(Throwable error, int index) {
+        Status status = Status.fromThrowable(GrpcErrors.unwrap(error));
+        ConnectivityState state = channels.get(index).getState(false);
+        if (status.getCode() != Status.Code.DEADLINE_EXCEEDED || state == ConnectivityState.READY) {
+            return error;
+        }
+        return Status.DEADLINE_EXCEEDED.withDescription(NO_CONNECTION + targetName(index) + " before the deadline"
+                + " (channel " + state + "; " + status.getDescription() + ")").asRuntimeException();
     }
 
     private <T> CompletableFuture<T> toCompletable(ListenableFuture<T> future) {

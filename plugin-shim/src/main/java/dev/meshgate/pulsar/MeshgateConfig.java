@@ -152,6 +152,11 @@ public record MeshgateConfig(List<String> targets, long deadlineMillis, long con
         return Actions.onConnectPath(action) ? connectDeadlineMillis : deadlineMillis;
     }
 
+    /** The key that sets {@link #budgetMillis}, for messages. */
+    String budgetKey(String action) {
+        return Actions.onConnectPath(action) ? CONNECT_DEADLINE_MILLIS : DEADLINE_MILLIS;
+    }
+
     /** The primary target, for log lines. */
     public String target() {
         return targets.get(0);

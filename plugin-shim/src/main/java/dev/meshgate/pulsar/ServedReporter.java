@@ -31,12 +31,16 @@ final class ServedReporter implements Closeable {
     /** How long one report may take; the next waits for it (reports never pile up). */
     static final long REPORT_DEADLINE_MILLIS = 5_000;
     static final long CLOSE_DEADLINE_MILLIS = 2_000;
+    private static final long NEVER = Long.MIN_VALUE;
 
     private final ServedLog log;
     private final ReportCall service;
     private final long intervalMillis;
     private final ShimMetrics metrics;
     private final ScheduledExecutorService thread;
+    /** Used by the reporting thread only (and by {@link #close} once that has stopped). */
+    private long loggedAt = NEVER;
+    private String lastFailure;
 
     ServedReporter(ServedLog log, ReportCall service, long intervalMillis, ShimMetrics metrics) {
         this.log = log;
@@ -127,19 +131,31 @@ final class ServedReporter implements Closeable {
         return reports;
     }
 
-    /** At most one line per interval: this runs once per interval. */
+    /**
+     * At most one line per {@link FailureLog#INTERVAL_MILLIS} (an outage of the sidecar fails every report):
+     * the answers left out since the last line, and the latest failure.
+     */
     private void logOnce(String failure) {
-        long overflow = log.overflowSinceLastLog();
-        if (failure == null && overflow == 0) {
+        if (failure != null) {
+            lastFailure = failure;
+        }
+        long now = System.nanoTime();
+        if (loggedAt != NEVER && now - loggedAt < TimeUnit.MILLISECONDS.toNanos(FailureLog.INTERVAL_MILLIS)) {
             return;
         }
+        long overflow = log.overflowSinceLastLog();
+        if (lastFailure == null && overflow == 0) {
+            return;
+        }
+        loggedAt = now;
         List<String> why = new ArrayList<>(2);
         if (overflow > 0) {
             why.add(overflow + " answers left out because the buffer (meshgateAuditBufferEntries) was full");
         }
-        if (failure != null) {
-            why.add("reporting to the meshgate service failed (" + failure + "); " + log.size()
+        if (lastFailure != null) {
+            why.add("reporting to the meshgate service failed (" + lastFailure + "); " + log.size()
                     + " entries kept for the next report");
+            lastFailure = null;
         }
         LOG.warn("meshgate: answers the shim served are not in the audit trail yet: {}; see"
                 + " meshgate_shim_audit_dropped_total", String.join("; ", why));

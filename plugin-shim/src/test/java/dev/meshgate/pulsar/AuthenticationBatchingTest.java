@@ -198,7 +198,8 @@ class AuthenticationBatchingTest {
         FakeAuthentication service = new FakeAuthentication(Status.INTERNAL.withDescription("internal: KeyError"));
         MeshgateTokenAuthenticationProvider provider = provider(service);
         Throwable error = assertThrows(CompletionException.class, connect(provider, "t1")::join).getCause();
-        assertTrue(error.getMessage().contains("(service_error): meshgate service INTERNAL"), error.getMessage());
+        assertTrue(error.getMessage().matches(".*\\(service_error\\): the meshgate service at .+ failed the call"
+                + " \\(INTERNAL: internal: KeyError\\)"), error.getMessage());
         assertThrows(CompletionException.class, connect(provider, "t2")::join);
         assertEquals(2.0, batchCalls());
         assertTrue(service.unary.isEmpty());

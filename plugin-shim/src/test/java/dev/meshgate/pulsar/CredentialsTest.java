@@ -89,7 +89,7 @@ class CredentialsTest {
     }
 
     /** An HTTP request's auth data carrying exactly `headers`. */
-    private static AuthenticationDataSource http(Map<String, String> headers) {
+    static AuthenticationDataSource http(Map<String, String> headers) {
         return new AuthenticationDataSource() {
             @Override
             public boolean hasDataFromHttp() {
