@@ -1,8 +1,8 @@
 """Answers the broker plugin served without this service deciding them in that call, as audit records.
 
 The shim answers many questions itself: from its decision cache, with stale-if-error, by joining an
-identical call in flight, for its `superUserRoles`, for an empty role, and with a deny when the service
-could not decide.
+identical call in flight, for its `superUserRoles`, for an empty role, with a deny when the service could
+not decide, and with a deny for a spiffe: or oidc: role no meshgate provider proved.
 It reports them in batches (`ReportServed`); each entry becomes one `authorize` record of the same shape as
 the service's own, plus `served_by` and `count` (an allow may stand for several identical answers between
 `time` and `last_time`; every deny is its own entry). The revision is the one that decided the answer, as the
@@ -39,6 +39,7 @@ SERVED_BY: dict[str, bool | None] = {
     "shim_superuser": True,  # broker.conf superUserRoles: allowed without asking
     "shim_no_role": False,  # the broker asked about an empty role
     "shim_error": False,  # the service could not decide within the budget: denied
+    "shim_unproven_role": False,  # a spiffe:/oidc: role no meshgate provider proved: denied without asking
 }
 # Ways that repeat a service answer, so its revision must come with it.
 _REVISIONED = ("shim_cache", "shim_inflight", "stale_if_error")

@@ -584,7 +584,8 @@ class ServedDecision(_message.Message):
     LAST_AT_UNIX_MS_FIELD_NUMBER: _builtins.int
     served_by: _builtins.str
     """shim_cache, stale_if_error, shim_inflight (joined an identical call), shim_superuser (broker.conf
-    superUserRoles), shim_no_role (empty role), shim_error (the service could not decide: denied).
+    superUserRoles), shim_no_role (empty role), shim_error (the service could not decide: denied),
+    shim_unproven_role (a spiffe: or oidc: role no meshgate provider proved: denied without asking).
     """
     count: _builtins.int
     first_at_unix_ms: _builtins.int

@@ -202,8 +202,9 @@ class AuthorizationServicer:
     def ReportServed(self, request, context):
         """The answers the shim gave the broker without this service deciding them in that call (from its cache,
         stale-if-error, an identical call in flight, its super-user short-cut, a deny because the service could
-        not decide), reported in bounded batches off the broker's I/O threads, so that the audit trail holds
-        every answer a client got. The service writes one audit record per entry; it decides nothing here.
+        not decide or because no meshgate provider proved the role), reported in bounded batches off the
+        broker's I/O threads, so that the audit trail holds every answer a client got. The service writes one
+        audit record per entry; it decides nothing here.
         A malformed report is refused as a whole (INVALID_ARGUMENT naming the entry and field).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)

@@ -91,8 +91,9 @@ class AuthorizationStub:
     ReportServed: _grpc.UnaryUnaryMultiCallable[_meshgate_pb2.ReportServedRequest, _meshgate_pb2.ReportServedResponse]
     """The answers the shim gave the broker without this service deciding them in that call (from its cache,
     stale-if-error, an identical call in flight, its super-user short-cut, a deny because the service could
-    not decide), reported in bounded batches off the broker's I/O threads, so that the audit trail holds
-    every answer a client got. The service writes one audit record per entry; it decides nothing here.
+    not decide or because no meshgate provider proved the role), reported in bounded batches off the
+    broker's I/O threads, so that the audit trail holds every answer a client got. The service writes one
+    audit record per entry; it decides nothing here.
     A malformed report is refused as a whole (INVALID_ARGUMENT naming the entry and field).
     """
 
@@ -110,8 +111,9 @@ class AuthorizationAsyncStub(AuthorizationStub):
     ReportServed: _aio.UnaryUnaryMultiCallable[_meshgate_pb2.ReportServedRequest, _meshgate_pb2.ReportServedResponse]  # type: ignore[assignment]
     """The answers the shim gave the broker without this service deciding them in that call (from its cache,
     stale-if-error, an identical call in flight, its super-user short-cut, a deny because the service could
-    not decide), reported in bounded batches off the broker's I/O threads, so that the audit trail holds
-    every answer a client got. The service writes one audit record per entry; it decides nothing here.
+    not decide or because no meshgate provider proved the role), reported in bounded batches off the
+    broker's I/O threads, so that the audit trail holds every answer a client got. The service writes one
+    audit record per entry; it decides nothing here.
     A malformed report is refused as a whole (INVALID_ARGUMENT naming the entry and field).
     """
 
@@ -150,8 +152,9 @@ class AuthorizationServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_meshgate_pb2.ReportServedResponse, _abc.Awaitable[_meshgate_pb2.ReportServedResponse]]:
         """The answers the shim gave the broker without this service deciding them in that call (from its cache,
         stale-if-error, an identical call in flight, its super-user short-cut, a deny because the service could
-        not decide), reported in bounded batches off the broker's I/O threads, so that the audit trail holds
-        every answer a client got. The service writes one audit record per entry; it decides nothing here.
+        not decide or because no meshgate provider proved the role), reported in bounded batches off the
+        broker's I/O threads, so that the audit trail holds every answer a client got. The service writes one
+        audit record per entry; it decides nothing here.
         A malformed report is refused as a whole (INVALID_ARGUMENT naming the entry and field).
         """
 

@@ -88,7 +88,7 @@ def test_an_entry_without_a_broker_takes_the_reports() -> None:
     ("bad", "message"),
     [
         (entry(served_by="guess"), "entries[0].served_by: 'guess' is not one of shim_cache, shim_inflight, "
-         "stale_if_error, shim_superuser, shim_no_role, shim_error"),
+         "stale_if_error, shim_superuser, shim_no_role, shim_error, shim_unproven_role"),
         (entry(False, count=3), "entries[0].count: 3; every deny is reported on its own (count 1)"),
         (entry(count=0), "entries[0].count: 0; must be between 1 and 1073741824"),
         (entry(True, served_by="shim_error"), "entries[0].decision.allowed: shim_error always serves a deny"),

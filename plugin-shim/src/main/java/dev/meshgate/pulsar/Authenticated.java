@@ -1,6 +1,8 @@
 package dev.meshgate.pulsar;
 
 import dev.meshgate.proto.v1.Identity;
+import org.apache.pulsar.broker.authentication.AuthenticationDataSource;
+import org.apache.pulsar.broker.authentication.AuthenticationDataSubscription;
 
 /**
  * What meshgate's authentication of one connection (or one HTTP request) established, kept on the
@@ -10,11 +12,26 @@ import dev.meshgate.proto.v1.Identity;
  */
 final class Authenticated {
 
+    /** Pulsar wraps a connection's data once per question; more than this is not Pulsar's doing. */
+    private static final int MAX_WRAPPING = 4;
+
     private final String authMethod;
     private volatile Identity identity;
 
     Authenticated(String authMethod) {
         this.authMethod = authMethod;
+    }
+
+    /**
+     * What meshgate verified about {@code data}, through Pulsar's subscription wrapper (a consumer's questions
+     * carry the connection's data in an {@link AuthenticationDataSubscription}); null when nothing.
+     */
+    static Authenticated of(AuthenticationDataSource data) {
+        AuthenticationDataSource inner = data;
+        for (int i = 0; i < MAX_WRAPPING && inner instanceof AuthenticationDataSubscription wrapped; i++) {
+            inner = wrapped.getAuthData();
+        }
+        return inner instanceof AuthenticatedData known ? known.authenticated() : null;
     }
 
     String authMethod() {

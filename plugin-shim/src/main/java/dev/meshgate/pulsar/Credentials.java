@@ -80,12 +80,14 @@ final class Credentials {
      * meshgate authenticated it ("" for another provider's).
      */
     static Peer peerOf(AuthenticationDataSource data) {
-        return peer(data, data instanceof AuthenticatedData known ? known.authenticated().authMethod() : "");
+        Authenticated known = Authenticated.of(data);
+        return peer(data, known != null ? known.authMethod() : "");
     }
 
     /** The credential kind meshgate verified for {@code role} on this connection, or "" (see {@link Authenticated}). */
     static String credentialKind(AuthenticationDataSource data, String role) {
-        return data instanceof AuthenticatedData known ? known.authenticated().credentialKindOf(role) : "";
+        Authenticated known = Authenticated.of(data);
+        return known != null ? known.credentialKindOf(role) : "";
     }
 
     static Peer peer(AuthenticationDataSource data, String authMethod) {

@@ -47,6 +47,8 @@ final class Decider {
             Decision.newBuilder().setAllowed(true).setReasonCode("superuser").build();
     private static final Decision NO_ROLE_DENY =
             Decision.newBuilder().setAllowed(false).setReasonCode("no_role").build();
+    private static final Decision UNPROVEN_DENY =
+            Decision.newBuilder().setAllowed(false).setReasonCode("principal_crosses_kind").build();
 
     private static final Outcome SUPERUSER = new Outcome(true, DecisionReason.SUPERUSER, SUPERUSER_ALLOW,
             ServedBy.SHIM_SUPERUSER, null);
@@ -82,6 +84,11 @@ final class Decider {
 
     CompletableFuture<Boolean> decide(AuthorizeRequest question) {
         return outcome(question).thenApply(Outcome::allowed);
+    }
+
+    /** {@code question} was refused before it could be asked ({@link ProvenRoles}): noted for the audit trail. */
+    void refusedUnproven(AuthorizeRequest question) {
+        served.served(DecisionKey.strip(question), question, ServedBy.SHIM_UNPROVEN_ROLE, UNPROVEN_DENY, "");
     }
 
     /** The answer to {@code question} and why; a {@link Outcome#failure()} when the service could not decide. */

@@ -66,12 +66,13 @@ public class MeshgateAuthorizationProvider implements AuthorizationProvider {
     CompletableFuture<Boolean> ask(String role, String action, Resource resource, String subscription,
                                    AuthenticationDataSource data) {
         try {
+            AuthorizeRequest question = question(role, action, resource, subscription, data);
             CompletableFuture<Boolean> refused = provenRoles.refusal(role, action, resource, data);
             if (refused != null) {
+                runtime.decider().refusedUnproven(question);  // never asked, but on record
                 return refused;  // a spiffe: or oidc: role that no meshgate provider proved: never asked
             }
-            return runtime.decider().outcome(question(role, action, resource, subscription, data))
-                    .thenApply(outcome -> Undecided.allowedOrFail(outcome, data));
+            return runtime.decider().outcome(question).thenApply(outcome -> Undecided.allowedOrFail(outcome, data));
         } catch (RuntimeException e) {
             // Never let a bug here escape to the broker as an exception: it denies, like any other error.
             LOG.error("meshgate: denying {} {} for {}: could not ask the service", action,

@@ -4,7 +4,6 @@ import dev.meshgate.proto.v1.Resource;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import org.apache.pulsar.broker.authentication.AuthenticationDataSource;
-import org.apache.pulsar.broker.authentication.AuthenticationDataSubscription;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -29,8 +28,6 @@ import org.slf4j.LoggerFactory;
 final class ProvenRoles {
 
     private static final Logger LOG = LoggerFactory.getLogger(ProvenRoles.class);
-    /** Pulsar wraps a connection's data once per question; more than this is not Pulsar's doing. */
-    private static final int MAX_WRAPPING = 4;
 
     private final Set<String> proxyRoles;
     private final ShimMetrics metrics;
@@ -59,7 +56,7 @@ final class ProvenRoles {
         if (namespace == PrincipalNamespace.PLAIN) {
             return null;
         }
-        Authenticated proof = authenticated(data);
+        Authenticated proof = Authenticated.of(data);
         if (proof != null && (provedAs(proof, role) || proxyRoles.stream().anyMatch(p -> provedAs(proof, p)))) {
             return null;
         }
@@ -72,14 +69,5 @@ final class ProvenRoles {
     /** Whether the service verified {@code proof}'s credential as {@code role} (an empty kind proves nothing). */
     private static boolean provedAs(Authenticated proof, String role) {
         return !proof.credentialKindOf(role).isEmpty();
-    }
-
-    /** What meshgate verified about {@code data}, through Pulsar's subscription wrapper; null when nothing. */
-    static Authenticated authenticated(AuthenticationDataSource data) {
-        AuthenticationDataSource inner = data;
-        for (int i = 0; i < MAX_WRAPPING && inner instanceof AuthenticationDataSubscription wrapped; i++) {
-            inner = wrapped.getAuthData();
-        }
-        return inner instanceof AuthenticatedData known ? known.authenticated() : null;
     }
 }

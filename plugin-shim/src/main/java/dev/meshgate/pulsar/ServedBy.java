@@ -19,7 +19,9 @@ enum ServedBy {
     /** The broker asked about an empty role: denied without asking. */
     SHIM_NO_ROLE,
     /** The service could not decide within the budget: denied. */
-    SHIM_ERROR;
+    SHIM_ERROR,
+    /** A spiffe: or oidc: role no meshgate provider proved on this connection: denied without asking. */
+    SHIM_UNPROVEN_ROLE;
 
     String wire() {
         return name().toLowerCase(Locale.ROOT);
