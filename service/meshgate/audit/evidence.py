@@ -33,6 +33,7 @@ CSV_COLUMNS = (
     "topic", "cluster", "subscription", "rule_id", "reason_code", "code", "revision", "broker_id",
     "request_id", "peer", "prefetch",
     "acting_for", "actors",  # an agent's delegated call: the person, and every actor, the caller first
+    "served_by", "count", "last_time",  # who answered; how many identical answers it stands for, until when
 )  # fmt: skip
 
 
@@ -44,7 +45,17 @@ def csv_row(record: Record) -> dict[str, Any]:
     chain = dict(record.get("delegation") or {})
     row["acting_for"] = chain.get("subject", "")
     row["actors"] = ", ".join(chain.get("actors", ()))
+    row["served_by"] = served_by(record)
+    row["count"] = record.get("count", 1)
     return row
+
+
+def served_by(record: Record) -> str:
+    """Who gave the answer: the service, or the broker plugin without asking (`shim_cache`, ...) as it
+    reported it; "" for records that are not answers (logins)."""
+    if record.get("event") != "authorize":
+        return ""
+    return str(record.get("served_by") or "service")
 
 
 def sha256_of(path: Path) -> str:

@@ -22,7 +22,10 @@ from meshgate.audit.sinks import encode
 from meshgate.cli import options
 from meshgate.errors import MeshgateError
 
-_TABLE = ("time", "event", "outcome", "principal", "action", "resource", "why", "revision", "broker_id")
+_TABLE = (
+    "time", "event", "outcome", "principal", "action", "resource", "why", "revision", "broker_id",
+    "served_by", "count",
+)  # fmt: skip
 
 
 def register(subparsers: Any) -> None:
@@ -124,5 +127,7 @@ def _cells(record: Record) -> list[str]:
         "outcome": outcome(record),
         "resource": str(where or resource.get("cluster", "")),
         "why": str(why),
+        "served_by": evidence.served_by(record),
+        "count": str(record.get("count", 1)),
     }
     return [json.dumps(values[name])[1:-1] for name in _TABLE]  # escaped: one record, one line

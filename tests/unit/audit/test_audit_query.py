@@ -158,3 +158,31 @@ def test_export_never_overwrites_and_leaves_nothing_half_written(
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
         p.name for p in [*audit_file.parent.glob("audit.jsonl*"), out]
     )
+
+
+def test_answers_the_shim_served_say_so_and_how_many_they_stand_for(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An auditor counting allows must see that one reported row stands for `count` identical answers."""
+    path = tmp_path / "audit.jsonl"
+    cached = _authorize("2026-07-01T09:00:01.000+00:00", WRITER, "allow", ORDERS) | {
+        "served_by": "shim_cache",
+        "count": 7,
+        "last_time": "2026-07-01T09:00:01.900+00:00",
+    }
+    writer = FileWriter(path, max_bytes=1 << 20, backups=1)
+    writer.write([encode(RECORDS[0]), encode(cached), encode(RECORDS[2])])
+    writer.close()
+    out = tmp_path / "evidence"
+    assert main(["audit", "export", "--file", str(path), "--out", str(out)]) == 0
+    rows = list(csv.DictReader((out / "records.csv").open()))
+    assert [(r["event"], r["served_by"], r["count"], r["last_time"]) for r in rows] == [
+        ("authorize", "service", "1", ""),
+        ("authorize", "shim_cache", "7", "2026-07-01T09:00:01.900+00:00"),
+        ("authenticate", "", "1", ""),
+    ]
+    capsys.readouterr()
+    assert main(["audit", "query", "--file", str(path), "--principal", WRITER]) == 0
+    header, *lines = capsys.readouterr().out.splitlines()
+    cells = [dict(zip(header.split("\t"), line.split("\t"), strict=True)) for line in lines]
+    assert [(c["served_by"], c["count"]) for c in cells] == [("service", "1"), ("shim_cache", "7")]
