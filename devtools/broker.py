@@ -196,6 +196,19 @@ class StandaloneBroker:
         """A request to the HTTPS admin API authenticated by `identity`'s client certificate."""
         return https_request(self.web_url_tls, self.settings.pki, identity, method, path, body)
 
+    def create_namespaces(self, *namespaces: str, cluster: str = "standalone") -> None:
+        """Create each `tenant/namespace` (and its tenant) as the broker's own super-user identity, the way
+        an operator bootstraps a cluster; ones that exist already are left as they are."""
+        for tenant in dict.fromkeys(namespace.split("/")[0] for namespace in namespaces):
+            self._put(f"/admin/v2/tenants/{tenant}", {"adminRoles": [], "allowedClusters": [cluster]})
+        for namespace in namespaces:
+            self._put(f"/admin/v2/namespaces/{namespace}", None)
+
+    def _put(self, path: str, body: object) -> None:
+        status, text = self.admin_request("PUT", path, body)
+        if status not in (204, 409):
+            raise RuntimeError(f"PUT {path} on the broker answered {status}: {text}")
+
     def _bootstrap_done(self) -> bool:
         # Standalone creates the cluster, the `public` tenant and `public/default` after the service is
         # ready; clients fail with "Namespace not found" until then.

@@ -192,12 +192,7 @@ def _rig(line: str, work: Path) -> Iterator[tuple[StandaloneBroker, FaultService
     broker = StandaloneBroker(settings)
     try:
         broker.start()
-        for path, body in (
-            ("/admin/v2/tenants/acme", {"adminRoles": [], "allowedClusters": ["standalone"]}),
-            ("/admin/v2/namespaces/acme/payments", None),
-        ):
-            status, text = broker.admin_request("PUT", path, body)
-            assert status in (204, 409), text
+        broker.create_namespaces("acme/payments")
         yield broker, fault
     finally:
         broker.stop()

@@ -80,10 +80,7 @@ def main() -> int:
         _step(f"Pulsar standalone broker with the meshgate shim (log: {broker.log}); ~10 s")
         took = broker.start()
         _step(f"broker ready in {took:.1f}s; creating tenant acme and namespace acme/payments")
-        broker.admin_request(
-            "PUT", "/admin/v2/tenants/acme", {"adminRoles": [], "allowedClusters": ["standalone"]}
-        )
-        broker.admin_request("PUT", "/admin/v2/namespaces/acme/payments", None)
+        broker.create_namespaces("acme/payments")
         state = _state(broker, service, pki, http_port)
         STATE_FILE.write_text(json.dumps(state, indent=2) + "\n")
         _say(howto(state))

@@ -130,19 +130,9 @@ def broker(
     instance = StandaloneBroker(settings)
     seconds = instance.start()
     print(f"\npulsar {line} standalone broker ready in {seconds:.1f}s")
-    _create_tenant_and_namespace(instance)
+    instance.create_namespaces("acme/payments")
     yield instance
     instance.stop()
-
-
-def _create_tenant_and_namespace(broker: StandaloneBroker) -> None:
-    """As the broker's own super-user identity, the way an operator bootstraps a cluster."""
-    status, body = broker.admin_request(
-        "PUT", "/admin/v2/tenants/acme", {"adminRoles": [], "allowedClusters": ["standalone"]}
-    )
-    assert status in (204, 409), (status, body)
-    status, body = broker.admin_request("PUT", "/admin/v2/namespaces/acme/payments", None)
-    assert status in (204, 409), (status, body)
 
 
 # --- SPIRE and Keycloak (issue #18): started once, in the background, when a collected test needs them -----

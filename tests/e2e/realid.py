@@ -283,11 +283,5 @@ def _start_broker(stack: RealId) -> StandaloneBroker:
     )
     broker = StandaloneBroker(settings)
     stack.timings["broker"] = broker.start()
-    for path, body in (
-        ("/admin/v2/tenants/acme", {"adminRoles": [], "allowedClusters": ["standalone"]}),
-        ("/admin/v2/namespaces/acme/payments", None),
-        ("/admin/v2/namespaces/acme/shop", None),
-    ):
-        status, text = broker.admin_request("PUT", path, body)
-        assert status in (204, 409), (path, status, text)
+    broker.create_namespaces("acme/payments", "acme/shop")
     return broker

@@ -77,12 +77,7 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
     )
     try:
         broker.start()
-        status, body = broker.admin_request(
-            "PUT", "/admin/v2/tenants/acme", {"adminRoles": [], "allowedClusters": ["standalone"]}
-        )
-        assert status in (204, 409), body
-        status, body = broker.admin_request("PUT", "/admin/v2/namespaces/acme/payments", None)
-        assert status in (204, 409), body
+        broker.create_namespaces("acme/payments")
         yield Rig(pki, service, broker, work / "policies", bundle, http_port)
     finally:
         broker.stop()

@@ -21,7 +21,7 @@ from devtools import pki as dev_pki
 from devtools.broker import BrokerSettings, StandaloneBroker
 from devtools.devca import DevCA, LeafSpec, write_leaf
 from devtools.service import MeshgateProcess, write_config
-from tests.e2e.conftest import _create_tenant_and_namespace, copy_policies
+from tests.e2e.conftest import copy_policies
 
 pytestmark = pytest.mark.e2e
 UNIX_PORT = 1  # what grpc reports as the bound "port" of a unix: listener
@@ -84,13 +84,13 @@ def channel(
     broker.stop()
     try:
         own.start()
-        _create_tenant_and_namespace(own)
+        own.create_namespaces("acme/payments")
         yield Channel(own, work, socket, service)
     finally:
         own.stop()
         service.stop()
         broker.start()
-        _create_tenant_and_namespace(broker)
+        broker.create_namespaces("acme/payments")
 
 
 def _produce(channel: Channel, pki: dev_pki.DevPki, name: str) -> None:

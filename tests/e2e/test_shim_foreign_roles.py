@@ -71,10 +71,7 @@ def two_providers(
     )
     instance = StandaloneBroker(settings)
     instance.start()
-    tenant = {"adminRoles": [], "allowedClusters": ["standalone"]}
-    for path, body in (("/admin/v2/tenants/acme", tenant), ("/admin/v2/namespaces/acme/payments", None)):
-        status, text = instance.admin_request("PUT", path, body)
-        assert status in (204, 409), (status, text)
+    instance.create_namespaces("acme/payments")
     yield instance
     instance.stop()
 
