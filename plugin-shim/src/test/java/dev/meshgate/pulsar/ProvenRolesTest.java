@@ -11,15 +11,11 @@ import dev.meshgate.proto.v1.AuthorizeBatchResponse;
 import dev.meshgate.proto.v1.AuthorizeRequest;
 import dev.meshgate.proto.v1.Decision;
 import dev.meshgate.proto.v1.Identity;
-import io.grpc.Server;
-import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.grpc.stub.StreamObserver;
 import io.prometheus.client.CollectorRegistry;
-import java.net.InetSocketAddress;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.CopyOnWriteArrayList;
-import org.apache.pulsar.broker.ServiceConfiguration;
 import org.apache.pulsar.broker.authentication.AuthenticationDataCommand;
 import org.apache.pulsar.broker.authentication.AuthenticationDataSource;
 import org.apache.pulsar.broker.authentication.AuthenticationDataSubscription;
@@ -118,30 +114,23 @@ class ProvenRolesTest {
         }
     }
 
-    Server server;
+    LoopbackProvider loopback;
     MeshgateAuthorizationProvider provider;
 
     @AfterEach
     void stop() {
-        if (provider != null) {
-            provider.close();
-        }
-        if (server != null) {
-            server.shutdownNow();
+        if (loopback != null) {
+            loopback.close();
         }
     }
 
     private AllowingService start() throws Exception {
         AllowingService service = new AllowingService();
-        server = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0)).addService(service).build()
-                .start();
-        ServiceConfiguration conf = MeshgateConfigTest.conf("meshgateTargets", "127.0.0.1:" + server.getPort(),
-                "meshgateDeadlineMillis", "5000", "meshgateConnectDeadlineMillis", "5000",
-                "meshgatePrefetchOnLookup", "false");
-        conf.setSuperUserRoles(Set.of(BROKER, PROXY));
-        conf.setProxyRoles(Set.of(PROXY));
-        provider = new MeshgateAuthorizationProvider();
-        provider.initialize(conf, null);
+        loopback = LoopbackProvider.start(service, conf -> {
+            conf.setSuperUserRoles(Set.of(BROKER, PROXY));
+            conf.setProxyRoles(Set.of(PROXY));
+        });
+        provider = loopback.provider;
         return service;
     }
 

@@ -12,13 +12,9 @@ import dev.meshgate.proto.v1.Decision;
 import dev.meshgate.proto.v1.ReportServedRequest;
 import dev.meshgate.proto.v1.ReportServedResponse;
 import dev.meshgate.proto.v1.ServedDecision;
-import io.grpc.Server;
-import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.grpc.stub.StreamObserver;
-import java.net.InetSocketAddress;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
-import org.apache.pulsar.broker.ServiceConfiguration;
 import org.apache.pulsar.broker.authentication.AuthenticationDataSubscription;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -54,28 +50,20 @@ class ProviderAuditTest {
         }
     }
 
-    private Server server;
+    private LoopbackProvider loopback;
     private MeshgateAuthorizationProvider provider;
 
     @AfterEach
     void stop() {
-        if (provider != null) {
-            provider.close();
-        }
-        if (server != null) {
-            server.shutdownNow();
+        if (loopback != null) {
+            loopback.close();
         }
     }
 
     private RecordingService start() throws Exception {
         RecordingService service = new RecordingService();
-        server = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0)).addService(service).build()
-                .start();
-        ServiceConfiguration conf = MeshgateConfigTest.conf("meshgateTargets", "127.0.0.1:" + server.getPort(),
-                "meshgateDeadlineMillis", "5000", "meshgateConnectDeadlineMillis", "5000",
-                "meshgatePrefetchOnLookup", "false");
-        provider = new MeshgateAuthorizationProvider();
-        provider.initialize(conf, null);
+        loopback = LoopbackProvider.start(service, conf -> { });
+        provider = loopback.provider;
         return service;
     }
 
