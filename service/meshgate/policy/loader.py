@@ -17,6 +17,7 @@ from pathlib import Path
 from meshgate.errors import PolicyError
 from meshgate.policy.compile import CompiledRule, compile_documents
 from meshgate.policy.engine import CompiledFile, PolicySnapshot, file_digest
+from meshgate.policy.gcpause import collector_paused
 from meshgate.policy.gitrev import git_revision
 from meshgate.policy.revision import content_hash, describe, revision_of
 from meshgate.policy.yamlsrc import (
@@ -156,7 +157,18 @@ def compile_source(
 ) -> PolicySnapshot:
     """Compile `source`. The rules of a file whose text and Linkerd naming are those `previous` was
     compiled from are taken from `previous` as they are: a reload compiles only the files that changed,
-    and the two snapshots share the rest while the old one drains."""
+    and the two snapshots share the rest while the old one drains. The garbage collector is paused
+    meanwhile (`meshgate.policy.gcpause`)."""
+    with collector_paused():
+        return _compile_source(source, superusers, naming, previous)
+
+
+def _compile_source(
+    source: PolicySource,
+    superusers: Iterable[str],
+    naming: LinkerdNaming | None,
+    previous: PolicySnapshot | None,
+) -> PolicySnapshot:
     naming = naming or LinkerdNaming()
     superusers = frozenset(superusers)
     revision = source.revision(superusers, naming)
