@@ -21,8 +21,7 @@ from meshgate.policy.actions import SUBSCRIPTION_ACTIONS, is_known
 from meshgate.policy.compile import CompiledRule
 from meshgate.policy.index import RuleIndex
 from meshgate.policy.patterns import Bindings
-from meshgate.policy.resources import ResourcePattern, Target, parse_resource, target_of
-from meshgate.policy.subjects import Subject
+from meshgate.policy.resources import Target, parse_resource, target_of
 from meshgate.policy.whocan import Grantee, who_can
 
 _ORDER = operator.attrgetter("file", "index")
@@ -40,35 +39,39 @@ def subscription_ok(rule: CompiledRule, action: str, subscription: str, bindings
     return any(p.matches(subscription, bindings) for p in rule.subscriptions)
 
 
-def holds_for_any_subscription(
-    entries: Iterable[tuple[CompiledRule, Subject, ResourcePattern, frozenset[str]]],
-    req: AccessRequest,
-    target: Target,
-) -> bool:
-    """For an action that names a subscription: True when none of `entries` (rules granting or denying
-    the action) that covers the principal and the resource narrows subscriptions, so the decision is the
-    same whatever the subscription. False for every other action (nothing to assert)."""
+def holds_for_any_subscription(rules: Iterable[CompiledRule], req: AccessRequest, target: Target) -> bool:
+    """For an action that names a subscription: True when none of `rules` (rules granting or denying the
+    action) that covers the principal and the resource narrows subscriptions, so the decision is the same
+    whatever the subscription. False for every other action (nothing to assert)."""
     if req.action not in SUBSCRIPTION_ACTIONS:
         return False
-    for rule, subject, resource, _ in entries:
+    for rule in rules:
         if rule.subscriptions is None:
             continue
-        bindings = subject.match(req.principal, req.issuer, req.attributes)
-        if bindings is not None and resource.matches(target, bindings) and not excepted(rule, req):
-            return False
+        for subject in rule.subjects:
+            bindings = subject.match(req.principal, req.issuer, req.attributes)
+            if bindings is None:
+                continue
+            for resource in rule.resources:
+                if resource.matches(target, bindings) and not excepted(rule, req):
+                    return False
     return True
 
 
-def entry_matches(
-    rule: CompiledRule, subject: Subject, resource: ResourcePattern, req: AccessRequest, target: Target
-) -> bool:
-    """True if this (subject, resource) pair of `rule` covers `req`; the action is checked by the caller."""
-    bindings = subject.match(req.principal, req.issuer, req.attributes)
-    if bindings is None or not resource.matches(target, bindings):
-        return False
-    if rule.excepted and excepted(rule, req):
-        return False
-    return subscription_ok(rule, req.action, req.subscription, bindings)
+def rule_matches(rule: CompiledRule, req: AccessRequest, target: Target) -> bool:
+    """True if one (subject, resource) pair of `rule` covers `req`; the action is checked by the caller."""
+    for subject in rule.subjects:
+        bindings = subject.match(req.principal, req.issuer, req.attributes)
+        if bindings is None:
+            continue
+        for resource in rule.resources:
+            if not resource.matches(target, bindings):
+                continue
+            if rule.excepted and excepted(rule, req):
+                return False
+            if subscription_ok(rule, req.action, req.subscription, bindings):
+                return True
+    return False
 
 
 def excepted(rule: CompiledRule, req: AccessRequest) -> bool:
@@ -191,13 +194,9 @@ class PolicySnapshot:
         early = precheck(req, self.superusers, self.revision)
         if isinstance(early, Decision):
             return early
-        entries = self.index.candidates(req.action, early.tenant, req.principal, req.issuer)
-        matched = [
-            rule
-            for rule, subject, resource, _ in entries
-            if entry_matches(rule, subject, resource, req, early)
-        ]
-        any_subscription = holds_for_any_subscription(entries, req, early)
+        rules = self.index.candidates(req.action, early.tenant, req.principal, req.issuer)
+        matched = [rule for rule in rules if rule_matches(rule, req, early)]
+        any_subscription = holds_for_any_subscription(rules, req, early)
         return decide_from_matches(matched, req, early, self.revision, any_subscription)
 
     def who_can(self, action: str, resource: Resource | str, subscription: str = "") -> list[Grantee]:

@@ -178,7 +178,7 @@ def test_index_only_returns_candidates_for_the_action_and_tenant(snapshot: Polic
     assert list(snapshot.index.candidates("tenant.admin", "acme", WRITER, "")) == []
     assert list(snapshot.index.candidates("topic.produce", "other", "app", "")) == []
     other = "spiffe://td/ns/other/sa/x"
-    rules = {e.rule.id for e in snapshot.index.candidates("topic.produce", "acme", other, "")}
+    rules = {r.id for r in snapshot.index.candidates("topic.produce", "acme", other, "")}
     assert rules == {"p.yaml#deny-secret", "p.yaml#allow-produce"}  # the patterns; not the rules for 'app'
     # SPIFFE patterns are filed under their literal prefix (`td/ns`): other principals never meet them.
     assert list(snapshot.index.candidates("topic.produce", "acme", "other-role", "")) == []
