@@ -7,7 +7,7 @@ is reported as `file:line: what is wrong`; the caller decides to reject the whol
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Literal, TypeVar
@@ -30,6 +30,7 @@ from meshgate.policy.yamlsrc import JsonPath, SourceDoc
 from meshgate.principal.linkerd import LinkerdNaming
 
 Effect = Literal["allow", "deny"]
+_EFFECTS: Mapping[str, Effect] = {"allow": "allow", "deny": "deny"}
 T = TypeVar("T")
 
 
@@ -80,6 +81,46 @@ def compile_subject(raw: dict[str, Any], naming: LinkerdNaming, *, deny: bool = 
     return oidc_subject(raw["oidc"])
 
 
+class Shared:
+    """Values that rules repeat, made once per compile and shared: the subjects and resource patterns of
+    the same text, and the same tuples of them (a reader's `persistent://t/ns/*` is one object however many
+    rules name it). Everything in it is immutable. Only successes are kept: a bad subject or resource is
+    parsed again, and reported, wherever it is written."""
+
+    def __init__(self, naming: LinkerdNaming) -> None:
+        self.naming = naming
+        self._subjects: dict[tuple[str, str], Subject] = {}
+        self._resources: dict[str, ResourcePattern] = {}
+        self._tuples: dict[tuple[int, ...], tuple[Any, ...]] = {}
+
+    def subject(self, raw: dict[str, Any], deny: bool) -> Subject:
+        """`deny`: for a deny rule (`everyone: agents` covers more there)."""
+        ((kind, value),) = raw.items()
+        if not isinstance(value, str):  # oidc: a mapping, rare enough not to share
+            return compile_subject(raw, self.naming, deny=deny)
+        key = (kind if not deny else f"{kind} in a deny rule", value)
+        found = self._subjects.get(key)
+        if found is None:
+            found = self._subjects[key] = compile_subject(raw, self.naming, deny=deny)
+        return found
+
+    def resource(self, text: str) -> ResourcePattern:
+        found = self._resources.get(text)
+        if found is None:
+            found = self._resources[text] = parse_resource_pattern(text)
+        return found
+
+    def tuple(self, values: list[T]) -> tuple[T, ...]:
+        """The one tuple of exactly these objects (by identity: they are shared already or new)."""
+        if not values:
+            return ()
+        key = tuple(map(id, values))
+        found = self._tuples.get(key)
+        if found is None:
+            found = self._tuples[key] = tuple(values)  # holds the values, so their ids stay theirs
+        return found
+
+
 @lru_cache(maxsize=4096)
 def action_set(patterns: tuple[str, ...], effect: Effect = "allow") -> tuple[tuple[str, ...], frozenset[str]]:
     """One shared pattern tuple and set per distinct action list and effect: most rules repeat a few
@@ -92,8 +133,8 @@ def action_set(patterns: tuple[str, ...], effect: Effect = "allow") -> tuple[tup
 class _Compiler:
     """Collects errors while compiling one document's rules."""
 
-    def __init__(self, doc: SourceDoc, naming: LinkerdNaming, errors: list[str]) -> None:
-        self.doc, self.naming, self.errors = doc, naming, errors
+    def __init__(self, doc: SourceDoc, shared: Shared, errors: list[str]) -> None:
+        self.doc, self.shared, self.naming, self.errors = doc, shared, shared.naming, errors
 
     def each(self, items: Sequence[T], path: JsonPath, parse: Callable[[T], Any]) -> list[Any]:
         out = []
@@ -104,20 +145,18 @@ class _Compiler:
                 self.errors.append(f"{self.doc.where((*path, index))}: {exc.message}")
         return out
 
-    def subjects(self, raw: dict[str, Any], path: JsonPath) -> list[Subject]:
+    def subjects(self, raw: dict[str, Any], path: JsonPath) -> tuple[Subject, ...]:
         """The rule's own subjects, else the document's; an error if neither has any."""
         deny = raw["effect"] == "deny"
         subjects, where = (raw, path) if "subjects" in raw else (self.doc.data, ())
         if "subjects" in subjects:
-            return self.each(
-                subjects["subjects"],
-                (*where, "subjects"),
-                lambda s: compile_subject(s, self.naming, deny=deny),
+            return self.shared.tuple(
+                self.each(subjects["subjects"], (*where, "subjects"), lambda s: self.shared.subject(s, deny))
             )
         self.errors.append(
             f"{self.doc.where(path)}: rule {raw['name']!r} has no subjects (none on the policy)"
         )
-        return []
+        return ()
 
     def actions(
         self, patterns: tuple[str, ...], effect: Effect, path: JsonPath
@@ -134,21 +173,22 @@ class _Compiler:
         before = len(self.errors)
         patterns, actions = self.actions(tuple(raw["actions"]), raw["effect"], path)
         subs = raw.get("subscriptions")
+        shared = self.shared
         rule = CompiledRule(
             file=self.doc.file,
             id=f"{self.doc.file}#{raw['name']}",
             index=index,
             line=self.doc.line(path),
-            effect=raw["effect"],
+            effect=_EFFECTS[raw["effect"]],  # one "allow", not one per rule
             audit="audit" in (raw.get("mode"), self.doc.data.get("mode")),
-            subjects=tuple(self.subjects(raw, path)),
+            subjects=self.subjects(raw, path),
             action_patterns=patterns,
             actions=actions,
-            resources=tuple(self.each(raw["resources"], (*path, "resources"), parse_resource_pattern)),
+            resources=shared.tuple(self.each(raw["resources"], (*path, "resources"), shared.resource)),
             subscriptions=None
             if subs is None
-            else tuple(self.each(subs, (*path, "subscriptions"), parse_segment)),
-            excepted=tuple(self.each(raw.get("except", ()), (*path, "except"), self.exception)),
+            else shared.tuple(self.each(subs, (*path, "subscriptions"), parse_segment)),
+            excepted=shared.tuple(self.each(raw.get("except", ()), (*path, "except"), self.exception)),
         )
         self.check_semantics(rule, path)
         self.check_exceptions(rule, path)
@@ -212,16 +252,19 @@ def _sub_vars(rule: CompiledRule) -> Iterable[frozenset[str]]:
 
 
 def compile_documents(
-    docs: Iterable[SourceDoc], naming: LinkerdNaming
+    docs: Iterable[SourceDoc], naming: LinkerdNaming, shared: Shared | None = None
 ) -> tuple[list[CompiledRule], list[str]]:
     """Rules of every AccessPolicy document in order, and every error found; ids must be unique.
-    Documents of one file must come together (rule positions count per file)."""
+    Documents of one file must come together (rule positions count per file). `shared` (made with the
+    same `naming`) shares subjects and resources with the other files of the same compile."""
+    if shared is None:
+        shared = Shared(naming)
     rules: list[CompiledRule] = []
     errors: list[str] = []
     seen: dict[str, str] = {}
     counts: dict[str, int] = {}
     for doc in docs:
-        compiler = _Compiler(doc, naming, errors)
+        compiler = _Compiler(doc, shared, errors)
         for index, raw in enumerate(doc.data["rules"]):
             rule_id = f"{doc.file}#{raw['name']}"
             if rule_id in seen:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from meshgate.errors import PolicyError
-from meshgate.policy.compile import CompiledRule, compile_documents
+from meshgate.policy.compile import CompiledRule, Shared, compile_documents
 from meshgate.policy.engine import CompiledFile, PolicySnapshot, file_digest
 from meshgate.policy.gcpause import collector_paused
 from meshgate.policy.gitrev import git_revision
@@ -86,17 +86,19 @@ def _fast_policy_documents(name: str, text: str) -> list[SourceDoc] | None:
     return docs
 
 
-def compile_file(name: str, text: str, naming: LinkerdNaming) -> tuple[tuple[CompiledRule, ...], list[str]]:
+def compile_file(
+    name: str, text: str, naming: LinkerdNaming, shared: Shared | None = None
+) -> tuple[tuple[CompiledRule, ...], list[str]]:
     """The rules of one policy file, or its errors, with messages and lines exactly as the exact path
     gives them: the fast path (one pass over libyaml's nodes, compiled schema checks) serves valid files,
     and a file that fails anywhere on it is read again the exact way to say why."""
     docs = _fast_policy_documents(name, text)
     if docs is not None:
-        rules, errors = compile_documents(docs, naming)
+        rules, errors = compile_documents(docs, naming, shared)
         if not errors:
             return tuple(rules), []
     docs, errors = file_documents(name, text, tests=False)
-    rules, compile_errors = compile_documents(docs, naming)
+    rules, compile_errors = compile_documents(docs, naming, shared)
     return tuple(rules), errors + compile_errors
 
 
@@ -174,6 +176,7 @@ def _compile_source(
     revision = source.revision(superusers, naming)
     reusable = previous.files if previous is not None else {}
     key = _naming_key(naming)
+    shared = Shared(naming)
     rules: list[CompiledRule] = []
     files: dict[str, CompiledFile] = {}
     errors: list[str] = []
@@ -181,7 +184,7 @@ def _compile_source(
         digest = file_digest(text, key)
         compiled = reusable.get(name)
         if compiled is None or compiled.digest != digest:
-            found, problems = compile_file(name, text, naming)
+            found, problems = compile_file(name, text, naming, shared)
             errors += problems
             compiled = CompiledFile(digest, found)
         files[name] = compiled

@@ -13,6 +13,7 @@ decision uses, whichever way the Resource arrived.
 from __future__ import annotations
 
 import re
+import sys
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import NamedTuple
@@ -154,6 +155,7 @@ def parse_resource_pattern(text: str) -> ResourcePattern:
 def _topic_pattern(text: str, domain: str, rest: str) -> ResourcePattern:
     if domain not in DOMAINS:
         raise PolicyError(f"{text!r}: topic domain must be persistent or non-persistent, not {domain!r}")
+    domain = sys.intern(domain)  # one string for every pattern, not one each
     tenant, _, remainder = rest.partition("/")
     namespace, _, local = remainder.partition("/")
     if not local:

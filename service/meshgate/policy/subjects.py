@@ -11,12 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Literal, Protocol
 
 from meshgate.errors import PolicyError
 from meshgate.model import DELEGATION_ACTORS
 from meshgate.policy.patterns import (
     NO_BINDINGS,
+    NO_VARIABLES,
     STAR,
     Bindings,
     Capture,
@@ -77,6 +79,7 @@ class ExactSubject:
 _Step = tuple[str | None, str | None, tuple[str, ...] | None]
 
 
+@lru_cache(maxsize=4096)  # one step per distinct segment, shared by the patterns that repeat it
 def _step(segment: SegmentPattern) -> _Step:
     token = segment.tokens[0]
     if isinstance(token, Capture):
@@ -135,7 +138,7 @@ def spiffe_subject(text: str) -> Subject:
     for segment in segments:
         if segment.variables and len(segment.tokens) != 1:
             raise PolicyError(f"{text!r}: a capture must be a whole path segment, like /ns/{{ns}}/")
-    variables = frozenset().union(*(s.variables for s in segments))
+    variables = frozenset().union(*(s.variables for s in segments)) or NO_VARIABLES
     if all(s.literal is not None for s in segments):
         return ExactSubject(text, text)
     names = [t.name for s in segments for t in s.tokens if isinstance(t, Capture)]
