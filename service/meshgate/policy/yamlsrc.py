@@ -7,13 +7,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError
 
 from meshgate.policy.schemacheck import Check, compile_schema
+
+if TYPE_CHECKING:  # imported only to word a refusal: ~9 MiB of RSS that a valid policy never needs
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import ValidationError
 
 JsonPath = tuple[str | int, ...]
 
@@ -211,6 +213,8 @@ def schema_valid(doc: SourceDoc) -> bool:
 
 @cache
 def _validator() -> Draft202012Validator:
+    from jsonschema import Draft202012Validator
+
     schema = _schema()
     Draft202012Validator.check_schema(schema)
     return Draft202012Validator(schema)
@@ -218,6 +222,8 @@ def _validator() -> Draft202012Validator:
 
 def schema_errors(doc: SourceDoc) -> list[str]:
     """Each schema violation of `doc` as `file:line: what is wrong`, in document order."""
+    if schema_valid(doc):  # the compiled checks agree with jsonschema; only a refusal needs its words
+        return []
     found = sorted(_validator().iter_errors(doc.data), key=lambda e: doc.line(tuple(e.absolute_path)))
     return [_describe(doc, error) for error in _leaves(found)]
 
