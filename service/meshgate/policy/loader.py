@@ -20,13 +20,8 @@ from meshgate.policy.engine import CompiledFile, PolicySnapshot, file_digest
 from meshgate.policy.gcpause import collector_paused
 from meshgate.policy.gitrev import git_revision
 from meshgate.policy.revision import content_hash, describe, revision_of
-from meshgate.policy.yamlsrc import (
-    SourceDoc,
-    fast_documents,
-    parse_documents,
-    schema_errors,
-    schema_valid,
-)
+from meshgate.policy.yamlfast import fast_documents
+from meshgate.policy.yamlsrc import SourceDoc, parse_documents, schema_errors, schema_valid
 from meshgate.principal.linkerd import LinkerdNaming
 
 _SUFFIXES = (".yaml", ".yml")
@@ -90,7 +85,7 @@ def compile_file(
     name: str, text: str, naming: LinkerdNaming, shared: Shared | None = None
 ) -> tuple[tuple[CompiledRule, ...], list[str]]:
     """The rules of one policy file, or its errors, with messages and lines exactly as the exact path
-    gives them: the fast path (one pass over libyaml's nodes, compiled schema checks) serves valid files,
+    gives them: the fast path (one pass over libyaml's events, compiled schema checks) serves valid files,
     and a file that fails anywhere on it is read again the exact way to say why."""
     docs = _fast_policy_documents(name, text)
     if docs is not None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -40,9 +40,6 @@ class SourceDoc:
         return f"{self.file}:{self.line(path)}"
 
 
-_STR_TAG = "tag:yaml.org,2002:str"
-_MAP_TAG = "tag:yaml.org,2002:map"
-_SEQ_TAG = "tag:yaml.org,2002:seq"
 _FAST_LOADER = getattr(yaml, "CSafeLoader", None)  # libyaml: ~5x faster composing than pure Python
 
 
@@ -81,84 +78,6 @@ def _collect(loader: Any, file: str, docs: list[SourceDoc], errors: list[str]) -
         data = loader.construct_document(node)
         if data is not None:
             docs.append(SourceDoc(file, data, lines))
-
-
-_FAST_DEPTH = 2  # the fast path records the line of `()`, of top-level keys and of their items
-
-
-class _Irregular(Exception):
-    """Something the fast path leaves to the exact one: a duplicate key, a tag, a merge key."""
-
-
-_IMPLICIT_FIRST = frozenset(k for k in yaml.resolver.Resolver.yaml_implicit_resolvers if k)
-
-
-def _fast_resolve(loader: Any, kind: Any, value: Any, implicit: tuple[bool, bool]) -> str:
-    """PyYAML's tag resolution without its regular expressions where none can apply: a quoted scalar,
-    or a plain one whose first character starts no implicit type (null, bool, int, float, timestamp,
-    merge, value), is a string; anything else is resolved as PyYAML does."""
-    if kind is yaml.ScalarNode:
-        if not implicit[0] or (value and value[0] not in _IMPLICIT_FIRST):
-            return _STR_TAG
-    elif kind is yaml.MappingNode:
-        return _MAP_TAG
-    elif kind is yaml.SequenceNode:
-        return _SEQ_TAG
-    resolve: Callable[..., str] = yaml.resolver.BaseResolver.resolve
-    return resolve(loader, kind, value, implicit)
-
-
-_FAST_PATH_LOADER = (
-    type("_FastPathLoader", (_FAST_LOADER,), {"resolve": _fast_resolve}) if _FAST_LOADER else None
-)
-
-
-def fast_documents(text: str, file: str) -> list[SourceDoc] | None:
-    """The documents of `text` with the lines of the paths at most two deep (`("rules", 3)`), or None
-    when the text has anything but plain, valid YAML maps, lists and scalars (a syntax error, a duplicate
-    key, a tag): then `parse_documents` gives the documents, every line and the exact error messages.
-
-    One pass over libyaml's nodes builds the values and records the lines, instead of a pass for the
-    lines and another for the values (the pure-Python constructor): about 3x faster."""
-    if _FAST_PATH_LOADER is None:
-        return None
-    loader = _FAST_PATH_LOADER(text)
-    try:
-        docs = []
-        while loader.check_node():
-            node = loader.get_node()
-            lines: dict[JsonPath, int] = {}
-            data = _fast_value(loader, node, (), lines)
-            if data is not None:
-                docs.append(SourceDoc(file, data, lines))
-        return docs
-    except Exception:  # any surprise goes to the exact path, which reports it
-        return None
-    finally:
-        loader.dispose()
-
-
-def _fast_value(loader: Any, node: yaml.Node, path: JsonPath, lines: dict[JsonPath, int]) -> Any:
-    if len(path) <= _FAST_DEPTH:
-        lines[path] = node.start_mark.line + 1
-    tag = node.tag
-    if tag == _STR_TAG:
-        return node.value
-    if tag == _MAP_TAG:
-        out = {}
-        for key_node, value_node in node.value:
-            if key_node.tag != _STR_TAG:
-                raise _Irregular("non-string key")
-            key = key_node.value
-            if key in out:
-                raise _Irregular("duplicate key")
-            out[key] = _fast_value(loader, value_node, (*path, key), lines)
-        return out
-    if tag == _SEQ_TAG:
-        return [_fast_value(loader, item, (*path, i), lines) for i, item in enumerate(node.value)]
-    if isinstance(node, yaml.ScalarNode) and tag.startswith("tag:yaml.org,2002:"):
-        return loader.construct_object(node)  # null, bool, int, float, timestamp: as PyYAML reads them
-    raise _Irregular(f"tag {tag}")
 
 
 def _parse_slow(text: str, file: str) -> tuple[list[SourceDoc], list[str]]:

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from conftest import HEADER, WritePolicy
 from meshgate.policy.loader import compile_source, read_source
-from meshgate.policy.yamlsrc import fast_documents, parse_documents
+from meshgate.policy.yamlfast import fast_documents
+from meshgate.policy.yamlsrc import parse_documents
 from meshgate.principal.linkerd import LinkerdNaming
 
 ROOT = Path(__file__).resolve().parents[3]
