@@ -169,14 +169,14 @@ class _Compiler:
             found = self.each(patterns, (*path, "actions"), lambda a: expand_patterns([a], grants=grants))
             return patterns, frozenset().union(*found)
 
-    def rule(self, raw: dict[str, Any], path: JsonPath, index: int) -> CompiledRule | None:
+    def rule(self, raw: dict[str, Any], path: JsonPath, index: int, rule_id: str) -> CompiledRule | None:
         before = len(self.errors)
         patterns, actions = self.actions(tuple(raw["actions"]), raw["effect"], path)
         subs = raw.get("subscriptions")
         shared = self.shared
         rule = CompiledRule(
             file=self.doc.file,
-            id=f"{self.doc.file}#{raw['name']}",
+            id=rule_id,
             index=index,
             line=self.doc.line(path),
             effect=_EFFECTS[raw["effect"]],  # one "allow", not one per rule
@@ -205,6 +205,8 @@ class _Compiler:
     def check_exceptions(self, rule: CompiledRule, path: JsonPath) -> None:
         """Each exception must be able to be one of the rule's subjects: `everyone: spiffe` except a plain
         role excepts no one, which is never what it reads like."""
+        if not rule.excepted:
+            return
         kinds = frozenset().union(*(namespaces_of(s) for s in rule.subjects))
         for index, excepted in enumerate(rule.excepted):
             if namespaces_of(excepted) & kinds:
@@ -217,10 +219,9 @@ class _Compiler:
             )
 
     def check_semantics(self, rule: CompiledRule, path: JsonPath) -> None:
-        captured = [s.variables for s in rule.subjects]
         used = frozenset().union(*(r.variables for r in rule.resources), *_sub_vars(rule))
-        for subject, variables in zip(rule.subjects, captured, strict=True):
-            missing = sorted(used - variables)
+        for subject in rule.subjects if used else ():
+            missing = sorted(used - subject.variables)
             if missing:
                 self.errors.append(
                     f"{rule.where}: rule {rule.id!r} uses {{{missing[0]}}} but subject {subject.text!r} "
@@ -261,19 +262,21 @@ def compile_documents(
         shared = Shared(naming)
     rules: list[CompiledRule] = []
     errors: list[str] = []
-    seen: dict[str, str] = {}
+    seen: dict[str, tuple[SourceDoc, int]] = {}
     counts: dict[str, int] = {}
     for doc in docs:
         compiler = _Compiler(doc, shared, errors)
         for index, raw in enumerate(doc.data["rules"]):
             rule_id = f"{doc.file}#{raw['name']}"
             if rule_id in seen:
+                first, at = seen[rule_id]
                 errors.append(
-                    f"{doc.where(('rules', index, 'name'))}: duplicate rule id {rule_id!r} ({seen[rule_id]})"
+                    f"{doc.where(('rules', index, 'name'))}: duplicate rule id {rule_id!r} "
+                    f"(first defined at {first.where(('rules', at))})"
                 )
                 continue
-            seen[rule_id] = f"first defined at {doc.where(('rules', index))}"
-            rule = compiler.rule(raw, ("rules", index), counts.get(doc.file, 0))
+            seen[rule_id] = (doc, index)
+            rule = compiler.rule(raw, ("rules", index), counts.get(doc.file, 0), rule_id)
             if rule is not None:
                 counts[doc.file] = rule.index + 1
                 rules.append(rule)

@@ -20,7 +20,7 @@ from typing import NamedTuple
 
 from meshgate.errors import BadRequestError, PolicyError
 from meshgate.model import Resource
-from meshgate.policy.patterns import NO_BINDINGS, Bindings, SegmentPattern, parse_segment
+from meshgate.policy.patterns import NO_BINDINGS, NO_VARIABLES, Bindings, SegmentPattern, parse_segment
 from meshgate.policy.pulsar_names import (
     DOMAINS,
     ENTITY_CHARACTERS,
@@ -81,13 +81,12 @@ class ResourcePattern:
     domain: str  # for topic patterns
     segments: tuple[SegmentPattern, ...]
     literals: tuple[str | None, ...] = field(init=False, repr=False, compare=False)
+    variables: frozenset[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "literals", tuple(s.literal for s in self.segments))
-
-    @property
-    def variables(self) -> frozenset[str]:
-        return frozenset().union(*(s.variables for s in self.segments))
+        variables = frozenset().union(*(s.variables for s in self.segments)) or NO_VARIABLES
+        object.__setattr__(self, "variables", variables)
 
     @property
     def tenant_literal(self) -> str | None:

@@ -35,14 +35,17 @@ class _Compiler:
     def __init__(self, root: Mapping[str, Any]) -> None:
         self.root = root
         self.refs: dict[str, Check] = {}
+        self.compiling: set[str] = set()
 
     def ref(self, pointer: str) -> Check:
         """A check for `#/$defs/NAME`, compiled once; recursion goes through the table."""
         if pointer not in self.refs:
             if not pointer.startswith("#/$defs/"):
                 raise ValueError(f"unsupported $ref {pointer!r}")
-            self.refs[pointer] = _ALWAYS  # placeholder while compiling (the schema has no cycles)
+            self.refs[pointer] = _ALWAYS  # placeholder while compiling
+            self.compiling.add(pointer)
             self.refs[pointer] = self.compile(self.root["$defs"][pointer[len("#/$defs/") :]])
+            self.compiling.discard(pointer)
         return self.refs[pointer]
 
     def compile(self, schema: Any) -> Check:
@@ -71,7 +74,10 @@ def _all(checks: list[Check]) -> Check:
         return lambda v: first(v) and second(v)
 
     def every(value: Any) -> bool:
-        return all(check(value) for check in checks)
+        for check in checks:  # noqa: SIM110 (a loop, not all(<generator>): this runs for every value)
+            if not check(value):
+                return False
+        return True
 
     return every
 
@@ -160,8 +166,10 @@ def _if(c: _Compiler, value: Any, schema: Any) -> Check:
 
 
 def _ref(c: _Compiler, ref: str) -> Check:
-    c.ref(ref)  # compiled now (or being compiled); looked up when used, once it is complete
-    refs = c.refs
+    check = c.ref(ref)
+    if ref not in c.compiling:
+        return check  # complete: called directly
+    refs = c.refs  # a definition that refers to itself: looked up when used, once it is complete
     return lambda v: refs[ref](v)
 
 

@@ -9,6 +9,7 @@ Linkerd DNS-form names are translated once, at compile time, to the canonical SP
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -131,9 +132,15 @@ class SpiffePattern:
         return SCHEME + "/".join(s.substitute(bindings) for s in self.segments)
 
 
+# A SPIFFE ID without wildcards or captures: non-empty segments of what `parse_segment` reads as literal text.
+_EXACT_PATH = re.compile(r"[^\s/*{}]+(?:/[^\s/*{}]+)*")
+
+
 def spiffe_subject(text: str) -> Subject:
     if not text.startswith(SCHEME):
         raise PolicyError(f"{text!r} is not a SPIFFE ID: it must start with {SCHEME}")
+    if _EXACT_PATH.fullmatch(text, _SCHEME_LEN):  # most subjects: no segment to parse
+        return ExactSubject(text, text)
     segments = tuple(parse_segment(part) for part in text[_SCHEME_LEN:].split("/"))
     for segment in segments:
         if segment.variables and len(segment.tokens) != 1:
