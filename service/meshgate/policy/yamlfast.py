@@ -35,6 +35,15 @@ _COLLECTION_TAGS = {
 }
 # First characters of the plain scalars PyYAML may read as something else than a string.
 _IMPLICIT_FIRST = frozenset(k for k in yaml.resolver.Resolver.yaml_implicit_resolvers if k)
+# Of those, the letters, which start only the words of a bool (`false`) or a null (`null`): at most five
+# characters, so a longer plain scalar that starts with one (`tenant-admin`, `no-one`) is a string.
+_WORD_TAGS = frozenset({_STANDARD + "bool", _STANDARD + "null"})
+_WORD_FIRST = frozenset(
+    k
+    for k, resolvers in yaml.resolver.Resolver.yaml_implicit_resolvers.items()
+    if k.isalpha() and {tag for tag, _ in resolvers} <= _WORD_TAGS
+)
+_LONGEST_WORD = 5
 
 
 class _Irregular(Exception):
@@ -76,8 +85,9 @@ class _Reader:
 
     def mapping(self, path: JsonPath | None) -> dict[str, Any]:
         out: dict[str, Any] = {}
+        next_event = self.next
         while True:
-            event = self.next()
+            event = next_event()
             if type(event) is MappingEndEvent:
                 return out
             if type(event) is not ScalarEvent or event.anchor is not None:
@@ -85,15 +95,23 @@ class _Reader:
             key = self.scalar(event)
             if type(key) is not str or key in out:
                 raise _Irregular("a key that is not a string, or a duplicate key")
-            out[key] = self.value(self.next(), None if path is None else (*path, key))
+            event = next_event()
+            if path is None and type(event) is ScalarEvent and event.anchor is None:
+                out[key] = self.scalar(event)  # most values: no line to record, nothing to remember
+            else:
+                out[key] = self.value(event, None if path is None else (*path, key))
 
     def sequence(self, path: JsonPath | None) -> list[Any]:
         out: list[Any] = []
+        next_event = self.next
         while True:
-            event = self.next()
+            event = next_event()
             if type(event) is SequenceEndEvent:
                 return out
-            out.append(self.value(event, None if path is None else (*path, len(out))))
+            if path is None and type(event) is ScalarEvent and event.anchor is None:
+                out.append(self.scalar(event))
+            else:
+                out.append(self.value(event, None if path is None else (*path, len(out))))
 
     def scalar(self, event: Any) -> Any:
         """The value PyYAML gives the scalar: a string unless its tag, or for a plain scalar its text,
@@ -101,8 +119,9 @@ class _Reader:
         value: str = event.value
         tag = event.tag
         if tag is None:
-            plain = event.implicit[0]
-            if not plain or (value and value[0] not in _IMPLICIT_FIRST):
+            if not event.implicit[0] or (value and value[0] not in _IMPLICIT_FIRST):
+                return value  # quoted, or plain and starting with what starts no other type
+            if len(value) > _LONGEST_WORD and value[0] in _WORD_FIRST:
                 return value
             tag = self.loader.resolve(yaml.ScalarNode, value, event.implicit)
         if tag == _STR_TAG:

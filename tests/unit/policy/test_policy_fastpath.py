@@ -95,3 +95,13 @@ def test_a_refused_reload_keeps_nothing_of_the_bad_file(write_policy: WritePolic
         compile_source(read_source(folder), previous=first)
     (folder / "a.yaml").write_text(_policy("a", 2), "utf-8")
     assert compile_source(read_source(folder), previous=first).rules[0] is first.rules[0]
+
+
+def test_plain_words_resolve_as_pyyaml_resolves_them() -> None:
+    """A plain scalar starting with a letter is a bool or null only as one of PyYAML's short words."""
+    words = ["yes", "No", "TRUE", "false", "on", "OFF", "null", "Null", "NULL", "y", "n", "t", "o"]
+    words += ["falsey", "nothing", "tenant-admin", "off-peak", "yesterday", "Nullable", "on-call"]
+    text = "".join(f"k{i}: {word}\n" for i, word in enumerate(words))
+    fast = fast_documents(text, "f.yaml")
+    exact, _ = parse_documents(text, "f.yaml")
+    assert fast is not None and fast[0].data == exact[0].data
