@@ -52,8 +52,11 @@ class _Compiler:
         if schema is True:
             return _ALWAYS
         checks: list[Check] = []
+        closed = schema.get("type") == "object" and schema.get("additionalProperties") is False
+        if closed:
+            checks.append(_closed_object(self, schema))
         for keyword, value in schema.items():
-            if keyword in _ANNOTATIONS:
+            if keyword in _ANNOTATIONS or (closed and keyword in _CLOSED_OBJECT):
                 continue
             build = _KEYWORDS.get(keyword)
             if build is None:
@@ -115,6 +118,27 @@ def _properties(c: _Compiler, props: Mapping[str, Any], schema: Any) -> Check:
         return True
 
     return properties
+
+
+_CLOSED_OBJECT = frozenset({"type", "required", "properties", "additionalProperties"})
+
+
+def _closed_object(c: _Compiler, schema: Any) -> Check:
+    """`type: object`, `required`, `properties` and `additionalProperties: false` in one check: most values
+    of a policy are in such objects (a rule, a subject), and one call per object is a third of four."""
+    compiled = {name: c.compile(sub) for name, sub in schema.get("properties", {}).items()}
+    needed = frozenset(schema.get("required", ()))
+
+    def closed(value: Any) -> bool:
+        if not isinstance(value, dict) or not needed.issubset(value):
+            return False
+        for name, item in value.items():
+            check = compiled.get(name)
+            if check is None or not check(item):  # None: a key `properties` does not list
+                return False
+        return True
+
+    return closed
 
 
 def _additional(c: _Compiler, value: Any, schema: Any) -> Check:
