@@ -14,18 +14,10 @@ from typing import Any, Literal, TypeVar
 
 from meshgate.errors import PolicyError
 from meshgate.policy.actions import SUBSCRIPTION_ACTIONS, expand_patterns
-from meshgate.policy.oidcsubject import oidc_subject
-from meshgate.policy.patterns import SegmentPattern, parse_segment
-from meshgate.policy.resources import ResourcePattern, parse_resource_pattern
-from meshgate.policy.subjects import (
-    EveryoneSubject,
-    Subject,
-    everyone_subject,
-    linkerd_subject,
-    namespaces_of,
-    role_subject,
-    spiffe_subject,
-)
+from meshgate.policy.patterns import SegmentPattern
+from meshgate.policy.resources import ResourcePattern
+from meshgate.policy.shared import Shared, compile_subject
+from meshgate.policy.subjects import EveryoneSubject, Subject, namespaces_of
 from meshgate.policy.yamlsrc import JsonPath, SourceDoc
 from meshgate.principal.linkerd import LinkerdNaming
 
@@ -66,73 +58,6 @@ class CompiledRule:
     def where(self) -> str:
         """file:line of the rule"""
         return f"{self.file}:{self.line}"
-
-
-def compile_subject(raw: dict[str, Any], naming: LinkerdNaming, *, deny: bool = False) -> Subject:
-    """`deny`: a subject of a deny rule (`everyone: agents` then also covers callers of unknown chain)."""
-    if "everyone" in raw:
-        return everyone_subject(raw["everyone"], deny=deny)
-    if "spiffe" in raw:
-        return spiffe_subject(raw["spiffe"])
-    if "linkerd" in raw:
-        return linkerd_subject(raw["linkerd"], naming)
-    if "role" in raw:
-        return role_subject(raw["role"])
-    return oidc_subject(raw["oidc"])
-
-
-class Shared:
-    """Values that rules repeat, made once per compile and shared: the subjects, resource patterns and
-    subscription patterns of the same text, each with the one-element tuple most rules hold it in, and
-    the same tuples of several (a reader's `persistent://t/ns/*` is one object however many rules name
-    it). Everything in it is immutable. Its keys are strings the values keep anyway, so that nothing it
-    held leaves a hole among the rules when it goes (100,000 rules: ~20 MB of RSS). Only successes are
-    kept: a bad subject or resource is parsed again, and reported, wherever it is written."""
-
-    def __init__(self, naming: LinkerdNaming) -> None:
-        self.naming = naming
-        self._subjects: dict[tuple[str, bool], dict[str, tuple[Subject]]] = {}
-        self._resources: dict[str, tuple[ResourcePattern]] = {}
-        self._segments: dict[str, tuple[SegmentPattern]] = {}
-        self._tuples: dict[tuple[int, ...], tuple[Any, ...]] = {}
-
-    def subject(self, raw: dict[str, Any], deny: bool) -> tuple[Subject]:
-        """`deny`: for a deny rule (`everyone: agents` covers more there)."""
-        ((kind, value),) = raw.items()
-        if not isinstance(value, str):  # oidc: a mapping, rare enough not to share
-            return (compile_subject(raw, self.naming, deny=deny),)
-        of_kind = self._subjects.get((kind, deny))
-        if of_kind is None:
-            of_kind = self._subjects[(kind, deny)] = {}
-        found = of_kind.get(value)
-        if found is None:
-            found = of_kind[value] = (compile_subject(raw, self.naming, deny=deny),)
-        return found
-
-    def resource(self, text: str) -> tuple[ResourcePattern]:
-        found = self._resources.get(text)
-        if found is None:
-            pattern = parse_resource_pattern(text)
-            found = self._resources[pattern.text] = (pattern,)
-        return found
-
-    def subscription(self, text: str) -> tuple[SegmentPattern]:
-        found = self._segments.get(text)
-        if found is None:
-            pattern = parse_segment(text)
-            found = self._segments[pattern.text] = (pattern,)
-        return found
-
-    def join(self, ones: list[tuple[T]]) -> tuple[T, ...]:
-        """The one tuple of the values of `ones` (one-element tuples from this table), in order."""
-        if len(ones) < 2:
-            return ones[0] if ones else ()
-        values = [one[0] for one in ones]
-        key = tuple(map(id, values))
-        found = self._tuples.get(key)
-        if found is None:
-            found = self._tuples[key] = tuple(values)  # holds the values, so their ids stay theirs
-        return found
 
 
 @lru_cache(maxsize=4096)

@@ -15,11 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from meshgate.errors import PolicyError
-from meshgate.policy.compile import CompiledRule, Shared, compile_documents
+from meshgate.policy.compile import CompiledRule, compile_documents
 from meshgate.policy.engine import CompiledFile, PolicySnapshot, file_digest
 from meshgate.policy.gcpause import collector_paused
 from meshgate.policy.gitrev import git_revision
 from meshgate.policy.revision import content_hash, describe, revision_of
+from meshgate.policy.shared import Shared
 from meshgate.policy.yamlfast import fast_documents
 from meshgate.policy.yamlsrc import SourceDoc, parse_documents, schema_errors, schema_valid
 from meshgate.principal.linkerd import LinkerdNaming
