@@ -16,6 +16,7 @@ import re
 import sys
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import lru_cache
 from typing import NamedTuple
 
 from meshgate.errors import BadRequestError, PolicyError
@@ -74,6 +75,12 @@ class Target(NamedTuple):
         return self.tenant or (f"cluster:{self.cluster}" if self.cluster else "(no resource)")
 
 
+@lru_cache(maxsize=4096)
+def _shared_literals(literals: tuple[str | None, ...]) -> tuple[str | None, ...]:
+    """One tuple for the patterns that share their literal segments (`t/ns/*-a`, `t/ns/*-b`)."""
+    return literals
+
+
 @dataclass(frozen=True, slots=True)
 class ResourcePattern:
     text: str
@@ -84,7 +91,7 @@ class ResourcePattern:
     variables: frozenset[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "literals", tuple(s.literal for s in self.segments))
+        object.__setattr__(self, "literals", _shared_literals(tuple(s.literal for s in self.segments)))
         variables = frozenset().union(*(s.variables for s in self.segments)) or NO_VARIABLES
         object.__setattr__(self, "variables", variables)
 
