@@ -10,7 +10,6 @@ denied identity never gets a producer (zero wrong allows) and no call of an allo
 from __future__ import annotations
 
 import json
-import logging
 import os
 import shutil
 import threading
@@ -27,7 +26,6 @@ import pytest
 
 from devtools import pki as dev_pki
 from devtools.broker import BrokerSettings, StandaloneBroker
-from devtools.clienterrors import ClientLog
 from devtools.devca import DevCA, LeafSpec, pem_bundle
 from devtools.ports import free_port
 from devtools.service import MeshgateProcess, audit_file, write_config
@@ -146,16 +144,11 @@ def test_an_unreachable_service_is_named_once_per_interval_and_every_deny_is_aud
     The Python client's exception carries only the error's name, and its log Pulsar's fixed text for the
     first question of a producer (partition metadata): Pulsar sends meshgate's text only to producer and
     subscribe commands (docs/shim.md, "What clients see")."""
-    client_log = ClientLog()
-    logger = logging.getLogger("faults.unreachable")
-    logger.addHandler(client_log)
-    logger.propagate = False
     writer = pulsar.Client(
         rig.broker.service_url_tls,
         authentication=pulsar.AuthenticationTLS(str(rig.pki.cert(WRITER)), str(rig.pki.key(WRITER))),
         tls_trust_certs_file_path=str(rig.pki.ca_file),
         operation_timeout_seconds=30,
-        logger=logger,
     )
     topics: list[str] = []
     outcomes: dict[str, tuple[str, float]] = {}
@@ -182,7 +175,8 @@ def test_an_unreachable_service_is_named_once_per_interval_and_every_deny_is_aud
     assert recovered
     assert {error for error, _ in outcomes.values()} == {"AuthorizationError"}, outcomes
     assert max(seconds for _, seconds in outcomes.values()) < CONNECT_BUDGET + 2.0, outcomes
-    assert "Exception occurred while trying to authorize get Partition Metadata" in client_log.server_text()
+    # What the client's own log shows (Pulsar's fixed text for partition metadata) is in docs/shim.md; it is
+    # not asserted here: the Python client takes its logger from the first Client of the process only.
     ours = _undecided_lines(rig, since)
     assert len(ours) == 1 and len(outcomes) >= 12, (ours, len(outcomes))
     assert UNREACHABLE.format(target=target) in ours[0] and WHAT_TO_DO in ours[0], ours

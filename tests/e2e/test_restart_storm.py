@@ -93,7 +93,10 @@ def test_every_client_comes_back_after_a_restart_at_the_default_settings(
 ) -> None:
     if broker.settings.line != LINES[0]:
         pytest.skip(f"the storm runs once, on Pulsar {LINES[0]}")
-    assert not any(key.startswith("meshgate") and key != "meshgateTargets" for key in broker.settings.extra)
+    # The shared broker sets only the target and `meshgateDeadlineMillis`, the budget of admin questions
+    # (docs/shim.md), which no storm question (lookup, produce) uses: the connect path runs at its defaults.
+    overrides = {key for key in broker.settings.extra if key.startswith("meshgate")}
+    assert overrides <= {"meshgateTargets", "meshgateDeadlineMillis"}, overrides
     broker.stop()
     broker.keep_data = True
     until = time.monotonic() + STORM_SECONDS
