@@ -11,7 +11,6 @@ storm.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import cProfile
 import tempfile
 import time
@@ -103,11 +102,11 @@ def _storm(calls: dict[str, Call], authn: list[bytes], authz: list[bytes]) -> tu
     return middle - began, time.process_time() - middle
 
 
-async def run(clients: int, batch: int, storms: int, profile: Path | None) -> None:
+def run(clients: int, batch: int, storms: int, profile: Path | None) -> None:
     keys = Keys()
     with tempfile.TemporaryDirectory(prefix="meshgate-storminproc-") as tmp, jwks_server(keys.jwks()) as url:
         components = app.build_components(load_config(storm_config(Path(tmp), url)))
-        await app.start_background(components)
+        app.start_background(components)
         calls = _calls(components)
         _storm(calls, *_messages(keys, range(10**6, 10**6 + 300), batch))  # warm-up, discarded
         for n in range(storms):
@@ -122,7 +121,7 @@ async def run(clients: int, batch: int, storms: int, profile: Path | None) -> No
             profiler = cProfile.Profile()
             profiler.runcall(_storm, calls, authn_msgs, authz_msgs)
             profiler.dump_stats(profile)
-        await app.close_components(components)
+        app.close_components(components)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -132,7 +131,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--storms", type=int, default=3)
     parser.add_argument("--cprofile", type=Path, help="pstats output of one more storm")
     args = parser.parse_args(argv)
-    asyncio.run(run(args.clients, args.batch, args.storms, args.cprofile))
+    run(args.clients, args.batch, args.storms, args.cprofile)
 
 
 if __name__ == "__main__":

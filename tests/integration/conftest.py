@@ -1,8 +1,8 @@
 """Integration fixtures: a real meshgate gRPC server on 127.0.0.1:0, in-process, and sync stubs to call it.
 
 The server is assembled exactly as `meshgate serve` assembles it (`build_components`, `start_background`,
-`start_grpc`) from a `ServiceConfig` loaded from a YAML file, on an asyncio loop in a background thread, so
-a test costs a few milliseconds of start-up and can inject the clock a conformance case replays.
+`start_grpc`) from a `ServiceConfig` loaded from a YAML file, in the test's process, so a test costs a few
+milliseconds of start-up and can inject the clock a conformance case replays.
 
 * `start_meshgate(raw_config, clock=None)`: start a server (stopped when the test ends).
 * `server_pool`: module-scoped, one server per configuration key, for tables whose cases share one.
@@ -11,15 +11,12 @@ a test costs a few milliseconds of start-up and can inject the clock a conforman
 
 from __future__ import annotations
 
-import asyncio
 import shutil
 import sys
-import threading
-from collections.abc import Callable, Coroutine, Iterator, Mapping
-from concurrent.futures import TimeoutError as FutureTimeout
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import grpc
 import pytest
@@ -47,29 +44,6 @@ if str(ROOT) not in sys.path:  # `tests.*` helpers
 
 EXAMPLE_POLICIES = ROOT / "policies" / "examples"
 RawConfig = Mapping[str, Mapping[str, Any]]
-_T = TypeVar("_T")
-
-
-class LoopThread:
-    """An asyncio event loop running in a daemon thread; `run` executes a coroutine on it and waits."""
-
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self.loop.run_forever, name="meshgate-test-loop", daemon=True)
-        self._thread.start()
-
-    def run(self, coro: Coroutine[Any, Any, _T], timeout: float = 30.0) -> _T:
-        future = asyncio.run_coroutine_threadsafe(coro, self.loop)
-        try:
-            return future.result(timeout)
-        except FutureTimeout:
-            future.cancel()
-            raise
-
-    def close(self) -> None:
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join(timeout=5)
-        self.loop.close()
 
 
 @dataclass
@@ -96,45 +70,31 @@ class Stubs:
 class MeshgateServer:
     """One running service: its components (to inspect or drive), its port and a channel to it."""
 
-    def __init__(
-        self, loop: LoopThread, components: Components, running: RunningServer, clock: Clock | None
-    ) -> None:
-        self.loop = loop
+    def __init__(self, components: Components, running: RunningServer, clock: Clock | None) -> None:
         self.components = components
         self.clock = clock  # the clock injected into the components, when the test gave one
         self.running = running
         self.stubs = Stubs.connect(self.target)
 
     @classmethod
-    def start(
-        cls, loop: LoopThread, config_file: Path, clock: Clock | None, background: bool
-    ) -> MeshgateServer:
-        return cls.boot(loop, load_config(config_file, env={}), clock, background)
+    def start(cls, config_file: Path, clock: Clock | None, background: bool) -> MeshgateServer:
+        return cls.boot(load_config(config_file, env={}), clock, background)
 
     @classmethod
-    def boot(
-        cls, loop: LoopThread, config: ServiceConfig, clock: Clock | None, background: bool = True
-    ) -> MeshgateServer:
+    def boot(cls, config: ServiceConfig, clock: Clock | None, background: bool = True) -> MeshgateServer:
         """A server for an already loaded `config` (a test may change it after the checks loading makes)."""
         components = build_components(config, clock)
-
-        async def boot() -> RunningServer:
-            if background:
-                await start_background(components)
-            return await start_grpc(components)
-
-        return cls(loop, components, loop.run(boot()), clock)
+        if background:
+            start_background(components)
+        return cls(components, start_grpc(components), clock)
 
     @property
     def target(self) -> str:
         return f"127.0.0.1:{self.running.port}"
 
     def stop(self) -> None:
-        async def shutdown() -> None:
-            await stop_grpc(self.running)
-            await close_components(self.components)
-
-        self.loop.run(shutdown())
+        stop_grpc(self.running)
+        close_components(self.components)
         self.stubs.channel.close()  # after the server: a live connection makes close() linger ~200 ms
 
 
@@ -154,21 +114,14 @@ def write_config(directory: Path, raw: RawConfig, name: str = "meshgate.yaml") -
 StartMeshgate = Callable[..., MeshgateServer]
 
 
-@pytest.fixture(scope="session")
-def loop_thread() -> Iterator[LoopThread]:
-    loop = LoopThread()
-    yield loop
-    loop.close()
-
-
 @pytest.fixture
-def start_meshgate(loop_thread: LoopThread, tmp_path: Path) -> Iterator[StartMeshgate]:
+def start_meshgate(tmp_path: Path) -> Iterator[StartMeshgate]:
     """`start_meshgate(raw_config, clock=None, background=True)`: a server stopped when the test ends."""
     started: list[MeshgateServer] = []
 
     def start(raw: RawConfig, clock: Clock | None = None, background: bool = True) -> MeshgateServer:
         config = write_config(tmp_path / f"server-{len(started)}", raw)
-        started.append(MeshgateServer.start(loop_thread, config, clock, background))
+        started.append(MeshgateServer.start(config, clock, background))
         return started[-1]
 
     yield start
@@ -179,8 +132,7 @@ def start_meshgate(loop_thread: LoopThread, tmp_path: Path) -> Iterator[StartMes
 class ServerPool:
     """One server per key for a module; `get(key, make)` starts it on first use with `make()`'s settings."""
 
-    def __init__(self, loop: LoopThread, directory: Path) -> None:
-        self._loop = loop
+    def __init__(self, directory: Path) -> None:
         self._directory = directory
         self._servers: dict[str, MeshgateServer] = {}
 
@@ -192,7 +144,7 @@ class ServerPool:
             directory.mkdir(parents=True)
             raw, clock = make(directory)
             config = write_config(directory, raw)
-            self._servers[key] = MeshgateServer.start(self._loop, config, clock, background)
+            self._servers[key] = MeshgateServer.start(config, clock, background)
         return self._servers[key]
 
     def __len__(self) -> int:
@@ -205,8 +157,8 @@ class ServerPool:
 
 
 @pytest.fixture(scope="module")
-def server_pool(loop_thread: LoopThread, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerPool]:
-    pool = ServerPool(loop_thread, tmp_path_factory.mktemp("pool"))
+def server_pool(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerPool]:
+    pool = ServerPool(tmp_path_factory.mktemp("pool"))
     yield pool
     pool.close()
 

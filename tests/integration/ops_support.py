@@ -38,18 +38,17 @@ def authenticate_request(chain: list[bytes], request_id: str = "") -> pb.Authent
 
 
 class HttpSide:
-    """The HTTP port of `server`, started in the server's loop; `stop()` it before the server stops."""
+    """The HTTP port of `server`; `stop()` it before the server stops."""
 
     def __init__(self, server: MeshgateServer) -> None:
-        self._server = server
-        running = server.loop.run(start_http_side(server.components))
+        running = start_http_side(server.components)
         assert running is not None, "the test config must set http.listen"
         self.running: RunningHttp = running
         self.client = httpx.Client(base_url=f"http://127.0.0.1:{running.port}", timeout=10)
 
     def stop(self) -> None:
         self.client.close()
-        self._server.loop.run(self.running.stop())
+        self.running.stop()
 
     def samples(self) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
         """Every sample of /metrics, parsed by prometheus_client: (name, sorted labels) -> value."""

@@ -7,10 +7,11 @@ Every wait is bounded.
 
 from __future__ import annotations
 
-import asyncio
+import functools
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -168,8 +169,8 @@ def test_graceful_shutdown_fails_no_inflight_call(small: MeshgateServer) -> None
     held = [stub.Authenticate.future(_token_request(), timeout=WAIT) for _ in range(3)]
     gate.wait_entered(3)
     plan = ShutdownPlan(drain_seconds=0.5, grace_seconds=WAIT)
-    shutdown = asyncio.run_coroutine_threadsafe(
-        graceful_shutdown(small.running.server, small.running.health, plan), small.loop.loop
+    shutdown = _in_background(
+        functools.partial(graceful_shutdown, small.running.server, small.running.health, plan)
     )
     _wait_until(lambda: _health(health) == health_pb2.HealthCheckResponse.NOT_SERVING)
     time.sleep(0.7)  # past the drain: stop() has begun, the held calls are in their grace period
@@ -183,13 +184,29 @@ def test_graceful_shutdown_fails_no_inflight_call(small: MeshgateServer) -> None
 
 def test_not_serving_is_not_undone_by_readiness_sync(small: MeshgateServer) -> None:
     plan = ShutdownPlan(drain_seconds=1.5, grace_seconds=1)
-    shutdown = asyncio.run_coroutine_threadsafe(
-        graceful_shutdown(small.running.server, small.running.health, plan), small.loop.loop
+    shutdown = _in_background(
+        functools.partial(graceful_shutdown, small.running.server, small.running.health, plan)
     )
     _wait_until(lambda: _health(small.stubs.health) == health_pb2.HealthCheckResponse.NOT_SERVING)
     small.running.health_sync.set(True)  # type: ignore[union-attr]
     assert _health(small.stubs.health) == health_pb2.HealthCheckResponse.NOT_SERVING
     shutdown.result(WAIT)
+
+
+def _in_background(call: Callable[[], None]) -> Future[None]:
+    """`call()` on a thread of its own (as `meshgate serve` shuts down while calls are served)."""
+    future: Future[None] = Future()
+
+    def run() -> None:
+        try:
+            call()
+        except BaseException as error:
+            future.set_exception(error)
+        else:
+            future.set_result(None)
+
+    threading.Thread(target=run, name="test-shutdown", daemon=True).start()
+    return future
 
 
 def _health(stub: Any) -> int:
@@ -216,14 +233,14 @@ def test_watch_streams_beyond_the_slots_are_refused_and_end_at_shutdown(one_work
     assert answer.WhichOneof("result") == "rejection"
     plan = ShutdownPlan(drain_seconds=0.1, grace_seconds=WAIT)
     started = time.monotonic()
-    shutdown = asyncio.run_coroutine_threadsafe(
-        graceful_shutdown(
+    shutdown = _in_background(
+        functools.partial(
+            graceful_shutdown,
             one_worker.running.server,
             one_worker.running.health,
             plan,
             end_streams=one_worker.running.feed.close,
-        ),
-        one_worker.loop.loop,
+        )
     )
     assert list(first) == []  # ended cleanly (OK) as the stop began: the shim reconnects elsewhere
     shutdown.result(WAIT)

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import grpc
 import pytest
@@ -20,9 +20,6 @@ from meshgate.v1 import meshgate_pb2_grpc as pb_grpc
 
 from devtools import pki as dev_pki
 from tests.integration.conftest import EXAMPLE_POLICIES, write_config
-
-if TYPE_CHECKING:
-    from tests.integration.conftest import LoopThread
 
 pytestmark = pytest.mark.integration
 WAIT = 10.0
@@ -39,14 +36,12 @@ def test_serve_refuses_a_plaintext_grpc_port_on_every_interface(tmp_path: Path) 
     assert "ready on port" not in done.stdout
 
 
-def test_the_opt_out_starts_and_says_so_loudly(
-    loop_thread: LoopThread, tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_the_opt_out_starts_and_says_so_loudly(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     path = write_config(tmp_path, {"policy": {"dir": str(EXAMPLE_POLICIES)}})
     env = {"MESHGATE_GRPC__LISTEN": "0.0.0.0:0", "MESHGATE_GRPC__INSECURE_PLAINTEXT_NETWORK": "true"}
     components = build_components(load_config(path, env=env))
     with caplog.at_level(logging.WARNING, logger="meshgate"):
-        running = loop_thread.run(start_grpc(components))
+        running = start_grpc(components)
     try:
         (warning,) = [r for r in caplog.records if "INSECURE" in r.getMessage()]
         assert warning.levelno == logging.WARNING
@@ -55,8 +50,8 @@ def test_the_opt_out_starts_and_says_so_loudly(
             "mutual TLS (grpc.insecure_plaintext_network: true)"
         )
     finally:
-        loop_thread.run(stop_grpc(running))
-        loop_thread.run(close_components(components))
+        stop_grpc(running)
+        close_components(components)
 
 
 class MutualTls:
@@ -78,7 +73,7 @@ class MutualTls:
 
 
 @pytest.fixture
-def mutual_tls(loop_thread: LoopThread, tmp_path: Path) -> Iterator[MutualTls]:
+def mutual_tls(tmp_path: Path) -> Iterator[MutualTls]:
     pki = dev_pki.create(tmp_path / "pki")
     grpc_section = {
         "tls_cert": str(pki.cert("broker-server")),
@@ -90,10 +85,10 @@ def mutual_tls(loop_thread: LoopThread, tmp_path: Path) -> Iterator[MutualTls]:
     }
     raw = {"grpc": grpc_section, "policy": {"dir": str(EXAMPLE_POLICIES)}}
     components = build_components(load_config(write_config(tmp_path / "cfg", raw), env={}))
-    running = loop_thread.run(start_grpc(components))
+    running = start_grpc(components)
     yield MutualTls(pki, running.port)
-    loop_thread.run(stop_grpc(running))
-    loop_thread.run(close_components(components))
+    stop_grpc(running)
+    close_components(components)
 
 
 def _refused(stream: Any) -> str:

@@ -11,7 +11,6 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import grpc
 import pytest
@@ -32,9 +31,6 @@ from devtools import pki as dev_pki
 from devtools.devca import Issued, LeafSpec
 from tests.integration.conftest import EXAMPLE_POLICIES, write_config
 from tests.integration.ops_support import WRITER, authorize_request
-
-if TYPE_CHECKING:
-    from tests.integration.conftest import LoopThread
 
 pytestmark = pytest.mark.integration
 
@@ -94,9 +90,7 @@ class TlsServer:
 
 
 @pytest.fixture
-def tls_server(
-    loop_thread: LoopThread, tmp_path: Path
-) -> Iterator[tuple[TlsServer, SecretMount, list[Issued]]]:
+def tls_server(tmp_path: Path) -> Iterator[tuple[TlsServer, SecretMount, list[Issued]]]:
     pki = dev_pki.create(tmp_path / "pki")
     leaves = [pki.ca.issue(SERVING) for _ in range(2)]
     mount = SecretMount(tmp_path / "secret")
@@ -108,14 +102,10 @@ def tls_server(
     }
     raw = {"grpc": grpc_section, "policy": {"dir": str(EXAMPLE_POLICIES)}}
     components = build_components(load_config(write_config(tmp_path / "cfg", raw), env={}))
-    running = loop_thread.run(start_grpc(components))
+    running = start_grpc(components)
     yield TlsServer(components, running, pki), mount, leaves
-
-    async def stop() -> None:
-        await stop_grpc(running)
-        await close_components(components)
-
-    loop_thread.run(stop())
+    stop_grpc(running)
+    close_components(components)
 
 
 class Load:

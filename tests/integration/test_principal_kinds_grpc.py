@@ -22,7 +22,7 @@ from meshgate.oidc.principal import PrincipalRule
 from meshgate.v1 import meshgate_pb2 as pb
 
 from tests.conformance.oidc.mint import jwks_document, mint, signing_keys
-from tests.integration.conftest import LoopThread, MeshgateServer, write_config
+from tests.integration.conftest import MeshgateServer, write_config
 from tests.support.jwks_server import JwksServer, jwks_server
 
 if TYPE_CHECKING:
@@ -70,14 +70,12 @@ def test_the_reported_configuration_does_not_start(start_meshgate: StartMeshgate
 
 
 @pytest.fixture
-def crossing(loop_thread: LoopThread, jwks: JwksServer, tmp_path: Path) -> Iterator[MeshgateServer]:
+def crossing(jwks: JwksServer, tmp_path: Path) -> Iterator[MeshgateServer]:
     """The service with the reported mapping put back after loading (what the old code accepted)."""
     config = load_config(write_config(tmp_path, _config(jwks, "oidc:{iss}#{sub}")), env={})
     plain = PrincipalRule("preferred_username", ("", ""), ("preferred_username",))
     issuers = tuple(replace(issuer, principal=plain) for issuer in config.oidc.issuers)
-    server = MeshgateServer.boot(
-        loop_thread, replace(config, oidc=replace(config.oidc, issuers=issuers)), None
-    )
+    server = MeshgateServer.boot(replace(config, oidc=replace(config.oidc, issuers=issuers)), None)
     yield server
     server.stop()
 

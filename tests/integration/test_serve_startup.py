@@ -1,13 +1,20 @@
-"""`meshgate serve` says "ready" only when it is: a taken port fails, no policy means waiting (#21)."""
+"""`meshgate serve` says "ready" only when it is: a taken port fails, no policy means waiting (#21); and a
+signal stops it in order, without waiting for idle HTTP clients."""
 
 from __future__ import annotations
 
+import http.client
 import shutil
+import signal
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import pytest
+
+from devtools.ports import free_port
 from tests.integration.conftest import EXAMPLE_POLICIES, MeshgateServer, StartMeshgate, write_config
 
 
@@ -77,3 +84,45 @@ def test_require_at_start_makes_a_missing_policy_fatal(tmp_path: Path) -> None:
     assert "policy.dir: no valid policy in" in output and "require_at_start is on" in output
     assert "no policy documents" in output
     assert "ready" not in output.replace("require_at_start", "")
+
+
+def test_a_taken_http_port_refuses_to_start(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        listen = f"127.0.0.1:{taken.getsockname()[1]}"
+        server = _serve(write_config(tmp_path, {"http": {"listen": listen}}))
+        output = _read_until(server, "meshgate serve:")
+        assert server.wait(timeout=30) == 2
+    assert f"http.listen: cannot listen on {listen}: Address already in use" in output
+    assert "ready on port" not in output
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_signal_stops_serve_in_order_with_an_idle_keep_alive_connection_open(
+    tmp_path: Path, stop: signal.Signals
+) -> None:
+    port = free_port()
+    http_section = {"listen": f"127.0.0.1:{port}", "timeout_seconds": 60}  # far longer than the grace
+    server = _serve(write_config(tmp_path, {"http": http_section}))
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        _read_until(server, "meshgate: ready on port")
+        connection.request("GET", "/healthz")
+        assert connection.getresponse().read() == b"ok\n"  # the connection stays open, idle
+        started = time.monotonic()
+        server.send_signal(stop)
+        assert server.wait(timeout=30) == 0
+        took = time.monotonic() - started
+        assert server.stdout is not None
+        output = server.stdout.read()
+        assert connection.sock is not None and connection.sock.recv(1) == b""  # closed by the server
+    finally:
+        connection.close()
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+    # The drain (1 s) and the stop; the grace (5 s) would only run out for a gRPC call still in flight.
+    assert 1.0 <= took < 5.0, f"stopped after {took:.1f}s"
+    assert "shutting down: NOT_SERVING, draining 1.0s, then grace 5.0s" in output
+    assert "Traceback" not in output and "ERROR" not in output

@@ -1,17 +1,17 @@
 """Builds the running service from a `ServiceConfig`: verifiers, policy store, audit log, metrics, the gRPC
 server with its interceptor chain, the HTTP side (health, readiness, metrics, explain) and the watchers.
 
-Concurrency: threads, as the synchronous gRPC server's. Each call runs in a thread of a pool of `grpc.workers`
-threads plus `grpc.watch_streams` for the long-lived WatchRevision streams (the CPU per call is less than
-half of grpc.aio's; see docs/bench/2026-11-26-13-authorize-batch.md); the JWKS refresh, the policy
-reloader, bundle watching and the health sync each run on threads of their own, and what they share with
-the workers is thread-safe. The asyncio event loop is only uvicorn's (the HTTP side): `serve` runs there,
-starting and stopping the rest, and hands every blocking wait to a thread.
+Concurrency: threads only, as the synchronous gRPC server's. Each call runs in a thread of a pool of
+`grpc.workers` threads plus `grpc.watch_streams` for the long-lived WatchRevision streams (the CPU per call
+is less than half of grpc.aio's; see docs/bench/2026-11-26-13-authorize-batch.md); the JWKS refresh, the
+policy reloader, bundle watching, the health sync and the HTTP side (`http.py`, a thread per connection)
+each run on threads of their own, and what they share with the workers is thread-safe. `serve` starts and
+stops the rest from the caller's thread (the main thread under `meshgate serve`, which owns the signals).
+There is no event loop: the HTTP side ran on uvicorn's until finding 25 (docs/bench/, 2026-12-04).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import threading
 from collections.abc import Callable
@@ -51,7 +51,7 @@ from meshgate.server.authn import Authenticator
 from meshgate.server.chain import Chain, short_name
 from meshgate.server.decision_memo import DecisionMemo
 from meshgate.server.health import HealthSync
-from meshgate.server.http import HttpDeps, RunningHttp, build_app, start_http
+from meshgate.server.http import HttpDeps, RunningHttp, build_routes, start_http
 from meshgate.server.interceptors import ObservingInterceptor
 from meshgate.server.metrics import ServiceMetrics
 from meshgate.server.revision_feed import RevisionFeed
@@ -184,8 +184,8 @@ class RunningServer:
     shedder: LoadShedder | None = None  # owns the refusal lane's thread
 
 
-async def start_grpc(components: Components) -> RunningServer:
-    """Start the gRPC port and the health sync, both on threads of their own (from `serve`, on its loop)."""
+def start_grpc(components: Components) -> RunningServer:
+    """Start the gRPC port and the health sync, both on threads of their own."""
     cfg = components.config.grpc
     threads = cfg.workers + cfg.watch_streams
     workers = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="meshgate-grpc")
@@ -242,11 +242,11 @@ def interceptor_chain(components: Components, shedder: LoadShedder | None = None
     return Chain(observing, DeadlineGuard(dropped), admission=shedder, streams=True)
 
 
-async def stop_grpc(running: RunningServer, grace: float | None = None) -> None:
+def stop_grpc(running: RunningServer, grace: float | None = None) -> None:
     """Stop at once (tests, or after `graceful_shutdown`): end the watch streams, stop, wait for the stop."""
     stopped = running.server.stop(grace)
     running.feed.close()
-    await asyncio.to_thread(stopped.wait, (grace or 0.0) + hardening.STOP_SLACK_SECONDS)
+    stopped.wait((grace or 0.0) + hardening.STOP_SLACK_SECONDS)
     _release_workers(running)
 
 
@@ -288,7 +288,7 @@ def _revision_or_empty(policies: PolicyStore) -> tuple[str, str]:
     return (snapshot.revision, snapshot.commit) if snapshot else ("", "")
 
 
-async def start_background(components: Components) -> None:
+def start_background(components: Components) -> None:
     """Policy and trust-bundle watching, token key refresh; stopped by `close_components`."""
     if components.config.policy.watch:
         components.reloader.start()
@@ -297,9 +297,9 @@ async def start_background(components: Components) -> None:
     if components.jwt_bundles is not None:
         components.jwt_bundles.start()
         components.stoppers.append(components.jwt_bundles.stop)
-        await asyncio.to_thread(components.jwt_bundles.wait_first, wait)  # else the JWKS retry picks them up
+        components.jwt_bundles.wait_first(wait)  # else the JWKS retry picks them up
     if components.tokens is not None:
-        await asyncio.to_thread(components.tokens.start, wait=True)
+        components.tokens.start(wait=True)
     bundles = components.bundles
     if isinstance(bundles, FileTrustBundles):
         watcher = BundleWatcher(bundles)
@@ -308,7 +308,7 @@ async def start_background(components: Components) -> None:
     elif isinstance(bundles, WorkloadApiTrustBundles):
         bundles.start()
         components.stoppers.append(bundles.stop)
-        if not await asyncio.to_thread(bundles.wait_first, wait):
+        if not bundles.wait_first(wait):
             log.error(
                 "not ready: %s after %gs; every certificate is refused until they arrive",
                 bundles.status.last_error,
@@ -316,7 +316,7 @@ async def start_background(components: Components) -> None:
             )
 
 
-async def start_http_side(components: Components) -> RunningHttp | None:
+def start_http_side(components: Components) -> RunningHttp | None:
     """The HTTP port from `http.listen` (None when it is empty)."""
     cfg = components.config.http
     if not cfg.listen:
@@ -324,17 +324,17 @@ async def start_http_side(components: Components) -> RunningHttp | None:
     deps = HttpDeps(
         components.readiness, components.metrics.registry, components.policies, cfg.policy_endpoints
     )
-    return await start_http(cfg.listen, build_app(deps))
+    return start_http(cfg, build_routes(deps))
 
 
-async def close_components(components: Components) -> None:
+def close_components(components: Components) -> None:
     """Stop what `start_background` and `start_grpc` started, newest first, then the audit log."""
     for stop in reversed(components.stoppers):
         stop()
-    await asyncio.to_thread(components.reloader.join, 5)
+    components.reloader.join(5)
     if components.tokens is not None:
         components.tokens.close()
-    await asyncio.to_thread(components.audit.close)
+    components.audit.close()
 
 
 def _announce_when_policy_serves(c: Components, announce: Callable[[], None]) -> None:
@@ -359,12 +359,24 @@ def _announce_when_policy_serves(c: Components, announce: Callable[[], None]) ->
     )  # fmt: skip
 
 
-async def serve(config: ServiceConfig, *, ready: Callable[[int], None] | None = None) -> None:
-    """Run until cancelled: the gRPC server on `config.grpc.listen`, the HTTP side, and the watchers."""
+def serve(
+    config: ServiceConfig, wait: Callable[[], object], *, ready: Callable[[int], None] | None = None
+) -> None:
+    """Run the gRPC server on `config.grpc.listen`, the HTTP side and the watchers until `wait()` returns,
+    then stop them in order."""
     components = build_components(config)
-    await start_background(components)
-    running = await start_grpc(components)
-    http = await start_http_side(components)
+    try:
+        start_background(components)
+        running = start_grpc(components)
+    except BaseException:
+        close_components(components)
+        raise
+    try:
+        http = start_http_side(components)
+    except BaseException:
+        stop_grpc(running)
+        close_components(components)
+        raise
     log.info(
         "meshgate serving gRPC on %s (port %d%s), HTTP %s, policy revision %s",
         config.grpc.listen, running.port, ", TLS" if components.serving_tls else "",
@@ -373,13 +385,13 @@ async def serve(config: ServiceConfig, *, ready: Callable[[int], None] | None = 
     if ready is not None:
         _announce_when_policy_serves(components, lambda: ready(running.port))
     try:
-        await asyncio.Event().wait()  # the gRPC server runs in its own threads; we run until cancelled
+        wait()  # the servers run on their own threads
     finally:
-        # NOT_SERVING (HealthSync can no longer flip it back) → drain → stop(grace), watch streams ended at
-        # once: no in-flight call fails.
+        # NOT_SERVING (HealthSync can no longer flip it back) → drain → HTTP stopped → stop(grace), watch
+        # streams ended at once: no in-flight call fails.
         stop_http = http.stop if http is not None else None
-        await hardening.graceful_shutdown(
+        hardening.graceful_shutdown(
             running.server, running.health, before_stop=stop_http, end_streams=running.feed.close
         )
         _release_workers(running)
-        await close_components(components)
+        close_components(components)

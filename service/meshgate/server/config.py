@@ -101,6 +101,26 @@ class HttpConfig:
     policy_endpoints: bool = c.setting(
         True, "Also serve the read-only `/v1/explain` and `/v1/who-can` (they reveal the policy)."
     )
+    max_connections: int = c.setting(
+        64,
+        "Connections served at once, each on a thread of its own; one more is answered 503 and closed.",
+        low=1,
+        high=4096,
+    )
+    timeout_seconds: float = c.setting(
+        5.0,
+        "A connection has this long to send each request's line and headers (from when it opened or got "
+        "its previous answer; also how long an idle keep-alive connection stays open) and to take each "
+        "answer; a slower one is closed.",
+        low=0.1,
+        high=300,
+    )
+    max_header_bytes: int = c.setting(
+        16384,
+        "Largest request line plus headers; a larger request is answered 414 (line) or 431 and closed.",
+        low=1024,
+        high=65536,
+    )
 
 
 def parse_http(raw: Mapping[str, object]) -> HttpConfig:

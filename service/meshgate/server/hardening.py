@@ -17,10 +17,10 @@ follow grpc `doc/keepalive.md` and the service's request shape (a token or a sho
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import threading
-from collections.abc import Awaitable, Callable
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -77,27 +77,27 @@ class StoppableServer(Protocol):
     def stop(self, grace: float | None) -> threading.Event: ...
 
 
-async def graceful_shutdown(
+def graceful_shutdown(
     server: StoppableServer,
     health: HealthLike,
     plan: ShutdownPlan | None = None,
     *,
-    before_stop: Callable[[], Awaitable[None]] | None = None,
+    before_stop: Callable[[], None] | None = None,
     end_streams: Callable[[], None] | None = None,
 ) -> None:
     """NOT_SERVING everywhere → drain → (optional `before_stop`) → `stop(grace)` → (optional `end_streams`,
-    once new calls are refused); returns when stopped, without blocking the event loop meanwhile."""
+    once new calls are refused); returns when stopped."""
     plan = plan or ShutdownPlan()
     health.enter_graceful_shutdown()
     log.info(
         "shutting down: NOT_SERVING, draining %.1fs, then grace %.1fs", plan.drain_seconds, plan.grace_seconds
     )
-    await asyncio.sleep(plan.drain_seconds)
+    time.sleep(plan.drain_seconds)
     if before_stop is not None:
-        await before_stop()
+        before_stop()
     stopped = server.stop(plan.grace_seconds)
     if end_streams is not None:
         end_streams()
     # The event is set once every call ended (finished, or cancelled when the grace ran out); the bound only
     # guards the process's exit against a gRPC core that never reports it.
-    await asyncio.to_thread(stopped.wait, plan.grace_seconds + STOP_SLACK_SECONDS)
+    stopped.wait(plan.grace_seconds + STOP_SLACK_SECONDS)
