@@ -122,7 +122,26 @@ def test_a_signal_stops_serve_in_order_with_an_idle_keep_alive_connection_open(
         if server.poll() is None:
             server.kill()
             server.wait()
-    # The drain (1 s) and the stop; the grace (5 s) would only run out for a gRPC call still in flight.
-    assert 1.0 <= took < 5.0, f"stopped after {took:.1f}s"
+    # The drain (1 s), then the stop: within the grace (5 s), which only a gRPC call in flight would use; an
+    # HTTP side that waited for the idle connection would take its 60 s.
+    assert 1.0 <= took < 1.0 + 5.0, f"stopped after {took:.1f}s"
     assert "shutting down: NOT_SERVING, draining 1.0s, then grace 5.0s" in output
     assert "Traceback" not in output and "ERROR" not in output
+
+
+def test_a_second_signal_does_not_cut_the_shutdown_short(tmp_path: Path) -> None:
+    """Ctrl-C twice, or SIGTERM then SIGINT: the shutdown under way runs to its end (under asyncio the second
+    signal cancelled it mid-way: no drain, no grace, no reloader join, no audit close)."""
+    server = _serve(write_config(tmp_path, {}))
+    try:
+        _read_until(server, "meshgate: ready on port")
+        started = time.monotonic()
+        server.send_signal(signal.SIGTERM)
+        _read_until(server, "shutting down: NOT_SERVING")
+        server.send_signal(signal.SIGINT)
+        assert server.wait(timeout=30) == 0
+        assert time.monotonic() - started >= 1.0  # the whole drain
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
