@@ -22,6 +22,20 @@ from meshgate.oidc.settings import OidcSettings
 from meshgate.oidc.validator import KeySet, TokenValidator
 
 
+class _Verified(float):
+    """One cached verification in one object: the float is the Unix time it may be used until,
+    min(exp, stored + ttl); `identity` is what the token verified as. 48 B, where an (identity, until)
+    tuple and its float took 96 B."""
+
+    __slots__ = ("identity",)
+    identity: Identity
+
+    def __new__(cls, until: float, identity: Identity) -> _Verified:
+        entry = super().__new__(cls, until)
+        entry.identity = identity
+        return entry
+
+
 class TokenCache:
     """Bounded LRU of verified tokens keyed by sha256(token); an entry lives until min(exp, now + ttl).
     Thread-safe (`meshgate.lru.LruCache`): gRPC worker threads share it."""
@@ -29,7 +43,7 @@ class TokenCache:
     def __init__(self, max_entries: int, ttl_seconds: float, clock: Clock) -> None:
         self._ttl = ttl_seconds
         self._clock = clock
-        self._entries: LruCache[bytes, tuple[Identity, float]] = LruCache(max_entries)
+        self._entries: LruCache[bytes, _Verified] = LruCache(max_entries)
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -44,14 +58,14 @@ class TokenCache:
 
     def get(self, token: str) -> Identity | None:
         now = self._clock.now().timestamp()
-        entry = self._entries.get(_key(token), lambda entry: now < entry[1])
-        return entry[0] if entry is not None else None
+        entry = self._entries.get(_key(token), lambda until: now < until)
+        return entry.identity if entry is not None else None
 
     def put(self, token: str, identity: Identity) -> None:
         if identity.expires_at is None:
             return
         until = min(identity.expires_at.timestamp(), self._clock.now().timestamp() + self._ttl)
-        self._entries.put(_key(token), (identity, until))
+        self._entries.put(_key(token), _Verified(until, identity))
 
     def clear(self) -> None:
         self._entries.clear()

@@ -1,0 +1,110 @@
+"""`TokenCache` on its own: an entry lives until min(exp, stored + ttl) to the microsecond, is keyed by the
+full sha256 of the token, the least recently used goes first at the bound, `clear` empties it, and threads
+share it. (Key rotation and the authenticator around it: test_oidc_authenticator.py.)"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from datetime import UTC, datetime, timedelta
+
+from meshgate.clock import FixedClock
+from meshgate.model import CredentialKind, Identity
+from meshgate.oidc import TokenCache
+from meshgate.oidc.authenticator import _key
+
+NOW = datetime(2030, 1, 1, tzinfo=UTC)
+TINY = 1e-6
+
+
+def _identity(name: str, lives: float) -> Identity:
+    return Identity(
+        f"oidc:https://sso.example.test#{name}", CredentialKind.OIDC, NOW + timedelta(seconds=lives)
+    )
+
+
+def _served(cache: TokenCache, clock: FixedClock, token: str, at: float) -> bool:
+    """Whether `token` is answered `at` seconds after NOW (the clock is moved there first)."""
+    clock.advance(NOW.timestamp() + at - clock.now().timestamp())
+    return cache.get(token) is not None
+
+
+def test_an_entry_lives_until_the_tokens_exp_when_that_comes_first() -> None:
+    clock = FixedClock(NOW)
+    cache = TokenCache(8, 60, clock)
+    cache.put("short", _identity("alice", 30))
+    assert [_served(cache, clock, "short", 30 - TINY), _served(cache, clock, "short", 30)] == [True, False]
+    assert len(cache) == 0  # the expired entry went with the lookup that found it expired
+
+
+def test_an_entry_lives_until_stored_plus_ttl_when_that_comes_first() -> None:
+    clock = FixedClock(NOW)
+    cache = TokenCache(8, 60, clock)
+    clock.advance(5)
+    cache.put("long", _identity("alice", 3600))  # stored at NOW + 5: lives until NOW + 65
+    assert [_served(cache, clock, "long", 65 - TINY), _served(cache, clock, "long", 65)] == [True, False]
+
+
+def test_a_hit_returns_the_identity_stored_and_counts() -> None:
+    clock = FixedClock(NOW)
+    cache = TokenCache(8, 60, clock)
+    stored = _identity("alice", 300)
+    cache.put("t", stored)
+    assert [cache.get("t") is stored, cache.get("other"), cache.hits, cache.misses] == [True, None, 1, 1]
+
+
+def test_an_identity_without_expiry_is_not_cached() -> None:
+    cache = TokenCache(8, 60, FixedClock(NOW))
+    cache.put("t", Identity("oidc:x#y", CredentialKind.OIDC))
+    assert (cache.get("t"), len(cache)) == (None, 0)
+
+
+def test_the_key_is_the_full_sha256_of_the_token() -> None:
+    token = "eyJ.payload.signature"
+    assert _key(token) == hashlib.sha256(token.encode()).digest()
+    assert _key(token) != _key(token[:-1] + "x")
+
+
+def test_the_least_recently_used_token_goes_first_and_clear_empties_it() -> None:
+    clock = FixedClock(NOW)
+    cache = TokenCache(2, 60, clock)
+    for name in ("a", "b"):
+        cache.put(name, _identity(name, 300))
+    assert cache.get("a") is not None  # "b" is now the least recently used
+    cache.put("c", _identity("c", 300))
+    assert [cache.get("a") is not None, cache.get("b"), cache.get("c") is not None, len(cache)] == [
+        True, None, True, 2
+    ]  # fmt: skip
+    cache.clear()
+    assert (len(cache), cache.get("a")) == (0, None)
+
+
+def test_a_cache_of_size_zero_stores_nothing() -> None:
+    cache = TokenCache(0, 60, FixedClock(NOW))
+    cache.put("t", _identity("alice", 300))
+    assert (cache.get("t"), len(cache)) == (None, 0)
+
+
+def test_threads_share_it_within_its_bound_and_every_lookup_is_counted() -> None:
+    clock = FixedClock(NOW)
+    cache = TokenCache(64, 60, clock)
+    identities = {f"tok-{i}": _identity(f"u{i}", 300) for i in range(256)}
+    wrong: list[str] = []
+
+    def work(offset: int) -> None:
+        for round_ in range(20):
+            for i in range(offset, 256, 4):
+                token = f"tok-{(i + round_) % 256}"
+                cache.put(token, identities[token])
+                hit = cache.get(token)
+                if hit is not None and hit is not identities[token]:
+                    wrong.append(token)
+
+    workers = [threading.Thread(target=work, args=(n,)) for n in range(4)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert wrong == []
+    assert len(cache) == 64
+    assert cache.hits + cache.misses == 4 * 20 * 64
