@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 import jwt
@@ -124,13 +125,27 @@ def _identity(config: IssuerConfig, payload: Mapping[str, Any], now: float, max_
         principal, kind = _workload(config, payload, sub)
         attributes = exposed_attributes(payload, config.expose_claims)
     return Identity(
-        principal=principal,
+        principal=_shared(principal),
         kind=kind,
-        expires_at=datetime.fromtimestamp(exp, UTC),
+        expires_at=_expiry(exp),
         issuer=config.issuer,
         attributes=attributes,
         delegation=delegation,
     )
+
+
+# Cached verified tokens keep their identity; equal parts of identities are one object. Bounded: a miss
+# only costs the copy it would have kept anyway.
+@lru_cache(maxsize=4096)
+def _expiry(exp: float) -> datetime:
+    """`exp` as a datetime, one object per value: tokens that expire in the same second share it."""
+    return datetime.fromtimestamp(exp, UTC)
+
+
+@lru_cache(maxsize=4096)
+def _shared(principal: str) -> str:
+    """One string per principal seen lately: the tokens of one service account's replicas share it."""
+    return principal
 
 
 def _workload(config: IssuerConfig, payload: Mapping[str, Any], sub: str) -> tuple[str, CredentialKind]:

@@ -54,6 +54,17 @@ def test_identity_fields() -> None:
     assert dict(identity.attributes) == {"groups": ("a", "b")}
 
 
+def test_identities_of_equal_tokens_share_their_principal_and_expiry() -> None:
+    """A cache of verified tokens keeps one identity per token: the equal parts are one object each
+    (tokens of one principal, tokens that expire in the same second); different ones stay apart."""
+    validator = _validator()
+    first, again = (validator.validate(_token(jti=jti)) for jti in ("1", "2"))
+    other = validator.validate(_token(sub="bob", exp=T + 61))
+    assert first.principal is again.principal and first.expires_at is again.expires_at
+    assert (other.principal, other.expires_at) == (f"oidc:{ISS}#bob", datetime.fromtimestamp(T + 61, UTC))
+    assert first.expires_at == datetime.fromtimestamp(T + 60, UTC)
+
+
 def test_fractional_numeric_dates_are_accepted() -> None:
     assert _validator().validate(_token(exp=T + 0.5)).expires_at is not None
     assert _code(_token(exp=T - 0.5)) == "expired"
