@@ -7,24 +7,33 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-# Modules that define `register(subparsers)`; each adds its subcommands with `set_defaults(func=...)`,
-# where func(args) returns the process exit code.
-_COMMAND_MODULES = (
-    "meshgate.cli.serve",
-    "meshgate.cli.authenticate",
-    "meshgate.cli.policy",
-    "meshgate.cli.report",
-    "meshgate.cli.config_ref",
-    "meshgate.cli.audit",
-)
+# Each command and the module that defines `register(subparsers)` for it; a module adds its commands with
+# `set_defaults(func=...)`, where func(args) returns the process exit code. `meshgate <command>` loads
+# only its command's module (`serve` need not carry the policy diff, the report renderer or the audit
+# reader: ~1 MiB of RSS); help and unknown commands load them all.
+COMMANDS = {
+    "serve": "meshgate.cli.serve",
+    "authenticate": "meshgate.cli.authenticate",
+    "check": "meshgate.cli.policy",
+    "who-can": "meshgate.cli.policy",
+    "validate": "meshgate.cli.policy",
+    "test": "meshgate.cli.policy",
+    "diff": "meshgate.cli.policy",
+    "report": "meshgate.cli.report",
+    "config-reference": "meshgate.cli.config_ref",
+    "audit": "meshgate.cli.audit",
+}
+_COMMAND_MODULES = tuple(dict.fromkeys(COMMANDS.values()))
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The command line; for a known `command`, with only the commands of its module."""
     parser = argparse.ArgumentParser(
         prog="meshgate", description="Identity-aware authorization for Apache Pulsar in a service mesh."
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in _COMMAND_MODULES:
+    modules = (COMMANDS[command],) if command in COMMANDS else _COMMAND_MODULES
+    for name in modules:
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:
@@ -36,7 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser(argv[0] if argv else None).parse_args(argv)
     code: int = args.func(args)
     return code
 

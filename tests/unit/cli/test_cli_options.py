@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
+import sys
 from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from meshgate import cli
 from meshgate.cli import build_parser, main
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -51,6 +54,27 @@ def test_the_walk_finds_every_command() -> None:
         "serve", "authenticate", "check", "who-can", "validate", "test", "diff", "report",
         "config-reference", "audit query", "audit export",
     }  # fmt: skip
+
+
+def test_each_command_is_listed_with_the_module_that_defines_it() -> None:
+    """`meshgate <command>` loads only the module `cli.COMMANDS` names: it must be the one that defines it,
+    and every command must be listed (else it would parse only after an unknown first word)."""
+    top = {name.split()[0] for name in COMMANDS}
+    assert set(cli.COMMANDS) == top
+    for command, module in cli.COMMANDS.items():
+        alone = dict(_commands(build_parser(command)))
+        assert any(name.split()[0] == command for name in alone), (command, module)
+        assert {name.split()[0] for name in alone} <= {c for c, m in cli.COMMANDS.items() if m == module}
+
+
+def test_serve_loads_none_of_the_other_commands_modules() -> None:
+    probe = (
+        "import sys; from meshgate.cli import build_parser; build_parser('serve'); "
+        "print(sorted(m for m in sys.modules if m.startswith('meshgate.cli.')))"
+    )
+    env = {"PYTHONPATH": str(ROOT / "service"), "PATH": "/usr/bin:/bin"}
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, check=True)
+    assert done.stdout.strip() == "['meshgate.cli.options', 'meshgate.cli.serve']"
 
 
 @pytest.mark.parametrize("name", sorted(COMMANDS))
