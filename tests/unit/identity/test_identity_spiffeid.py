@@ -11,11 +11,15 @@ Spec cases covered, by SPIFFE-ID.md section:
 
 from __future__ import annotations
 
+import re
+
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from meshgate.errors import AuthenticationError, ConfigError
 from meshgate.principal import LinkerdNaming, SpiffeID, parse_spiffe_id, parse_trust_domain, workload_id
+from spiffe import SpiffeId  # the parse meshgate's is held to
+from spiffe.errors import PySpiffeError
 
 VALID = [
     ("spiffe://example.org", "example.org", ""),
@@ -112,6 +116,71 @@ def test_invalid_ids(raw: str, message: str) -> None:
         parse_spiffe_id(raw)
     assert caught.value.code == "malformed_spiffe_id"
     assert caught.value.message == f"identity: {message}"
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ("spiffe://example.org/a\n", "invalid character in path segment"),
+        ("spiffe://example.org/a\n/b", "invalid character in path segment"),
+        ("spiffe://example.org\n", "trust domain contains disallowed characters"),
+        ("spiffe://example.org\n/a", "trust domain contains disallowed characters"),
+    ],
+)
+def test_a_line_break_is_never_part_of_an_id(raw: str, message: str) -> None:
+    """py-spiffe's `^[...]+$` let a line break trail a path segment or the trust domain: a principal
+    with one would reach the policy and the broker's role."""
+    with pytest.raises(AuthenticationError) as caught:
+        parse_spiffe_id(raw)
+    assert caught.value.message == f"identity: {raw!r} is not a SPIFFE ID: {message}"
+
+
+def _as_py_spiffe_parsed(raw: str) -> str:
+    """The outcome of the parse before meshgate had its own: py-spiffe's `SpiffeId`, then lowercase
+    scheme and trust domain required, its error text unwrapped (the same code, kept here to compare)."""
+    try:
+        parsed = SpiffeId(raw)
+    except PySpiffeError as err:
+        text = str(err).removeprefix(f"Invalid SPIFFE ID '{raw}': ").removeprefix("Invalid SPIFFE ID: ")
+        return "error: " + " ".join(
+            re.sub(r"^Invalid trust domain( '[^']*')?: ", "trust domain ", text).split()
+        )
+    if str(parsed) != raw:
+        return "error: scheme and trust domain must be lowercase"
+    return f"ok: {parsed.trust_domain.name} {parsed.path}"
+
+
+def _as_parsed(raw: str) -> str:
+    try:
+        parsed = parse_spiffe_id(raw)
+    except AuthenticationError as err:
+        return "error: " + err.message.removeprefix(f"identity: {raw!r} is not a SPIFFE ID: ")
+    return f"ok: {parsed.trust_domain} {parsed.path}"
+
+
+_ODD = "aZz09._-/:%'@ \n\t\u00e9\u212a\u0130?#"
+
+
+@settings(max_examples=800)
+@given(
+    st.sampled_from(
+        ["spiffe://", "SPIFFE://", "Spiffe://", "spiffe:/", "http://", "", "spiffe://example.org/"]
+    ),
+    st.text(alphabet=_ODD, max_size=24),
+)
+def test_the_parse_agrees_with_py_spiffe_but_for_line_breaks(scheme: str, rest: str) -> None:
+    """Value and error text as py-spiffe's parse with meshgate's rules, on the characters that matter;
+    two differences: a line break is always refused (py-spiffe let it trail a segment or the trust domain,
+    and where it refused such an ID for another reason first, the reason given may differ), and a refused
+    trust domain with a quote in it is worded as any other (py-spiffe quoted it; the unwrapping missed)."""
+    raw = scheme + rest
+    ours, theirs = _as_parsed(raw), _as_py_spiffe_parsed(raw)
+    if "\n" in raw:
+        assert ours.startswith("error: ")
+    elif theirs.startswith("error: Invalid trust domain '"):
+        assert ours == "error: trust domain contains disallowed characters"
+    else:
+        assert ours == theirs
 
 
 def test_longest_accepted_id_is_2048_bytes() -> None:
