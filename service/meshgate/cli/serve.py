@@ -16,6 +16,7 @@ from types import FrameType
 from meshgate.cli import options
 from meshgate.config.service import load_config
 from meshgate.errors import MeshgateError
+from meshgate.heap import limit_arenas
 from meshgate.server import logs
 from meshgate.server.app import serve
 
@@ -33,6 +34,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    limit_arenas()  # before any thread starts (meshgate.heap)
     logs.configure(args.log_level, args.output)
     env = dict(os.environ)
     if args.listen:
