@@ -1,12 +1,19 @@
 """Part 6: memory. Service RSS with 100k rules and 100k cached tokens; shim heap per 100k cached decisions.
 
-- `meshgate serve` with the generated 100k-rule policy: RSS of the real process, taken by the gRPC part
-  while it serves that policy (bench/results/grpc.json, `large_policy.rss`), to load 100k rules once less.
-- In a fresh interpreter: RSS after importing meshgate, after loading the 100k-rule policy, after
-  filling `TokenCache` with 100k distinct verified identities (the `Identity` objects `TokenValidator`
-  returns for a Kubernetes/SSO token with two groups; filled directly, since minting and verifying 100k
-  RS256 tokens would take minutes and does not change what the cache holds: a sha256 key, the identity
-  and an expiry).
+- The real service: `meshgate serve` with the generated 100k-rule policy (watched, as deployed) and a
+  Kubernetes OIDC issuer whose JWKS a thread of this process serves on 127.0.0.1; 100k distinct tokens
+  (`bench/tokenfill.py`: EdDSA, minted in worker processes while the service compiles its policy) each go
+  once through the Authenticate RPC over 4 channels; every answer must be the token's identity and the
+  service's `meshgate_token_cache_entries` must reach 100k (`oidc.token_cache_size` is raised to 100k
+  from its default 10k, and `token_cache_ttl_seconds` to 3600 from 60 so no entry lapses meanwhile).
+  VmRSS before the tokens and after them, VmHWM, threads: `/proc/<pid>/status`, as the kernel counts it
+  (no `gc.collect` or `malloc_trim` from outside).
+- `meshgate serve` with that policy, no tokens: also taken by the gRPC part while it serves that policy
+  (bench/results/grpc.json, `large_policy.rss`).
+- In a fresh interpreter (the probe, for the breakdown): RSS after importing meshgate, after loading the
+  100k-rule policy, after filling `TokenCache` with 100k distinct verified identities (as `TokenValidator`
+  makes them for a Kubernetes token with two groups: one principal each, the expiry and issuer shared;
+  filled with `put`, so what it measures is what the cache holds: a sha256 key, the identity, an expiry).
 - The shim: `bench/java/.../CacheHeapProbe.java`, compiled at run time against the shim jar and the
   broker classpath, fills the shim's own `DecisionCache` (Caffeine) with 100k distinct produce decisions
   and reports the heap after full GCs.
@@ -15,15 +22,23 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tempfile
+import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench.env import ROOT
+import yaml
 
+from bench.env import ROOT
+from devtools.ports import free_port
+
+MIB = 1 << 20
 PROBE = r"""
 import ctypes, gc, json, sys
 from datetime import UTC, datetime, timedelta
@@ -75,6 +90,111 @@ def python_probe(policy: Path, tokens: int) -> dict[str, Any]:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def proc_status(pid: int) -> dict[str, int]:
+    """VmRSS and VmHWM (bytes) and Threads of a process, from /proc/<pid>/status."""
+    out = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            out[key] = int(value.split()[0]) * 1024
+        elif key == "Threads":
+            out[key] = int(value)
+    return out
+
+
+def http_get(url: str) -> tuple[int, bytes]:
+    """Status and body; 0 when nothing answers."""
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, b""
+    except OSError:
+        return 0, b""
+
+
+def service_env() -> dict[str, str]:
+    """`meshgate serve`'s environment: this one without MESHGATE_* overrides, meshgate from this tree."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MESHGATE_")}
+    return env | {"PYTHONPATH": str(ROOT / "service")}
+
+
+def _metric(base: str, name: str) -> float:
+    status, body = http_get(f"{base}/metrics")
+    for line in body.decode().splitlines() if status == 200 else ():
+        if line.startswith(f"{name} "):
+            return float(line.split()[1])
+    raise RuntimeError(f"{name} not in {base}/metrics (HTTP {status})")
+
+
+def _wait_ready(base: str, process: subprocess.Popen[bytes], began: float, log_path: Path) -> float:
+    while http_get(f"{base}/readyz")[0] != 200:
+        if process.poll() is not None or time.monotonic() - began > 600:
+            raise RuntimeError(f"meshgate serve did not become ready; see {log_path}")
+        time.sleep(0.05)
+    return time.monotonic() - began
+
+
+def served_with_tokens(policy: Path, tokens: int, work: Path, log: Callable[[str], None]) -> dict[str, Any]:
+    """The real `meshgate serve` with `policy`, then with `tokens` distinct tokens in its token cache."""
+    from bench.tokenfill import authenticate_all, issuer_config, jwks_server, mint_tokens, new_signer
+
+    private, jwks = new_signer()
+    grpc_target, http_base = f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"
+    with jwks_server(jwks) as keys:
+        config = {
+            "grpc": {"listen": grpc_target},
+            "http": {"listen": http_base},
+            "policy": {"dir": str(policy), "watch": True},
+            "oidc": {
+                "issuers": [issuer_config(keys.url)],
+                "token_cache_size": max(tokens, 1),
+                "token_cache_ttl_seconds": 3600,
+            },
+        }
+        (work / "serve-tokens.yaml").write_text(yaml.safe_dump(config))
+        argv = [sys.executable, "-m", "meshgate", "serve", "--config", str(work / "serve-tokens.yaml")]
+        log_path = work / "serve-tokens.log"
+        with log_path.open("ab") as out:
+            began = time.monotonic()
+            env = service_env()
+            process = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=work)
+        try:
+            minted = mint_tokens(private, tokens)  # while the service reads its policy
+            minted_s = time.monotonic() - began
+            startup = _wait_ready(f"http://{http_base}", process, began, log_path)
+            time.sleep(2)  # settle, as part 7 does
+            ready = proc_status(process.pid)
+            seconds = authenticate_all(grpc_target, minted)
+            cached = int(_metric(f"http://{http_base}", "meshgate_token_cache_entries"))
+            if cached != tokens:
+                raise RuntimeError(f"the token cache holds {cached:,} tokens, not {tokens:,}")
+            time.sleep(2)
+            filled = proc_status(process.pid)
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+    log(
+        f"memory: serve ready after {startup:.1f} s (tokens minted after {minted_s:.1f} s), "
+        f"{tokens:,} tokens authenticated in {seconds:.1f} s: "
+        f"RSS {ready['VmRSS'] / MIB:,.1f} -> {filled['VmRSS'] / MIB:,.1f} MiB"
+    )
+    return {
+        "tokens": tokens,
+        "startup_s": startup,
+        "fill_s": seconds,
+        "rss_ready": ready["VmRSS"],
+        "rss": filled["VmRSS"],
+        "hwm": filled["VmHWM"],
+        "threads": filled["Threads"],
+        "token_cache_size": max(tokens, 1),
+        "token_cache_ttl_seconds": 3600,
+    }
+
+
 def shim_heap(entries: int, workdir: Path) -> dict[str, Any]:
     from devtools.broker import SHIM_JAR, classpath_file
 
@@ -117,6 +237,8 @@ def run(quick: bool, log: Callable[[str], None]) -> dict[str, Any]:
         log(f"memory: python probe ({rules:,} rules, {tokens:,} cached tokens)")
         out["python"] = python_probe(generated.path, tokens)
         log(f"  {json.dumps(out['python'])}")
+        log(f"memory: meshgate serve ({rules:,} rules), then {tokens:,} tokens through Authenticate")
+        out["served"] = served_with_tokens(generated.path, tokens, work, log) | {"rules": generated.rules}
         # The RSS of `meshgate serve` with this policy is taken by the gRPC part (its 100k-rule run).
         try:
             log("memory: shim DecisionCache heap")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bench.report.common import Goals, load, provenance, table, us, verdict
+from bench.report.memory import served_rss
 
 PART, TITLE = "policyscale", "7. Policy at scale"
 
@@ -13,16 +14,27 @@ MIB = 1 << 20
 ENGINE_BEFORE = (15.6e-6, 26.1e-6)
 
 
+def _rss_goal(mem: dict[str, Any], rules: int) -> list[str]:
+    """Judged on the real `meshgate serve` filled through Authenticate (part 6) when that ran, else on
+    the in-process probe (which leaves out the gRPC and HTTP servers and trims the heap first)."""
+    real = served_rss(load("memory"))
+    if real is not None:
+        value, how = real["rss"], "`meshgate serve`, part 6"
+        rules, tokens = real["rules"], real["tokens"]
+    else:
+        value, how, tokens = mem["tokens_cached"], "in-process probe", mem["tokens"]
+    return [
+        f"service RSS ≤ 150 MB with {rules:,} rules and {tokens:,} cached tokens",
+        f"{value / 1e6:,.0f} MB ({how})",
+        verdict(value <= 150e6),
+    ]
+
+
 def _goals(r: dict[str, Any], goals: Goals) -> None:
     mem, serve, rules = r["memory"], r["serve"], r["rules"]
-    both = mem["tokens_cached"]
     peak = serve["reload_peak_rss"] / serve["steady_rss"]
     goals += [
-        [
-            f"service RSS ≤ 150 MB with {rules:,} rules and {mem['tokens']:,} cached tokens",
-            f"{both / 1e6:,.0f} MB",
-            verdict(both <= 150e6),
-        ],
+        _rss_goal(mem, rules),
         [
             f"compile {rules:,} rules ≤ 5 s",
             f"{r['compile']['seconds']:.1f} s",
