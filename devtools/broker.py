@@ -113,6 +113,13 @@ class StandaloneBroker:
         self._process: subprocess.Popen[bytes] | None = None
         self.keep_data = False  # True after the first start: restart() brings back the same topics
 
+    @property
+    def pid(self) -> int:
+        """The running broker JVM's process id (to read its CPU time or profile it)."""
+        if self._process is None:
+            raise RuntimeError("the broker is not running")
+        return self._process.pid
+
     def restart(self, timeout: float = 180.0) -> float:
         """Stop the broker process and start it again on its data, as an operator's rolling restart does."""
         self.stop()
