@@ -148,8 +148,13 @@ def storm(setup: brokerenv.Setup, clients: int, topics: int, work: Path, first: 
     wall = time.monotonic() - began
     cpu = {name: cpu_spent(cpu_before[name], thread_cpu(pid)) for name, pid in pids.items()}
     finished: list[dict[str, Any]] = []
+    errors: Counter[str] = Counter()
     for text in outputs:
-        finished += json.loads(text.strip().splitlines()[-1])["jobs"]
+        lines = text.strip().splitlines()
+        finished += json.loads(lines[-1])["jobs"]
+        # the client library logs its errors (level Error) before the worker's JSON line: kept by kind, so a
+        # storm that refused clients says what the broker answered
+        errors.update(client_error(line) for line in lines[:-1] if " ERROR " in line)
     produced = [job for job in finished if job["outcome"] == "produced"]
     outcomes = Counter(job["outcome"] for job in finished)
     done = [job["done_at"] - began for job in produced]
@@ -164,10 +169,17 @@ def storm(setup: brokerenv.Setup, clients: int, topics: int, work: Path, first: 
         "retried_kinds": dict(Counter(kind for job in finished for kind in job["retried"])),
         "latency": summary([job["seconds"] for job in produced]),
         "cpu": cpu,
+        "client_errors": dict(errors.most_common(5)),
     }
     if setup.mode == "meshgate":
         result["shim"] = shim_figures(setup.broker.metrics())
     return result
+
+
+def client_error(line: str) -> str:
+    """A client library error line without its time, thread, addresses and numbers."""
+    text = line.split(" | ", 1)[-1]
+    return re.sub(r"\d+", "N", text)[:200]
 
 
 def thread_cpu(pid: int) -> dict[str, float]:

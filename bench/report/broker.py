@@ -182,6 +182,22 @@ def _setup(r: dict[str, Any]) -> str:
     )
 
 
+def _client_errors(m: dict[str, Any], b: dict[str, Any]) -> str:
+    """What the clients were told when something failed, over every storm (kinds, most frequent first)."""
+    found = []
+    for name, mode in (("meshgate", m), ("built-in", b)):
+        errors: dict[str, int] = {}
+        for s in _storms(mode):
+            for kind, count in s.get("client_errors", {}).items():
+                errors[kind] = errors.get(kind, 0) + count
+        if errors:
+            kinds = "; ".join(
+                f"{count} × `{kind}`" for kind, count in sorted(errors.items(), key=lambda e: -e[1])
+            )
+            found.append(f"{name}: {kinds}")
+    return "Client library errors in the storms: " + " / ".join(found) + ".\n\n" if found else ""
+
+
 def _storm_runs(m: dict[str, Any], b: dict[str, Any]) -> str:
     """Every storm in the order it ran: seconds until the last client produced, restart, load before."""
     if len(_storms(m)) < 2:
@@ -235,6 +251,7 @@ def section(data: dict[str, Any], goals: Goals) -> str:
         + table(HEAD, rows)
         + "\n"
         + _storm_runs(m, b)
+        + _client_errors(m, b)
         + _storm_details(m["storm"], b["storm"])
         + f"![broker]({plot})\n"
     )

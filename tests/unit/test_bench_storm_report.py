@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bench import broker
 from bench.report import broker as report
 
 
@@ -64,3 +65,25 @@ def test_a_result_of_one_storm_still_renders() -> None:
         del mode["storms"]
     assert report.storm_figures(m, b)["ratio"] == 1.2
     assert report._storm_runs(m, b).startswith("Broker restart to ready")
+
+
+def test_client_errors_of_every_storm_are_summed_by_kind() -> None:
+    m, b = _mode(12.0, 12.0), _mode(11.0, 11.0)
+    m["storms"][0]["client_errors"] = {"Failed partition-metadata lookup error: AuthorizationError": 2}
+    m["storms"][1]["client_errors"] = {"Failed partition-metadata lookup error: AuthorizationError": 1}
+    text = report._client_errors(m, b)
+    assert text.startswith(
+        "Client library errors in the storms: meshgate: 3 \u00d7 `Failed partition-metadata"
+    )
+    assert "built-in" not in text
+    assert report._client_errors(_mode(1.0), _mode(1.0)) == ""
+
+
+def test_a_client_error_line_loses_its_time_thread_and_numbers() -> None:
+    line = (
+        "2026-12-04 17:16:34.685 ERROR [139765340858048] ClientConnection:1575 | [127.0.0.1:59694 -> "
+        "127.0.0.1:33549] Failed partition-metadata lookup req_id: 1 error: AuthorizationError"
+    )
+    assert broker.client_error(line) == (
+        "[N.N.N.N:N -> N.N.N.N:N] Failed partition-metadata lookup req_id: N error: AuthorizationError"
+    )
