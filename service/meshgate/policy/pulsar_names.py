@@ -23,7 +23,8 @@ DOMAINS = ("persistent", "non-persistent")
 PARTITION_MARK = "-partition-"
 _INT_MAX = 2**31 - 1
 _INT_MAX_DIGITS = len(str(_INT_MAX))
-_ENTITY = re.compile(r"[-=:.\w]+", re.ASCII)  # NamedEntity.NAMED_ENTITY_PATTERN, and not empty
+ENTITY_PATTERN = r"[-=:.\w]+"  # NamedEntity.NAMED_ENTITY_PATTERN, and not empty; with re.ASCII
+_ENTITY = re.compile(ENTITY_PATTERN, re.ASCII)
 ENTITY_CHARACTERS = "the ASCII letters, digits, '_', '-', '=', ':' and '.'"
 # Character.isWhitespace: the Unicode space separators but the no-break ones, and these controls.
 _JAVA_WHITESPACE = "".join(
@@ -33,7 +34,7 @@ _JAVA_WHITESPACE = "".join(
     or 0x09 <= c <= 0x0D
     or 0x1C <= c <= 0x1F
 )
-_JAVA_WHITESPACE_SET = frozenset({"", *_JAVA_WHITESPACE})
+BLANK_STARTS = frozenset({"", *_JAVA_WHITESPACE})  # what a blank name starts with: nothing, or white space
 
 
 class TopicParts(NamedTuple):
@@ -66,7 +67,7 @@ def are_entity_names(tenant: str, namespace: str) -> bool:
 
 def is_local_name(local: str) -> bool:
     """True if Pulsar accepts `local` as a topic's local name (not blank, as Java's `isBlank` has it)."""
-    return local[:1] not in _JAVA_WHITESPACE_SET or bool(local.strip(_JAVA_WHITESPACE))
+    return local[:1] not in BLANK_STARTS or bool(local.strip(_JAVA_WHITESPACE))
 
 
 def split_topic(name: str) -> TopicParts | None:

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 from meshgate.errors import BadRequestError, PolicyError
 from meshgate.model import Resource
+from meshgate.policy import resources
 from meshgate.policy.patterns import glob_match, parse_segment
 from meshgate.policy.resources import Scope, Target, parse_resource, parse_resource_pattern, target_of
 
@@ -224,3 +229,33 @@ def test_pattern_naming_a_partition_is_refused(text: str) -> None:
 )
 def test_pattern_of_an_ordinary_topic_with_partition_in_its_name_is_accepted(text: str) -> None:
     assert parse_resource_pattern(text).scope is Scope.TOPIC
+
+
+# Names near the plain v2 form: other domains and cases, v1 names, partitions, blanks, names Pulsar refuses.
+_NAME_PART = st.text(alphabet="aZ9_-=:. /\t\u2003é*", max_size=6)
+_TOPIC = st.builds(
+    lambda domain, parts: f"{domain}://{'/'.join(parts)}",
+    st.sampled_from(["persistent", "non-persistent", "Persistent", "http", ""]),
+    st.lists(
+        st.one_of(_NAME_PART, st.sampled_from(["t-partition-3", "x-partition-03", "-partition-1"])),
+        max_size=5,
+    ),
+)
+
+
+def _read(read: Callable[[Resource], Target], resource: Resource) -> Target | str:
+    try:
+        return read(resource)
+    except BadRequestError as exc:
+        return exc.message
+
+
+@settings(max_examples=3000, deadline=None)
+@given(topic=_TOPIC, cluster=st.sampled_from(["", "c1", "bad name"]))
+@example(topic="persistent://a/b/\t\u2003", cluster="")
+@example(topic="persistent://a/b/ x", cluster="")
+@example(topic="persistent://a/b/x-partition-2", cluster="")
+def test_the_fast_path_reads_a_topic_as_the_full_path_does(topic: str, cluster: str) -> None:
+    """`target_of` takes a short way for plain v2 names: the Target, or the error, of the full way."""
+    resource = Resource(topic=topic, cluster=cluster)
+    assert _read(target_of, resource) == _read(resources._topic_target, resource)
