@@ -58,20 +58,37 @@ def holds_for_any_subscription(rules: Iterable[CompiledRule], req: AccessRequest
     return True
 
 
-def rule_matches(rule: CompiledRule, req: AccessRequest, target: Target) -> bool:
-    """True if one (subject, resource) pair of `rule` covers `req`; the action is checked by the caller."""
-    for subject in rule.subjects:
-        bindings = subject.match(req.principal, req.issuer, req.attributes)
-        if bindings is None:
-            continue
-        for resource in rule.resources:
-            if not resource.matches(target, bindings):
+def match_rules(
+    rules: Iterable[CompiledRule], req: AccessRequest, target: Target
+) -> tuple[list[CompiledRule], bool]:
+    """The rules of `rules` that cover `req`: one (subject, resource) pair matches, no `except:` subject
+    matches the caller and the subscription is allowed (the action is checked by the caller). And
+    whether one of them that covers the principal and the resource narrows subscriptions:
+    `holds_for_any_subscription(rules, ...)` is `req.action in SUBSCRIPTION_ACTIONS and not narrowed`.
+    One walk over the pairs for both answers."""
+    principal, issuer, attributes = req.principal, req.issuer, req.attributes
+    matched: list[CompiledRule] = []
+    narrowed = False
+    for rule in rules:
+        for subject in rule.subjects:
+            bindings = subject.match(principal, issuer, attributes)
+            if bindings is None:
                 continue
-            if rule.excepted and excepted(rule, req):
-                return False
-            if subscription_ok(rule, req.action, req.subscription, bindings):
-                return True
-    return False
+            for resource in rule.resources:
+                if not resource.matches(target, bindings):
+                    continue
+                if rule.excepted and excepted(rule, req):
+                    break  # not for this caller, whatever the pair
+                if rule.subscriptions is not None:
+                    narrowed = True
+                    if not subscription_ok(rule, req.action, req.subscription, bindings):
+                        continue
+                matched.append(rule)
+                break
+            else:
+                continue
+            break  # the rule is decided: it covers the caller, or excepts it
+    return matched, narrowed
 
 
 def excepted(rule: CompiledRule, req: AccessRequest) -> bool:
@@ -195,8 +212,8 @@ class PolicySnapshot:
         if isinstance(early, Decision):
             return early
         rules = self.index.candidates(req.action, early.tenant, req.principal, req.issuer)
-        matched = [rule for rule in rules if rule_matches(rule, req, early)]
-        any_subscription = holds_for_any_subscription(rules, req, early)
+        matched, narrowed = match_rules(rules, req, early)
+        any_subscription = not narrowed and req.action in SUBSCRIPTION_ACTIONS
         return decide_from_matches(matched, req, early, self.revision, any_subscription)
 
     def who_can(self, action: str, resource: Resource | str, subscription: str = "") -> list[Grantee]:
