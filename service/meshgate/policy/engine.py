@@ -102,7 +102,10 @@ def _sentence(req: AccessRequest, target: Target) -> str:
 
 def _acting_for(req: AccessRequest) -> str:
     """` (acting for 'oidc:...#alice')` for an agent's delegated call, else ""."""
-    subject = req.attributes.get(DELEGATION_SUBJECT)
+    attributes = req.attributes
+    if not attributes:  # most requests: the shared empty mapping
+        return ""
+    subject = attributes.get(DELEGATION_SUBJECT)
     return f" (acting for {subject[0]!r})" if subject else ""
 
 

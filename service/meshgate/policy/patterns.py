@@ -67,10 +67,10 @@ class SegmentPattern:
             return value == fixed[0] if len(fixed) == 1 else glob_match(fixed, value)
         pieces = [""]
         for token in self.tokens:
-            if token == STAR:
-                pieces.append("")
-            elif isinstance(token, Capture):
+            if isinstance(token, Capture):  # first: `Capture == str` is a call to the dataclass's __eq__
                 pieces[-1] += bindings[token.name]
+            elif token == STAR:
+                pieces.append("")
             else:
                 pieces[-1] += token
         return glob_match(pieces, value)
