@@ -24,7 +24,7 @@ from meshgate.policy.patterns import Bindings
 from meshgate.policy.resources import Target, parse_resource, target_of
 from meshgate.policy.whocan import Grantee, who_can
 
-_ORDER = operator.attrgetter("file", "index")
+_ORDER = operator.attrgetter("source.file", "index")
 
 
 def subscription_ok(rule: CompiledRule, action: str, subscription: str, bindings: Bindings) -> bool:
