@@ -37,19 +37,36 @@ def compile_subject(raw: dict[str, Any], naming: LinkerdNaming, *, deny: bool = 
     return oidc_subject(raw["oidc"])
 
 
+class _Text:
+    """Finds a resource pattern in a dict keyed by patterns, by the text it was written as: it hashes as
+    the text and equals the pattern of that text (`ResourcePattern.__hash__` is its text's)."""
+
+    __slots__ = ("_hash", "text")
+
+    def __init__(self, text: str) -> None:
+        self.text, self._hash = text, hash(text)
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ResourcePattern) and other.text == self.text
+
+
 class Shared:
     """Values that rules repeat, made once per compile and shared: the subjects, resource patterns and
     subscription patterns of the same text, each with the one-element tuple most rules hold it in, and
     the same tuples of several (a reader's `persistent://t/ns/*` is one object however many rules name
-    it). Its keys are texts the values keep anyway: keys made for the purpose (tuples of object ids)
-    would all go when the compile ends and leave holes in the allocator's pools among the rules, ~20 MB
-    of RSS at 100,000 rules. Only successes are kept: a bad subject or resource is parsed again, and
-    reported, wherever it is written."""
+    it). Its keys are texts the values keep anyway, or the values themselves: keys made for the purpose
+    (tuples of object ids, the YAML text of a pattern that keeps no text) would all go when the compile
+    ends and leave holes in the allocator's pools among the rules, ~20 MB of RSS at 100,000 rules. A
+    resource pattern is its own key, found by its text (`_Text`). Only successes are kept: a bad subject
+    or resource is parsed again, and reported, wherever it is written."""
 
     def __init__(self, naming: LinkerdNaming) -> None:
         self.naming = naming
         self._subjects: dict[tuple[str, bool], dict[str, tuple[Subject]]] = {}
-        self._resources: dict[str, tuple[ResourcePattern]] = {}
+        self._resources: dict[ResourcePattern | _Text, tuple[ResourcePattern]] = {}
         self._segments: dict[str, tuple[SegmentPattern]] = {}
         self._tuples: dict[tuple[int, ...], tuple[Any, ...]] = {}
 
@@ -67,10 +84,10 @@ class Shared:
         return found
 
     def resource(self, text: str) -> tuple[ResourcePattern]:
-        found = self._resources.get(text)
+        found = self._resources.get(_Text(text))
         if found is None:
             pattern = parse_resource_pattern(text)
-            found = self._resources[pattern.text] = (pattern,)
+            found = self._resources[pattern] = (pattern,)
         return found
 
     def subscription(self, text: str) -> tuple[SegmentPattern]:

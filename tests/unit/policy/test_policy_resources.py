@@ -259,3 +259,24 @@ def test_the_fast_path_reads_a_topic_as_the_full_path_does(topic: str, cluster: 
     """`target_of` takes a short way for plain v2 names: the Target, or the error, of the full way."""
     resource = Resource(topic=topic, cluster=cluster)
     assert _read(target_of, resource) == _read(resources._topic_target, resource)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "*",
+        "cluster:eu-*",
+        "acme",
+        "acme/payments",
+        "{ns}-team/*",
+        "persistent://acme/payments/orders",
+        "non-persistent://acme/*/a/b/*-{x}",
+        "persistent://t/..//.",
+    ],
+)
+def test_pattern_text_is_written_again_as_it_was(text: str) -> None:
+    """A pattern keeps no text of its own: who-can, diff and report show the one its segments give."""
+    pattern = parse_resource_pattern(text)
+    assert pattern.text == text
+    assert hash(pattern) == hash(text)
+    assert pattern == parse_resource_pattern(text)
