@@ -96,12 +96,14 @@ class ResourcePattern:
     domain: str  # for topic patterns
     segments: tuple[SegmentPattern, ...]
     literals: tuple[str | None, ...] = field(init=False, repr=False, compare=False)
-    variables: frozenset[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "literals", _shared_literals(tuple(s.literal for s in self.segments)))
-        variables = frozenset().union(*(s.variables for s in self.segments)) or NO_VARIABLES
-        object.__setattr__(self, "variables", variables)
+
+    @property
+    def variables(self) -> frozenset[str]:
+        """The capture names it uses (a compile checks them; no decision reads them)."""
+        return frozenset().union(*(s.variables for s in self.segments)) or NO_VARIABLES
 
     @property
     def text(self) -> str:
