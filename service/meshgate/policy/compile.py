@@ -8,7 +8,7 @@ is reported as `file:line: what is wrong`; the caller decides to reject the whol
 from __future__ import annotations
 
 from array import array
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Literal, TypeVar
@@ -23,7 +23,6 @@ from meshgate.policy.yamlsrc import JsonPath, SourceDoc
 from meshgate.principal.linkerd import LinkerdNaming
 
 Effect = Literal["allow", "deny"]
-_EFFECTS: Mapping[str, Effect] = {"allow": "allow", "deny": "deny"}
 T = TypeVar("T")
 
 
@@ -89,6 +88,24 @@ class RuleFile:
         return f"RuleFile({self.file!r}, {len(self)} rules)"
 
 
+class ActionSet(frozenset[str]):
+    """A rule's concrete actions, and the action list they were written as (`patterns`): one object, so
+    a rule keeps both in one slot. Equal to the plain set of the same actions."""
+
+    __slots__ = ("patterns",)
+    patterns: tuple[str, ...]
+
+    @classmethod
+    def of(cls, patterns: tuple[str, ...], actions: frozenset[str]) -> ActionSet:
+        made = cls(actions)
+        made.patterns = patterns
+        return made
+
+
+_DENY, _AUDIT = 1, 2
+_BY_MODE: tuple[Effect, Effect] = ("allow", "deny")
+
+
 @dataclass(frozen=True, slots=True)
 class CompiledRule:
     """One rule, as small as it can be: 100,000 of them stay in memory. Its file, id and line are kept
@@ -97,14 +114,25 @@ class CompiledRule:
 
     source: RuleFile  # the file's ids and lines
     index: int  # position among the rules of its file
-    effect: Effect
-    audit: bool
+    mode: int  # 1 for deny (else allow), + 2 if audit-only: see `effect` and `audit`
     subjects: tuple[Subject, ...]
-    action_patterns: tuple[str, ...]
-    actions: frozenset[str]
+    actions: ActionSet  # with the action list as written (`action_patterns`)
     resources: tuple[ResourcePattern, ...]
     subscriptions: tuple[SegmentPattern, ...] | None  # None: any subscription
     excepted: tuple[Subject, ...] = ()  # `except:`: principals these match are not the rule's subjects
+
+    @property
+    def effect(self) -> Effect:
+        return _BY_MODE[self.mode & _DENY]
+
+    @property
+    def audit(self) -> bool:
+        """Audit-only: what it would decide is reported, and nothing is decided by it."""
+        return self.mode >= _AUDIT
+
+    @property
+    def action_patterns(self) -> tuple[str, ...]:
+        return self.actions.patterns
 
     @property
     def file(self) -> str:
@@ -137,12 +165,12 @@ class CompiledRule:
 
 
 @lru_cache(maxsize=4096)
-def action_set(patterns: tuple[str, ...], effect: Effect = "allow") -> tuple[tuple[str, ...], frozenset[str]]:
-    """One shared pattern tuple and set per distinct action list and effect: most rules repeat a few
-    lists (`[produce]`), and a `tenant-admin` set holds ~100 names. In a deny rule a wildcard also stands
-    for `superuser` and `tenant.admin`; in an allow rule they must be named. Raises PolicyError for the
-    first unknown pattern."""
-    return patterns, expand_patterns(patterns, grants=effect == "deny")
+def action_set(patterns: tuple[str, ...], effect: Effect = "allow") -> ActionSet:
+    """One shared set per distinct action list and effect: most rules repeat a few lists (`[produce]`),
+    and a `tenant-admin` set holds ~100 names. In a deny rule a wildcard also stands for `superuser` and
+    `tenant.admin`; in an allow rule they must be named. Raises PolicyError for the first unknown
+    pattern."""
+    return ActionSet.of(patterns, expand_patterns(patterns, grants=effect == "deny"))
 
 
 class _Compiler:
@@ -173,31 +201,28 @@ class _Compiler:
         )
         return ()
 
-    def actions(
-        self, patterns: tuple[str, ...], effect: Effect, path: JsonPath
-    ) -> tuple[tuple[str, ...], frozenset[str]]:
-        """The (shared) patterns and concrete actions; each unknown pattern is reported at its own line."""
+    def actions(self, patterns: tuple[str, ...], effect: Effect, path: JsonPath) -> ActionSet:
+        """The (shared) concrete actions; each unknown pattern is reported at its own line."""
         grants = effect == "deny"
         try:
             return action_set(patterns, effect)
         except PolicyError:
             found = self.each(patterns, (*path, "actions"), lambda a: expand_patterns([a], grants=grants))
-            return patterns, frozenset().union(*found)
+            return ActionSet.of(patterns, frozenset().union(*found))
 
     def rule(
         self, raw: dict[str, Any], path: JsonPath, source: RuleFile, rule_id: str
     ) -> CompiledRule | None:
         before = len(self.errors)
-        patterns, actions = self.actions(tuple(raw["actions"]), raw["effect"], path)
+        actions = self.actions(tuple(raw["actions"]), raw["effect"], path)
         subs = raw.get("subscriptions")
         shared = self.shared
+        audit = "audit" in (raw.get("mode"), self.doc.data.get("mode"))
         rule = CompiledRule(
             source=source,
             index=source.add(rule_id, self.doc.line(path)),
-            effect=_EFFECTS[raw["effect"]],  # one "allow", not one per rule
-            audit="audit" in (raw.get("mode"), self.doc.data.get("mode")),
+            mode=(_DENY if raw["effect"] == "deny" else 0) + (_AUDIT if audit else 0),
             subjects=self.subjects(raw, path),
-            action_patterns=patterns,
             actions=actions,
             resources=shared.join(self.each(raw["resources"], (*path, "resources"), shared.resource)),
             subscriptions=None
