@@ -18,7 +18,7 @@ from meshgate.policy.actions import SUBSCRIPTION_ACTIONS, expand_patterns
 from meshgate.policy.patterns import SegmentPattern
 from meshgate.policy.resources import ResourcePattern
 from meshgate.policy.shared import Shared, compile_subject
-from meshgate.policy.subjects import EveryoneSubject, Subject, namespaces_of
+from meshgate.policy.subjects import EveryoneSubject, Held, Subject, namespaces_of, subject_of
 from meshgate.policy.yamlsrc import JsonPath, SourceDoc
 from meshgate.principal.linkerd import LinkerdNaming
 
@@ -115,11 +115,16 @@ class CompiledRule:
     source: RuleFile  # the file's ids and lines
     index: int  # position among the rules of its file
     mode: int  # 1 for deny (else allow), + 2 if audit-only: see `effect` and `audit`
-    subjects: tuple[Subject, ...]
+    held_subjects: tuple[Held, ...]  # an exact SPIFFE ID as its string: read `subjects`
     actions: ActionSet  # with the action list as written (`action_patterns`)
     resources: tuple[ResourcePattern, ...]
     subscriptions: tuple[SegmentPattern, ...] | None  # None: any subscription
     excepted: tuple[Subject, ...] = ()  # `except:`: principals these match are not the rule's subjects
+
+    @property
+    def subjects(self) -> tuple[Subject, ...]:
+        """Who the rule is for (made on each call: decisions read `held_subjects`)."""
+        return tuple(map(subject_of, self.held_subjects))
 
     @property
     def effect(self) -> Effect:
@@ -188,7 +193,7 @@ class _Compiler:
                 self.errors.append(f"{self.doc.where((*path, index))}: {exc.message}")
         return out
 
-    def subjects(self, raw: dict[str, Any], path: JsonPath) -> tuple[Subject, ...]:
+    def subjects(self, raw: dict[str, Any], path: JsonPath) -> tuple[Held, ...]:
         """The rule's own subjects, else the document's; an error if neither has any."""
         deny = raw["effect"] == "deny"
         subjects, where = (raw, path) if "subjects" in raw else (self.doc.data, ())
@@ -222,7 +227,7 @@ class _Compiler:
             source=source,
             index=source.add(rule_id, self.doc.line(path)),
             mode=(_DENY if raw["effect"] == "deny" else 0) + (_AUDIT if audit else 0),
-            subjects=self.subjects(raw, path),
+            held_subjects=self.subjects(raw, path),
             actions=actions,
             resources=shared.join(self.each(raw["resources"], (*path, "resources"), shared.resource)),
             subscriptions=None

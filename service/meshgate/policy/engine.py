@@ -20,7 +20,7 @@ from meshgate.policy import revision as revisions
 from meshgate.policy.actions import SUBSCRIPTION_ACTIONS, is_known
 from meshgate.policy.compile import CompiledRule
 from meshgate.policy.index import RuleIndex
-from meshgate.policy.patterns import Bindings
+from meshgate.policy.patterns import NO_BINDINGS, Bindings
 from meshgate.policy.resources import Target, parse_resource, target_of
 from meshgate.policy.whocan import Grantee, who_can
 
@@ -45,13 +45,19 @@ def holds_for_any_subscription(rules: Iterable[CompiledRule], req: AccessRequest
     whatever the subscription. False for every other action (nothing to assert)."""
     if req.action not in SUBSCRIPTION_ACTIONS:
         return False
+    bindings: Bindings | None
     for rule in rules:
         if rule.subscriptions is None:
             continue
-        for subject in rule.subjects:
-            bindings = subject.match(req.principal, req.issuer, req.attributes)
-            if bindings is None:
-                continue
+        for subject in rule.held_subjects:
+            if isinstance(subject, str):  # an exact SPIFFE ID
+                if subject != req.principal:
+                    continue
+                bindings = NO_BINDINGS
+            else:
+                bindings = subject.match(req.principal, req.issuer, req.attributes)
+                if bindings is None:
+                    continue
             for resource in rule.resources:
                 if resource.matches(target, bindings) and not excepted(rule, req):
                     return False
@@ -69,11 +75,17 @@ def match_rules(
     principal, issuer, attributes = req.principal, req.issuer, req.attributes
     matched: list[CompiledRule] = []
     narrowed = False
+    bindings: Bindings | None
     for rule in rules:
-        for subject in rule.subjects:
-            bindings = subject.match(principal, issuer, attributes)
-            if bindings is None:
-                continue
+        for subject in rule.held_subjects:
+            if isinstance(subject, str):  # an exact SPIFFE ID, as a rule holds it
+                if subject != principal:
+                    continue
+                bindings = NO_BINDINGS
+            else:
+                bindings = subject.match(principal, issuer, attributes)
+                if bindings is None:
+                    continue
             for resource in rule.resources:
                 if not resource.matches(target, bindings):
                     continue

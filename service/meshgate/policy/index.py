@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Literal, TypeVar
 
 from meshgate.policy.compile import CompiledRule
-from meshgate.policy.subjects import Subject
+from meshgate.policy.subjects import Held, Subject
 from meshgate.principal.spiffeid import SCHEME
 
 # What one key files: one rule, or (once frozen) a tuple of them; a list while the index is built.
@@ -108,9 +108,11 @@ class _Bucket:
 _ANY_TENANT = None
 
 
-def place_of(subject: Subject) -> Place:
+def place_of(subject: Held) -> Place:
     """Where a subject is filed in a bucket: under its principal, its issuer, or its literal prefix
     (None: the short list of patterns without one)."""
+    if isinstance(subject, str):  # an exact SPIFFE ID, as a rule holds it
+        return "exact", subject
     kind, key = subject.index_key
     if kind != "pattern":
         return kind, key
@@ -120,7 +122,7 @@ def place_of(subject: Subject) -> Place:
 
 def _filings(rule: CompiledRule) -> dict[tuple[str | None, Place], None]:
     """The distinct (tenant, place) pairs `rule` is filed under, in order."""
-    places = [place_of(subject) for subject in rule.subjects]
+    places = [place_of(subject) for subject in rule.held_subjects]
     return {(resource.tenant_literal, place): None for place in places for resource in rule.resources}
 
 

@@ -13,8 +13,10 @@ from meshgate.policy.oidcsubject import oidc_subject
 from meshgate.policy.patterns import SegmentPattern, parse_segment
 from meshgate.policy.resources import ResourcePattern, parse_resource_pattern
 from meshgate.policy.subjects import (
+    Held,
     Subject,
     everyone_subject,
+    held,
     linkerd_subject,
     role_subject,
     spiffe_subject,
@@ -65,22 +67,24 @@ class Shared:
 
     def __init__(self, naming: LinkerdNaming) -> None:
         self.naming = naming
-        self._subjects: dict[tuple[str, bool], dict[str, tuple[Subject]]] = {}
+        self._subjects: dict[tuple[str, bool], dict[str, tuple[Held]]] = {}
         self._resources: dict[ResourcePattern | _Text, tuple[ResourcePattern]] = {}
         self._segments: dict[str, tuple[SegmentPattern]] = {}
         self._tuples: dict[tuple[int, ...], tuple[Any, ...]] = {}
 
-    def subject(self, raw: dict[str, Any], deny: bool) -> tuple[Subject]:
-        """`deny`: for a deny rule (`everyone: agents` covers more there)."""
+    def subject(self, raw: dict[str, Any], deny: bool) -> tuple[Held]:
+        """`deny`: for a deny rule (`everyone: agents` covers more there). As the rule holds it
+        (`meshgate.policy.subjects.held`)."""
         ((kind, value),) = raw.items()
         if not isinstance(value, str):  # oidc: a mapping, rare enough not to share
             return (compile_subject(raw, self.naming, deny=deny),)
-        of_kind = self._subjects.get((kind, deny))
+        key = (kind, deny and kind == "everyone")  # only `everyone` reads differently in a deny
+        of_kind = self._subjects.get(key)
         if of_kind is None:
-            of_kind = self._subjects[(kind, deny)] = {}
+            of_kind = self._subjects[key] = {}
         found = of_kind.get(value)
         if found is None:
-            found = of_kind[value] = (compile_subject(raw, self.naming, deny=deny),)
+            found = of_kind[value] = (held(compile_subject(raw, self.naming, deny=deny)),)
         return found
 
     def resource(self, text: str) -> tuple[ResourcePattern]:

@@ -83,6 +83,21 @@ class ExactSubject:
         return self.text
 
 
+# A subject as a rule holds it: an exact SPIFFE ID as its plain string (no object beside the text: ~80,000
+# of them at 100,000 rules), any other subject as itself.
+Held = Subject | str
+
+
+def subject_of(held: Held) -> Subject:
+    """The subject a rule holds as `held` (an exact SPIFFE ID string becomes an ExactSubject)."""
+    return ExactSubject(held) if isinstance(held, str) else held
+
+
+def held(subject: Subject) -> Held:
+    """How a rule holds `subject`: an exact SPIFFE ID (not a role, not a Linkerd name) as its string."""
+    return subject.principal if type(subject) is ExactSubject else subject
+
+
 @dataclass(frozen=True, slots=True)
 class LabelledSubject(ExactSubject):
     """One principal, shown as the policy named it: `linkerd:<name>` (`principal` its SPIFFE ID) or
