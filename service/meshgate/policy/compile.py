@@ -102,7 +102,8 @@ class ActionSet(frozenset[str]):
         return made
 
 
-_DENY, _AUDIT = 1, 2
+# CompiledRule.mode: ALLOW or DENY, + AUDIT for an audit-only rule.
+ALLOW, DENY, AUDIT = 0, 1, 2
 _BY_MODE: tuple[Effect, Effect] = ("allow", "deny")
 
 
@@ -128,12 +129,12 @@ class CompiledRule:
 
     @property
     def effect(self) -> Effect:
-        return _BY_MODE[self.mode & _DENY]
+        return _BY_MODE[self.mode & DENY]
 
     @property
     def audit(self) -> bool:
         """Audit-only: what it would decide is reported, and nothing is decided by it."""
-        return self.mode >= _AUDIT
+        return self.mode >= AUDIT
 
     @property
     def action_patterns(self) -> tuple[str, ...]:
@@ -226,7 +227,7 @@ class _Compiler:
         rule = CompiledRule(
             source=source,
             index=source.add(rule_id, self.doc.line(path)),
-            mode=(_DENY if raw["effect"] == "deny" else 0) + (_AUDIT if audit else 0),
+            mode=(DENY if raw["effect"] == "deny" else ALLOW) + (AUDIT if audit else 0),
             held_subjects=self.subjects(raw, path),
             actions=actions,
             resources=shared.join(self.each(raw["resources"], (*path, "resources"), shared.resource)),

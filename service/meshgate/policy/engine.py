@@ -18,7 +18,7 @@ from meshgate.errors import BadRequestError
 from meshgate.model import DELEGATION_SUBJECT, AccessRequest, Decision, Resource, ShadowEffect
 from meshgate.policy import revision as revisions
 from meshgate.policy.actions import SUBSCRIPTION_ACTIONS, is_known
-from meshgate.policy.compile import CompiledRule
+from meshgate.policy.compile import ALLOW, AUDIT, DENY, CompiledRule
 from meshgate.policy.index import RuleIndex
 from meshgate.policy.patterns import NO_BINDINGS, Bindings
 from meshgate.policy.resources import Target, parse_resource, target_of
@@ -137,11 +137,13 @@ def _first_deny_and_allow(
     deny = allow = None
     shadow = []
     for rule in ordered:
-        if rule.audit:
-            shadow.append(ShadowEffect(rule.id, rule.effect == "allow"))
-        elif rule.effect == "deny" and deny is None:
-            deny = rule
-        elif rule.effect == "allow" and allow is None:
+        mode = rule.mode  # read once: effect and audit are derived from it
+        if mode >= AUDIT:
+            shadow.append(ShadowEffect(rule.id, mode == AUDIT + ALLOW))
+        elif mode == DENY:
+            if deny is None:
+                deny = rule
+        elif allow is None:
             allow = rule
     return deny, allow, tuple(shadow)
 
@@ -156,11 +158,13 @@ def decide_from_matches(
     """The decision for the rules that matched `req` (any order; rule order breaks ties)."""
     deny, allow, shadow = _first_deny_and_allow(_in_order(matched))
     if deny is not None:
-        reason = f"rule {deny.id} denies {_sentence(req, target)}"
-        return Decision(False, deny.id, "denied_by_rule", reason, revision, shadow, any_subscription)
+        rule_id = deny.id  # read from its file's columns: once
+        reason = f"rule {rule_id} denies {_sentence(req, target)}"
+        return Decision(False, rule_id, "denied_by_rule", reason, revision, shadow, any_subscription)
     if allow is not None:
-        reason = f"rule {allow.id} allows {_sentence(req, target)}"
-        return Decision(True, allow.id, "allowed_by_rule", reason, revision, shadow, any_subscription)
+        rule_id = allow.id
+        reason = f"rule {rule_id} allows {_sentence(req, target)}"
+        return Decision(True, rule_id, "allowed_by_rule", reason, revision, shadow, any_subscription)
     reason = f"no rule allows {_sentence(req, target)}; access is denied by default"
     return Decision(False, "", "no_matching_rule", reason, revision, shadow, any_subscription)
 
