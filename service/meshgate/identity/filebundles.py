@@ -12,64 +12,43 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
 
-from meshgate.clock import Clock, SystemClock
+from meshgate.clock import Clock
 from meshgate.errors import ConfigError
-from meshgate.identity.bundles import ReloadStatus, StaticTrustBundles
+from meshgate.identity.bundles import BundleState, KeptTrustBundles, ReloadStatus, fingerprints
 from meshgate.identity.names import ca_trust_domain
 from meshgate.principal.trustdomain import parse_trust_domain
 
 BundleFiles = Mapping[str, Sequence[Path]]
 
 
-class FileTrustBundles:
+class FileTrustBundles(KeptTrustBundles):
     """A `TrustBundleSource` backed by PEM files; call `reload()` (or run a watcher) to pick up changes."""
 
     def __init__(self, files: Mapping[str, Sequence[str | Path]], *, clock: Clock | None = None) -> None:
         self._files: BundleFiles = {parse_trust_domain(td): [Path(p) for p in ps] for td, ps in files.items()}
         if not self._files:
             raise ConfigError("trust_bundles: no trust domain configured")
-        self._clock = clock or SystemClock()
-        self._lock = threading.Lock()
         loaded, errors = _load_all(self._files)
         if errors:
             raise ConfigError(f"trust_bundles: {'; '.join(errors)}")
-        self._bundles = StaticTrustBundles(loaded)
-        self._status = ReloadStatus(0, True, self._clock.now(), None)
+        super().__init__(BundleState(fingerprints, clock=clock, first=loaded))
+        self._reloading = threading.Lock()
 
     @classmethod
     def from_specs(cls, specs: Sequence[str], *, clock: Clock | None = None) -> FileTrustBundles:
         """Build from `TD=FILE` or bare `FILE` strings (repeat a trust domain to give it several files)."""
         return cls(parse_specs(specs), clock=clock)
 
-    def x509_authorities(self, trust_domain: str) -> Sequence[x509.Certificate]:
-        return self._bundles.x509_authorities(trust_domain)
-
-    @property
-    def generation(self) -> int:
-        return self._bundles.generation
-
-    @property
-    def status(self) -> ReloadStatus:
-        return self._status
-
     def paths(self) -> list[Path]:
         return [p for ps in self._files.values() for p in ps]
 
     def reload(self) -> ReloadStatus:
-        """Re-read every file. The generation changes only when some trust domain's CAs changed."""
-        with self._lock:
+        """Re-read every file. The generation changes only when some trust domain's CAs changed; a trust
+        domain whose files fail to load keeps its last good CAs."""
+        with self._reloading:  # one reload at a time: an older read never lands after a newer one
             loaded, errors = _load_all(self._files)
-            merged = {td: loaded.get(td, tuple(self._bundles.x509_authorities(td))) for td in self._files}
-            changed = any(_digest(merged[td]) != _digest(self.x509_authorities(td)) for td in merged)
-            if changed:
-                self._bundles.replace(merged)
-            now = self._clock.now()
-            last_success = self._status.last_success if errors else now
-            error = "; ".join(errors) or None
-            self._status = ReloadStatus(self.generation, changed, last_success, error)
-            return self._status
+            return self._state.update(loaded, error="; ".join(errors) or None, kept=self._files)
 
 
 def parse_specs(specs: Sequence[str]) -> dict[str, list[Path]]:
@@ -123,10 +102,6 @@ def _is_ca(cert: x509.Certificate) -> bool:
         return cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
     except x509.ExtensionNotFound:
         return False
-
-
-def _digest(cas: Sequence[x509.Certificate]) -> list[bytes]:
-    return [c.fingerprint(hashes.SHA256()) for c in cas]
 
 
 def _one_line(err: Exception) -> str:

@@ -9,15 +9,16 @@ and lets them go stale exactly as for an unreachable JWKS URL.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Mapping
 from types import MappingProxyType
 
+from meshgate.identity.bundles import BundleState
 from meshgate.identity.workloadapi import Connect, WorkloadApiStream, open_jwt_bundles
 
 log = logging.getLogger(__name__)
 
 Authorities = Mapping[str, object]  # key id -> public key (cryptography)
+NOT_YET = "no JWT bundle from the SPIFFE Workload API yet"
 
 
 class JwtBundlesUnavailable(Exception):
@@ -28,9 +29,7 @@ class WorkloadApiJwtBundles:
     """`start()` it; `authorities(td)` never blocks."""
 
     def __init__(self, connect: Connect, *, backoff_seconds: tuple[float, float] = (0.2, 5.0)) -> None:
-        self._bundles: Mapping[str, Authorities] = MappingProxyType({})
-        self._error = "no JWT bundle from the SPIFFE Workload API yet"
-        self._first = threading.Event()
+        self._state: BundleState[Authorities] = BundleState(sorted, waiting=NOT_YET)
         self._stream = WorkloadApiStream(
             connect,
             open_jwt_bundles,
@@ -47,16 +46,17 @@ class WorkloadApiJwtBundles:
         self._stream.stop(timeout)
 
     def wait_first(self, timeout: float) -> bool:
-        return self._first.wait(timeout)
+        return self._state.wait_first(timeout)
 
     def authorities(self, trust_domain: str) -> Authorities:
         """The current keys of `trust_domain`; `JwtBundlesUnavailable` while the stream is down or when the
         agent has no JWT bundle for it."""
-        if self._error:
-            raise JwtBundlesUnavailable(self._error)
-        found = self._bundles.get(trust_domain)
+        error = self._state.status.last_error
+        if error:
+            raise JwtBundlesUnavailable(error)
+        found = self._state.bundles.get(trust_domain)
         if not found:
-            known = ", ".join(sorted(self._bundles)) or "none"
+            known = ", ".join(sorted(self._state.bundles)) or "none"
             raise JwtBundlesUnavailable(
                 f"the Workload API has no JWT bundle for {trust_domain} (has: {known})"
             )
@@ -70,16 +70,11 @@ class WorkloadApiJwtBundles:
         }
         if not bundles:
             raise ValueError("the Workload API sent a JWT bundle update without any bundle")
-        changed = {td: sorted(keys) for td, keys in bundles.items()} != {
-            td: sorted(keys) for td, keys in self._bundles.items()
-        }
-        self._bundles, self._error = MappingProxyType(bundles), ""
-        self._first.set()
-        if changed:
+        if self._state.update(bundles).changed:
             log.info("JWT bundles from the Workload API: %s", _kids(bundles))
 
     def _report(self, reason: str) -> None:
-        self._error = reason
+        self._state.fail(reason)
         log.warning("JWT bundles: %s; the token key cache keeps the last good keys", reason)
 
 

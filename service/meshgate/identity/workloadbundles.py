@@ -9,14 +9,13 @@ is dropped). When the stream breaks or the agent is unreachable, the last good b
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Mapping, Sequence
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
-from meshgate.clock import Clock, SystemClock
-from meshgate.identity.bundles import ReloadStatus, StaticTrustBundles
+from meshgate.clock import Clock
+from meshgate.identity.bundles import BundleState, KeptTrustBundles, ReloadStatus, fingerprints, freeze
 from meshgate.identity.workloadapi import Connect, WorkloadApiStream, X509ContextLike, open_x509_contexts
 
 log = logging.getLogger(__name__)
@@ -25,7 +24,7 @@ Bundles = Mapping[str, Sequence[x509.Certificate]]
 NOT_YET = "no trust bundle from the SPIFFE Workload API yet"
 
 
-class WorkloadApiTrustBundles:
+class WorkloadApiTrustBundles(KeptTrustBundles):
     """A `WatchedTrustBundles` fed by the Workload API; `start()` it, then `wait_first()` if you want."""
 
     def __init__(
@@ -35,11 +34,7 @@ class WorkloadApiTrustBundles:
         clock: Clock | None = None,
         backoff_seconds: tuple[float, float] = (0.2, 5.0),
     ) -> None:
-        self._clock = clock or SystemClock()
-        self._bundles = StaticTrustBundles()
-        self._status = ReloadStatus(0, False, None, NOT_YET)
-        self._lock = threading.Lock()
-        self._first = threading.Event()
+        super().__init__(BundleState(_sorted_fingerprints, clock=clock, waiting=NOT_YET))
         self._stream = WorkloadApiStream(
             connect,
             open_x509_contexts,
@@ -49,20 +44,6 @@ class WorkloadApiTrustBundles:
             backoff_seconds=backoff_seconds,
         )
 
-    def x509_authorities(self, trust_domain: str) -> Sequence[x509.Certificate]:
-        return self._bundles.x509_authorities(trust_domain)
-
-    @property
-    def generation(self) -> int:
-        return self._bundles.generation
-
-    @property
-    def status(self) -> ReloadStatus:
-        return self._status
-
-    def trust_domains(self) -> tuple[str, ...]:
-        return self._bundles.trust_domains()
-
     def start(self) -> None:
         self._stream.start()
 
@@ -71,37 +52,23 @@ class WorkloadApiTrustBundles:
 
     def wait_first(self, timeout: float) -> bool:
         """Wait until the first bundle set arrived; False when `timeout` passed first."""
-        return self._first.wait(timeout)
+        return self._state.wait_first(timeout)
 
     def update(self, bundles: Bundles) -> ReloadStatus:
         """Swap in one update's bundle set (the stream's callback; public for tests)."""
-        with self._lock:
-            if not bundles:
-                return self._fail("the Workload API sent an update without any trust bundle")
-            changed = _digests(bundles) != _digests(self._snapshot())
-            if changed:
-                self._bundles.replace(bundles)
-                log.info(
-                    "trust bundles from the Workload API, generation %d: %s",
-                    self.generation,
-                    summary(bundles),
-                )
-            self._status = ReloadStatus(self.generation, changed, self._clock.now(), None)
-            self._first.set()
-            return self._status
+        if not bundles:
+            return self.fail("the Workload API sent an update without any trust bundle")
+        status = self._state.update(freeze(bundles))
+        if status.changed:
+            log.info(
+                "trust bundles from the Workload API, generation %d: %s", status.generation, summary(bundles)
+            )
+        return status
 
     def fail(self, reason: str) -> ReloadStatus:
         """Record that the stream failed; the bundles stay as they are."""
-        with self._lock:
-            return self._fail(reason)
-
-    def _fail(self, reason: str) -> ReloadStatus:
-        kept = "; kept the last good bundles" if self._first.is_set() else ""
-        self._status = ReloadStatus(self.generation, False, self._status.last_success, f"{reason}{kept}")
-        return self._status
-
-    def _snapshot(self) -> dict[str, Sequence[x509.Certificate]]:
-        return {td: self._bundles.x509_authorities(td) for td in self._bundles.trust_domains()}
+        kept = "; kept the last good bundles" if self._state.arrived() else ""
+        return self._state.fail(f"{reason}{kept}")
 
     def _report(self, reason: str) -> None:
         status = self.fail(reason)
@@ -124,5 +91,5 @@ def summary(bundles: Mapping[str, Sequence[object]]) -> str:
     )
 
 
-def _digests(bundles: Bundles) -> dict[str, list[bytes]]:
-    return {td: sorted(c.fingerprint(hashes.SHA256()) for c in cas) for td, cas in bundles.items()}
+def _sorted_fingerprints(cas: Sequence[x509.Certificate]) -> list[bytes]:
+    return sorted(fingerprints(cas))

@@ -143,6 +143,16 @@ def test_jwt_bundles_serve_the_last_update_and_refuse_while_broken() -> None:
         bundles.authorities("other.test")
 
 
+def test_a_new_key_under_the_same_key_id_replaces_the_old_one() -> None:
+    """The agent re-keys a kid (a rotation that reuses the id): the new key serves, the old one is gone."""
+    keys = signing_keys()
+    old, new = keys["ec1"].private.public_key(), keys["k8s1"].private.public_key()
+    bundles = WorkloadApiJwtBundles(_never_connect)
+    bundles.update(_bundle_set({"ec-1": old}))
+    bundles.update(_bundle_set({"ec-1": new}))
+    assert dict(bundles.authorities(TD)) == {"ec-1": new}
+
+
 def test_the_key_cache_reads_the_workload_api_bundles() -> None:
     public = signing_keys()["ec1"].private.public_key()
     bundles = WorkloadApiJwtBundles(_never_connect)
