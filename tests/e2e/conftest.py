@@ -1,12 +1,11 @@
 """End-to-end fixtures: a real meshgate process and a real Pulsar standalone broker with the shim.
 
 The broker runs once per Pulsar line (4.0 LTS and 4.2) for the whole session; MESHGATE_PULSAR_LINES
-(comma-separated, default "4.0,4.2") narrows that.
+(comma-separated, default "4.0,4.2") narrows that (tests/support/brokers.py).
 """
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -15,15 +14,15 @@ from pathlib import Path
 import pytest
 
 from devtools import pki as dev_pki
-from devtools.broker import BrokerSettings, StandaloneBroker
+from devtools.broker import StandaloneBroker
 from devtools.devca import LeafSpec
 from devtools.service import MeshgateProcess, write_config
 from tests.conformance.oidc.mint import jwks_document
 from tests.e2e.realid import RealId, Starter, build
+from tests.support.brokers import per_line, started_broker
 from tests.support.jwks_server import JwksServer, jwks_server
 
 ROOT = Path(__file__).resolve().parents[2]
-LINES = [line for line in os.environ.get("MESHGATE_PULSAR_LINES", "4.0,4.2").split(",") if line]
 # Extra workload identities for the shim tests (rules in tests/e2e/policies/shim_e2e.yaml).
 SHIM_IDENTITIES = {
     "viewer": f"spiffe://{dev_pki.TRUST_DOMAIN}/ns/ops/sa/viewer",
@@ -107,7 +106,7 @@ def meshgate(
     service.stop()
 
 
-@pytest.fixture(scope="session", params=LINES, ids=lambda line: f"pulsar-{line}")
+@per_line("session")
 def broker(
     request: pytest.FixtureRequest,
     tmp_path_factory: pytest.TempPathFactory,
@@ -115,10 +114,11 @@ def broker(
     meshgate: MeshgateProcess,
 ) -> Iterator[StandaloneBroker]:
     line = str(request.param)
-    settings = BrokerSettings(
-        pki=pki,
-        meshgate_target=meshgate.target,
-        workdir=tmp_path_factory.mktemp(f"broker-{line}"),
+    with started_broker(
+        tmp_path_factory,
+        pki,
+        meshgate,
+        f"broker-{line}",
         line=line,
         # Expired credentials are challenged within a second (MeshgateAuthenticationState.isExpired).
         refresh_check_seconds=1,
@@ -126,13 +126,8 @@ def broker(
         # sometimes took longer, and a question the service could not decide is a 503 ("meshgate could not
         # decide"), not the policy's 401/403 these tests assert.
         extra={"meshgateDeadlineMillis": "1000"},
-    )
-    instance = StandaloneBroker(settings)
-    seconds = instance.start()
-    print(f"\npulsar {line} standalone broker ready in {seconds:.1f}s")
-    instance.create_namespaces("acme/payments")
-    yield instance
-    instance.stop()
+    ) as instance:
+        yield instance
 
 
 # --- SPIRE and Keycloak (issue #18): started once, in the background, when a collected test needs them -----

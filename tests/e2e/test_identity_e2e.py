@@ -9,7 +9,6 @@ certificate with two URI SANs is no X.509-SVID and is refused, with the stable c
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,6 +21,8 @@ from devtools import pki as dev_pki
 from devtools.broker import StandaloneBroker
 from devtools.devca import LeafSpec
 from devtools.service import MeshgateProcess
+from tests.support.pulsar_clients import tls_client_files
+from tests.support.service_log import log_offset, wait_for_log
 
 pytestmark = pytest.mark.e2e
 
@@ -37,36 +38,15 @@ def _topic() -> str:
 def tls_client(
     broker: StandaloneBroker, pki: dev_pki.DevPki, cert: Path, key: Path
 ) -> Iterator[pulsar.Client]:
-    client = pulsar.Client(
-        broker.service_url_tls,
-        authentication=pulsar.AuthenticationTLS(str(cert), str(key)),
-        tls_trust_certs_file_path=str(pki.ca_file),
-        operation_timeout_seconds=5,
-        connection_timeout_ms=5000,
-    )
-    try:
+    with tls_client_files(
+        broker, pki.ca_file, cert, key, operation_timeout_seconds=5, connection_timeout_ms=5000
+    ) as client:
         yield client
-    finally:
-        client.close()
 
 
 def linkerd_cert(pki: dev_pki.DevPki, name: str, dns: str) -> tuple[Path, Path]:
     """What Linkerd's identity controller issues: the DNS-form name as CN and sole (non-critical) SAN."""
     return pki.issue(name, LeafSpec(dns=[dns], common_name=dns, san_critical=False))
-
-
-def wait_for_log(meshgate: MeshgateProcess, text: str, since: int, timeout: float = 10.0) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        tail = meshgate.log.read_text(errors="replace")[since:]
-        if text in tail:
-            return tail
-        time.sleep(0.2)
-    raise AssertionError(f"{text!r} not in {meshgate.log} after {timeout}s")
-
-
-def log_offset(meshgate: MeshgateProcess) -> int:
-    return len(meshgate.log.read_text(errors="replace"))
 
 
 def test_linkerd_certificate_is_the_canonical_principal(

@@ -30,6 +30,7 @@ from devtools.ports import free_port
 from devtools.service import MeshgateProcess, write_config
 from tests.e2e.realid import OIDC_SETTINGS, POLICY_TEMPLATE, RealId, keycloak_issuer_config
 from tests.support.pulsar_clients import token_client as shared_token_client
+from tests.support.service_log import log_offset, wait_for_log
 
 pytestmark = pytest.mark.e2e
 
@@ -98,15 +99,6 @@ def _kid(token: str) -> str:
     return str(jwt.get_unverified_header(token)["kid"])
 
 
-def wait_for_log(meshgate: MeshgateProcess, text: str, since: int, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if text in meshgate.log.read_text(errors="replace")[since:]:
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"{text!r} not in {meshgate.log} after {timeout}s")
-
-
 def test_keycloak_key_rotation_is_followed(realid: RealId, keycloak: Keycloak) -> None:
     """A new active realm key: its tokens are accepted at once (unknown-kid refetch through discovery and
     JWKS). The old key disabled: its tokens are refused with `unknown_kid` once the JWKS no longer has it."""
@@ -130,14 +122,14 @@ def test_keycloak_key_rotation_is_followed(realid: RealId, keycloak: Keycloak) -
     topic = _topic("rotation")
     assert can_produce(realid, new_token, topic)  # the first try: no failed authentication
     assert can_produce(realid, old_token, topic)  # the old key is still published
-    since = len(realid.meshgate.log.read_text(errors="replace"))
+    since = log_offset(realid.meshgate)
     disabled = {**old, "config": {**old["config"], "enabled": ["false"]}}  # type: ignore[dict-item]
     keycloak.admin("PUT", f"/components/{old['id']}", disabled)
     deadline = time.monotonic() + 20
     while can_produce(realid, old_token, topic):
         assert time.monotonic() < deadline, "a token of the removed key is still accepted"
         time.sleep(1)
-    wait_for_log(realid.meshgate, "unknown_kid", since)
+    wait_for_log(realid.meshgate, "unknown_kid", since, timeout=20.0)
     assert can_produce(realid, keycloak.password_token("alice", "alice-pw"), topic)
 
 

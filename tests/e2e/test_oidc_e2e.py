@@ -14,16 +14,18 @@ import json
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 
 import pulsar
 import pytest
 
 from devtools import pki as dev_pki
-from devtools.broker import BrokerSettings, StandaloneBroker
+from devtools.broker import StandaloneBroker
 from devtools.service import MeshgateProcess
 from tests.conformance.oidc.mint import mint, signing_keys
 from tests.e2e.conftest import K8S_ISSUER, K8S_KEY
+from tests.support.brokers import started_broker
+from tests.support.pulsar_clients import token_client
+from tests.support.service_log import log_offset, wait_for_log
 
 pytestmark = pytest.mark.e2e
 REFRESH_CHECK_SECONDS = 2
@@ -47,33 +49,6 @@ def sa_token(sa: str, *, expires_in: int = 600, issuer: str = K8S_ISSUER, key: s
         "kubernetes.io": {"namespace": "payments", "serviceaccount": {"name": sa}},
     }
     return mint(signer, {"alg": signer.alg, "typ": "JWT", "kid": signer.kid}, claims)
-
-
-@contextmanager
-def token_client(broker: StandaloneBroker, token: str | Callable[[], str]) -> Iterator[pulsar.Client]:
-    client = pulsar.Client(
-        broker.service_url,
-        authentication=pulsar.AuthenticationToken(token),
-        operation_timeout_seconds=5,
-        connection_timeout_ms=5000,
-    )
-    try:
-        yield client
-    finally:
-        client.close()
-
-
-def log_offset(meshgate: MeshgateProcess) -> int:
-    return len(meshgate.log.read_text(errors="replace"))
-
-
-def wait_for_log(meshgate: MeshgateProcess, text: str, since: int, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if text in meshgate.log.read_text(errors="replace")[since:]:
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"{text!r} not in {meshgate.log} after {timeout}s")
 
 
 # --- the session broker (every Pulsar line) --------------------------------------------------------------
@@ -128,18 +103,15 @@ def short_refresh_broker(
     tmp_path_factory: pytest.TempPathFactory, pki: dev_pki.DevPki, meshgate: MeshgateProcess
 ) -> Iterator[StandaloneBroker]:
     """Costs one more broker start (about 20-40 s), so it runs for the expiry tests only, on one line."""
-    settings = BrokerSettings(
-        pki=pki,
-        meshgate_target=meshgate.target,
-        workdir=tmp_path_factory.mktemp("broker-short-refresh"),
+    with started_broker(
+        tmp_path_factory,
+        pki,
+        meshgate,
+        "broker-short-refresh",
         line="4.0",
         refresh_check_seconds=REFRESH_CHECK_SECONDS,
-    )
-    instance = StandaloneBroker(settings)
-    instance.start()
-    instance.create_namespaces("acme/payments")
-    yield instance
-    instance.stop()
+    ) as instance:
+        yield instance
 
 
 def publishers(broker: StandaloneBroker, topic: str) -> int:

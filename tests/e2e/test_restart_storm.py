@@ -26,7 +26,7 @@ import pytest
 
 from devtools import pki as dev_pki
 from devtools.broker import StandaloneBroker
-from tests.e2e.conftest import LINES
+from tests.support.brokers import LINES
 
 pytestmark = pytest.mark.e2e
 CLIENTS = int(os.environ.get("MESHGATE_STORM_CLIENTS", "300"))

@@ -7,7 +7,7 @@ import pytest
 from devtools import pki as dev_pki
 from devtools.broker import BrokerSettings, StandaloneBroker
 from devtools.service import MeshgateProcess
-from tests.e2e.conftest import LINES
+from tests.support.brokers import LINES
 
 pytestmark = pytest.mark.e2e
 

@@ -23,9 +23,9 @@ import pulsar
 import pytest
 
 from devtools import pki as dev_pki
-from devtools.broker import BrokerSettings, StandaloneBroker
+from devtools.broker import StandaloneBroker
 from devtools.service import MeshgateProcess
-from tests.e2e.conftest import LINES
+from tests.support.brokers import per_line, started_broker
 from tests.support.pulsar_clients import tls_client, token_client
 
 pytestmark = pytest.mark.e2e
@@ -50,7 +50,7 @@ def pulsar_token(sub: str) -> str:
     return signed + "." + b64(hmac.new(SECRET, signed.encode(), hashlib.sha256).digest())
 
 
-@pytest.fixture(scope="module", params=LINES, ids=lambda line: f"pulsar-{line}")
+@per_line("module")
 def two_providers(
     request: pytest.FixtureRequest,
     tmp_path_factory: pytest.TempPathFactory,
@@ -59,21 +59,14 @@ def two_providers(
 ) -> Iterator[StandaloneBroker]:
     """A broker with Pulsar's token provider beside meshgate's (one more broker start per line)."""
     line = str(request.param)
-    settings = BrokerSettings(
-        pki=pki,
-        meshgate_target=meshgate.target,
-        workdir=tmp_path_factory.mktemp(f"broker-two-providers-{line}"),
-        line=line,
-        extra={
-            "authenticationProviders": f"{MESHGATE_PROVIDERS},{PULSAR_TOKEN_PROVIDER}",
-            "tokenSecretKey": "data:;base64," + base64.b64encode(SECRET).decode(),
-        },
-    )
-    instance = StandaloneBroker(settings)
-    instance.start()
-    instance.create_namespaces("acme/payments")
-    yield instance
-    instance.stop()
+    extra = {
+        "authenticationProviders": f"{MESHGATE_PROVIDERS},{PULSAR_TOKEN_PROVIDER}",
+        "tokenSecretKey": "data:;base64," + base64.b64encode(SECRET).decode(),
+    }
+    with started_broker(
+        tmp_path_factory, pki, meshgate, f"broker-two-providers-{line}", line=line, extra=extra
+    ) as instance:
+        yield instance
 
 
 def _topic(prefix: str) -> str:

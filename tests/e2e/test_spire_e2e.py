@@ -24,6 +24,7 @@ from spiffe import SpiffeId, WorkloadApiClient
 from devtools.devca import LeafSpec
 from devtools.service import audit_file
 from tests.e2e.realid import PARTNER_ID, REALID_MAX_SKEW_SECONDS, RealId, SvidFiles, uid_selector, write_svid
+from tests.support import service_log
 from tests.support.audit_log import records_about
 from tests.support.pulsar_clients import tls_client_files, token_client
 
@@ -170,19 +171,14 @@ def _records(path: Path) -> list[dict[str, object]]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
-def wait_for_log(realid: RealId, text: str, since: int, timeout: float = 30.0) -> None:
+def wait_for_log(realid: RealId, text: str, since: int) -> None:
     assert realid.meshgate is not None
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if text in realid.meshgate.log.read_text(errors="replace")[since:]:
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"{text!r} not in {realid.meshgate.log} after {timeout}s")
+    service_log.wait_for_log(realid.meshgate, text, since, timeout=30.0)
 
 
 def log_offset(realid: RealId) -> int:
     assert realid.meshgate is not None
-    return len(realid.meshgate.log.read_text(errors="replace"))
+    return service_log.log_offset(realid.meshgate)
 
 
 def test_spire_ca_rotation_reaches_meshgate_without_restart(realid: RealId, tmp_path: Path) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -21,7 +21,13 @@ def tls_client(broker: StandaloneBroker, pki: dev_pki.DevPki, name: str) -> Iter
 
 @contextmanager
 def tls_client_files(
-    broker: StandaloneBroker, ca_file: Path, cert: Path, key: Path
+    broker: StandaloneBroker,
+    ca_file: Path,
+    cert: Path,
+    key: Path,
+    *,
+    operation_timeout_seconds: int = 10,
+    connection_timeout_ms: int = 10_000,
 ) -> Iterator[pulsar.Client]:
     """A client on the TLS port with the certificate chain and key in these files; the client reads them
     again for every new connection, so a rewritten pair (an SVID rotation) is used on the next reconnect."""
@@ -29,7 +35,8 @@ def tls_client_files(
         broker.service_url_tls,
         authentication=pulsar.AuthenticationTLS(str(cert), str(key)),
         tls_trust_certs_file_path=str(ca_file),
-        operation_timeout_seconds=10,
+        operation_timeout_seconds=operation_timeout_seconds,
+        connection_timeout_ms=connection_timeout_ms,
     )
     try:
         yield instance
@@ -38,8 +45,9 @@ def tls_client_files(
 
 
 @contextmanager
-def token_client(broker: StandaloneBroker, token: str) -> Iterator[pulsar.Client]:
-    """A client on the plain port presenting `token` (auth method `token`)."""
+def token_client(broker: StandaloneBroker, token: str | Callable[[], str]) -> Iterator[pulsar.Client]:
+    """A client on the plain port presenting `token` (auth method `token`); a callable is asked again for
+    every token the client sends (a renewal when the broker challenges an expired one)."""
     instance = pulsar.Client(
         broker.service_url,
         authentication=pulsar.AuthenticationToken(token),

@@ -19,7 +19,8 @@ from devtools import pki as dev_pki
 from devtools.broker import INTERCEPTORS_DIR
 from devtools.cluster import CLUSTER, ClusterSettings, PulsarCluster
 from tests.conformance.oidc.mint import jwks_document, mint, signing_keys
-from tests.e2e.conftest import K8S_ISSUER, K8S_KEY, LINES, _identity_and_oidc, copy_policies
+from tests.e2e.conftest import K8S_ISSUER, K8S_KEY, _identity_and_oidc, copy_policies
+from tests.support.brokers import LINES, per_line
 from tests.support.jwks_server import JwksServer
 
 HERE = Path(__file__).resolve().parent
@@ -98,7 +99,7 @@ def deployed_keys(work: Path, pki: dev_pki.DevPki) -> tuple[dict[str, str], dict
     return chart.cluster_keys(chart.render(), names)
 
 
-@pytest.fixture(scope="package", params=LINES, ids=lambda line: f"pulsar-{line}")
+@per_line("package")
 def cluster(
     request: pytest.FixtureRequest,
     tmp_path_factory: pytest.TempPathFactory,

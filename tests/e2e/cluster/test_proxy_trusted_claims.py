@@ -27,7 +27,7 @@ from tests.e2e.cluster.helpers import (
     token_client,
     topic_on,
 )
-from tests.e2e.conftest import LINES
+from tests.support.brokers import LINES
 
 pytestmark = pytest.mark.e2e
 
