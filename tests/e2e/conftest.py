@@ -18,7 +18,7 @@ from devtools.broker import StandaloneBroker
 from devtools.devca import LeafSpec
 from devtools.service import MeshgateProcess, write_config
 from tests.conformance.oidc.mint import jwks_document
-from tests.e2e.realid import RealId, Starter, build
+from tests.e2e.realid import RealId, build
 from tests.support.brokers import per_line, started_broker
 from tests.support.jwks_server import JwksServer, jwks_server
 
@@ -130,24 +130,15 @@ def broker(
         yield instance
 
 
-# --- SPIRE and Keycloak (issue #18): started once, in the background, when a collected test needs them -----
-
-_realid: Starter | None = None
-
-
-def pytest_collection_finish(session: pytest.Session) -> None:
-    global _realid
-    if any("realid" in getattr(item, "fixturenames", ()) for item in session.items):
-        workdir = Path(tempfile.mkdtemp(prefix="meshgate-realid-"))
-        _realid = Starter(lambda: build(workdir))
+# --- SPIRE and Keycloak (issue #18): started once, when the first test that needs them asks -----------------
 
 
 @pytest.fixture(scope="session")
 def realid() -> Iterator[RealId]:
-    """SPIRE (server + agent), Keycloak, and a meshgate + Pulsar 4.0 broker that trust them."""
-    if _realid is None:
-        raise RuntimeError("the realid stack was not started at collection (pytest_collection_finish)")
-    stack = _realid.get()
+    """SPIRE (server + agent), Keycloak, and a meshgate + Pulsar 4.0 broker that trust them. Started on first
+    use, never at collection: `pytest --collect-only` starts nothing, and a run that never asks starts
+    nothing that could outlive it."""
+    stack = build(Path(tempfile.mkdtemp(prefix="meshgate-realid-")))
     print(f"\nrealid stack start-up seconds: {stack.timings}")
     yield stack
     stack.stop()  # the work directory (logs) stays in /tmp for a failure's post-mortem

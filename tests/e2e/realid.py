@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -173,31 +172,6 @@ class SvidFiles:
     def close(self) -> None:
         self._handle.cancel()
         self._client.close()
-
-
-class Starter:
-    """Starts the stack in a thread; `get()` waits for it and re-raises what failed."""
-
-    def __init__(self, build: Callable[[], RealId]) -> None:
-        self._build = build
-        self._result: RealId | None = None
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="realid-start", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        try:
-            self._result = self._build()
-        except BaseException as err:  # handed to the test that asks
-            self._error = err
-
-    def get(self, timeout: float = 900.0) -> RealId:
-        self._thread.join(timeout)
-        if self._error is not None:
-            raise self._error
-        if self._result is None:
-            raise TimeoutError("the SPIRE/Keycloak stack did not start in time")
-        return self._result
 
 
 def build(workdir: Path) -> RealId:
