@@ -1,14 +1,36 @@
-"""Reading a meshgate service's audit file (JSON lines) back in the end-to-end tests."""
+"""Audit records in tests: `Recorder`, an audit `Writer` that keeps its lines in memory (unit tests), and
+reading a meshgate service's audit file (JSON lines) back (end-to-end tests)."""
 
 from __future__ import annotations
 
 import json
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 Record = dict[str, Any]
+
+
+class Recorder:
+    """An audit writer (`meshgate.audit.sinks.Writer`) that keeps what it was given in `lines`; clear `gate`
+    to hold writes back until it is set again (or `interrupt()`)."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.gate = threading.Event()
+        self.gate.set()
+
+    def write(self, lines: Sequence[str]) -> None:
+        self.gate.wait(10)
+        self.lines.extend(lines)
+
+    def interrupt(self) -> None:
+        self.gate.set()
+
+    def close(self) -> None:
+        pass
 
 
 def records_about(

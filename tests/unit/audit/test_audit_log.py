@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import io
 import json
-import threading
 import time
-from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,27 +15,10 @@ from meshgate.audit.sinks import FileWriter, QueuedSink, StreamWriter, encode
 from meshgate.server.wire import authentication_record, decision_record
 from meshgate.v1 import meshgate_pb2 as pb
 
+from tests.support.audit_log import Recorder
+
 AT = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 TOKEN = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJl"
-
-
-class Recorder:
-    """A writer that keeps what it was given; `gate` holds writes back until set."""
-
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-        self.gate = threading.Event()
-        self.gate.set()
-
-    def write(self, lines: Sequence[str]) -> None:
-        self.gate.wait(10)
-        self.lines.extend(lines)
-
-    def interrupt(self) -> None:
-        self.gate.set()
-
-    def close(self) -> None:
-        pass
 
 
 def _decision(allowed: bool) -> dict[str, object]:

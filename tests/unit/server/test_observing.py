@@ -5,7 +5,7 @@ built once."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,6 +18,8 @@ from meshgate.server.metrics import ServiceMetrics
 from meshgate.server.wire import authentication_record, decision_record
 from meshgate.v1 import meshgate_pb2 as pb
 
+from tests.support.audit_log import Recorder
+
 AT = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 BATCH = "/meshgate.v1.Authorization/AuthorizeBatch"
 AUTHORIZE = "/meshgate.v1.Authorization/Authorize"
@@ -28,20 +30,6 @@ ITEMS = [  # (action, allowed, reason_code)
     ("no.such.action", False, "unknown_action"),
     ("topic.consume", True, "superuser"),
 ]
-
-
-class Recorder:
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-
-    def write(self, lines: Sequence[str]) -> None:
-        self.lines.extend(lines)
-
-    def interrupt(self) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
 
 
 class Details(grpc.HandlerCallDetails):

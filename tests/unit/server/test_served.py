@@ -5,7 +5,6 @@ reported and lost is counted."""
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 
 import pytest
 from meshgate.audit.events import Record
@@ -15,6 +14,8 @@ from meshgate.errors import BadRequestError
 from meshgate.principal.kinds import claimed_kind_problem
 from meshgate.server.served import MAX_ENTRIES, MAX_TEXT, ServedLog, check_report, served_record
 from meshgate.v1 import meshgate_pb2 as pb
+
+from tests.support.audit_log import Recorder
 
 WRITER = "spiffe://meshgate.test/ns/payments/sa/writer"
 T0 = 1_767_268_800_000  # 2026-01-01T12:00:00Z
@@ -152,22 +153,8 @@ def test_a_claimed_kind_must_fit_the_method_and_the_principal() -> None:
     assert claimed_kind_problem("jwt_svid", "other-provider", WRITER) is None
 
 
-class Lines:
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-
-    def write(self, lines: Sequence[str]) -> None:
-        self.lines.extend(lines)
-
-    def interrupt(self) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
 def test_served_log_writes_records_and_counts_reported_and_lost() -> None:
-    sink_lines = Lines()
+    sink_lines = Recorder()
     audit = AuditLog([QueuedSink("test", sink_lines, capacity=100)])
     served = ServedLog(audit)
     report = pb.ReportServedRequest(entries=[entry(count=5), entry(False)], dropped=3, broker_id="b")
@@ -186,7 +173,7 @@ def test_served_log_writes_records_and_counts_reported_and_lost() -> None:
 
 
 def test_allow_sampling_applies_and_denials_are_always_written() -> None:
-    sink_lines = Lines()
+    sink_lines = Recorder()
     audit = AuditLog([QueuedSink("test", sink_lines, capacity=100)], allow_sample_rate=0.0)
     assert ServedLog(audit).record(pb.ReportServedRequest(entries=[entry(), entry(False)])) == 1
     audit.close()
