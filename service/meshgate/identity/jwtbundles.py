@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 
 from meshgate.identity.bundles import BundleState
-from meshgate.identity.workloadapi import Connect, WorkloadApiStream, open_jwt_bundles
+from meshgate.identity.workloadapi import Connect, StreamedSource, WorkloadApiStream, open_jwt_bundles
 
 log = logging.getLogger(__name__)
 
@@ -25,12 +25,12 @@ class JwtBundlesUnavailable(Exception):
     """No current JWT bundle for a trust domain; the message says why."""
 
 
-class WorkloadApiJwtBundles:
+class WorkloadApiJwtBundles(StreamedSource):
     """`start()` it; `authorities(td)` never blocks."""
 
     def __init__(self, connect: Connect, *, backoff_seconds: tuple[float, float] = (0.2, 5.0)) -> None:
         self._state: BundleState[Authorities] = BundleState(sorted, waiting=NOT_YET)
-        self._stream = WorkloadApiStream(
+        stream = WorkloadApiStream(
             connect,
             open_jwt_bundles,
             self.update,
@@ -38,15 +38,7 @@ class WorkloadApiJwtBundles:
             name="workload-api-jwt",
             backoff_seconds=backoff_seconds,
         )
-
-    def start(self) -> None:
-        self._stream.start()
-
-    def stop(self, timeout: float = 5.0) -> None:
-        self._stream.stop(timeout)
-
-    def wait_first(self, timeout: float) -> bool:
-        return self._state.wait_first(timeout)
+        super().__init__(stream, self._state.wait_first)
 
     def authorities(self, trust_domain: str) -> Authorities:
         """The current keys of `trust_domain`; `JwtBundlesUnavailable` while the stream is down or when the

@@ -155,6 +155,24 @@ class WorkloadApiStream:
         self._broken.set()
 
 
+class StreamedSource:
+    """What a source fed by one `WorkloadApiStream` shows its owner: `start()`, `stop()`, `wait_first()`."""
+
+    def __init__(self, stream: WorkloadApiStream, first: Callable[[float], bool]) -> None:
+        self._stream = stream
+        self._first = first
+
+    def start(self) -> None:
+        self._stream.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stream.stop(timeout)
+
+    def wait_first(self, timeout: float) -> bool:
+        """Wait until the first update arrived; False when `timeout` passed first."""
+        return self._first(timeout)
+
+
 def _hint(err: Exception) -> str:
     if "PERMISSION_DENIED" in str(err):
         return (

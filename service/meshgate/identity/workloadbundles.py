@@ -15,8 +15,14 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
 from meshgate.clock import Clock
-from meshgate.identity.bundles import BundleState, KeptTrustBundles, ReloadStatus, fingerprints, freeze
-from meshgate.identity.workloadapi import Connect, WorkloadApiStream, X509ContextLike, open_x509_contexts
+from meshgate.identity.bundles import BundleState, CAs, KeptTrustBundles, ReloadStatus, fingerprints, freeze
+from meshgate.identity.workloadapi import (
+    Connect,
+    StreamedSource,
+    WorkloadApiStream,
+    X509ContextLike,
+    open_x509_contexts,
+)
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +30,7 @@ Bundles = Mapping[str, Sequence[x509.Certificate]]
 NOT_YET = "no trust bundle from the SPIFFE Workload API yet"
 
 
-class WorkloadApiTrustBundles(KeptTrustBundles):
+class WorkloadApiTrustBundles(KeptTrustBundles, StreamedSource):
     """A `WatchedTrustBundles` fed by the Workload API; `start()` it, then `wait_first()` if you want."""
 
     def __init__(
@@ -34,8 +40,9 @@ class WorkloadApiTrustBundles(KeptTrustBundles):
         clock: Clock | None = None,
         backoff_seconds: tuple[float, float] = (0.2, 5.0),
     ) -> None:
-        super().__init__(BundleState(_sorted_fingerprints, clock=clock, waiting=NOT_YET))
-        self._stream = WorkloadApiStream(
+        state: BundleState[CAs] = BundleState(_sorted_fingerprints, clock=clock, waiting=NOT_YET)
+        KeptTrustBundles.__init__(self, state)
+        stream = WorkloadApiStream(
             connect,
             open_x509_contexts,
             lambda context: self.update(bundles_of(context)),  # type: ignore[arg-type]
@@ -43,16 +50,7 @@ class WorkloadApiTrustBundles(KeptTrustBundles):
             name="workload-api-x509",
             backoff_seconds=backoff_seconds,
         )
-
-    def start(self) -> None:
-        self._stream.start()
-
-    def stop(self, timeout: float = 5.0) -> None:
-        self._stream.stop(timeout)
-
-    def wait_first(self, timeout: float) -> bool:
-        """Wait until the first bundle set arrived; False when `timeout` passed first."""
-        return self._state.wait_first(timeout)
+        StreamedSource.__init__(self, stream, state.wait_first)
 
     def update(self, bundles: Bundles) -> ReloadStatus:
         """Swap in one update's bundle set (the stream's callback; public for tests)."""
