@@ -29,11 +29,33 @@ def classpath_file(line: str) -> Path:
 
 
 @dataclass
-class BrokerPorts:
+class Ports:
+    """The client and HTTP ports of one Pulsar process (broker, proxy) on 127.0.0.1, and their URLs."""
+
     binary: int = field(default_factory=free_port)
     binary_tls: int = field(default_factory=free_port)
     web: int = field(default_factory=free_port)
     web_tls: int = field(default_factory=free_port)
+
+    @property
+    def service_url(self) -> str:
+        return f"pulsar://127.0.0.1:{self.binary}"
+
+    @property
+    def service_url_tls(self) -> str:
+        return f"pulsar+ssl://127.0.0.1:{self.binary_tls}"
+
+    @property
+    def web_url(self) -> str:
+        return f"http://127.0.0.1:{self.web}"
+
+    @property
+    def web_url_tls(self) -> str:
+        return f"https://127.0.0.1:{self.web_tls}"
+
+
+@dataclass
+class BrokerPorts(Ports):
     bookie: int = field(default_factory=free_port)
 
 
@@ -128,19 +150,19 @@ class StandaloneBroker:
 
     @property
     def service_url_tls(self) -> str:
-        return f"pulsar+ssl://127.0.0.1:{self.settings.ports.binary_tls}"
+        return self.settings.ports.service_url_tls
 
     @property
     def service_url(self) -> str:
-        return f"pulsar://127.0.0.1:{self.settings.ports.binary}"
+        return self.settings.ports.service_url
 
     @property
     def web_url(self) -> str:
-        return f"http://127.0.0.1:{self.settings.ports.web}"
+        return self.settings.ports.web_url
 
     @property
     def web_url_tls(self) -> str:
-        return f"https://127.0.0.1:{self.settings.ports.web_tls}"
+        return self.settings.ports.web_url_tls
 
     def command(self) -> list[str]:
         cp_file = classpath_file(self.settings.line)

@@ -23,6 +23,7 @@ from devtools.broker import (
     SHIM_JAR,
     BrokerPorts,
     BrokerSettings,
+    Ports,
     broker_settings,
     classpath_file,
     render_conf,
@@ -48,14 +49,6 @@ def _classpath(file: Path, hint: str) -> str:
     if not SHIM_JAR.exists():
         raise FileNotFoundError(f"{SHIM_JAR} missing: run `make shim` first")
     return f"{SHIM_JAR}:{file.read_text().strip()}"
-
-
-@dataclass
-class ProxyPorts:
-    binary: int = field(default_factory=free_port)
-    binary_tls: int = field(default_factory=free_port)
-    web: int = field(default_factory=free_port)
-    web_tls: int = field(default_factory=free_port)
 
 
 @dataclass
@@ -130,15 +123,15 @@ class ClusterBroker:
 
     @property
     def service_url(self) -> str:
-        return f"pulsar://127.0.0.1:{self.ports.binary}"
+        return self.ports.service_url
 
     @property
     def service_url_tls(self) -> str:
-        return f"pulsar+ssl://127.0.0.1:{self.ports.binary_tls}"
+        return self.ports.service_url_tls
 
     @property
     def web_url_tls(self) -> str:
-        return f"https://127.0.0.1:{self.ports.web_tls}"
+        return self.ports.web_url_tls
 
     @property
     def broker_id(self) -> str:
@@ -176,14 +169,14 @@ class ClusterBroker:
         began = time.monotonic()
         self.jvm.stop()
         self.overrides = dict(overrides)
+        self.launch(began + timeout)
+        return time.monotonic() - began
+
+    def launch(self, deadline: float) -> None:
+        """Write broker.conf, start the JVM and wait until it serves (by `deadline`, monotonic seconds)."""
         (self.workdir / "broker.conf").write_text(render_conf(self.conf()))
         self.jvm.start()
-        deadline = began + timeout
-        while not self.ready():
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{self.name} not ready after restart; see {self.jvm.log}")
-            time.sleep(0.3)
-        return time.monotonic() - began
+        wait_until(self.ready, deadline, f"{self.name} not ready in time; see {self.jvm.log}")
 
     def ready(self) -> bool:
         self.jvm.check_alive()
@@ -233,7 +226,7 @@ class PulsarCluster:
         self.workdir = settings.workdir
         self.zk_port = free_port()
         self.bookie_port = free_port()
-        self.proxy_ports = ProxyPorts()
+        self.proxy_ports = Ports()
         cp = _classpath(classpath_file(settings.line), "broker-classpath")
         self.zookeeper = Jvm("zookeeper", self.workdir / "zookeeper", lambda log: self._zk_command(cp, log))
         self.bookie = Jvm("bookie", self.workdir / "bookie", lambda log: self._bookie_command(cp, log))
@@ -248,11 +241,11 @@ class PulsarCluster:
     @property
     def service_url_tls(self) -> str:
         """The proxy's client port (TLS only, as the chart runs it with proxy TLS on)."""
-        return f"pulsar+ssl://127.0.0.1:{self.proxy_ports.binary_tls}"
+        return self.proxy_ports.service_url_tls
 
     @property
     def web_url_tls(self) -> str:
-        return f"https://127.0.0.1:{self.proxy_ports.web_tls}"
+        return self.proxy_ports.web_url_tls
 
     @property
     def sidecars(self) -> list[MeshgateProcess]:
@@ -421,10 +414,8 @@ class PulsarCluster:
                 broker.jvm.stop()
                 broker.ports = BrokerPorts()
                 broker.settings.ports = broker.ports
-            (broker.workdir / "broker.conf").write_text(render_conf(broker.conf()))
-            broker.jvm.start()
             try:
-                self._wait(broker.name, deadline, broker.ready)
+                broker.launch(deadline)
                 return
             except RuntimeError:
                 if "Address already in use" not in broker.jvm.log_since_start():
@@ -442,11 +433,7 @@ class PulsarCluster:
         return status == 200 and all(b.broker_id in body for b in self.brokers)
 
     def _wait(self, what: str, deadline: float, ready: Callable[[], bool]) -> None:
-        while time.monotonic() < deadline:
-            if ready():
-                return
-            time.sleep(0.3)
-        raise TimeoutError(f"{what} not ready in time; logs in {self.workdir}")
+        wait_until(ready, deadline, f"{what} not ready in time; logs in {self.workdir}")
 
     def stop(self) -> None:
         """Stop every process (proxy, brokers, bookie, ZooKeeper, sidecars); each stop is independent."""
@@ -461,3 +448,12 @@ class PulsarCluster:
 def _alive_and(jvm: Jvm, port: int) -> bool:
     jvm.check_alive()
     return wait_for_port(port, 0.2)
+
+
+def wait_until(ready: Callable[[], bool], deadline: float, late: str) -> None:
+    """Ask `ready` every 0.3 s until it says yes; TimeoutError(`late`) once `deadline` (monotonic) passed.
+    `ready` may raise to give up early (a process that exited)."""
+    while not ready():
+        if time.monotonic() > deadline:
+            raise TimeoutError(late)
+        time.sleep(0.3)
