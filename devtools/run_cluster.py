@@ -16,8 +16,9 @@ from devtools.cluster import CLUSTER, ClusterSettings, PulsarCluster
 from devtools.run import _say, _step, _stop_all, _wait_for_interrupt
 from tests.conformance.oidc.mint import jwks_document
 from tests.e2e.cluster.conftest import HERE, deployed_keys, meshgate_sections
-from tests.e2e.conftest import K8S_JWKS_PATH, K8S_KEY, copy_policies
+from tests.e2e.conftest import K8S_JWKS_PATH, copy_policies
 from tests.support.jwks_server import jwks_server
+from tests.support.k8s_tokens import K8S_KEY
 
 ROOT = Path(__file__).resolve().parent.parent
 VAR = ROOT / "var" / "cluster"
@@ -63,7 +64,7 @@ A Kubernetes-style token for payments/writer (allowed to produce to persistent:/
 
   .venv/bin/python - <<'PY'
   import pulsar
-  from tests.e2e.test_oidc_e2e import sa_token
+  from tests.support.k8s_tokens import sa_token
   client = pulsar.Client("{cluster.service_url_tls}",
       authentication=pulsar.AuthenticationToken(sa_token("writer")),
       tls_trust_certs_file_path="{pki.ca_file}")

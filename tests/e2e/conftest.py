@@ -21,6 +21,7 @@ from tests.conformance.oidc.mint import jwks_document
 from tests.e2e.realid import RealId, build
 from tests.support.brokers import per_line, started_broker
 from tests.support.jwks_server import JwksServer, jwks_server
+from tests.support.k8s_tokens import K8S_ISSUER, K8S_KEY
 
 ROOT = Path(__file__).resolve().parents[2]
 # Extra workload identities for the shim tests (rules in tests/e2e/policies/shim_e2e.yaml).
@@ -30,11 +31,8 @@ SHIM_IDENTITIES = {
     "stranger": f"spiffe://{dev_pki.TRUST_DOMAIN}/ns/stranger/sa/nobody",
 }
 TEST_POLICIES = Path(__file__).resolve().parent / "policies"
-# A Kubernetes-style token issuer the session service trusts; test_oidc_e2e.py mints its tokens with the
-# conformance key `k8s1`. `system:serviceaccount:<ns>:<sa>` maps to spiffe://meshgate.test/ns/<ns>/sa/<sa>,
-# so one policy covers a workload's certificate and its token.
-K8S_ISSUER = "https://kubernetes.meshgate.test"
-K8S_KEY = "k8s1"
+# A Kubernetes-style token issuer the session service trusts (K8S_ISSUER, K8S_KEY); tests mint its tokens
+# with tests/support/k8s_tokens.py.
 K8S_JWKS_PATH = "/k8s/jwks.json"
 # An SSO issuer whose tokens carry RFC 8693 delegation chains (`act`), for test_agents_e2e.py: Keycloak 26.5
 # cannot issue them (docs/oidc.md), so the tests mint them with the conformance key `rsa1`.

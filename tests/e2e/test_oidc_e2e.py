@@ -21,9 +21,8 @@ import pytest
 from devtools import pki as dev_pki
 from devtools.broker import StandaloneBroker
 from devtools.service import MeshgateProcess
-from tests.conformance.oidc.mint import mint, signing_keys
-from tests.e2e.conftest import K8S_ISSUER, K8S_KEY
 from tests.support.brokers import started_broker
+from tests.support.k8s_tokens import sa_token
 from tests.support.pulsar_clients import token_client
 from tests.support.service_log import log_offset, wait_for_log
 
@@ -33,22 +32,6 @@ REFRESH_CHECK_SECONDS = 2
 
 def _topic() -> str:
     return f"persistent://acme/payments/tokens-{uuid.uuid4().hex[:8]}"
-
-
-def sa_token(sa: str, *, expires_in: int = 600, issuer: str = K8S_ISSUER, key: str = K8S_KEY) -> str:
-    """A projected service-account token for `payments/<sa>`, as the kubelet would mount it."""
-    signer = signing_keys()[key]
-    now = int(time.time())
-    claims = {
-        "iss": issuer,
-        "sub": f"system:serviceaccount:payments:{sa}",
-        "aud": ["pulsar"],
-        "iat": now - 5,
-        "nbf": now - 5,
-        "exp": now + expires_in,
-        "kubernetes.io": {"namespace": "payments", "serviceaccount": {"name": sa}},
-    }
-    return mint(signer, {"alg": signer.alg, "typ": "JWT", "kid": signer.kid}, claims)
 
 
 # --- the session broker (every Pulsar line) --------------------------------------------------------------

@@ -8,7 +8,6 @@ cluster through the proxy; tests that must talk to one broker do so explicitly.
 from __future__ import annotations
 
 import shutil
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,10 +17,11 @@ from devtools import chart
 from devtools import pki as dev_pki
 from devtools.broker import INTERCEPTORS_DIR
 from devtools.cluster import CLUSTER, ClusterSettings, PulsarCluster
-from tests.conformance.oidc.mint import jwks_document, mint, signing_keys
-from tests.e2e.conftest import K8S_ISSUER, K8S_KEY, _identity_and_oidc, copy_policies
+from tests.conformance.oidc.mint import jwks_document
+from tests.e2e.conftest import _identity_and_oidc, copy_policies
 from tests.support.brokers import LINES, per_line
 from tests.support.jwks_server import JwksServer
+from tests.support.k8s_tokens import service_account_token
 
 HERE = Path(__file__).resolve().parent
 SSO_ISSUER = "https://sso.meshgate.test"
@@ -64,29 +64,13 @@ def meshgate_sections(jwks: JwksServer) -> dict[str, object]:
     return {**sections, "oidc": oidc}
 
 
-def service_account_token(ns: str, sa: str, expires_in: int = 7200) -> str:
-    """A projected service-account token (audience pulsar) from the e2e Kubernetes issuer."""
-    signer = signing_keys()[K8S_KEY]
-    now = int(time.time())
-    claims = {
-        "iss": K8S_ISSUER,
-        "sub": f"system:serviceaccount:{ns}:{sa}",
-        "aud": ["pulsar"],
-        "iat": now - 5,
-        "nbf": now - 5,
-        "exp": now + expires_in,
-        "kubernetes.io": {"namespace": ns, "serviceaccount": {"name": sa}},
-    }
-    return mint(signer, {"alg": signer.alg, "typ": "JWT", "kid": signer.kid}, claims)
-
-
 def deployed_keys(work: Path, pki: dev_pki.DevPki) -> tuple[dict[str, str], dict[str, str]]:
     """The broker and proxy keys of deploy/helm/values-meshgate.yaml rendered with the chart, with the
     chart's identities and in-pod files replaced by the dev PKI's and local token files."""
     tokens = work / "tokens"
     tokens.mkdir(parents=True, exist_ok=True)
     # pulsar:broker is BROKER_ID (spiffe://meshgate.test/ns/pulsar/sa/broker).
-    (tokens / "broker").write_text(service_account_token("pulsar", "broker"))
+    (tokens / "broker").write_text(service_account_token("pulsar", "broker", expires_in=7200))
     names = chart.LocalNames(
         broker_id=dev_pki.BROKER_ID,
         proxy_id=dev_pki.PROXY_ID,

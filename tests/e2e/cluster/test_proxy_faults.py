@@ -15,7 +15,7 @@ import pytest
 
 from devtools.cluster import PulsarCluster
 from tests.e2e.cluster.helpers import audit_records, token_client, topic_per_broker
-from tests.e2e.test_oidc_e2e import sa_token
+from tests.support.k8s_tokens import sa_token
 
 pytestmark = pytest.mark.e2e
 

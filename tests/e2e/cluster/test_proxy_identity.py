@@ -23,7 +23,7 @@ from tests.e2e.cluster.helpers import (
     token_client,
     topic_on,
 )
-from tests.e2e.test_oidc_e2e import sa_token
+from tests.support.k8s_tokens import sa_token
 
 pytestmark = pytest.mark.e2e
 

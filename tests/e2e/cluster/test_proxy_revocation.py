@@ -14,8 +14,8 @@ import pytest
 
 from devtools.cluster import ClusterBroker, PulsarCluster
 from tests.e2e.cluster.helpers import WRITER, move_to, token_client, topic_on, topic_per_broker
-from tests.e2e.test_oidc_e2e import sa_token
 from tests.e2e.test_shim_revocation import PolicyRepo
+from tests.support.k8s_tokens import sa_token
 
 pytestmark = pytest.mark.e2e
 REVOKE_WITHIN = 3.0

@@ -13,7 +13,6 @@ import pytest
 
 from devtools import pki as dev_pki
 from devtools.cluster import PulsarCluster
-from tests.e2e.cluster.conftest import service_account_token
 from tests.e2e.cluster.helpers import (
     audit_records,
     decisions,
@@ -22,6 +21,7 @@ from tests.e2e.cluster.helpers import (
     token_client,
     topic_on,
 )
+from tests.support.k8s_tokens import service_account_token
 
 pytestmark = pytest.mark.e2e
 SHORT = 3  # seconds: a refused connection is retried by the client until its operation deadline
@@ -30,7 +30,9 @@ SHORT = 3  # seconds: a refused connection is retried by the client until its op
 def test_the_proxy_credential_alone_does_nothing_on_a_broker(cluster: PulsarCluster) -> None:
     broker = other_broker(cluster)
     topic = topic_on(cluster, broker, "proxy-alone")
-    proxy_token = service_account_token("pulsar", "proxy")  # the proxy's service account, as a token
+    proxy_token = service_account_token(
+        "pulsar", "proxy", expires_in=7200
+    )  # the proxy's service account, as a token
     with (
         token_client(cluster, proxy_token, url=broker.service_url) as proxy,
         pytest.raises(pulsar.PulsarException),
@@ -50,7 +52,7 @@ def test_a_client_cannot_claim_to_be_the_proxy(cluster: PulsarCluster) -> None:
     topic = topic_on(cluster, broker, "claim-proxy")
     # A token for the proxy's service account, presented to the proxy: its principal is a proxy role.
     with (
-        token_client(cluster, service_account_token("pulsar", "proxy")) as client,
+        token_client(cluster, service_account_token("pulsar", "proxy", expires_in=7200)) as client,
         pytest.raises(pulsar.PulsarException),
     ):
         client.create_producer(topic)
@@ -67,7 +69,7 @@ def test_the_proxy_identity_is_granted_nothing_by_policy(cluster: PulsarCluster)
     """Every sidecar's audit: no decision was ever made for the proxy's identity, so none allowed it."""
     broker = other_broker(cluster)
     topic = topic_on(cluster, broker, "proxy-nothing")
-    with token_client(cluster, service_account_token("payments", "writer")) as writer:
+    with token_client(cluster, service_account_token("payments", "writer", expires_in=7200)) as writer:
         writer.create_producer(topic).send(b"relayed")
     for sidecar in cluster.sidecars:
         assert not [
