@@ -16,6 +16,7 @@ from meshgate.clock import FixedClock
 from meshgate.v1 import meshgate_pb2 as pb
 
 from tests.conformance.x509.build import Material, VerifierOptions, iter_cases
+from tests.support.authenticate_answers import identity_or_rejection
 
 if TYPE_CHECKING:
     from tests.integration.conftest import StartMeshgate
@@ -78,13 +79,9 @@ def test_case_over_grpc(material: Material, start_meshgate: StartMeshgate, tmp_p
         assert failed.value.code() == status
         return
     response = authenticate(server.stubs.authentication, material.chain_der)
-    if expected.error is not None:
-        assert response.WhichOneof("result") == "rejection", response
-        assert response.rejection.code == expected.error, response.rejection.reason
-        assert response.rejection.reason and "\n" not in response.rejection.reason
+    identity = identity_or_rejection(response, expected.error)
+    if identity is None:
         return
-    assert response.WhichOneof("result") == "identity", response.rejection
-    identity = response.identity
     assert (identity.principal, identity.credential_kind) == (expected.principal, expected.kind)
     assert identity.issuer == identity.principal.split("/")[2]
     assert identity.expires_at_unix_ms > 0
