@@ -1,6 +1,7 @@
 package dev.meshgate.pulsar;
 
 import dev.meshgate.proto.v1.AuthorizeRequest;
+import dev.meshgate.proto.v1.Decision;
 import dev.meshgate.proto.v1.Resource;
 import java.lang.management.ManagementFactory;
 import java.lang.management.MemoryMXBean;
@@ -24,7 +25,8 @@ public final class CacheHeapProbe {
         cache.activate(revision);
         long before = settledHeap();
         for (int i = 0; i < entries; i++) {
-            cache.put(DecisionKey.of(request(i)), revision, (i & 7) != 0);
+            AuthorizeRequest request = request(i);
+            cache.put(DecisionKey.of(request), decision(request, revision, (i & 7) != 0));
         }
         long after = settledHeap();
         System.out.printf("{\"entries\": %d, \"size\": %d, \"heap_before\": %d, \"heap_after\": %d}%n",
@@ -40,6 +42,21 @@ public final class CacheHeapProbe {
                 .setResource(Resource.newBuilder().setTenant(tenant).setNamespace(namespace)
                         .setTopic("persistent://" + namespace + "/stream-" + i))
                 .setBrokerId("standalone")
+                .build();
+    }
+
+    /** A service answer as the engine words it: the sentence names the principal, action and topic. */
+    private static Decision decision(AuthorizeRequest request, String revision, boolean allowed) {
+        String sentence = "'" + request.getPrincipal() + "' to do topic.produce on "
+                + request.getResource().getTopic();
+        String rule = "tenants/" + request.getResource().getTenant() + ".yaml#writers";
+        return Decision.newBuilder()
+                .setAllowed(allowed)
+                .setRuleId(allowed ? rule : "")
+                .setReasonCode(allowed ? "allowed_by_rule" : "no_matching_rule")
+                .setReason(allowed ? "rule " + rule + " allows " + sentence
+                        : "no rule allows " + sentence + "; access is denied by default")
+                .setRevision(revision)
                 .build();
     }
 
