@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-_SHA = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
+_SHA = re.compile(r"[0-9a-f]{40}([0-9a-f]{24})?")
 
 
 def _git_dir(start: Path) -> Path | None:
@@ -59,4 +59,4 @@ def git_revision(folder: Path) -> str | None:
             head = _resolve_ref(git_dir, head[len("ref:") :].strip()) or ""
     except OSError:
         return None
-    return head if _SHA.match(head) else None
+    return head if _SHA.fullmatch(head) else None
