@@ -1,4 +1,5 @@
-"""The C heap of the service process, on glibc: how many malloc arenas its threads may spread over.
+"""The C heap of the service process, on glibc: how many malloc arenas its threads may spread over, and
+handing its free pages back after a compile.
 
 glibc gives a thread that finds the heap busy an arena of its own, up to 8 per core; each keeps the
 memory its thread freed for that thread's later use. `meshgate serve` runs some twenty threads (gRPC
@@ -33,3 +34,22 @@ def limit_arenas(arenas: int = SERVICE_ARENAS, *, mallopt: Callable[[int, int], 
         return False
     set_option = mallopt or _load_mallopt()
     return set_option is not None and set_option(M_ARENA_MAX, arenas) == 1
+
+
+def _load_malloc_trim() -> Callable[[int], int] | None:
+    try:
+        trim: Callable[[int], int] = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):  # not glibc (musl, macOS): nothing to call
+        return None
+    return trim
+
+
+_malloc_trim = _load_malloc_trim()
+
+
+def return_free_heap() -> None:
+    """Give the C heap's free pages back to the system, which glibc otherwise keeps: a compile has just
+    freed the policy files' texts and its own garbage (~20 MB of RSS at 100,000 rules after the first load,
+    ~40 MB after a reload)."""
+    if _malloc_trim is not None:
+        _malloc_trim(0)

@@ -16,17 +16,17 @@ on a deleted directory. Every check compares a content hash, so spurious events 
 
 from __future__ import annotations
 
-import ctypes
 import logging
 import os
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
 from watchfiles import watch
 
+from meshgate import heap
 from meshgate.clock import Clock, SystemClock
 from meshgate.errors import PolicyError
 from meshgate.policy.engine import PolicySnapshot
@@ -37,25 +37,6 @@ from meshgate.policy.testing import load_suites, run_suites
 from meshgate.principal.linkerd import LinkerdNaming
 
 _log = logging.getLogger(__name__)
-
-
-def _load_malloc_trim() -> Callable[[int], int] | None:
-    try:
-        trim: Callable[[int], int] = ctypes.CDLL(None).malloc_trim
-    except (OSError, AttributeError):  # not glibc (musl, macOS): nothing to call
-        return None
-    return trim
-
-
-_malloc_trim = _load_malloc_trim()
-
-
-def return_free_heap() -> None:
-    """Give the C heap's free pages back to the system, which glibc otherwise keeps: a compile has just
-    freed the policy files' texts and its own garbage (~20 MB of RSS at 100,000 rules after the first load,
-    ~40 MB after a reload)."""
-    if _malloc_trim is not None:
-        _malloc_trim(0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,7 +116,7 @@ class PolicyReloader:
         del source  # its texts go before the folder is read again: a reload holds them once
         if read_content_hash(self._path) != expected:
             raise PolicyError("policy folder changed while loading", code="policy_changed")
-        return_free_heap()  # before the swap: readers keep deciding on the serving snapshot meanwhile
+        heap.return_free_heap()  # before the swap: readers keep deciding on the serving snapshot meanwhile
         self._store.swap(snapshot)
         now = self._clock.now()
         self._status = ReloadStatus(

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 from conftest import HEADER, WritePolicy
+from meshgate import heap
 from meshgate.clock import FixedClock
 from meshgate.errors import PolicyError
 from meshgate.model import AccessRequest, Resource
 from meshgate.policy import PolicySnapshot, PolicyStore, load_policy
-from meshgate.policy import reloader as reloader_module
 from meshgate.policy.reloader import PolicyReloader
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
@@ -103,15 +103,15 @@ def test_a_reload_gives_the_free_c_heap_back_before_the_swap(
     while the serving snapshot still serves, then swaps."""
     store = PolicyStore(clock=FixedClock(NOW))
     trimmed: list[tuple[int, object]] = []
-    monkeypatch.setattr(reloader_module, "_malloc_trim", lambda pad: trimmed.append((pad, store.get())) or 1)
+    monkeypatch.setattr(heap, "_malloc_trim", lambda pad: trimmed.append((pad, store.get())) or 1)
     reloader = PolicyReloader(write_policy({"p.yaml": policy("x")}), store, clock=FixedClock(NOW))
     try:
         assert reloader.reload_now()
     finally:
         gc.unfreeze()
     assert trimmed == [(0, None)]  # before the first snapshot was swapped in
-    monkeypatch.setattr(reloader_module, "_malloc_trim", None)  # not glibc: nothing to call, reloads work
-    reloader_module.return_free_heap()
+    monkeypatch.setattr(heap, "_malloc_trim", None)  # not glibc: nothing to call, reloads work
+    heap.return_free_heap()
 
 
 def test_swap_moves_live_objects_out_of_the_collector(write_policy: WritePolicy) -> None:
