@@ -15,7 +15,6 @@ Engine latency at 100k rules is part 1's (`python -m bench --only engine`).
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -28,8 +27,7 @@ from typing import Any
 
 import yaml
 
-from bench.env import ROOT
-from bench.memory import python_probe
+from bench.memory import http_get, proc_status, python_probe, service_env
 from bench.policygen import write_policy
 from bench.stats import median
 from devtools.ports import free_port
@@ -46,11 +44,6 @@ print(time.perf_counter() - began, len(snapshot.rules))
 PROBE_PRINCIPAL = "bench-reload"
 
 
-def _env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MESHGATE_")}
-    return env | {"PYTHONPATH": str(ROOT / "service")}
-
-
 def compile_seconds(policy: Path, repeats: int) -> dict[str, Any]:
     runs = []
     for _ in range(repeats):
@@ -58,7 +51,7 @@ def compile_seconds(policy: Path, repeats: int) -> dict[str, Any]:
             [sys.executable, "-c", COMPILE, str(policy)],
             capture_output=True,
             text=True,
-            env=_env(),
+            env=service_env(),
             timeout=900,
             check=True,
         )
@@ -66,28 +59,9 @@ def compile_seconds(policy: Path, repeats: int) -> dict[str, Any]:
     return {"seconds": median(runs), "runs": runs}
 
 
-def _status(pid: int) -> dict[str, int]:
-    out = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        key, _, value = line.partition(":")
-        if key in ("VmRSS", "VmHWM"):
-            out[key] = int(value.split()[0]) * 1024
-    return out
-
-
-def _get(url: str) -> tuple[int, bytes]:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, b""
-    except OSError:
-        return 0, b""
-
-
 def _explain_allows(http: str, principal: str, topic: str) -> bool:
     query = urllib.parse.urlencode({"principal": principal, "action": "topic.produce", "resource": topic})
-    status, body = _get(f"{http}/v1/explain?{query}")
+    status, body = http_get(f"{http}/v1/explain?{query}")
     return status == 200 and json.loads(body).get("allowed") is True
 
 
@@ -119,16 +93,16 @@ def serve_and_reload(policy: Path, work: Path, log: Callable[[str], None]) -> di
     argv = [sys.executable, "-m", "meshgate", "serve", "--config", str(work / "meshgate.yaml")]
     with (work / "serve.log").open("ab") as out:
         began = time.monotonic()
-        process = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=_env(), cwd=work)
+        process = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=service_env(), cwd=work)
     base = f"http://{http}"
     try:
-        while _get(f"{base}/readyz")[0] != 200:
+        while http_get(f"{base}/readyz")[0] != 200:
             if process.poll() is not None or time.monotonic() - began > 600:
                 raise RuntimeError(f"meshgate serve did not become ready; see {work / 'serve.log'}")
             time.sleep(0.05)
         startup = time.monotonic() - began
         time.sleep(2)  # let the start-up settle before taking the steady RSS
-        steady = _status(process.pid)["VmRSS"]
+        steady = proc_status(process.pid)["VmRSS"]
         path, text, topic = _one_more_rule(policy)
         assert not _explain_allows(base, PROBE_PRINCIPAL, topic)
         Path(f"/proc/{process.pid}/clear_refs").write_text("5")  # VmHWM := VmRSS
@@ -142,7 +116,7 @@ def serve_and_reload(policy: Path, work: Path, log: Callable[[str], None]) -> di
             time.sleep(0.01)
         reload_s = time.monotonic() - written
         time.sleep(1)  # the old snapshot drains
-        status = _status(process.pid)
+        status = proc_status(process.pid)
         log(f"policyscale: serving after {startup:.1f} s, reload took effect after {reload_s:.2f} s")
         return {
             "startup_s": startup,
