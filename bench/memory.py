@@ -36,6 +36,7 @@ from typing import Any
 import yaml
 
 from bench.env import ROOT
+from devtools.jvm import stop_group
 from devtools.ports import free_port
 
 MIB = 1 << 20
@@ -158,7 +159,9 @@ def served_with_tokens(policy: Path, tokens: int, work: Path, log: Callable[[str
         with log_path.open("ab") as out:
             began = time.monotonic()
             env = service_env()
-            process = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=work)
+            process = subprocess.Popen(
+                argv, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=work, start_new_session=True
+            )
         try:
             minted = mint_tokens(private, tokens)  # while the service reads its policy
             minted_s = time.monotonic() - began
@@ -172,11 +175,7 @@ def served_with_tokens(policy: Path, tokens: int, work: Path, log: Callable[[str
             time.sleep(2)
             filled = proc_status(process.pid)
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
+            stop_group(process, grace=15)
     log(
         f"memory: serve ready after {startup:.1f} s (tokens minted after {minted_s:.1f} s), "
         f"{tokens:,} tokens authenticated in {seconds:.1f} s: "

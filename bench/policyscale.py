@@ -30,6 +30,7 @@ import yaml
 from bench.memory import http_get, proc_status, python_probe, service_env
 from bench.policygen import write_policy
 from bench.stats import median
+from devtools.jvm import stop_group
 from devtools.ports import free_port
 
 RULES = 100_000
@@ -93,7 +94,9 @@ def serve_and_reload(policy: Path, work: Path, log: Callable[[str], None]) -> di
     argv = [sys.executable, "-m", "meshgate", "serve", "--config", str(work / "meshgate.yaml")]
     with (work / "serve.log").open("ab") as out:
         began = time.monotonic()
-        process = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=service_env(), cwd=work)
+        process = subprocess.Popen(
+            argv, stdout=out, stderr=subprocess.STDOUT, env=service_env(), cwd=work, start_new_session=True
+        )
     base = f"http://{http}"
     try:
         while http_get(f"{base}/readyz")[0] != 200:
@@ -126,11 +129,7 @@ def serve_and_reload(policy: Path, work: Path, log: Callable[[str], None]) -> di
             "after_reload_rss": status["VmRSS"],
         }
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop_group(process, grace=15)
 
 
 def run(quick: bool, log: Callable[[str], None]) -> dict[str, Any]:
