@@ -94,11 +94,11 @@ class SegmentPattern:
 
 
 @lru_cache(maxsize=4096)  # the segments rules repeat (`*`, tenant names); a larger cache is ~10 MB
-def parse_segment(text: str, *, allow_slash: bool = False) -> SegmentPattern:
+def parse_segment(text: str) -> SegmentPattern:
     """Parse one segment pattern; raise PolicyError naming the problem."""
     if not text:
         raise PolicyError("empty name segment")
-    if (not allow_slash and _BAD_CHARS.search(text)) or (allow_slash and re.search(r"\s", text)):
+    if _BAD_CHARS.search(text):
         raise PolicyError(f"{text!r} contains a space or '/' where one name segment is expected")
     tokens: list[Token] = []
     pos = 0

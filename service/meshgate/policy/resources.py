@@ -203,11 +203,16 @@ def _topic_pattern(text: str, domain: str, rest: str) -> ResourcePattern:
         raise PolicyError(f"{text!r}: a topic pattern is <domain>://<tenant>/<namespace>/<topic>")
     if partition_index(local) >= 0:
         raise PolicyError(f"{text!r} names a partition; name the partitioned topic instead")
-    segments = (
-        _entity_segment(text, "tenant", tenant),
-        _entity_segment(text, "namespace", namespace),
-        parse_segment(local, allow_slash=True),
-    )
+    owner = (_entity_segment(text, "tenant", tenant), _entity_segment(text, "namespace", namespace))
+    if "/" in local:  # Pulsar reads <domain>://t/ns/a/b as a v1 name (cluster ns), which meshgate refuses
+        raise PolicyError(
+            f"{text!r} can never match: a topic's own name holds no '/' (Pulsar reads such a name as a v1 "
+            f"name whose cluster is '{namespace}'; meshgate decides v2 names only); write the topic without "
+            "'/', like "
+            f"'{domain}://{tenant}/{namespace}/{local.replace('/', '-')}', or '{tenant}/{namespace}' for "
+            "every topic of the namespace"
+        )
+    segments = (*owner, parse_segment(local))
     return ResourcePattern(Scope.TOPIC, domain, segments)
 
 

@@ -64,6 +64,7 @@ NAMES = [
     "persistent://acme/us-east/pay/orders",
     "persistent://acme/us-east/pay/orders-partition-1",
     "persistent://acme/us-east/pay/orders/more",
+    "persistent://acme/pay/a/*",  # a topic pattern with '/' in its own name: no v2 topic can match it
     "persistent://acme/pay/",
     "persistent://acme/pay/ ",
     "persistent://acme/pay",

@@ -10,10 +10,10 @@ import shutil
 from typing import Any
 
 import pytest
-from meshgate.errors import BadRequestError
+from meshgate.errors import BadRequestError, PolicyError
 from meshgate.model import Resource
 from meshgate.policy.pulsar_names import partition_index
-from meshgate.policy.resources import Target, parse_resource, target_of
+from meshgate.policy.resources import Target, parse_resource, parse_resource_pattern, target_of
 
 from tests.conformance.pulsar_names import table
 
@@ -90,3 +90,17 @@ def test_meshgate_reads_a_name_as_pulsar_does(version: str, row: dict[str, Any])
             assert read() == pulsar_target(row)
     if row["string"] not in REFUSED:  # what the shim sends, typed in, is what the shim sends
         assert parse_resource(row["string"]) == shim_resource(row)
+
+
+@pytest.mark.parametrize("version", table.VERSIONS)
+def test_no_v2_topic_has_a_slash_in_its_own_name(version: str) -> None:
+    """Pulsar reads a `/` after `<domain>://<tenant>/<namespace>/` as a v1 name's cluster split (4.0) or
+    refuses the name (4.2): no topic meshgate decides has a `/` in its own name, so a rule's topic
+    pattern with one could never match, and loading it is an error (`parse_resource_pattern`)."""
+    slashed = [row for row in TABLE[version]["names"] if row["name"].partition("://")[2].count("/") > 2]
+    assert "persistent://acme/pay/a/*" in [row["name"] for row in slashed]
+    for row in slashed:
+        assert not row["valid"] or row["namespace"].count("/") == 2, row  # v1, never a v2 local name
+        if row["partition_index"] < 0:
+            with pytest.raises(PolicyError, match="can never match: a topic's own name holds no '/'"):
+                parse_resource_pattern(row["name"])

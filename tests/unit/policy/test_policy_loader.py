@@ -69,6 +69,16 @@ def test_every_error_of_every_file_is_reported(write_policy: WritePolicy) -> Non
     ]
 
 
+def test_topic_pattern_with_a_slash_in_its_own_name_names_file_and_line(write_policy: WritePolicy) -> None:
+    """It loaded before and never matched (a silently dead rule); now the revision is refused."""
+    folder = write_policy({"p.yaml": RULE.replace("persistent://a/b/*", "persistent://a/b/x/*")})
+    assert errors_of(folder) == [
+        "p.yaml:9: 'persistent://a/b/x/*' can never match: a topic's own name holds no '/' (Pulsar reads "
+        "such a name as a v1 name whose cluster is 'b'; meshgate decides v2 names only); write the topic "
+        "without '/', like 'persistent://a/b/x-*', or 'a/b' for every topic of the namespace"
+    ]
+
+
 def test_rules_with_the_same_action_list_share_one_action_set(write_policy: WritePolicy) -> None:
     other = RULE.replace("[produce]", "[topic.produce, topic.lookup]")
     snapshot = load_policy(write_policy({"a.yaml": RULE, "b.yaml": RULE, "c.yaml": other}))
