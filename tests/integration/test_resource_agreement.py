@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from meshgate.cli import main as meshgate_main
@@ -59,14 +59,14 @@ def shim_topic(name: str, version: str) -> pb.Resource:
     return pb.Resource(tenant=row["tenant"], namespace=row["namespace"], topic=row["string"])
 
 
-def check_cli(policy: Path, name: str, action: str, capsys: pytest.CaptureFixture[str]) -> tuple[bool, str]:
+def check_cli(policy: Path, name: str, action: str, capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
     args = ["check", "--policy", str(policy), "--principal", "app", "--action", action]
     code = meshgate_main([*args, "--resource", name, "--output", "json"])
     out = capsys.readouterr()
     assert code in (0, 1), out.err
-    answer = json.loads(out.out)
+    answer: dict[str, Any] = json.loads(out.out)
     assert code == (0 if answer["allowed"] else 1)
-    return answer["allowed"], answer["reason_code"]
+    return answer
 
 
 @pytest.fixture
@@ -94,12 +94,15 @@ def test_check_explain_and_grpc_agree(
             params = {"principal": "app", "action": action, "resource": name}
             explained = http.client.get("/v1/explain", params=params)
             assert explained.status_code == 200, (name, explained.text)
+            checked = check_cli(policy_dir, name, action, capsys)
             answers = {
                 "grpc": (decision.allowed, decision.reason_code),
                 "explain": (explained.json()["allowed"], explained.json()["reason_code"]),
-                "check": check_cli(policy_dir, name, action, capsys),
+                "check": (checked["allowed"], checked["reason_code"]),
             }
             assert answers == dict.fromkeys(answers, want), name
             assert explained.json()["reason"] == decision.reason, name
+            assert explained.json()["rule_id"] == decision.rule_id, name
+            assert checked == explained.json(), name  # one wire shape, one answer
     finally:
         http.stop()

@@ -70,7 +70,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     )
     decision = snapshot.decide(request)
     if args.output == "json":
-        _print_json(decision_json(decision, snapshot.commit, rule_key="rule"))
+        _print_json(decision_json(decision, snapshot.commit))
     else:
         print("yes" if decision.allowed else "no")
         revision = describe(decision.revision, snapshot.commit)

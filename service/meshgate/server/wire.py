@@ -2,7 +2,7 @@
 
 * the gRPC messages <-> the domain values (requests in, identities and decisions out);
 * the JSON of a decision and of who-can's grantees, for HTTP (`/v1/explain`, `/v1/who-can`) and the CLI
-  (`meshgate check --json`, `meshgate who-can --json`);
+  (`meshgate check --json`, `meshgate who-can --json`): one shape for both;
 * the audit records of one call, built from its messages (`audit.log` writes them): who, with which kind
   of credential, what, where, the answer and why (rule, reason code, policy revision and the git commit it
   was loaded at), and where the call came from (broker id, request id, peer address).
@@ -150,17 +150,16 @@ def decision_to_pb(decision: Decision, commit: str = "", delegation: Delegation 
 # --- JSON: HTTP and CLI ----------------------------------------------------------------------------------
 
 
-def decision_json(decision: Decision, commit: str = "", *, rule_key: str = "rule_id") -> dict[str, Any]:
-    """The decision as `/v1/explain` answers it. `meshgate check --json` names the rule `rule` (`rule_key`),
-    as it always has: scripts read it; one name for both waits for a release that may rename it."""
+def decision_json(decision: Decision, commit: str = "") -> dict[str, Any]:
+    """A decision as `/v1/explain` and `meshgate check --output json` answer it."""
     return {
         "allowed": decision.allowed,
-        rule_key: decision.rule_id,
+        "rule_id": decision.rule_id,
         "reason_code": decision.reason_code,
         "reason": decision.reason,
         "revision": decision.revision,
         "commit": commit,
-        "shadow": [{rule_key: s.rule_id, "would_allow": s.would_allow} for s in decision.shadow],
+        "shadow": [{"rule_id": s.rule_id, "would_allow": s.would_allow} for s in decision.shadow],
     }
 
 

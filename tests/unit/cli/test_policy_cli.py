@@ -61,8 +61,10 @@ def test_check_json_with_claims_and_superuser(examples: Path, capsys: pytest.Cap
     code, out, _ = run(capsys, *args)
     answer = json.loads(out)
     assert code == 0
-    assert answer["allowed"] is True and answer["rule"] == "sso.yaml#oncall-reads-payments"
-    assert set(answer) == {"allowed", "rule", "reason_code", "reason", "revision", "commit", "shadow"}
+    assert answer["allowed"] is True and answer["rule_id"] == "sso.yaml#oncall-reads-payments"
+    # one shape with /v1/explain: the rule is `rule_id`, as HTTP and the audit log name it (was `rule`)
+    keys = ["allowed", "rule_id", "reason_code", "reason", "revision", "commit", "shadow"]
+    assert list(answer) == keys
     code, out, _ = run(
         capsys,
         "check",
