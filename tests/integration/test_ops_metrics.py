@@ -174,6 +174,7 @@ def test_health_readiness_and_policy_endpoints(served: tuple[MeshgateServer, Htt
     explained = http.client.get("/v1/explain", params=params).json()
     assert explained["allowed"] is False
     assert explained["rule_id"] == "payments.yaml#ledger-audit-is-append-only-for-ledger"
+    assert explained["subject"] == WRITER  # the subject of the deciding rule that matched
     assert explained["reason_code"] == "denied_by_rule"
     status = server.components.reloader.status
     assert (explained["revision"], explained["commit"]) == (status.revision, status.commit)

@@ -21,6 +21,7 @@ from meshgate.errors import ConfigError, MeshgateError, PolicyError
 from meshgate.model import AccessRequest
 from meshgate.policy.diff import diff
 from meshgate.policy.engine import PolicySnapshot
+from meshgate.policy.explain import explain_decision
 from meshgate.policy.lint import lint
 from meshgate.policy.loader import compile_source, load_policy, read_source
 from meshgate.policy.resources import parse_resource
@@ -68,15 +69,19 @@ def cmd_check(args: argparse.Namespace) -> int:
         args.issuer,
         _claims(args.claim),
     )
-    decision = snapshot.decide(request)
+    explained = explain_decision(snapshot, request)
+    decision = explained.decision
     if args.output == "json":
-        _print_json(decision_json(decision, snapshot.commit))
+        _print_json(decision_json(explained, snapshot.commit))
     else:
         print("yes" if decision.allowed else "no")
         revision = describe(decision.revision, snapshot.commit)
         print(f"  {decision.reason_code}: {decision.reason} (revision {revision})")
-        for shadow in decision.shadow:
-            print(f"  audit-only {shadow.rule_id} would {'allow' if shadow.would_allow else 'deny'}")
+        if explained.subject:
+            print(f"  matched subject: {explained.subject}")
+        for shadow, subject in zip(decision.shadow, explained.shadow_subjects, strict=True):
+            effect = "allow" if shadow.would_allow else "deny"
+            print(f"  audit-only {shadow.rule_id} would {effect} (matched subject: {subject})")
     return EXIT_YES if decision.allowed else EXIT_NO
 
 

@@ -43,6 +43,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from meshgate.errors import ConfigError, MeshgateError
 from meshgate.model import AccessRequest
 from meshgate.policy import PolicyStore
+from meshgate.policy.explain import explain_decision
 from meshgate.policy.resources import parse_resource
 from meshgate.server.admission import WARN_EVERY_SECONDS
 from meshgate.server.config import HttpConfig
@@ -120,7 +121,7 @@ def build_routes(deps: HttpDeps) -> dict[str, Route]:
             resource = parse_resource(values["resource"])
             access = AccessRequest(values["principal"], values["action"], resource, values["subscription"])
             snapshot = deps.policies.current()
-            return json_response(decision_json(snapshot.decide(access), snapshot.commit))
+            return json_response(decision_json(explain_decision(snapshot, access), snapshot.commit))
         except MeshgateError as err:
             return _refusal(err)
 

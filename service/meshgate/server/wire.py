@@ -1,8 +1,9 @@
 """Every shape the service puts on a wire or in a record, in one place:
 
 * the gRPC messages <-> the domain values (requests in, identities and decisions out);
-* the JSON of a decision and of who-can's grantees, for HTTP (`/v1/explain`, `/v1/who-can`) and the CLI
-  (`meshgate check --json`, `meshgate who-can --json`): one shape for both;
+* the JSON of a decision (with the subjects that made it) and of who-can's grantees, for HTTP
+  (`/v1/explain`, `/v1/who-can`) and the CLI (`meshgate check --json`, `meshgate who-can --json`): one
+  shape for both;
 * the audit records of one call, built from its messages (`audit.log` writes them): who, with which kind
   of credential, what, where, the answer and why (rule, reason code, policy revision and the git commit it
   was loaded at), and where the call came from (broker id, request id, peer address).
@@ -22,6 +23,7 @@ from typing import Any
 from meshgate.audit.events import Record
 from meshgate.errors import BadRequestError
 from meshgate.model import AccessRequest, CredentialInput, Decision, Delegation, Identity, PeerInfo, Resource
+from meshgate.policy.explain import Explanation
 from meshgate.policy.whocan import Grantee
 from meshgate.principal.kinds import claimed_kind_problem, unverified_kind
 from meshgate.v1 import meshgate_pb2 as pb
@@ -150,16 +152,22 @@ def decision_to_pb(decision: Decision, commit: str = "", delegation: Delegation 
 # --- JSON: HTTP and CLI ----------------------------------------------------------------------------------
 
 
-def decision_json(decision: Decision, commit: str = "") -> dict[str, Any]:
-    """A decision as `/v1/explain` and `meshgate check --output json` answer it."""
+def decision_json(explained: Explanation, commit: str = "") -> dict[str, Any]:
+    """A decision as `/v1/explain` and `meshgate check --output json` answer it, with the subject of each
+    rule it names (`meshgate.policy.explain`)."""
+    decision = explained.decision
+    shadow = zip(decision.shadow, explained.shadow_subjects, strict=True)
     return {
         "allowed": decision.allowed,
         "rule_id": decision.rule_id,
+        "subject": explained.subject,
         "reason_code": decision.reason_code,
         "reason": decision.reason,
         "revision": decision.revision,
         "commit": commit,
-        "shadow": [{"rule_id": s.rule_id, "would_allow": s.would_allow} for s in decision.shadow],
+        "shadow": [
+            {"rule_id": s.rule_id, "subject": subject, "would_allow": s.would_allow} for s, subject in shadow
+        ],
     }
 
 

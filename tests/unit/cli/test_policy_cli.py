@@ -37,6 +37,7 @@ def test_check_allowed_and_denied(examples: Path, capsys: pytest.CaptureFixture[
         TOPIC,
     )
     assert code == 0 and out.startswith("yes\n  allowed_by_rule: rule payments.yaml#writer-produces allows")
+    assert out.splitlines()[2] == f"  matched subject: {WRITER}"
     code, out, _ = run(
         capsys,
         "check",
@@ -62,8 +63,9 @@ def test_check_json_with_claims_and_superuser(examples: Path, capsys: pytest.Cap
     answer = json.loads(out)
     assert code == 0
     assert answer["allowed"] is True and answer["rule_id"] == "sso.yaml#oncall-reads-payments"
+    assert answer["subject"] == "oidc:http://127.0.0.1:8901[groups=payments-oncall]"
     # one shape with /v1/explain: the rule is `rule_id`, as HTTP and the audit log name it (was `rule`)
-    keys = ["allowed", "rule_id", "reason_code", "reason", "revision", "commit", "shadow"]
+    keys = ["allowed", "rule_id", "subject", "reason_code", "reason", "revision", "commit", "shadow"]
     assert list(answer) == keys
     code, out, _ = run(
         capsys,
