@@ -14,13 +14,18 @@ import random
 import shutil
 import tempfile
 import threading
+import time
+from collections.abc import Mapping
 from pathlib import Path
+from types import MappingProxyType
 
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 from meshgate.model import AccessRequest, Resource
 from meshgate.policy import PolicyStore
+from meshgate.policy.engine import PolicySnapshot
+from meshgate.policy.loader import read_source
 from meshgate.policy.reloader import PolicyReloader
 
 P = "spiffe://t.test/ns/app/sa/writer"
@@ -64,13 +69,16 @@ def _request(principal: str, topic: str) -> AccessRequest:
 
 
 class Readers:
-    """Threads deciding random requests until stopped; every mismatch is recorded."""
+    """Threads deciding random requests until stopped; every mismatch is recorded. `revision_index` must
+    hold every revision the store can serve before the readers start: a reader may decide on a snapshot
+    as soon as it is swapped in, before `reload_now` returns."""
 
-    def __init__(self, store: PolicyStore, revision_index: dict[str, int]) -> None:
+    def __init__(self, store: PolicyStore, revision_index: Mapping[str, int]) -> None:
         self._store, self._index = store, revision_index
         self._stop = threading.Event()
         self.problems: list[str] = []
         self.decisions = 0
+        self.seen: set[str] = set()  # the revisions decided on
         self._threads = [threading.Thread(target=self._run, args=(seed,), daemon=True) for seed in range(2)]
         for thread in self._threads:
             thread.start()
@@ -83,6 +91,7 @@ class Readers:
             k = self._index.get(decision.revision)
             if k is None or decision.allowed != expected(k, principal, topic):
                 self.problems.append(f"{principal} {topic} -> {decision}")
+            self.seen.add(decision.revision)
             self.decisions += 1
 
     def stop(self) -> None:
@@ -101,12 +110,15 @@ class ReloadMachine(RuleBasedStateMachine):
             self._write(f"broken-{name}", files)
         self.link = self.root / "current"
         self._point("rev0")
+        # Every good revision, known before any is served: readers decide on a snapshot the moment it is
+        # swapped in, while `reload_now` is still running (a revision filed after it returned was, to a
+        # reader that got there first, a revision that should never have been served).
+        self.revisions = {read_source(self.root / f"rev{k}").revision(): k for k in range(REVISIONS)}
         self.store = PolicyStore()
         self.reloader = PolicyReloader(self.link, self.store)
         assert self.reloader.reload_now()
-        self.revisions = {self.store.current().revision: 0}
         self.active = 0
-        self.readers = Readers(self.store, self.revisions)
+        self.readers = Readers(self.store, MappingProxyType(self.revisions))
 
     def _write(self, name: str, files: dict[str, str]) -> None:
         folder = self.root / name
@@ -123,7 +135,6 @@ class ReloadMachine(RuleBasedStateMachine):
     def commit_good(self, k: int) -> None:
         self._point(f"rev{k}")
         swapped = self.reloader.reload_now()
-        self.revisions.setdefault(self.store.current().revision, k)
         assert swapped == (k != self.active)
         self.active = k
 
@@ -152,3 +163,28 @@ TestReload = ReloadMachine.TestCase
 TestReload.settings = settings(
     max_examples=15, stateful_step_count=15, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
+
+
+def test_a_reader_may_decide_on_a_revision_before_reload_now_returns() -> None:
+    """The interleaving the machine met only by chance: the swapping thread pauses right after each swap
+    (a store listener runs in it, inside `reload_now`) until a reader has decided on the new snapshot."""
+    machine = ReloadMachine()
+    unseen: list[str] = []  # a listener's exception is logged, not raised: collect instead
+
+    def pause(snapshot: PolicySnapshot) -> None:
+        deadline = time.monotonic() + 5
+        while snapshot.revision not in machine.readers.seen and time.monotonic() < deadline:
+            time.sleep(0.001)
+        if snapshot.revision not in machine.readers.seen:
+            unseen.append(snapshot.revision)
+
+    machine.store.subscribe(pause)
+    try:
+        for step in (lambda: machine.commit_good(1), lambda: machine.commit_broken("partial"),
+                     lambda: machine.commit_good(2), lambda: machine.commit_good(1)):  # fmt: skip
+            step()
+            machine.last_good_is_active()
+            machine.no_reader_saw_a_wrong_decision()
+    finally:
+        machine.teardown()
+    assert unseen == [], "no reader decided on these revisions during the pause"
