@@ -19,9 +19,13 @@ from meshgate.principal import LinkerdNaming
 from tests.conformance.pulsar_names import table as pulsar_names
 from tests.support.naive import naive_decide
 
+SSO = "https://sso"
+ALICE, BOT, COPILOT = (f"oidc:{SSO}#{name}" for name in ("alice", "bot", "copilot"))
 PRINCIPALS = [f"spiffe://t.test/ns/{ns}/sa/{sa}" for ns in ("a", "b", "a-x") for sa in ("w", "r")] + [
     "app",
     "root",
+    ALICE,
+    BOT,
 ]
 PLAIN_SUBJECTS = [
     {"spiffe": "spiffe://t.test/ns/a/sa/w"},
@@ -29,9 +33,24 @@ PLAIN_SUBJECTS = [
     {"spiffe": "spiffe://t.test/ns/*/sa/w"},
     {"spiffe": "spiffe://t.test/ns/a*/sa/*"},
     {"role": "app"},
-    {"oidc": {"issuer": "https://sso", "claim": "groups", "values": ["g1"]}},
-    {"oidc": {"issuer": "https://sso"}},
 ]
+# SSO callers, their claims and agents acting for someone (docs/policy.md 1.1, 1.4), and everyone: claims
+# must all hold; `subject.*` and `delegation.*` are a delegated call's.
+SSO_SUBJECTS = [
+    {"oidc": {"issuer": SSO, "claim": "groups", "values": ["g1"]}},
+    {"oidc": {"issuer": SSO}},
+    {"oidc": {"issuer": SSO, "claims": {"groups": ["g1"], "subject.groups": ["g2"]}}},
+    {"oidc": {"issuer": SSO, "principal": BOT, "claims": {"subject.groups": ["g1", "g2"]}}},
+    {"oidc": {"issuer": SSO, "principal": BOT}},
+    {"oidc": {"issuer": SSO, "claims": {"delegation.actors": [COPILOT]}}},
+    {"oidc": {"issuer": SSO, "principal": BOT, "claims": {"delegation.subject": [ALICE]}}},
+    {"everyone": "agents"},
+    {"everyone": "all"},
+    {"everyone": "sso"},
+    {"everyone": "spiffe"},
+    {"everyone": "role"},
+]
+PLAIN_SUBJECTS += SSO_SUBJECTS
 CAPTURE_SUBJECTS = [{"spiffe": "spiffe://t.test/ns/{ns}/sa/*"}, {"spiffe": "spiffe://t.test/ns/{ns}/sa/w"}]
 PLAIN_RESOURCES = ["*", "a", "b", "a/n1", "*/n1", "persistent://a/n1/*", "persistent://a/*/t1",
                    "non-persistent://b/n2/t*", "persistent://*/*/*"]  # fmt: skip
@@ -58,11 +77,9 @@ SUBSCRIPTION_ACTIONS = {"topic.consume", "topic.subscribe"}
 
 
 @st.composite
-def rules(draw: st.DrawFn, index: int) -> dict[str, Any]:
-    capture = draw(st.booleans())
-    subjects = draw(
-        st.lists(st.sampled_from(CAPTURE_SUBJECTS if capture else PLAIN_SUBJECTS), min_size=1, max_size=2)
-    )
+def rules(draw: st.DrawFn, index: int, plain: list[dict[str, Any]] = PLAIN_SUBJECTS) -> dict[str, Any]:
+    capture = plain is PLAIN_SUBJECTS and draw(st.booleans())
+    subjects = draw(st.lists(st.sampled_from(CAPTURE_SUBJECTS if capture else plain), min_size=1, max_size=2))
     pool = PLAIN_RESOURCES + (CAPTURE_RESOURCES if capture else [])
     rule: dict[str, Any] = {
         "name": f"r{index}",
@@ -81,22 +98,35 @@ def rules(draw: st.DrawFn, index: int) -> dict[str, Any]:
 
 
 @st.composite
-def policies(draw: st.DrawFn) -> list[dict[str, Any]]:
+def policies(draw: st.DrawFn, plain: list[dict[str, Any]] = PLAIN_SUBJECTS) -> list[dict[str, Any]]:
     count = draw(st.integers(1, 8))
-    return [draw(rules(i)) for i in range(count)]
+    return [draw(rules(i, plain)) for i in range(count)]
+
+
+GROUPS = st.lists(st.sampled_from(["g1", "g2"]), max_size=2, unique=True).map(tuple)
 
 
 @st.composite
-def requests(draw: st.DrawFn) -> AccessRequest:
-    issuer = draw(st.sampled_from(["", "https://sso"]))
-    groups = tuple(draw(st.lists(st.sampled_from(["g1", "g2"]), max_size=2, unique=True)))
+def requests(draw: st.DrawFn, principals: list[str] = PRINCIPALS) -> AccessRequest:
+    """Claims come with a verified token (an issuer), as the service builds them (`wire._voucher`); an SSO
+    caller's token may be a delegated one: the person's claims under `subject.` and the chain."""
+    principal = draw(st.sampled_from(principals))
+    issuer = draw(st.sampled_from(["", SSO]))
+    attributes: dict[str, tuple[str, ...]] = {}
+    if issuer:
+        attributes["groups"] = draw(GROUPS)
+        if principal.startswith("oidc:") and draw(st.booleans()):
+            attributes["subject.groups"] = draw(GROUPS)
+            attributes["delegation.subject"] = (draw(st.sampled_from([ALICE, f"oidc:{SSO}#bob"])),)
+            earlier = draw(st.sampled_from([(), (COPILOT,)]))
+            attributes["delegation.actors"] = (principal, *earlier)
     return AccessRequest(
-        principal=draw(st.sampled_from(PRINCIPALS)),
+        principal=principal,
         action=draw(st.sampled_from(REQUEST_ACTIONS)),
         resource=parse_resource(draw(st.sampled_from(REQUEST_RESOURCES))),
         subscription=draw(st.sampled_from(["", "s1", "a-1", "x"])),
         issuer=issuer,
-        attributes={"groups": groups} if groups else {},
+        attributes={claim: values for claim, values in attributes.items() if values},
     )
 
 
@@ -121,14 +151,30 @@ def glob(pattern: str) -> str:
     return "".join("[^/]*" if c == "*" else re.escape(c) for c in pattern)
 
 
-def oracle_subject(subject: dict[str, Any], req: AccessRequest) -> dict[str, str] | None:
+EVERYONE_OF = {"spiffe": "spiffe://", "sso": "oidc:"}  # `everyone: role` is whoever is neither
+
+
+def oracle_subject(subject: dict[str, Any], req: AccessRequest, effect: str) -> dict[str, str] | None:
+    principal = req.principal
     if "role" in subject:
-        return {} if req.principal == subject["role"] else None
+        return {} if principal == subject["role"] else None
+    if "everyone" in subject:
+        kind = subject["everyone"]
+        sso = principal.startswith("oidc:")
+        if kind == "agents":  # a delegated call; in a deny also an SSO caller whose token was not verified
+            delegated = "delegation.actors" in req.attributes
+            return {} if sso and (delegated or (effect == "deny" and not req.issuer)) else None
+        if kind == "role":
+            return None if principal.startswith(tuple(EVERYONE_OF.values())) else {}
+        return {} if kind == "all" or principal.startswith(EVERYONE_OF[kind]) else None
     if "oidc" in subject:
         oidc = subject["oidc"]
-        if req.issuer != oidc["issuer"]:
+        if req.issuer != oidc["issuer"] or oidc.get("principal", principal) != principal:
             return None
-        if "claim" in oidc and not set(oidc["values"]) & set(req.attributes.get(oidc["claim"], ())):
+        conditions = dict(oidc.get("claims", {}))
+        if "claim" in oidc:
+            conditions[oidc["claim"]] = oidc["values"]
+        if any(not set(values) & set(req.attributes.get(claim, ())) for claim, values in conditions.items()):
             return None
         return {}
     regex = glob(subject["spiffe"]).replace(re.escape("{ns}"), "(?P<ns>[^/]+)")
@@ -184,7 +230,7 @@ def oracle_rule(rule: dict[str, Any], req: AccessRequest) -> bool:
     if not oracle_action(rule["actions"], req.action, rule["effect"]):
         return False
     for subject in rule["subjects"]:
-        bindings = oracle_subject(subject, req)
+        bindings = oracle_subject(subject, req, rule["effect"])
         if bindings is None:
             continue
         for resource in rule["resources"]:
@@ -218,11 +264,8 @@ def oracle(
     return False, "no_matching_rule", "", shadow
 
 
-@settings(max_examples=300, deadline=None)
-@given(policies(), st.lists(requests(), min_size=1, max_size=10))
-def test_index_agrees_with_naive_and_oracle(
-    raw_rules: list[dict[str, Any]], reqs: list[AccessRequest]
-) -> None:
+def agree(raw_rules: list[dict[str, Any]], reqs: list[AccessRequest]) -> None:
+    """The indexed engine, `naive_decide` and the oracle give each request the same decision."""
     snapshot = build(raw_rules)
     for req in reqs:
         decision = snapshot.decide(req)
@@ -230,6 +273,27 @@ def test_index_agrees_with_naive_and_oracle(
         assert (decision.allowed, decision.reason_code, decision.rule_id, decision.shadow) == oracle(
             raw_rules, req
         )
+
+
+@settings(max_examples=300, deadline=None)
+@given(policies(), st.lists(requests(), min_size=1, max_size=10))
+def test_index_agrees_with_naive_and_oracle(
+    raw_rules: list[dict[str, Any]], reqs: list[AccessRequest]
+) -> None:
+    agree(raw_rules, reqs)
+
+
+SSO_CALLERS = [ALICE, BOT, "app", PRINCIPALS[0]]
+
+
+@settings(max_examples=200, deadline=None)
+@given(policies(SSO_SUBJECTS), st.lists(requests(SSO_CALLERS), min_size=1, max_size=10))
+def test_claims_agents_and_everyone_agree_with_the_oracle(
+    raw_rules: list[dict[str, Any]], reqs: list[AccessRequest]
+) -> None:
+    """The same on SSO and `everyone` subjects only, asked by SSO callers (some of them agents acting for
+    someone) and a few others: claims, `subject.*`, `delegation.*` and `everyone: agents` decide most."""
+    agree(raw_rules, reqs)
 
 
 @settings(max_examples=200, deadline=None)
