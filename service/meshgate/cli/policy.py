@@ -169,7 +169,7 @@ def cmd_test(args: argparse.Namespace) -> int:
 def _report_json(report: TestReport) -> dict[str, Any]:
     results = [
         {"suite": r.suite, "test": r.test.name, "where": r.test.where, "passed": r.passed}
-        | {"failure": r.failure, "rule": r.decision.rule_id, "reason_code": r.decision.reason_code}
+        | {"failure": r.failure, "rule_id": r.decision.rule_id, "reason_code": r.decision.reason_code}
         for r in report.results
     ]
     return {"passed": report.passed, "failed": report.failed, "results": results}

@@ -259,6 +259,18 @@ def test_test_command(examples: Path, write_policy: WritePolicy, capsys: pytest.
     ]
 
 
+def test_test_command_json_names_the_rule_as_explain_does(
+    write_policy: WritePolicy, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = write_policy({"p.yaml": RULES, "p_test.yaml": SUITE})
+    code, out, _ = run(capsys, "test", "--policy", str(folder), "--output", "json")
+    report = json.loads(out)
+    assert code == 1 and (report["passed"], report["failed"]) == (1, 2)
+    wrong_rule = next(r for r in report["results"] if r["test"] == "wrong-rule")
+    assert wrong_rule["rule_id"] == "p.yaml#r" and "rule" not in wrong_rule
+    assert wrong_rule["reason_code"] == "allowed_by_rule" and not wrong_rule["passed"]
+
+
 def test_test_command_without_suites_and_with_bad_suite(
     write_policy: WritePolicy, capsys: pytest.CaptureFixture[str]
 ) -> None:
