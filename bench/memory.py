@@ -63,7 +63,7 @@ def tokens(n):
 from meshgate.policy import load_policy
 from meshgate.clock import SystemClock
 from meshgate.model import CredentialKind, Identity
-from meshgate.oidc.authenticator import TokenCache
+from meshgate.oidc import TokenCache
 n = int(sys.argv[2])
 out = {'imported': rss()}
 only_tokens = tokens(n)

@@ -95,6 +95,35 @@ class Identity:
     def __post_init__(self) -> None:
         object.__setattr__(self, "attributes", _interned(self.attributes))
 
+    @classmethod
+    def restore(
+        cls,
+        principal: str,
+        kind: CredentialKind,
+        expires_at: datetime | None,
+        issuer: str,
+        attributes: Mapping[str, tuple[str, ...]],
+        delegation: Delegation | None,
+    ) -> Identity:
+        """The identity whose parts were taken from one made before (`attributes` read-only and shared
+        already): what a cache that keeps identities in pieces hands out. Skips the copy and interning of
+        the attributes and the frozen `__setattr__`: ~0.4 µs where the constructor takes ~0.8."""
+        restored = object.__new__(cls)
+        _SET_PRINCIPAL(restored, principal)
+        _SET_KIND(restored, kind)
+        _SET_EXPIRES_AT(restored, expires_at)
+        _SET_ISSUER(restored, issuer)
+        _SET_ATTRIBUTES(restored, attributes)
+        _SET_DELEGATION(restored, delegation)
+        return restored
+
+
+# The slots' own setters, for `Identity.restore`.
+_SET_PRINCIPAL, _SET_KIND, _SET_EXPIRES_AT, _SET_ISSUER, _SET_ATTRIBUTES, _SET_DELEGATION = (
+    Identity.__dict__[name].__set__
+    for name in ("principal", "kind", "expires_at", "issuer", "attributes", "delegation")
+)
+
 
 @dataclass(frozen=True, slots=True)
 class CredentialInput:

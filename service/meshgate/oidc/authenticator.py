@@ -5,13 +5,11 @@ as the caller can (`budget`, its remaining deadline) and at most `oidc.unknown_k
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from collections.abc import Callable, Collection, Sequence
 
 from meshgate.clock import Clock, monotonic
 from meshgate.errors import AuthenticationError
-from meshgate.lru import LruCache
 from meshgate.model import Identity
 from meshgate.oidc.compact import parse_compact
 from meshgate.oidc.fetch import Fetcher
@@ -19,60 +17,8 @@ from meshgate.oidc.issuers import IssuerConfig
 from meshgate.oidc.jwks_cache import JwksCache, JwtAuthorities
 from meshgate.oidc.reasons import UnknownKidError
 from meshgate.oidc.settings import OidcSettings
+from meshgate.oidc.token_cache import TokenCache
 from meshgate.oidc.validator import KeySet, TokenValidator
-
-
-class _Verified(float):
-    """One cached verification in one object: the float is the Unix time it may be used until,
-    min(exp, stored + ttl); `identity` is what the token verified as. 48 B, where an (identity, until)
-    tuple and its float took 96 B."""
-
-    __slots__ = ("identity",)
-    identity: Identity
-
-    def __new__(cls, until: float, identity: Identity) -> _Verified:
-        entry = super().__new__(cls, until)
-        entry.identity = identity
-        return entry
-
-
-class TokenCache:
-    """Bounded LRU of verified tokens keyed by sha256(token); an entry lives until min(exp, now + ttl).
-    Thread-safe (`meshgate.lru.LruCache`): gRPC worker threads share it."""
-
-    def __init__(self, max_entries: int, ttl_seconds: float, clock: Clock) -> None:
-        self._ttl = ttl_seconds
-        self._clock = clock
-        self._entries: LruCache[bytes, _Verified] = LruCache(max_entries)
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-    @property
-    def hits(self) -> int:  # for the hit-ratio metric
-        return self._entries.hits
-
-    @property
-    def misses(self) -> int:
-        return self._entries.misses
-
-    def get(self, token: str) -> Identity | None:
-        now = self._clock.now().timestamp()
-        entry = self._entries.get(_key(token), lambda until: now < until)
-        return entry.identity if entry is not None else None
-
-    def put(self, token: str, identity: Identity) -> None:
-        if identity.expires_at is None:
-            return
-        until = min(identity.expires_at.timestamp(), self._clock.now().timestamp() + self._ttl)
-        self._entries.put(_key(token), _Verified(until, identity))
-
-    def clear(self) -> None:
-        self._entries.clear()
-
-
-def _key(token: str) -> bytes:
-    return hashlib.sha256(token.encode()).digest()
 
 
 class TokenAuthenticator:
@@ -150,13 +96,13 @@ class TokenAuthenticator:
     def _cached(self, token: str) -> Identity | None:
         if len(token) > self._settings.max_token_bytes:
             return None
-        hit = self._tokens.get(token)
-        return hit if hit is not None and self._still_backed(hit) else None
+        hit = self._tokens.entry(token)
+        return hit.identity() if hit is not None and self._still_backed(hit.shape.issuer) else None
 
-    def _still_backed(self, identity: Identity) -> bool:
+    def _still_backed(self, issuer: str) -> bool:
         """A cached verification counts only while its key set is still the issuer's, and still usable."""
-        snapshot = self._cache.snapshot(identity.issuer)
-        return snapshot.usable and self._verified_with.get(identity.issuer) is snapshot.keys
+        snapshot = self._cache.snapshot(issuer)
+        return snapshot.usable and self._verified_with.get(issuer) is snapshot.keys
 
     def _store(self, token: str, identity: Identity, keys: KeySet) -> None:
         if len(token) > self._settings.max_token_bytes:

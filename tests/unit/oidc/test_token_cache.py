@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from meshgate.clock import FixedClock
 from meshgate.model import CredentialKind, Identity
 from meshgate.oidc import TokenCache
-from meshgate.oidc.authenticator import _key
+from meshgate.oidc.token_cache import _key
 
 NOW = datetime(2030, 1, 1, tzinfo=UTC)
 TINY = 1e-6
@@ -45,12 +45,12 @@ def test_an_entry_lives_until_stored_plus_ttl_when_that_comes_first() -> None:
     assert [_served(cache, clock, "long", 65 - TINY), _served(cache, clock, "long", 65)] == [True, False]
 
 
-def test_a_hit_returns_the_identity_stored_and_counts() -> None:
+def test_a_hit_returns_an_identity_equal_to_the_one_stored_and_counts() -> None:
     clock = FixedClock(NOW)
     cache = TokenCache(8, 60, clock)
     stored = _identity("alice", 300)
     cache.put("t", stored)
-    assert [cache.get("t") is stored, cache.get("other"), cache.hits, cache.misses] == [True, None, 1, 1]
+    assert [cache.get("t") == stored, cache.get("other"), cache.hits, cache.misses] == [True, None, 1, 1]
 
 
 def test_an_identity_without_expiry_is_not_cached() -> None:
@@ -97,7 +97,7 @@ def test_threads_share_it_within_its_bound_and_every_lookup_is_counted() -> None
                 token = f"tok-{(i + round_) % 256}"
                 cache.put(token, identities[token])
                 hit = cache.get(token)
-                if hit is not None and hit is not identities[token]:
+                if hit is not None and hit != identities[token]:
                     wrong.append(token)
 
     workers = [threading.Thread(target=work, args=(n,)) for n in range(4)]

@@ -8,7 +8,7 @@ from typing import Any
 
 from meshgate.clock import FixedClock
 from meshgate.model import CredentialKind, Identity
-from meshgate.oidc.authenticator import TokenCache
+from meshgate.oidc.token_cache import TokenCache
 from meshgate.policy.reloader import ReloadStatus
 from meshgate.server import state_metrics as sm
 from meshgate.server.metrics import ServiceMetrics
