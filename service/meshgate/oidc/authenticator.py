@@ -101,8 +101,7 @@ class TokenAuthenticator:
 
     def _still_backed(self, issuer: str) -> bool:
         """A cached verification counts only while its key set is still the issuer's, and still usable."""
-        snapshot = self._cache.snapshot(issuer)
-        return snapshot.usable and self._verified_with.get(issuer) is snapshot.keys
+        return self._cache.still_current(issuer, self._verified_with.get(issuer))
 
     def _store(self, token: str, identity: Identity, keys: KeySet) -> None:
         if len(token) > self._settings.max_token_bytes:

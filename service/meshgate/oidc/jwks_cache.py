@@ -97,6 +97,14 @@ class JwksCache:
             return KeySnapshot(KeyState.EXPIRED, state.keys, age)
         return KeySnapshot(KeyState.FRESH if age <= state.interval else KeyState.STALE, state.keys, age)
 
+    def still_current(self, issuer: str, keys: object) -> bool:
+        """Whether `keys` is still the issuer's key set and still usable (`snapshot(issuer).usable and
+        snapshot(issuer).keys is keys`), without making a snapshot: checked on every cached token."""
+        state = self._states.get(issuer)
+        if state is None or state.keys is None or state.keys is not keys:
+            return False
+        return self._now() - state.fetched_at <= self._settings.max_stale_seconds
+
     def last_error(self, issuer: str) -> str:
         state = self._states.get(issuer)
         return state.last_error if state else "issuer not configured"

@@ -50,6 +50,30 @@ def test_states_over_time() -> None:
     assert (snap.state, snap.usable, list(snap.keys)) == (KeyState.EXPIRED, False, ["rsa-1"])
 
 
+def test_still_current_is_the_snapshot_check_a_cached_token_needs() -> None:
+    """`still_current(issuer, keys)` is `snapshot.usable and snapshot.keys is keys` in every state."""
+    fetcher, mono, cache = _setup()
+
+    def both(keys: object) -> tuple[bool, bool]:
+        snap = cache.snapshot(ISS)
+        return cache.still_current(ISS, keys), snap.usable and snap.keys is keys
+
+    seen = [both(None)]  # never loaded
+    cache.refresh(ISS)
+    first = cache.snapshot(ISS).keys
+    seen += [both(first), both(None), both(dict(first))]  # fresh; not the set; an equal copy is not it
+    mono.advance(301)
+    seen.append(both(first))  # stale: still usable
+    fetcher.documents[JWKS] = jwks_document(["rsa2"])
+    cache.refresh(ISS)
+    seen += [both(first), both(cache.snapshot(ISS).keys)]  # replaced: the old set no longer counts
+    mono.advance(3601)
+    seen.append(both(cache.snapshot(ISS).keys))  # expired
+    assert all(new == old for new, old in seen)
+    assert [new for new, _ in seen] == [False, True, False, False, True, False, True, False]
+    assert cache.still_current("https://other", first) is False
+
+
 def test_failed_refresh_keeps_last_good_keys_until_stale_bound() -> None:
     fetcher, mono, cache = _setup()
     cache.refresh(ISS)
