@@ -1,6 +1,6 @@
-"""`TokenCache` on its own: an entry lives until min(exp, stored + ttl) to the microsecond, is keyed by the
-full sha256 of the token, the least recently used goes first at the bound, `clear` empties it, and threads
-share it. (Key rotation and the authenticator around it: test_oidc_authenticator.py.)"""
+"""`TokenCache` on its own: an entry lives until min(exp, stored + ttl) to the microsecond, is keyed by
+128 bits of the sha256 of the full token, the least recently used goes first at the bound, `clear` empties
+it, and threads share it. (Key rotation and the authenticator around it: test_oidc_authenticator.py.)"""
 
 from __future__ import annotations
 
@@ -59,10 +59,21 @@ def test_an_identity_without_expiry_is_not_cached() -> None:
     assert (cache.get("t"), len(cache)) == (None, 0)
 
 
-def test_the_key_is_the_full_sha256_of_the_token() -> None:
+def test_the_key_is_128_bits_of_the_sha256_of_the_full_token() -> None:
     token = "eyJ.payload.signature"
-    assert _key(token) == hashlib.sha256(token.encode()).digest()
+    assert _key(token) == int.from_bytes(hashlib.sha256(token.encode()).digest()[:16], "big")
     assert _key(token) != _key(token[:-1] + "x")
+
+
+def test_the_full_token_decides() -> None:
+    """A token that differs from a cached one anywhere, even past any prefix, is not answered from it."""
+    clock = FixedClock(NOW)
+    cache = TokenCache(8, 60, clock)
+    token = "eyJ." + "p" * 20000 + ".signature"
+    cache.put(token, _identity("alice", 300))
+    assert [cache.get(token) is not None, cache.get(token[:-1] + "x"), cache.get(token[:-1])] == [
+        True, None, None
+    ]  # fmt: skip
 
 
 def test_the_least_recently_used_token_goes_first_and_clear_empties_it() -> None:
