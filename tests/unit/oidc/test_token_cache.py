@@ -119,3 +119,30 @@ def test_threads_share_it_within_its_bound_and_every_lookup_is_counted() -> None
     assert wrong == []
     assert len(cache) == 64
     assert cache.hits + cache.misses == 4 * 20 * 64
+
+
+def test_tokens_of_one_namespace_share_a_shape_and_replicas_their_last_segment() -> None:
+    """What keeps an entry small: the principal's prefix, kind, issuer and claims are one object for the
+    tokens of one namespace and claim set; the last segment one string for the tokens of one principal."""
+    cache = TokenCache(8, 60, FixedClock(NOW))
+
+    def sa(namespace: str, name: str) -> Identity:
+        principal = f"spiffe://cluster.local/ns/{namespace}/sa/{name}"
+        return Identity(principal, CredentialKind.K8S_SA_TOKEN, NOW + timedelta(seconds=300), "https://k8s")
+
+    for token, identity in [
+        ("a1", sa("a", "x")),
+        ("a2", sa("a", "y")),
+        ("a3", sa("a", "y")),
+        ("b", sa("b", "y")),
+    ]:
+        cache.put(token, identity)
+    a1, a2, a3, b = (cache.entry(token) for token in ("a1", "a2", "a3", "b"))
+    assert a1 is not None and a2 is not None and a3 is not None and b is not None
+    assert [a1.shape is a2.shape, a2.shape is b.shape, a2.last is a3.last, a1.last] == [
+        True,
+        False,
+        True,
+        "x",
+    ]
+    assert cache.get("b") == sa("b", "y")
