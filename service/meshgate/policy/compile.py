@@ -116,16 +116,25 @@ class CompiledRule:
     source: RuleFile  # the file's ids and lines
     index: int  # position among the rules of its file
     mode: int  # 1 for deny (else allow), + 2 if audit-only: see `effect` and `audit`
-    held_subjects: tuple[Held, ...]  # an exact SPIFFE ID as its string: read `subjects`
+    # One subject as itself (an exact SPIFFE ID as its string), several in a tuple: read `subjects`.
+    held_subjects: Held | tuple[Held, ...]
     actions: ActionSet  # with the action list as written (`action_patterns`)
-    resources: tuple[ResourcePattern, ...]
+    # One resource pattern as itself, several in a tuple: read `resources`.
+    held_resources: ResourcePattern | tuple[ResourcePattern, ...]
     subscriptions: tuple[SegmentPattern, ...] | None  # None: any subscription
     excepted: tuple[Subject, ...] = ()  # `except:`: principals these match are not the rule's subjects
 
     @property
     def subjects(self) -> tuple[Subject, ...]:
         """Who the rule is for (made on each call: decisions read `held_subjects`)."""
-        return tuple(map(subject_of, self.held_subjects))
+        held = self.held_subjects
+        return tuple(map(subject_of, held if isinstance(held, tuple) else (held,)))
+
+    @property
+    def resources(self) -> tuple[ResourcePattern, ...]:
+        """The resource patterns, in order (decisions read `held_resources`)."""
+        held = self.held_resources
+        return held if isinstance(held, tuple) else (held,)
 
     @property
     def effect(self) -> Effect:
@@ -194,7 +203,7 @@ class _Compiler:
                 self.errors.append(f"{self.doc.where((*path, index))}: {exc.message}")
         return out
 
-    def subjects(self, raw: dict[str, Any], path: JsonPath) -> tuple[Held, ...]:
+    def subjects(self, raw: dict[str, Any], path: JsonPath) -> Held | tuple[Held, ...]:
         """The rule's own subjects, else the document's; an error if neither has any."""
         deny = raw["effect"] == "deny"
         subjects, where = (raw, path) if "subjects" in raw else (self.doc.data, ())
@@ -230,10 +239,10 @@ class _Compiler:
             mode=(DENY if raw["effect"] == "deny" else ALLOW) + (AUDIT if audit else 0),
             held_subjects=self.subjects(raw, path),
             actions=actions,
-            resources=shared.join(self.each(raw["resources"], (*path, "resources"), shared.resource)),
+            held_resources=shared.join(self.each(raw["resources"], (*path, "resources"), shared.resource)),
             subscriptions=None
             if subs is None
-            else shared.join(self.each(subs, (*path, "subscriptions"), shared.subscription)),
+            else shared.tuple_of(self.each(subs, (*path, "subscriptions"), shared.subscription)),
             excepted=tuple(self.each(raw.get("except", ()), (*path, "except"), self.exception)),
         )
         self.check_semantics(rule, path)

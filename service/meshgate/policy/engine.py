@@ -21,7 +21,8 @@ from meshgate.policy.actions import SUBSCRIPTION_ACTIONS, is_known
 from meshgate.policy.compile import ALLOW, AUDIT, DENY, CompiledRule
 from meshgate.policy.index import RuleIndex
 from meshgate.policy.patterns import NO_BINDINGS, Bindings
-from meshgate.policy.resources import Target, parse_resource, target_of
+from meshgate.policy.resources import ResourcePattern, Target, parse_resource, target_of
+from meshgate.policy.subjects import Held
 from meshgate.policy.whocan import Grantee, who_can
 
 _ORDER = operator.attrgetter("source.file", "index")
@@ -49,7 +50,9 @@ def holds_for_any_subscription(rules: Iterable[CompiledRule], req: AccessRequest
     for rule in rules:
         if rule.subscriptions is None:
             continue
-        for subject in rule.held_subjects:
+        held = rule.held_subjects
+        subjects: tuple[Held, ...] = held if type(held) is tuple else (held,)  # type: ignore[assignment]
+        for subject in subjects:
             if isinstance(subject, str):  # an exact SPIFFE ID
                 if subject != req.principal:
                     continue
@@ -58,7 +61,9 @@ def holds_for_any_subscription(rules: Iterable[CompiledRule], req: AccessRequest
                 bindings = subject.match(req.principal, req.issuer, req.attributes)
                 if bindings is None:
                     continue
-            for resource in rule.resources:
+            one = rule.held_resources
+            resources: tuple[ResourcePattern, ...] = one if type(one) is tuple else (one,)  # type: ignore[assignment]
+            for resource in resources:
                 if resource.matches(target, bindings) and not excepted(rule, req):
                     return False
     return True
@@ -77,7 +82,9 @@ def match_rules(
     narrowed = False
     bindings: Bindings | None
     for rule in rules:
-        for subject in rule.held_subjects:
+        held = rule.held_subjects  # one subject as itself, several in a tuple (`type() is`: no call)
+        subjects: tuple[Held, ...] = held if type(held) is tuple else (held,)  # type: ignore[assignment]
+        for subject in subjects:
             if isinstance(subject, str):  # an exact SPIFFE ID, as a rule holds it
                 if subject != principal:
                     continue
@@ -86,7 +93,9 @@ def match_rules(
                 bindings = subject.match(principal, issuer, attributes)
                 if bindings is None:
                     continue
-            for resource in rule.resources:
+            one = rule.held_resources
+            resources: tuple[ResourcePattern, ...] = one if type(one) is tuple else (one,)  # type: ignore[assignment]
+            for resource in resources:
                 if not resource.matches(target, bindings):
                     continue
                 if rule.excepted and excepted(rule, req):

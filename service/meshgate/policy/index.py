@@ -122,7 +122,8 @@ def place_of(subject: Held) -> Place:
 
 def _filings(rule: CompiledRule) -> dict[tuple[str | None, Place], None]:
     """The distinct (tenant, place) pairs `rule` is filed under, in order."""
-    places = [place_of(subject) for subject in rule.held_subjects]
+    held = rule.held_subjects
+    places = [place_of(subject) for subject in (held if isinstance(held, tuple) else (held,))]
     return {(resource.tenant_literal, place): None for place in places for resource in rule.resources}
 
 

@@ -57,9 +57,10 @@ class _Text:
 
 class Shared:
     """Values that rules repeat, made once per compile and shared: the subjects, resource patterns and
-    subscription patterns of the same text, each with the one-element tuple most rules hold it in, and
-    the same tuples of several (a reader's `persistent://t/ns/*` is one object however many rules name
-    it). Its keys are texts the values keep anyway, or the values themselves: keys made for the purpose
+    subscription patterns of the same text, and the same tuples of several (a reader's
+    `persistent://t/ns/*` is one object however many rules name it). A rule holds a subject or resource
+    it has only one of as itself, not in a tuple of its own (`join`): ~80 B a rule at 100,000 rules.
+    Its keys are texts the values keep anyway, or the values themselves: keys made for the purpose
     (tuples of object ids, the YAML text of a pattern that keeps no text) would all go when the compile
     ends and leave holes in the allocator's pools among the rules, ~20 MB of RSS at 100,000 rules. A
     resource pattern is its own key, found by its text (`_Text`). Only successes are kept: a bad subject
@@ -67,45 +68,50 @@ class Shared:
 
     def __init__(self, naming: LinkerdNaming) -> None:
         self.naming = naming
-        self._subjects: dict[tuple[str, bool], dict[str, tuple[Held]]] = {}
-        self._resources: dict[ResourcePattern | _Text, tuple[ResourcePattern]] = {}
-        self._segments: dict[str, tuple[SegmentPattern]] = {}
+        self._subjects: dict[tuple[str, bool], dict[str, Held]] = {}
+        self._resources: dict[ResourcePattern | _Text, ResourcePattern] = {}
+        self._segments: dict[str, SegmentPattern] = {}
         self._tuples: dict[tuple[int, ...], tuple[Any, ...]] = {}
 
-    def subject(self, raw: dict[str, Any], deny: bool) -> tuple[Held]:
+    def subject(self, raw: dict[str, Any], deny: bool) -> Held:
         """`deny`: for a deny rule (`everyone: agents` covers more there). As the rule holds it
         (`meshgate.policy.subjects.held`)."""
         ((kind, value),) = raw.items()
         if not isinstance(value, str):  # oidc: a mapping, rare enough not to share
-            return (compile_subject(raw, self.naming, deny=deny),)
+            return compile_subject(raw, self.naming, deny=deny)
         key = (kind, deny and kind == "everyone")  # only `everyone` reads differently in a deny
         of_kind = self._subjects.get(key)
         if of_kind is None:
             of_kind = self._subjects[key] = {}
         found = of_kind.get(value)
         if found is None:
-            found = of_kind[value] = (held(compile_subject(raw, self.naming, deny=deny)),)
+            found = of_kind[value] = held(compile_subject(raw, self.naming, deny=deny))
         return found
 
-    def resource(self, text: str) -> tuple[ResourcePattern]:
+    def resource(self, text: str) -> ResourcePattern:
         found = self._resources.get(_Text(text))
         if found is None:
-            pattern = parse_resource_pattern(text)
-            found = self._resources[pattern] = (pattern,)
+            found = parse_resource_pattern(text)
+            self._resources[found] = found
         return found
 
-    def subscription(self, text: str) -> tuple[SegmentPattern]:
+    def subscription(self, text: str) -> SegmentPattern:
         found = self._segments.get(text)
         if found is None:
-            pattern = parse_segment(text)
-            found = self._segments[pattern.text] = (pattern,)
+            found = parse_segment(text)
+            self._segments[found.text] = found  # a key the pattern keeps anyway
         return found
 
-    def join(self, ones: list[tuple[T]]) -> tuple[T, ...]:
-        """The one tuple of the values of `ones` (one-element tuples from this table), in order."""
-        if len(ones) < 2:
-            return ones[0] if ones else ()
-        values = [one[0] for one in ones]
+    def join(self, values: list[T]) -> T | tuple[T, ...]:
+        """One value (from this table) as itself, several as the one tuple of them, in order; none as ()."""
+        if len(values) == 1:
+            return values[0]
+        return self.tuple_of(values)
+
+    def tuple_of(self, values: list[T]) -> tuple[T, ...]:
+        """The one tuple of `values` (from this table), in order."""
+        if not values:
+            return ()
         key = tuple(map(id, values))
         found = self._tuples.get(key)
         if found is None:
