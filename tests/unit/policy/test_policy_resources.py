@@ -76,6 +76,27 @@ def test_tenant_literal_for_index() -> None:
 
 
 @pytest.mark.parametrize(
+    "text",
+    [
+        "*",
+        "cluster:prod-*",
+        "acme",
+        "acme/payments",
+        "acme-*/{ns}",
+        "persistent://acme/payments/a.b",
+        "non-persistent://t/{ns}/orders-*",
+    ],
+)
+def test_a_pattern_holds_literal_segments_as_text_and_gives_them_back(text: str) -> None:
+    """A decision compares a literal segment as the text the pattern holds; who-can and lint still get
+    every segment as a SegmentPattern, and the text as written."""
+    pattern = parse_resource_pattern(text)
+    for held, segment in zip(pattern.held, pattern.segments, strict=True):
+        assert held == segment.literal if isinstance(held, str) else held is segment
+    assert pattern.text == text
+
+
+@pytest.mark.parametrize(
     ("text", "error"),
     [
         ("a/b/c", "'a/b/c': a topic needs persistent:// or non-persistent:// in front"),
