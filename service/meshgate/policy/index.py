@@ -60,10 +60,10 @@ def _add_to(out: list[CompiledRule], found: Filed | None) -> None:
 def literal_prefix(subject: Subject) -> tuple[int, str]:
     """(k, "seg1/.../segk"): the leading segments of a SPIFFE pattern that have no wildcard or capture."""
     literals: list[str] = []
-    for segment in getattr(subject, "segments", ()):
-        if segment.literal is None:
+    for literal, _, _ in getattr(subject, "steps", ()):  # a SpiffePattern's: (literal, capture, pieces)
+        if literal is None:
             break
-        literals.append(segment.literal)
+        literals.append(literal)
     return len(literals), "/".join(literals)
 
 

@@ -123,6 +123,19 @@ def test_linkerd_subjects_keep_their_text_and_index_kind() -> None:
         linkerd_subject("{sa}.shop.serviceaccount.identity.linkerd.mesh.test", NAMING)
 
 
+def test_a_pattern_gives_its_segments_again_from_what_it_keeps() -> None:
+    """A SPIFFE pattern keeps how each segment is checked, not the segments: who-can and lint get them
+    parsed again, those of the translation for a Linkerd name."""
+    pattern = spiffe_subject("spiffe://td/ns/{ns}/sa/web-*")
+    assert isinstance(pattern, SpiffePattern)
+    assert [s.text for s in pattern.segments] == ["td", "ns", "{ns}", "sa", "web-*"]
+    assert pattern.specialize({"ns": "shop"}) == "spiffe://td/ns/shop/sa/web-*"
+    linkerd = linkerd_subject("*.shop.serviceaccount.identity.linkerd.mesh.test", NAMING)
+    assert isinstance(linkerd, SpiffePattern)
+    assert [s.text for s in linkerd.segments] == ["mesh.test", "ns", "shop", "sa", "*"]
+    assert linkerd.specialize({}) == "spiffe://mesh.test/ns/shop/sa/*"
+
+
 def test_identity_naming_object_is_accepted() -> None:
     identity = pytest.importorskip("meshgate.principal")
     naming = identity.LinkerdNaming(control_plane_namespace="linkerd", trust_domain="mesh.test")
