@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import itertools
 import operator
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import overload
 
 from meshgate.errors import BadRequestError
 from meshgate.model import DELEGATION_SUBJECT, AccessRequest, Decision, Resource, ShadowEffect
@@ -208,6 +210,51 @@ def file_digest(text: str, naming: tuple[str, str]) -> bytes:
 _NO_FILES: Mapping[str, CompiledFile] = MappingProxyType({})
 
 
+class RuleChain(Sequence[CompiledRule]):
+    """The rules of a revision in order, read from its files' own tuples: no second tuple of every rule
+    beside them (8 B a rule). Equal to any sequence of the same rules, as the tuple it stands for."""
+
+    __slots__ = ("_len", "_parts")
+
+    def __init__(self, parts: Iterable[tuple[CompiledRule, ...]]) -> None:
+        self._parts = tuple(part for part in parts if part)
+        self._len = sum(map(len, self._parts))
+
+    def __len__(self) -> int:
+        return self._len
+
+    def __iter__(self) -> Iterator[CompiledRule]:
+        return itertools.chain.from_iterable(self._parts)
+
+    @overload
+    def __getitem__(self, index: int) -> CompiledRule: ...
+    @overload
+    def __getitem__(self, index: slice) -> tuple[CompiledRule, ...]: ...
+    def __getitem__(self, index: int | slice) -> CompiledRule | tuple[CompiledRule, ...]:
+        if isinstance(index, slice):
+            return tuple(self)[index]
+        if index < 0:
+            index += self._len
+        if not 0 <= index < self._len:
+            raise IndexError("rule index out of range")
+        for part in self._parts:
+            if index < len(part):
+                return part[index]
+            index -= len(part)
+        raise AssertionError("unreachable")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sequence):
+            return NotImplemented
+        return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+
+    def __hash__(self) -> int:
+        return hash(tuple(self))
+
+    def __repr__(self) -> str:
+        return f"RuleChain({self._len} rules)"
+
+
 @dataclass(frozen=True, slots=True)
 class PolicySnapshot:
     """One immutable, compiled policy revision. `revision` is a digest of everything it was compiled
@@ -215,7 +262,7 @@ class PolicySnapshot:
 
     revision: str
     content_hash: str
-    rules: tuple[CompiledRule, ...]
+    rules: Sequence[CompiledRule]  # a tuple, or the files' rules in order (`RuleChain`)
     superusers: frozenset[str] = frozenset()
     source: str = ""
     commit: str = ""

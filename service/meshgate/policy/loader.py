@@ -16,7 +16,7 @@ from pathlib import Path
 
 from meshgate.errors import PolicyError
 from meshgate.policy.compile import CompiledRule, compile_documents
-from meshgate.policy.engine import CompiledFile, PolicySnapshot, file_digest
+from meshgate.policy.engine import CompiledFile, PolicySnapshot, RuleChain, file_digest
 from meshgate.policy.gcpause import collector_paused
 from meshgate.policy.gitrev import git_revision
 from meshgate.policy.revision import content_hash, describe, revision_of
@@ -173,7 +173,6 @@ def _compile_source(
     reusable = previous.files if previous is not None else {}
     key = _naming_key(naming)
     shared = Shared(naming)
-    rules: list[CompiledRule] = []
     files: dict[str, CompiledFile] = {}
     errors: list[str] = []
     for name, text in source.policy_files():
@@ -184,7 +183,7 @@ def _compile_source(
             errors += problems
             compiled = CompiledFile(digest, found)
         files[name] = compiled
-        rules += compiled.rules
+    rules = RuleChain(compiled.rules for compiled in files.values())
     if not errors and not rules:
         errors.append(f"{source.root}: no policy documents (*.yaml other than *_test.yaml) found")
     if errors:
@@ -192,7 +191,7 @@ def _compile_source(
         header = f"{len(errors)} error(s) in policy revision {describe(revision, source.commit)}:\n"
         raise PolicyError(header + "\n".join(errors))
     return PolicySnapshot(
-        revision, source.content_hash, tuple(rules), superusers, str(source.root), source.commit, files
+        revision, source.content_hash, rules, superusers, str(source.root), source.commit, files
     )
 
 

@@ -105,3 +105,16 @@ def test_plain_words_resolve_as_pyyaml_resolves_them() -> None:
     fast = fast_documents(text, "f.yaml")
     exact, _ = parse_documents(text, "f.yaml")
     assert fast is not None and fast[0].data == exact[0].data
+
+
+def test_a_snapshot_reads_its_rules_from_its_files_as_one_sequence(write_policy: WritePolicy) -> None:
+    """`PolicySnapshot.rules` is the files' own rules in order, not a copy: it reads as the tuple would."""
+    folder = write_policy({"a.yaml": _policy("a", 3), "b.yaml": _policy("b", 2)})
+    snapshot = compile_source(read_source(folder))
+    rules = snapshot.rules
+    flat = tuple(rule for compiled in snapshot.files.values() for rule in compiled.rules)
+    assert len(rules) == 5 and tuple(rules) == flat and rules == flat and flat == rules
+    assert [rules[i] for i in range(-5, 5)] == [*flat, *flat]
+    assert rules[1:4] == flat[1:4] and hash(rules) == hash(flat)
+    with pytest.raises(IndexError):
+        rules[5]
