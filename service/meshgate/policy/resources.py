@@ -45,6 +45,8 @@ class Scope(StrEnum):
 
 
 _TOPIC, _NAMESPACE, _TENANT = Scope.TOPIC, Scope.NAMESPACE, Scope.TENANT
+# How many segments a resource pattern of each scope has.
+_SEGMENTS = {Scope.ANY: 0, Scope.CLUSTER: 1, Scope.TENANT: 1, Scope.NAMESPACE: 2, Scope.TOPIC: 3}
 
 
 class Target(NamedTuple):
@@ -84,17 +86,28 @@ class Target(NamedTuple):
 class ResourcePattern:
     """A rule's resource pattern. Its text is not kept but written again from its segments when asked
     (who-can, diff, report, lint), exactly as the policy wrote it: 100,000 rules keep ~80,000 patterns.
-    A segment without wildcard or capture is held as its text (`held`), which is what a decision
-    compares; `segments` gives every segment as a `SegmentPattern`."""
+    Its (at most three) segments are slots of its own, not a tuple (48 B a pattern less); a segment
+    without wildcard or capture is held as its text, which is what a decision compares (`held`);
+    `segments` gives every segment as a `SegmentPattern`."""
 
     scope: Scope
     domain: str  # for topic patterns
-    held: tuple[str | SegmentPattern, ...]  # a literal segment as its text
+    # The segments, a literal one as its text; None past the scope's count (`_SEGMENTS`).
+    first: str | SegmentPattern | None
+    second: str | SegmentPattern | None
+    third: str | SegmentPattern | None
 
     @classmethod
     def of(cls, scope: Scope, domain: str, segments: tuple[SegmentPattern, ...]) -> ResourcePattern:
-        held = tuple(s.literal if s.literal is not None else s for s in segments)
-        return cls(scope, domain, held)
+        assert len(segments) == _SEGMENTS[scope]
+        held = [s.literal if s.literal is not None else s for s in segments]
+        return cls(scope, domain, *held, *[None] * (3 - len(held)))
+
+    @property
+    def held(self) -> tuple[str | SegmentPattern, ...]:
+        """The segments in order, a literal one as its text."""
+        held = (self.first, self.second, self.third)[: _SEGMENTS[self.scope]]
+        return tuple(s for s in held if s is not None)
 
     @property
     def segments(self) -> tuple[SegmentPattern, ...]:
@@ -104,16 +117,20 @@ class ResourcePattern:
     @property
     def variables(self) -> frozenset[str]:
         """The capture names it uses (a compile checks them; no decision reads them)."""
-        return frozenset().union(*(s.variables for s in self.segments)) or NO_VARIABLES
+        slots = (self.first, self.second, self.third)  # a literal segment (text) captures nothing
+        found = (s.variables for s in slots if s is not None and not isinstance(s, str))
+        return frozenset().union(*found) or NO_VARIABLES
 
     @property
     def text(self) -> str:
         """The pattern as written: `*`, `cluster:NAME`, `tenant[/namespace]` or `domain://t/ns/topic`."""
         if self.scope is Scope.ANY:
             return "*"
+        slots = (self.first, self.second, self.third)
+        texts = [s if isinstance(s, str) else s.text for s in slots if s is not None]
         if self.scope is Scope.CLUSTER:
-            return "cluster:" + self.segments[0].text
-        path = "/".join(segment.text for segment in self.segments)
+            return "cluster:" + texts[0]
+        path = "/".join(texts)
         return f"{self.domain}://{path}" if self.scope is Scope.TOPIC else path
 
     def __hash__(self) -> int:
@@ -125,7 +142,7 @@ class ResourcePattern:
     def tenant_literal(self) -> str | None:
         """The exact tenant this pattern is limited to, used as an index key; None if any."""
         if self.scope in (Scope.TENANT, Scope.NAMESPACE, Scope.TOPIC):
-            first = self.held[0]
+            first = self.first
             return first if isinstance(first, str) else None
         return None
 
@@ -145,7 +162,8 @@ class ResourcePattern:
             parts = target.parts(scope)
         if parts is None or "" in parts:
             return False
-        for segment, part in zip(self.held, parts, strict=True):
+        # The scope gave as many parts as it has segments; the slots past them are None.
+        for segment, part in zip((self.first, self.second, self.third), parts, strict=False):
             # `type() is`, not isinstance: no call on the decision path (cProfile counts isinstance's)
             if type(segment) is str:  # a literal segment
                 if part != segment:
