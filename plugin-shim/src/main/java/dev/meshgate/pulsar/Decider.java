@@ -192,9 +192,11 @@ final class Decider {
     /** The service answered: cached and given; the service audits it itself. */
     private Outcome settle(DecisionKey key, Decision decision, long start) {
         cache.put(key, decision);
-        LOG.debug("meshgate: {} {} {} -> {} ({}, revision {})", key.question().getPrincipal(),
-                key.question().getAction(), Actions.describe(key.question().getResource()),
-                decision.getAllowed(), decision.getReasonCode(), decision.getRevision());
+        if (LOG.isDebugEnabled()) { // the arguments (boxing, a varargs array) cost even when DEBUG is off
+            LOG.debug("meshgate: {} {} {} -> {} ({}, revision {})", key.question().getPrincipal(),
+                    key.question().getAction(), Actions.describe(key.question().getResource()),
+                    decision.getAllowed(), decision.getReasonCode(), decision.getRevision());
+        }
         metrics.decision(decision.getAllowed(), DecisionReason.POLICY, "service", start);
         return new Outcome(decision.getAllowed(), DecisionReason.POLICY, decision, ServedBy.SHIM_INFLIGHT, null);
     }
