@@ -1,5 +1,5 @@
-"""The channel from the shim to the service (issue #6): a Unix domain socket (the shaded netty's epoll
-native library must load inside the broker) with mutual TLS on top, and a service that cannot prove itself
+"""The channel from the shim to the service (issue #6): a Unix domain socket (through the broker's own
+netty and its epoll native library) with mutual TLS on top, and a service that cannot prove itself
 with a certificate from the configured CA gets no questions, so nothing is allowed while it answers.
 
 The module stops the session broker, runs its own broker whose shim reaches meshgate at `unix:<socket>`
@@ -112,7 +112,7 @@ def test_unix_socket_with_mutual_tls_carries_every_decision(channel: Channel, pk
         _produce(channel, pki, "reader")
     assert channel.broker.admin_get("/admin/v2/namespaces/acme", identity="viewer")[0] == 200
     log = channel.broker.log.read_text(errors="replace")
-    assert "epoll native transport" not in log, "the shaded netty's epoll library did not load"
+    assert "epoll native transport" not in log, "the broker netty's epoll library did not load"
     assert f"following policy revisions from unix:{channel.socket}" in log
 
 

@@ -1,21 +1,21 @@
 package dev.meshgate.pulsar;
 
 import io.grpc.ManagedChannel;
-import io.grpc.netty.shaded.io.grpc.netty.GrpcSslContexts;
-import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
-import io.grpc.netty.shaded.io.netty.channel.EventLoopGroup;
-import io.grpc.netty.shaded.io.netty.channel.epoll.Epoll;
-import io.grpc.netty.shaded.io.netty.channel.epoll.EpollDomainSocketChannel;
-import io.grpc.netty.shaded.io.netty.channel.epoll.EpollEventLoopGroup;
-import io.grpc.netty.shaded.io.netty.channel.unix.DomainSocketAddress;
-import io.grpc.netty.shaded.io.netty.handler.ssl.SslContext;
+import io.grpc.netty.GrpcSslContexts;
+import io.grpc.netty.NettyChannelBuilder;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.epoll.Epoll;
+import io.netty.channel.epoll.EpollDomainSocketChannel;
+import io.netty.channel.epoll.EpollEventLoopGroup;
+import io.netty.channel.unix.DomainSocketAddress;
+import io.netty.handler.ssl.SslContext;
 import java.io.Closeable;
 import java.io.File;
 import java.io.IOException;
 
 /**
- * Builds the gRPC channel to one service target: {@code unix:/path} (epoll domain socket, from the shaded
- * netty's native library) or {@code host:port}, in plaintext or mTLS. With TLS the service must present a
+ * Builds the gRPC channel to one service target: {@code unix:/path} (epoll domain socket, from the broker's
+ * own netty and its native library) or {@code host:port}, in plaintext or mTLS. With TLS the service must present a
  * certificate that chains to {@code meshgateTlsCaFile} and names the target host (or {@code
  * meshgateTlsAuthority}); a service that cannot prove itself gets no questions.
  */

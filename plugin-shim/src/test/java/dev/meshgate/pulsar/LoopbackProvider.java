@@ -2,7 +2,7 @@ package dev.meshgate.pulsar;
 
 import io.grpc.BindableService;
 import io.grpc.Server;
-import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import io.grpc.netty.NettyServerBuilder;
 import java.net.InetSocketAddress;
 import java.util.function.Consumer;
 import org.apache.pulsar.broker.ServiceConfiguration;
