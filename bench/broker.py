@@ -28,7 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
@@ -186,7 +186,7 @@ def thread_cpu(pid: int) -> dict[str, float]:
     """CPU seconds per thread of `pid` so far, by thread name with its digits dropped (`pulsar-io-3-7` and
     `pulsar-io-3-8` are one `pulsar-io--`); `{}` when the process is gone."""
     tick = os.sysconf("SC_CLK_TCK")
-    found: Counter[str] = Counter()
+    found: dict[str, float] = defaultdict(float)
     try:
         tasks = os.listdir(f"/proc/{pid}/task")
     except OSError:

@@ -18,6 +18,7 @@ import json
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -247,7 +248,7 @@ def _bootstrap(broker: BenchBroker) -> None:
     if status not in (204, 409):
         raise RuntimeError(f"namespace: {status} {body}")
     if broker.mode == "builtin":
-        role = urllib.request.quote(f"{ROLE_PATTERN}*", safe="")
+        role = urllib.parse.quote(f"{ROLE_PATTERN}*", safe="")
         status, body = broker.admin(
             "POST", f"/admin/v2/namespaces/{NAMESPACE}/permissions/{role}", ["produce", "consume"]
         )

@@ -155,7 +155,7 @@ def cerbos_allows(server: CerbosServer) -> bool:
 
 def series(
     server: Server, call: Call, seconds: float, loads: list[int], log: Callable[[str], None]
-) -> list[dict]:
+) -> list[dict[str, Any]]:
     ghz_point(server.target, call, concurrency=8, seconds=1)  # warm-up, discarded
     points = []
     for concurrency, rps in [(1, 0), (32, 0), *[(32, r) for r in loads]]:
@@ -202,7 +202,9 @@ def run(quick: bool, log: Callable[[str], None]) -> dict[str, Any]:
                 log(f"grpc: {name} over {transport}")
                 server = make()
 
-                def body(server: Server = server, call: Call = call, name: str = name) -> list[dict]:
+                def body(
+                    server: Server = server, call: Call = call, name: str = name
+                ) -> list[dict[str, Any]]:
                     if isinstance(server, CerbosServer) and not cerbos_allows(server):
                         raise RuntimeError("the Cerbos policy does not allow the benchmark request")
                     return series(server, call, seconds, loads, log)
@@ -232,7 +234,7 @@ def _writers(first: int, count: int) -> list[dict[str, Any]]:
     ]
 
 
-def _batch(work: Path, policy: Path, seconds: float, log: Callable[[str], None]) -> list[dict]:
+def _batch(work: Path, policy: Path, seconds: float, log: Callable[[str], None]) -> list[dict[str, Any]]:
     """Both variants on one server per transport: repeated questions first, then distinct ones. Every ghz run
     of the distinct variant (warm-up included) gets its own DISTINCT_BATCHES messages of requests that server
     was never asked: ghz starts each run at message 0, which the previous run may have left in the memo."""
@@ -256,7 +258,7 @@ def _batch(work: Path, policy: Path, seconds: float, log: Callable[[str], None])
     for transport in ("tcp", "uds"):
         server = ObservedMeshgate(work / f"mb-{transport}", transport == "uds", policy)
 
-        def body(server: ObservedMeshgate = server, transport: str = transport) -> list[dict]:
+        def body(server: ObservedMeshgate = server, transport: str = transport) -> list[dict[str, Any]]:
             out = []
             for variant in ("repeated", "distinct"):
 
@@ -315,7 +317,7 @@ def _large_policy(work: Path, seconds: float, log: Callable[[str], None]) -> dic
             "rss": _rss(server.pid),
         }
 
-    result = with_server_timeout(server, body, 600)
+    result: dict[str, Any] = with_server_timeout(server, body, 600)
     fresh = result["batch_c4_distinct"]
     log(
         f"grpc: 100k rules: single {result['single_c32']['rps']:,.0f}/s, batch "

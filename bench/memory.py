@@ -92,7 +92,8 @@ def python_probe(policy: Path, tokens: int) -> dict[str, Any]:
         env=env,
         check=True,
     )
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    found: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return found
 
 
 def proc_status(pid: int) -> dict[str, int]:
@@ -250,7 +251,8 @@ def shim_heap(entries: int, workdir: Path) -> dict[str, Any]:
         timeout=600,
         check=True,
     )
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    found: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return found
 
 
 def run(quick: bool, log: Callable[[str], None]) -> dict[str, Any]:

@@ -74,7 +74,7 @@ class Server:
 
     def _accepts(self) -> bool:
         family = socket.AF_UNIX if self.uds else socket.AF_INET
-        address: object = str(self.socket) if self.uds else ("127.0.0.1", self.port)
+        address: str | tuple[str, int] = str(self.socket) if self.uds else ("127.0.0.1", self.port)
         with socket.socket(family, socket.SOCK_STREAM) as s:
             s.settimeout(0.5)
             try:

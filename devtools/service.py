@@ -40,7 +40,7 @@ def write_config(
     }
     for section, values in (extra or {}).items():
         merged = dict(config.get(section, {}))  # type: ignore[call-overload]
-        merged.update(values)  # type: ignore[call-overload]
+        merged.update(values)
         config[section] = merged
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(config, sort_keys=False))
