@@ -209,9 +209,8 @@ final class Decider {
         Optional<Decision> stale = config.failMode() == FailMode.STALE_IF_ERROR ? cache.staleAllow(key)
                 : Optional.empty();
         if (stale.isPresent()) {
-            LOG.warn("meshgate: repeating an earlier allow of {} {} for {} (stale-if-error): {}",
-                    key.question().getAction(), Actions.describe(key.question().getResource()),
-                    key.question().getPrincipal(), GrpcErrors.describe(error));
+            failures.repeated(failure, GrpcErrors.describe(error), key.question().getAction() + " "
+                    + Actions.describe(key.question().getResource()) + " for " + key.question().getPrincipal());
             metrics.decision(true, DecisionReason.STALE_IF_ERROR, "stale", start);
             served.served(key.question(), question, ServedBy.STALE_IF_ERROR, stale.get(), "");
             return new Outcome(true, DecisionReason.STALE_IF_ERROR, stale.get(), ServedBy.STALE_IF_ERROR, null);

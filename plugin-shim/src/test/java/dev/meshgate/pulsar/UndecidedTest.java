@@ -122,4 +122,25 @@ class UndecidedTest extends DeciderFixture {
         assertTrue(lines.get(2).contains("; 50 question(s) denied for this reason since the last such line (at most"
                 + " one per 10 s), the latest topic.lookup t50"), lines.get(2));
     }
+
+    @Test
+    void staleIfErrorAnswersAreLoggedOncePerIntervalNotPerQuestion() {
+        AtomicLong now = new AtomicLong();
+        List<String> lines = new ArrayList<>();
+        FailureLog log = new FailureLog(10_000, now::get, lines::add);
+        for (int i = 0; i < 50; i++) {
+            log.repeated(FailureReason.SERVICE_UNAVAILABLE, UNREACHABLE, "topic.produce t" + i + " for app");
+            now.addAndGet(100_000_000L);  // 0.1 s: 50 questions in 5 s
+        }
+        log.denied(FailureReason.SERVICE_UNAVAILABLE, UNREACHABLE, "topic.lookup t");
+        assertEquals(2, lines.size(), "one line per outcome and reason: " + lines);
+        assertTrue(lines.get(0).startsWith("meshgate could not decide, repeating earlier allows (stale-if-error): "
+                + UNREACHABLE + "; 1 question(s)"), lines.get(0));
+        assertTrue(lines.get(1).startsWith("meshgate could not decide, denied: "), lines.get(1));
+        now.addAndGet(5_000_000_000L);
+        log.repeated(FailureReason.SERVICE_UNAVAILABLE, UNREACHABLE, "topic.produce t50 for app");
+        assertEquals(3, lines.size());
+        assertTrue(lines.get(2).contains("; 50 question(s) answered so for this reason since the last such line (at"
+                + " most one per 10 s), the latest topic.produce t50 for app"), lines.get(2));
+    }
 }
