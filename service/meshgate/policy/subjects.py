@@ -298,8 +298,10 @@ def namespaces_of(subject: Subject) -> frozenset[Namespace]:
     return subject.namespaces
 
 
-def with_exceptions(subject: Subject, excepted: tuple[Subject, ...]) -> str:
-    """How who-can, diff, report and explain show a rule's subject: `everyone except role:dlq`."""
+def with_exceptions(subject: Subject, excepted: tuple[Subject, ...], shown: str | None = None) -> str:
+    """How who-can, diff, report and explain show a rule's subject: `everyone except role:dlq`; `shown`
+    replaces the subject's own text (who-can writes it with the resource's captures filled in)."""
+    text = subject.text if shown is None else shown
     if not excepted:
-        return subject.text
-    return f"{subject.text} except {', '.join(e.text for e in excepted)}"
+        return text
+    return f"{text} except {', '.join(e.text for e in excepted)}"

@@ -14,6 +14,7 @@ from meshgate.policy.actions import SUBSCRIPTION_ACTIONS
 from meshgate.policy.compile import CompiledRule
 from meshgate.policy.patterns import Bindings
 from meshgate.policy.resources import target_of
+from meshgate.policy.subjects import with_exceptions
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,9 +54,7 @@ def _rule_grantees(rule: CompiledRule, action: str, resource: Resource, subscrip
         if condition is None:
             continue
         for subject in rule.subjects:
-            shown = subject.specialize(bindings)
-            if rule.excepted:
-                shown += " except " + ", ".join(e.text for e in rule.excepted)
+            shown = with_exceptions(subject, rule.excepted, subject.specialize(bindings))
             out.append(Grantee(shown, rule.effect, rule.id, rule.audit, condition))
     return out
 
