@@ -670,3 +670,105 @@ class ReportServedResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ReportServedResponse: _TypeAlias = ReportServedResponse  # noqa: Y015
+
+@_typing.final
+class FrameCall(_message.Message):
+    """The frames transport (docs/frames.md): the broker plugin's two hot calls, AuthenticateBatch and
+    AuthorizeBatch, over a Unix socket without HTTP/2. A service whose gRPC listens on `unix:/path` without TLS
+    also listens on `/path.frames`; the plugin uses it when it is there and falls back to gRPC when it is not.
+    On the socket each message is a 4-byte big-endian length, then that many bytes of one FrameCall (plugin to
+    service) or FrameReply (service to plugin); a connection carries many calls at once and replies come in
+    any order. Everything else (Authorize, WatchRevision, ReportServed, health) stays on gRPC.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    BUDGET_MS_FIELD_NUMBER: _builtins.int
+    AUTHENTICATE_BATCH_FIELD_NUMBER: _builtins.int
+    AUTHORIZE_BATCH_FIELD_NUMBER: _builtins.int
+    id: _builtins.int
+    """chosen by the caller, unique among its calls in flight on this connection"""
+    budget_ms: _builtins.int
+    """the caller's remaining deadline when it sent the call; 0: none"""
+    @_builtins.property
+    def authenticate_batch(self) -> Global___AuthenticateBatchRequest: ...
+    @_builtins.property
+    def authorize_batch(self) -> Global___AuthorizeBatchRequest: ...
+    def __init__(
+        self,
+        *,
+        id: _builtins.int = ...,
+        budget_ms: _builtins.int = ...,
+        authenticate_batch: Global___AuthenticateBatchRequest | None = ...,
+        authorize_batch: Global___AuthorizeBatchRequest | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["authenticate_batch", b"authenticate_batch", "authorize_batch", b"authorize_batch", "call", b"call"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["authenticate_batch", b"authenticate_batch", "authorize_batch", b"authorize_batch", "budget_ms", b"budget_ms", "call", b"call", "id", b"id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_call: _TypeAlias = _typing.Literal["authenticate_batch", "authorize_batch"]  # noqa: Y015
+    _WhichOneofArgType_call: _TypeAlias = _typing.Literal["call", b"call"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_call) -> _WhichOneofReturnType_call | None: ...
+
+Global___FrameCall: _TypeAlias = FrameCall  # noqa: Y015
+
+@_typing.final
+class FrameReply(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    AUTHENTICATE_BATCH_FIELD_NUMBER: _builtins.int
+    AUTHORIZE_BATCH_FIELD_NUMBER: _builtins.int
+    ERROR_FIELD_NUMBER: _builtins.int
+    id: _builtins.int
+    """the FrameCall's"""
+    @_builtins.property
+    def authenticate_batch(self) -> Global___AuthenticateBatchResponse: ...
+    @_builtins.property
+    def authorize_batch(self) -> Global___AuthorizeBatchResponse: ...
+    @_builtins.property
+    def error(self) -> Global___FrameError: ...
+    def __init__(
+        self,
+        *,
+        id: _builtins.int = ...,
+        authenticate_batch: Global___AuthenticateBatchResponse | None = ...,
+        authorize_batch: Global___AuthorizeBatchResponse | None = ...,
+        error: Global___FrameError | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["authenticate_batch", b"authenticate_batch", "authorize_batch", b"authorize_batch", "error", b"error", "reply", b"reply"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["authenticate_batch", b"authenticate_batch", "authorize_batch", b"authorize_batch", "error", b"error", "id", b"id", "reply", b"reply"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_reply: _TypeAlias = _typing.Literal["authenticate_batch", "authorize_batch", "error"]  # noqa: Y015
+    _WhichOneofArgType_reply: _TypeAlias = _typing.Literal["reply", b"reply"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_reply) -> _WhichOneofReturnType_reply | None: ...
+
+Global___FrameReply: _TypeAlias = FrameReply  # noqa: Y015
+
+@_typing.final
+class FrameError(_message.Message):
+    """The call failed as the gRPC call would have: `code` is the gRPC status code's number (8
+    RESOURCE_EXHAUSTED, 4 DEADLINE_EXCEEDED, 3 INVALID_ARGUMENT, 13 INTERNAL, ...), `message` its description.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CODE_FIELD_NUMBER: _builtins.int
+    MESSAGE_FIELD_NUMBER: _builtins.int
+    code: _builtins.int
+    message: _builtins.str
+    def __init__(
+        self,
+        *,
+        code: _builtins.int = ...,
+        message: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["code", b"code", "message", b"message"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FrameError: _TypeAlias = FrameError  # noqa: Y015
