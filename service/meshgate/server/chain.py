@@ -11,8 +11,10 @@ Outermost first:
    the deadline check (`admission.DeadlineGuard`); then the servicer.
 
 A `Layer` wraps one unary method's behaviour; on its own it is a complete interceptor too (recovery, then
-the layer). Server-streaming calls (WatchRevision) get recovery only, and only where the chain is asked to
-(`streams=True`). Synchronous (`grpc.server`): the wrappers run in the call's worker thread.
+the layer). `Chain.unary` is recovery plus the layers around one behaviour, the part gRPC and the frames
+transport (`frames.py`) share. Server-streaming calls (WatchRevision) get recovery only, and only where
+the chain is asked to (`streams=True`). Synchronous (`grpc.server`): the wrappers run in the call's
+worker thread.
 """
 
 from __future__ import annotations
@@ -86,12 +88,16 @@ class Chain(ServerInterceptor):
             self._built[method] = known  # a race builds it twice: both are equal
         return known[1]()
 
+    def unary(self, method: str, behaviour: Behaviour) -> Behaviour:
+        """`behaviour` (a servicer's unary method) with recovery and the layers around it, as `method` runs
+        over gRPC; admission is the transport's."""
+        for layer in reversed(self._layers):
+            behaviour = layer.wrap(method, behaviour)
+        return recovered(method, behaviour)
+
     def _build(self, method: str, handler: Handler) -> Callable[[], Handler]:
         if handler.unary_unary is not None:
-            behaviour = handler.unary_unary
-            for layer in reversed(self._layers):
-                behaviour = layer.wrap(method, behaviour)
-            wrapped = like(handler, recovered(method, behaviour))
+            wrapped = like(handler, self.unary(method, handler.unary_unary))
             if self._admission is not None:
                 return self._admission.entrance(method, wrapped)
         elif handler.unary_stream is not None and self._streams:
