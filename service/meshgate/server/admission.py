@@ -32,7 +32,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any
+from typing import Any, NoReturn
 
 import grpc
 
@@ -109,10 +109,7 @@ class LoadShedder:
     def entrance(self, method: str, handler: Handler) -> Callable[[], Handler]:
         """Per call: `handler` (the chain's, for `method`) while its queue has room, else the refusal."""
         label = short_name(method)
-        queue = self._queues.get(label)
-        if queue is None:
-            queue = MethodQueue(self._workers, self._limit, lambda: self.shed(label, EXPIRED))
-            self._queues[label] = queue
+        queue = self._queue(label)
         assert handler.unary_unary is not None  # the chain passes only unary handlers here
         behaviour: Any = _forward(handler.unary_unary)
         behaviour.experimental_thread_pool = queue
@@ -121,13 +118,38 @@ class LoadShedder:
         admitted, refusal = like(handler, behaviour), like(handler, refuse)
         return lambda: refusal if queue.full() else admitted
 
+    def submit(self, method: str, call: Callable[[], object]) -> None:
+        """For a call that did not come through grpcio (the frames transport): run `call` on `method`'s
+        queue, the same queue and workers as over gRPC; a full queue raises the refusal (a `Refusal`) at
+        once, counted as over gRPC."""
+        label = short_name(method)
+        queue = self._queue(label)
+        if queue.full():
+            self._refusal(label, queue)()
+        queue.submit(_ran, call)
+
+    def _queue(self, label: str) -> MethodQueue:
+        queue = self._queues.get(label)
+        if queue is None:  # gRPC's polling thread and the frames readers may both ask first
+            with self._lock:
+                queue = self._queues.get(label)
+                if queue is None:
+                    queue = MethodQueue(self._workers, self._limit, lambda: self.shed(label, EXPIRED))
+                    self._queues[label] = queue
+        return queue
+
     def _refuser(self, label: str, queue: MethodQueue) -> Behaviour:
+        refuse = self._refusal(label, queue)
+        return lambda request, context: refuse()
+
+    def _refusal(self, label: str, queue: MethodQueue) -> Callable[[], NoReturn]:
+        """Counts a call refused at a full `queue` and raises the answer."""
         detail = (
             f"meshgate is overloaded: {queue.limit} calls of {label} already wait (grpc.queue_per_method); "
             "ask again after a backoff"
         )
 
-        def refuse(request: Any, context: grpc.ServicerContext) -> Any:
+        def refuse() -> NoReturn:
             self.shed(label, QUEUE_FULL)
             self._metrics.observe_rpc(label, grpc.StatusCode.RESOURCE_EXHAUSTED.name, 0.0)
             raise Refusal(grpc.StatusCode.RESOURCE_EXHAUSTED, detail)
@@ -176,6 +198,12 @@ class DeadlineGuard(Layer):
 def deadline_passed(time_remaining: float | None) -> bool:
     """gRPC reports None when the caller set no deadline."""
     return time_remaining is not None and time_remaining <= 0
+
+
+def _ran(call: Callable[[], object]) -> None:
+    """A call the frames transport submitted: it is answered (by the chain's deadline check if it expired)."""
+    _worker.ran = True
+    call()
 
 
 def _forward(behaviour: Behaviour) -> Behaviour:
