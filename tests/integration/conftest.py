@@ -90,7 +90,8 @@ class MeshgateServer:
 
     @property
     def target(self) -> str:
-        return f"127.0.0.1:{self.running.port}"
+        listen = self.components.config.grpc.listen
+        return listen if listen.startswith("unix:") else f"127.0.0.1:{self.running.port}"
 
     def stop(self) -> None:
         stop_grpc(self.running)
@@ -99,9 +100,10 @@ class MeshgateServer:
 
 
 def write_config(directory: Path, raw: RawConfig, name: str = "meshgate.yaml") -> Path:
-    """A config file for `raw`, listening on 127.0.0.1:0, policy not watched unless `raw` says so."""
+    """A config file for `raw`, listening on 127.0.0.1:0 unless `raw` says where, policy not watched unless
+    `raw` says so."""
     sections = {section: dict(values) for section, values in raw.items()}
-    sections.setdefault("grpc", {})["listen"] = "127.0.0.1:0"
+    sections.setdefault("grpc", {}).setdefault("listen", "127.0.0.1:0")
     policy = sections.setdefault("policy", {})
     policy.setdefault("dir", str(EXAMPLE_POLICIES))
     policy.setdefault("watch", False)

@@ -50,9 +50,10 @@ from meshgate.server.admission import EXPIRED, DeadlineGuard, LoadShedder
 from meshgate.server.authn import Authenticator
 from meshgate.server.chain import Chain, short_name
 from meshgate.server.decision_memo import DecisionMemo
+from meshgate.server.frames import FramesListener
 from meshgate.server.health import HealthSync
 from meshgate.server.http import HttpDeps, RunningHttp, build_routes, start_http
-from meshgate.server.interceptors import ObservingInterceptor
+from meshgate.server.interceptors import AUTHENTICATE_BATCH, AUTHORIZE_BATCH, ObservingInterceptor
 from meshgate.server.metrics import ServiceMetrics
 from meshgate.server.revision_feed import RevisionFeed
 from meshgate.server.served import ServedLog
@@ -182,6 +183,23 @@ class RunningServer:
     health_sync: HealthSync | None = None
     workers: ThreadPoolExecutor | None = None  # the server's pool; `stop` does not end its threads
     shedder: LoadShedder | None = None  # owns the refusal lane's thread
+    frames: FramesListener | None = None  # the frames socket beside a `unix:` listen (docs/frames.md)
+
+    def stop(self, grace: float | None) -> threading.Event:
+        """Stop gRPC and the frames listener together; the event is set when both have stopped."""
+        stopped = self.server.stop(grace)
+        if self.frames is None:
+            return stopped
+        frames = self.frames.stop(grace)
+        both = threading.Event()
+
+        def wait_both() -> None:
+            stopped.wait()
+            frames.wait()
+            both.set()
+
+        threading.Thread(target=wait_both, name="meshgate-stop", daemon=True).start()
+        return both
 
 
 def start_grpc(components: Components) -> RunningServer:
@@ -191,9 +209,10 @@ def start_grpc(components: Components) -> RunningServer:
     workers = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="meshgate-grpc")
     shedder = LoadShedder(workers, cfg.queue_per_method, components.metrics.events)
     components.metrics.state.sources.append(sm.rpc_queues(shedder))
+    chain = interceptor_chain(components, shedder)
     server = grpc.server(
         workers,
-        interceptors=[interceptor_chain(components, shedder)],
+        interceptors=[chain],
         maximum_concurrent_rpcs=cfg.max_concurrent_rpcs,
         options=hardening.server_options(cfg.max_message_bytes, cfg.max_concurrent_rpcs),
     )
@@ -214,8 +233,17 @@ def start_grpc(components: Components) -> RunningServer:
         sync.poke()
 
     components.stoppers.append(components.policies.subscribe(on_swap))
-    _add_servicers(server, components, feed, health_servicer)
-    port = _add_port(server, components)
+    authn, authz = _add_servicers(server, components, feed, health_servicer)
+    frames_path = cfg.frames_socket
+    # Before gRPC binds: grpcio replaces whatever socket file is at its path, even another serve's.
+    frames_socket = FramesListener.bind(frames_path) if frames_path is not None else None
+    try:
+        port = _add_port(server, components)
+    except BaseException:
+        if frames_socket is not None and frames_path is not None:
+            frames_socket.close()
+            frames_path.unlink(missing_ok=True)
+        raise
     if cfg.plaintext_network:  # only with grpc.insecure_plaintext_network (config validation)
         log.warning(
             "INSECURE: gRPC on %s (port %d) takes calls from the network without mutual TLS "
@@ -224,10 +252,18 @@ def start_grpc(components: Components) -> RunningServer:
             cfg.listen, port,
         )  # fmt: skip
     server.start()
+    frames = None
+    if frames_socket is not None and frames_path is not None:
+        behaviours = {
+            AUTHENTICATE_BATCH: chain.unary(AUTHENTICATE_BATCH, authn.AuthenticateBatch),
+            AUTHORIZE_BATCH: chain.unary(AUTHORIZE_BATCH, authz.AuthorizeBatch),
+        }
+        frames = FramesListener(frames_socket, frames_path, behaviours, shedder.submit, cfg.max_message_bytes)
+        frames.start(mode_of=frames_path.with_name(frames_path.name.removesuffix(".frames")))
     sync.refresh()
     sync.start()
     components.stoppers.append(sync.stop)
-    return RunningServer(server, port, health_servicer, feed, sync, workers, shedder)
+    return RunningServer(server, port, health_servicer, feed, sync, workers, shedder, frames)
 
 
 def interceptor_chain(components: Components, shedder: LoadShedder | None = None) -> Chain:
@@ -244,7 +280,7 @@ def interceptor_chain(components: Components, shedder: LoadShedder | None = None
 
 def stop_grpc(running: RunningServer, grace: float | None = None) -> None:
     """Stop at once (tests, or after `graceful_shutdown`): end the watch streams, stop, wait for the stop."""
-    stopped = running.server.stop(grace)
+    stopped = running.stop(grace)
     running.feed.close()
     stopped.wait((grace or 0.0) + hardening.STOP_SLACK_SECONDS)
     _release_workers(running)
@@ -259,15 +295,16 @@ def _release_workers(running: RunningServer) -> None:
 
 def _add_servicers(
     server: grpc.Server, c: Components, feed: RevisionFeed, health_servicer: health.HealthServicer
-) -> None:
-    pb_grpc.add_AuthenticationServicer_to_server(AuthenticationServicer(c.authenticator), server)
-    pb_grpc.add_AuthorizationServicer_to_server(
-        AuthorizationServicer(c.policies, c.authenticator, feed, c.memo, c.served), server
-    )
+) -> tuple[AuthenticationServicer, AuthorizationServicer]:
+    authn = AuthenticationServicer(c.authenticator)
+    authz = AuthorizationServicer(c.policies, c.authenticator, feed, c.memo, c.served)
+    pb_grpc.add_AuthenticationServicer_to_server(authn, server)
+    pb_grpc.add_AuthorizationServicer_to_server(authz, server)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
         (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server
     )
+    return authn, authz
 
 
 def _add_port(server: grpc.Server, c: Components) -> int:
@@ -391,7 +428,7 @@ def serve(
         # streams ended at once: no in-flight call fails.
         stop_http = http.stop if http is not None else None
         hardening.graceful_shutdown(
-            running.server, running.health, before_stop=stop_http, end_streams=running.feed.close
+            running, running.health, before_stop=stop_http, end_streams=running.feed.close
         )
         _release_workers(running)
         close_components(components)

@@ -42,9 +42,10 @@ def _authorize_batch(request: pb.AuthorizeBatchRequest, response: pb.AuthorizeBa
     return zip(request.requests, response.decisions, strict=False)
 
 
+AUTHORIZE_BATCH = "/meshgate.v1.Authorization/AuthorizeBatch"
 DECISIONS: dict[str, Callable[[Any, Any], Decided]] = {
     "/meshgate.v1.Authorization/Authorize": _authorize,
-    "/meshgate.v1.Authorization/AuthorizeBatch": _authorize_batch,
+    AUTHORIZE_BATCH: _authorize_batch,
 }
 AUTHENTICATE = "/meshgate.v1.Authentication/Authenticate"
 AUTHENTICATE_BATCH = "/meshgate.v1.Authentication/AuthenticateBatch"
