@@ -8,9 +8,10 @@ token is verified once and each decision misses the memo; the audit file sink wr
 
 The service runs as in bench/brokerenv.py (`running()`: same issuer, JWKS server, policy, config), pinned to
 `SERVER_CPU`; ghz, pinned to `CLIENT_CPU`, sends each prepared message exactly once (`-n` = messages) with
-4 calls in flight (the shim's `meshgateMaxCallsInFlight`). The CPU the service process used over each phase
-comes from /proc/<pid>/stat (utime + stime, all threads). `--profile` runs py-spy on the service instead of
-measuring.
+4 calls in flight (the shim's `meshgateMaxCallsInFlight`); with `--transport frames`, `bench.framesload`
+does the same over the service's frames socket (docs/frames.md) instead. The CPU the service process used
+over each phase comes from /proc/<pid>/stat (utime + stime, all threads). `--profile` runs py-spy on the
+service instead of measuring.
 """
 
 from __future__ import annotations
@@ -113,8 +114,11 @@ def storm_phases(keys: Keys, clients: range, batch: int, workdir: Path) -> tuple
     )
 
 
-def send(target: str, phase: Phase) -> dict[str, Any]:
-    """Every message of `phase` once, IN_FLIGHT calls at a time; ghz's summary report."""
+def send(service: MeshgateProcess, phase: Phase, transport: str = "grpc") -> dict[str, Any]:
+    """Every message of `phase` once, IN_FLIGHT calls at a time, over `transport`; the load tool's summary."""
+    if transport == "frames":
+        return send_frames(service, phase)
+    target = _target(service)
     argv = [
         str(tools.ghz()), "--insecure", "--call", phase.method, "-B", str(phase.messages),
         "-n", str(phase.calls), "-c", str(IN_FLIGHT), "--connections", "1", "-O", "json",
@@ -135,11 +139,28 @@ def send(target: str, phase: Phase) -> dict[str, Any]:
     return report
 
 
-def measure(service: MeshgateProcess, phase: Phase, settle: float = 0.3) -> Measured:
+def send_frames(service: MeshgateProcess, phase: Phase) -> dict[str, Any]:
+    if service.socket is None:
+        raise RuntimeError("the frames transport needs the service on a Unix socket")
+    field = "authenticate_batch" if phase.method.endswith("/AuthenticateBatch") else "authorize_batch"
+    argv = [
+        sys.executable, "-m", "bench.framesload", "--socket", f"{service.socket}.frames", "--call", field,
+        "--messages", str(phase.messages), "--in-flight", str(IN_FLIGHT),
+    ]  # fmt: skip
+    proc = subprocess.run(tools.pinned(CLIENT_CPU, argv), capture_output=True, text=True, timeout=300)
+    if proc.returncode != 0:
+        raise RuntimeError(f"framesload failed: {proc.stderr[-500:]}")
+    report: dict[str, Any] = json.loads(proc.stdout)
+    if report["outcomes"] != {"OK": phase.calls}:
+        raise RuntimeError(f"{phase.method}: {report['outcomes']}")
+    return report
+
+
+def measure(service: MeshgateProcess, phase: Phase, transport: str = "grpc", settle: float = 0.3) -> Measured:
     """Service CPU over one phase; `settle` lets the audit writer finish the phase's records."""
     pid = service.pid
     cpu0, wall0 = cpu_seconds(pid), time.monotonic()
-    send(_target(service), phase)
+    send(service, phase, transport)
     time.sleep(settle)
     return Measured(cpu_seconds(pid) - cpu0, time.monotonic() - wall0 - settle, phase.calls)
 
@@ -203,7 +224,9 @@ def profiling(pid: int, out: Path) -> Iterator[None]:
         spy.wait(timeout=60)
 
 
-def replay(clients: int, batches: list[int], runs: int, profile: Path | None) -> list[dict[str, Any]]:
+def replay(
+    clients: int, batches: list[int], runs: int, profile: Path | None, transport: str = "grpc"
+) -> list[dict[str, Any]]:
     keys = Keys()
     results = []
     with tempfile.TemporaryDirectory(prefix="meshgate-stormreplay-") as tmp:
@@ -217,16 +240,16 @@ def replay(clients: int, batches: list[int], runs: int, profile: Path | None) ->
                 return storm_phases(keys, range(first, first + count), batch, work)
 
             for phase in phases(300, 2):  # warm-up: first calls, imports, JWKS; discarded
-                send(_target(service), phase)
+                send(service, phase, transport)
             plan = [(batch, run) for run in range(runs) for batch in batches]
             for batch, run in plan:
                 authn, authz = phases(clients, batch)
                 if profile is not None:
                     with profiling(service.pid, profile.with_suffix(f".b{batch}.r{run}.txt")):
-                        measured = [measure(service, authn), measure(service, authz)]
+                        measured = [measure(service, authn, transport), measure(service, authz, transport)]
                 else:
-                    measured = [measure(service, authn), measure(service, authz)]
-                results.append(_row(clients, batch, run, measured))
+                    measured = [measure(service, authn, transport), measure(service, authz, transport)]
+                results.append(_row(clients, batch, run, measured) | {"transport": transport})
                 print(_line(results[-1]), flush=True)
     return results
 
@@ -251,7 +274,7 @@ def _row(clients: int, batch: int, run: int, measured: list[Measured]) -> dict[s
 
 def _line(row: dict[str, Any]) -> str:
     return (
-        f"batch {row['batch']} run {row['run']}: {row['us_per_client']} us CPU per client "
+        f"{row['transport']} batch {row['batch']} run {row['run']}: {row['us_per_client']} us CPU per client "
         f"(authn {row['authn_us_per_client']} + authz {row['authz_us_per_client']}; per call "
         f"{row['authn_us_per_call']} / {row['authz_us_per_call']}), {row['cpu_s']} s CPU, "
         f"{row['wall_s']} s wall, load {row['load']:.2f}"
@@ -265,9 +288,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=2, help="storms per batch size (interleaved)")
     parser.add_argument("--profile", type=Path, help="py-spy raw output prefix instead of a clean measure")
     parser.add_argument("--json", type=Path, help="also write the rows here")
+    parser.add_argument(
+        "--transport", choices=("grpc", "frames"), default="grpc", help="ghz over gRPC, or the frames socket"
+    )
     args = parser.parse_args(argv)
     batches = [int(b) for b in args.batch.split(",")]
-    rows = replay(args.clients, batches, args.runs, args.profile)
+    rows = replay(args.clients, batches, args.runs, args.profile, args.transport)
     if args.json is not None:
         args.json.write_text(json.dumps(rows, indent=1))
     return 0
