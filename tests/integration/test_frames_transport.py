@@ -472,3 +472,18 @@ def test_a_peer_that_does_not_read_loses_its_connection_not_the_workers(
             assert other.call(small).authorize_batch.decisions  # a worker is free again
         assert _drained_to_the_end(hog)
     assert f"frames: closing the connection of pid {os.getpid()}: cannot send a reply" in caplog.text
+
+
+def test_connections_beyond_the_bound_are_closed_at_once(
+    framed: tuple[MeshgateServer, Path], monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    server, _ = framed
+    monkeypatch.setattr(frames_module, "MAX_CONNECTIONS", 1)
+    with _frames(server) as first, caplog.at_level(logging.WARNING, "meshgate.server"):
+        assert first.call(_token_call(1)).id == 1  # accepted and counted
+        with _frames(server) as second:
+            assert second.closed_by_peer()
+        assert first.call(_token_call(2)).id == 2
+    assert (
+        f"frames: refused a connection from pid {os.getpid()}: 1 connections are open already" in caplog.text
+    )

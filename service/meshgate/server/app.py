@@ -49,8 +49,9 @@ from meshgate.server import state_metrics as sm
 from meshgate.server.admission import EXPIRED, DeadlineGuard, LoadShedder
 from meshgate.server.authn import Authenticator
 from meshgate.server.chain import Chain, short_name
+from meshgate.server.config import GrpcConfig
 from meshgate.server.decision_memo import DecisionMemo
-from meshgate.server.frames import FramesListener
+from meshgate.server.frames import FramesListener, bind_socket
 from meshgate.server.health import HealthSync
 from meshgate.server.http import HttpDeps, RunningHttp, build_routes, start_http
 from meshgate.server.interceptors import AUTHENTICATE_BATCH, AUTHORIZE_BATCH, ObservingInterceptor
@@ -233,16 +234,14 @@ def start_grpc(components: Components) -> RunningServer:
         sync.poke()
 
     components.stoppers.append(components.policies.subscribe(on_swap))
-    authn, authz = _add_servicers(server, components, feed, health_servicer)
-    frames_path = cfg.frames_socket
+    servicers = _add_servicers(server, components, feed, health_servicer)
     # Before gRPC binds: grpcio replaces whatever socket file is at its path, even another serve's.
-    frames_socket = FramesListener.bind(frames_path) if frames_path is not None else None
+    frames = _bind_frames(cfg, chain, shedder, *servicers)
     try:
         port = _add_port(server, components)
     except BaseException:
-        if frames_socket is not None and frames_path is not None:
-            frames_socket.close()
-            frames_path.unlink(missing_ok=True)
+        if frames is not None:
+            frames.stop()
         raise
     if cfg.plaintext_network:  # only with grpc.insecure_plaintext_network (config validation)
         log.warning(
@@ -252,18 +251,31 @@ def start_grpc(components: Components) -> RunningServer:
             cfg.listen, port,
         )  # fmt: skip
     server.start()
-    frames = None
-    if frames_socket is not None and frames_path is not None:
-        behaviours = {
-            AUTHENTICATE_BATCH: chain.unary(AUTHENTICATE_BATCH, authn.AuthenticateBatch),
-            AUTHORIZE_BATCH: chain.unary(AUTHORIZE_BATCH, authz.AuthorizeBatch),
-        }
-        frames = FramesListener(frames_socket, frames_path, behaviours, shedder.submit, cfg.max_message_bytes)
-        frames.start(mode_of=frames_path.with_name(frames_path.name.removesuffix(".frames")))
+    if frames is not None:
+        frames.start(mode_of=cfg.unix_socket)
     sync.refresh()
     sync.start()
     components.stoppers.append(sync.stop)
     return RunningServer(server, port, health_servicer, feed, sync, workers, shedder, frames)
+
+
+def _bind_frames(
+    cfg: GrpcConfig,
+    chain: Chain,
+    shedder: LoadShedder,
+    authn: AuthenticationServicer,
+    authz: AuthorizationServicer,
+) -> FramesListener | None:
+    """The frames listener beside a plain `unix:` listen (docs/frames.md), bound but not yet accepting: the
+    broker plugin's two batch calls through the gRPC chain and the gRPC method queues."""
+    path = cfg.frames_socket
+    if path is None:
+        return None
+    behaviours = {
+        AUTHENTICATE_BATCH: chain.unary(AUTHENTICATE_BATCH, authn.AuthenticateBatch),
+        AUTHORIZE_BATCH: chain.unary(AUTHORIZE_BATCH, authz.AuthorizeBatch),
+    }
+    return FramesListener(bind_socket(path), path, behaviours, shedder.submit, cfg.max_message_bytes)
 
 
 def interceptor_chain(components: Components, shedder: LoadShedder | None = None) -> Chain:

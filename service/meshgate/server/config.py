@@ -82,14 +82,20 @@ class GrpcConfig:
     )
 
     @property
-    def frames_socket(self) -> Path | None:
-        """The frames listener's socket: `/path.frames` beside `unix:/path` without TLS, when `frames`."""
-        if not self.frames or self.tls_cert is not None or not self.listen.startswith("unix:"):
+    def unix_socket(self) -> Path | None:
+        """The gRPC socket's file for `unix:/path` (or `unix:///path`); None for any other `listen`."""
+        if not self.listen.startswith("unix:"):
             return None
         path = self.listen.removeprefix("unix:")
-        if path.startswith("//"):  # unix:///abs/path
-            path = path[2:]
-        return Path(f"{path}.frames")
+        return Path(path[2:] if path.startswith("//") else path)
+
+    @property
+    def frames_socket(self) -> Path | None:
+        """The frames listener's socket: `/path.frames` beside `unix:/path` without TLS, when `frames`."""
+        grpc_socket = self.unix_socket
+        if not self.frames or self.tls_cert is not None or grpc_socket is None:
+            return None
+        return grpc_socket.with_name(f"{grpc_socket.name}.frames")
 
     @property
     def plaintext_network(self) -> bool:

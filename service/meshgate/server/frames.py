@@ -256,7 +256,7 @@ class _Connection:
 
 
 class FramesListener:
-    """The frames socket at `path`: `bind` (at start, before gRPC binds), `start`, `stop(grace)`."""
+    """Serves the frames socket `bind_socket` made at `path`: `start`, then `stop(grace)`."""
 
     def __init__(
         self, sock: socket.socket, path: Path, behaviours: Mapping[str, Behaviour], submit: Submit, limit: int
@@ -270,25 +270,9 @@ class FramesListener:
         self._submit = submit
         self._limit = limit
         self._connections: set[_Connection] = set()
+        self._stopping = False
         self._lock = threading.Condition()
         self._accepting = threading.Thread(target=self._accept, name="meshgate-frames-accept", daemon=True)
-
-    @classmethod
-    def bind(cls, path: Path) -> socket.socket:
-        """A listening socket at `path`; a stale socket file (no one answers) is replaced, a live one or any
-        other file is a ConfigError."""
-        _clear_stale(path)
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            sock.bind(str(path))
-            sock.listen(64)
-        except OSError as error:
-            sock.close()
-            raise ConfigError(
-                f"grpc.listen: cannot listen on the frames socket {path}: {error.strerror}; stop the other "
-                "process, choose another grpc.listen, or set grpc.frames: false"
-            ) from error
-        return sock
 
     def start(self, mode_of: Path | None = None) -> None:
         """Accept connections; first give the socket file the permission bits of `mode_of` (the gRPC
@@ -303,6 +287,7 @@ class FramesListener:
         then close every connection. Returns at once; the event is set when all is closed."""
         self._close_listener()
         with self._lock:
+            self._stopping = True  # a connection accepted meanwhile is closed, not served
             connections = list(self._connections)
         for connection in connections:
             connection.stop_reading()
@@ -339,10 +324,13 @@ class FramesListener:
     def _admit(self, sock: socket.socket) -> None:
         pid = peer_pid(sock)
         with self._lock:
-            full = len(self._connections) >= MAX_CONNECTIONS
-            if not full:
+            stopping, full = self._stopping, len(self._connections) >= MAX_CONNECTIONS
+            if not (stopping or full):
                 connection = _Connection(sock, pid, self._limit, self._forget)
                 self._connections.add(connection)
+        if stopping:
+            sock.close()
+            return
         if full:
             log.warning(
                 "frames: refused a connection from pid %d: %d connections are open already",
@@ -395,6 +383,23 @@ def _run(
     context: FrameContext,
 ) -> None:
     connection.reply(answer(call_id, field, behaviour, request, context))
+
+
+def bind_socket(path: Path) -> socket.socket:
+    """A listening socket at `path`; a stale socket file (no one answers) is replaced, a live one or any
+    other file is a ConfigError."""
+    _clear_stale(path)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.bind(str(path))
+        sock.listen(64)
+    except OSError as error:
+        sock.close()
+        raise ConfigError(
+            f"grpc.listen: cannot listen on the frames socket {path}: {error.strerror}; stop the other "
+            "process, choose another grpc.listen, or set grpc.frames: false"
+        ) from error
+    return sock
 
 
 def _clear_stale(path: Path) -> None:

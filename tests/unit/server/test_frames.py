@@ -218,3 +218,9 @@ def test_the_frames_socket_sits_beside_a_plain_unix_listen_only(
     settings: dict[str, Any], socket_path: Path | None
 ) -> None:
     assert GrpcConfig(**settings).frames_socket == socket_path
+
+
+def test_the_grpc_socket_file_is_read_from_unix_listens_only() -> None:
+    assert GrpcConfig(listen="unix:relative.sock").unix_socket == Path("relative.sock")
+    assert GrpcConfig(listen="unix:///abs/mg.sock").unix_socket == Path("/abs/mg.sock")
+    assert GrpcConfig(listen="unix-abstract:mg").unix_socket is None
