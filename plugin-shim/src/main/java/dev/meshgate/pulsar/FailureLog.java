@@ -3,7 +3,6 @@ package dev.meshgate.pulsar;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
 import java.util.function.LongFunction;
 import java.util.function.LongSupplier;
@@ -21,19 +20,12 @@ final class FailureLog {
 
     private static final Logger LOG = LoggerFactory.getLogger(Decider.class);
     static final long INTERVAL_MILLIS = 10_000;
-    private static final long NEVER = Long.MIN_VALUE;
-
-    /** Questions answered one way for one reason since its last line, and when that line was written. */
-    private static final class Window {
-        final AtomicLong count = new AtomicLong();
-        final AtomicLong loggedAt = new AtomicLong(NEVER);
-    }
 
     private final long intervalNanos;
     private final LongSupplier nanoClock;
     private final Consumer<String> warn;
-    private final Map<FailureReason, Window> deniedWindows = new ConcurrentHashMap<>();
-    private final Map<FailureReason, Window> repeatedWindows = new ConcurrentHashMap<>();
+    private final Map<FailureReason, LogWindow> deniedWindows = new ConcurrentHashMap<>();
+    private final Map<FailureReason, LogWindow> repeatedWindows = new ConcurrentHashMap<>();
 
     FailureLog() {
         this(INTERVAL_MILLIS, System::nanoTime, LOG::warn);
@@ -65,13 +57,10 @@ final class FailureLog {
                 + perInterval() + "), the latest " + question);
     }
 
-    private void line(Map<FailureReason, Window> windows, FailureReason reason, LongFunction<String> text) {
-        Window window = windows.computeIfAbsent(reason, r -> new Window());
-        window.count.incrementAndGet();
-        long now = nanoClock.getAsLong();
-        long last = window.loggedAt.get();
-        if ((last == NEVER || now - last >= intervalNanos) && window.loggedAt.compareAndSet(last, now)) {
-            warn.accept(text.apply(window.count.getAndSet(0)));
+    private void line(Map<FailureReason, LogWindow> windows, FailureReason reason, LongFunction<String> text) {
+        long count = windows.computeIfAbsent(reason, r -> new LogWindow()).due(nanoClock.getAsLong(), intervalNanos);
+        if (count > 0) {
+            warn.accept(text.apply(count));
         }
     }
 
