@@ -23,13 +23,15 @@ import org.apache.pulsar.broker.ServiceConfiguration;
  * @param callStallMillis how long a batch call is out before another may go beside it (0: whenever a slot is free)
  * @param auditReportMillis how often the answers the shim served itself are reported for the audit trail
  * @param auditBufferEntries how many such answers (entries: a run of identical allows is one) wait for a report
+ * @param frames whether the two batch calls go over the frames socket beside a Unix target (docs/frames.md)
  */
 public record MeshgateConfig(List<String> targets, long deadlineMillis, long connectDeadlineMillis,
                              long authnDeadlineMillis,
                              long cacheMaxEntries, long cacheTtlSeconds, FailMode failMode,
                              long staleIfErrorSeconds, TlsFiles tls, Set<String> superUserRoles,
                              boolean prefetchOnLookup, int maxCallsInFlight, int maxBatchSize,
-                             long callStallMillis, long auditReportMillis, int auditBufferEntries) {
+                             long callStallMillis, long auditReportMillis, int auditBufferEntries,
+                             FramesMode frames) {
 
     public static final String TARGETS = "meshgateTargets";
     public static final String TARGETS_DEFAULT = "127.0.0.1:50051";
@@ -68,6 +70,8 @@ public record MeshgateConfig(List<String> targets, long deadlineMillis, long con
     public static final String AUDIT_BUFFER_ENTRIES = "meshgateAuditBufferEntries";
     /** About 3 MiB at most; one entry per distinct allow (question, peer) and per deny in an interval. */
     public static final int AUDIT_BUFFER_ENTRIES_DEFAULT = 10_000;
+    public static final String FRAMES = "meshgateFrames";
+    public static final FramesMode FRAMES_DEFAULT = FramesMode.AUTO;
     public static final String TLS_CERT_FILE = "meshgateTlsCertFile";
     public static final String TLS_KEY_FILE = "meshgateTlsKeyFile";
     public static final String TLS_CA_FILE = "meshgateTlsCaFile";
@@ -126,7 +130,8 @@ public record MeshgateConfig(List<String> targets, long deadlineMillis, long con
                 read.longIn(AUDIT_REPORT_MILLIS, AUDIT_REPORT_MILLIS_DEFAULT, MIN_AUDIT_REPORT_MILLIS,
                         MAX_AUDIT_REPORT_MILLIS),
                 (int) read.longIn(AUDIT_BUFFER_ENTRIES, AUDIT_BUFFER_ENTRIES_DEFAULT, MIN_AUDIT_BUFFER_ENTRIES,
-                        MAX_AUDIT_BUFFER_ENTRIES));
+                        MAX_AUDIT_BUFFER_ENTRIES),
+                read.choice(FRAMES, FRAMES_DEFAULT, FramesMode.class));
     }
 
     /** {@link #POLICY_REPOSITORY}: free text (a URL, say); read on its own, it does not change decisions. */

@@ -58,7 +58,7 @@ class DeciderAuditTest extends DeciderFixture {
     @Test
     void superUsersAndEmptyRolesAreNoted() {
         MeshgateConfig config = new MeshgateConfig(List.of("a:1"), 100, 100, 100, 10, 10, FailMode.DENY, 10,
-                TlsFiles.NONE, Set.of("broker"), true, 4, 128, 20, 1000, 10_000);
+                TlsFiles.NONE, Set.of("broker"), true, 4, 128, 20, 1000, 10_000, FramesMode.AUTO);
         Decider decider = decider(config, new DecisionCache(config));
         assertTrue(decider.decide(asked("broker", "10.0.0.9:9")).join());
         assertFalse(decider.decide(question("")).join());

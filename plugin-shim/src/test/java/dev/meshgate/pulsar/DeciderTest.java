@@ -19,7 +19,7 @@ class DeciderTest extends DeciderFixture {
     @Test
     void superUsersShortCircuit() {
         MeshgateConfig config = new MeshgateConfig(List.of("a:1"), 100, 100, 100, 10, 10, FailMode.DENY, 10,
-                TlsFiles.NONE, Set.of("broker"), true, 4, 128, 20, 1000, 10_000);
+                TlsFiles.NONE, Set.of("broker"), true, 4, 128, 20, 1000, 10_000, FramesMode.AUTO);
         assertTrue(decider(config, new DecisionCache(config)).decide(question("broker")).join());
         assertTrue(service.requests.isEmpty());
         assertEquals(1, decisions("allow", "superuser"));

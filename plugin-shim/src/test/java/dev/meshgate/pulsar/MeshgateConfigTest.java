@@ -132,6 +132,14 @@ class MeshgateConfigTest {
     }
 
     @Test
+    void framesIsAutoOrOff() {
+        assertEquals(FramesMode.AUTO, MeshgateConfig.from(conf()).frames());
+        assertEquals(FramesMode.OFF, MeshgateConfig.from(conf("meshgateFrames", "off")).frames());
+        assertEquals("meshgateFrames must be one of [auto, off], got 'on'", error("meshgateFrames", "on"));
+        assertEquals("meshgateFrames must be one of [auto, off], got ''", error("meshgateFrames", " "));
+    }
+
+    @Test
     void unknownFailModeListsTheChoices() {
         assertEquals("meshgateFailMode must be one of [deny, stale-if-error], got 'allow'",
                 error("meshgateFailMode", "allow"));

@@ -182,7 +182,7 @@ class SchemaCommandGuardTest extends DeciderFixture {
     @Test
     void superUsersAreAllowedWithoutACall() {
         MeshgateConfig supers = new MeshgateConfig(List.of("a:1"), 100, 100, 100, 10, 10, FailMode.DENY, 10,
-                TlsFiles.NONE, Set.of("broker"), true, 4, 128, 20, 1000, 10_000);
+                TlsFiles.NONE, Set.of("broker"), true, 4, 128, 20, 1000, 10_000, FramesMode.AUTO);
         SchemaCommandGuard guard = overDecider(decider(supers, new DecisionCache(supers)), 100);
         assertDoesNotThrow(() -> guard.check(getOrCreateSchema(TOPIC),
                 new ConnectionPrincipals("broker", null, DATA, null)));
