@@ -59,7 +59,15 @@ final class Channels implements Closeable {
         return builder.build();
     }
 
-    private synchronized NettyChannelBuilder unix(String target) throws IOException {
+    private NettyChannelBuilder unix(String target) throws IOException {
+        return NettyChannelBuilder.forAddress(new DomainSocketAddress(unixPath(target)))
+                .eventLoopGroup(epollGroup(target))
+                .channelType(EpollDomainSocketChannel.class)
+                .overrideAuthority(tls.authority().isEmpty() ? "localhost" : tls.authority());
+    }
+
+    /** The event loop of every Unix-socket connection of the shim (gRPC and frames): one thread. */
+    synchronized EventLoopGroup epollGroup(String target) throws IOException {
         if (!Epoll.isAvailable()) {
             throw new IOException("meshgate: target " + target
                     + " needs the epoll native transport, which did not load: " + Epoll.unavailabilityCause());
@@ -67,13 +75,13 @@ final class Channels implements Closeable {
         if (epollGroup == null) {
             epollGroup = new EpollEventLoopGroup(1, Daemons.named("meshgate-uds"));
         }
-        String path = target.substring(UNIX_PREFIX.length()).replaceFirst("^//", "");
-        return NettyChannelBuilder.forAddress(new DomainSocketAddress(path))
-                .eventLoopGroup(epollGroup)
-                .channelType(EpollDomainSocketChannel.class)
-                .overrideAuthority(tls.authority().isEmpty() ? "localhost" : tls.authority());
+        return epollGroup;
     }
 
+    /** The socket path of a {@code unix:} target. */
+    static String unixPath(String target) {
+        return target.substring(UNIX_PREFIX.length()).replaceFirst("^//", "");
+    }
 
     @Override
     public synchronized void close() {

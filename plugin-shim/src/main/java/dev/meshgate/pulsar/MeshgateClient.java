@@ -12,6 +12,8 @@ import dev.meshgate.proto.v1.AuthenticationGrpc;
 import dev.meshgate.proto.v1.AuthorizationGrpc;
 import dev.meshgate.proto.v1.AuthorizeBatchRequest;
 import dev.meshgate.proto.v1.AuthorizeBatchResponse;
+import dev.meshgate.proto.v1.FrameCall;
+import dev.meshgate.proto.v1.FrameReply;
 import dev.meshgate.proto.v1.ReportServedRequest;
 import dev.meshgate.proto.v1.ReportServedResponse;
 import dev.meshgate.proto.v1.RevisionEvent;
@@ -20,12 +22,15 @@ import io.grpc.ConnectivityState;
 import io.grpc.Deadline;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
+import io.grpc.internal.GrpcUtil;
+import io.grpc.internal.SharedResourceHolder;
 import io.grpc.stub.StreamObserver;
 import java.io.Closeable;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executor;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
@@ -33,7 +38,9 @@ import java.util.concurrent.TimeUnit;
 /**
  * One gRPC channel per service target, tried in order: a call moves to the next target only when the
  * current one is UNAVAILABLE, and all attempts share the caller's deadline. Every call is asynchronous, so
- * no broker network thread ever waits on the service.
+ * no broker network thread ever waits on the service. The two batch calls to a {@code unix:/path} target without
+ * TLS go over its frames socket when that accepts ({@link FramesConnection}, {@code meshgateFrames}); a call the
+ * frames connection could not carry is asked again over gRPC on the same target, within its deadline.
  */
 public final class MeshgateClient implements Closeable, AuthorizeCall, AuthenticateCall, ReportCall {
 
@@ -47,29 +54,59 @@ public final class MeshgateClient implements Closeable, AuthorizeCall, Authentic
         ListenableFuture<R> start(ManagedChannel channel, boolean lastResort);
     }
 
+    /** Starts one attempt over a frames connection; null: the target is on gRPC for now. */
+    private interface Framed<R> {
+        CompletableFuture<R> start(FramesConnection frames);
+    }
+
+    static final String GRPC = "grpc";
+    static final String FRAMES = "frames";
+
     private final MeshgateConfig config;
     private final Channels factory;
     private final List<ManagedChannel> channels;
     private final ScheduledThreadPoolExecutor timer;
+    private final ShimMetrics metrics;
+    /** Per target, its frames connection, or null where the batch calls stay on gRPC. */
+    private final List<FramesConnection> frames;
+    /** gRPC's callback executor, where frames answers are handed to the broker as gRPC's are; null: no frames. */
+    private final Executor callbacks;
 
-    MeshgateClient(MeshgateConfig config) throws IOException {
-        this(config, new Channels(config.tls()));
+    MeshgateClient(MeshgateConfig config, ShimMetrics metrics) throws IOException {
+        this(config, new Channels(config.tls()), metrics);
     }
 
-    private MeshgateClient(MeshgateConfig config, Channels factory) throws IOException {
-        this(config, open(factory, config.targets()), factory);
+    private MeshgateClient(MeshgateConfig config, Channels factory, ShimMetrics metrics) throws IOException {
+        this(config, open(factory, config.targets()), factory, metrics);
     }
 
     /** Over channels opened elsewhere, one per target (tests: in-process channels); closes them and the factory. */
-    MeshgateClient(MeshgateConfig config, List<ManagedChannel> channels, Channels factory) {
+    MeshgateClient(MeshgateConfig config, List<ManagedChannel> channels, Channels factory, ShimMetrics metrics) {
         this.config = config;
         this.factory = factory;
         this.channels = List.copyOf(channels);
-        // One thread for the channel check and the coalescers' queue deadlines; cancelled deadlines leave.
+        this.metrics = metrics;
+        // One thread for the channel check, the coalescers' queue deadlines and the frames calls' deadlines;
+        // cancelled deadlines leave.
         this.timer = new ScheduledThreadPoolExecutor(1, Daemons.named("meshgate-timer"));
         timer.setRemoveOnCancelPolicy(true);
         timer.scheduleWithFixedDelay(this::skipBackoffWhenBroken, RECONNECT_CHECK_MILLIS, RECONNECT_CHECK_MILLIS,
                 TimeUnit.MILLISECONDS);
+        boolean framed = config.frames() == FramesMode.AUTO && !config.tls().enabled()
+                && config.targets().stream().anyMatch(target -> target.startsWith(Channels.UNIX_PREFIX));
+        this.callbacks = framed ? SharedResourceHolder.get(GrpcUtil.SHARED_CHANNEL_EXECUTOR) : null;
+        this.frames = new ArrayList<>();
+        for (String target : config.targets()) {
+            frames.add(framed && target.startsWith(Channels.UNIX_PREFIX) ? frames(target) : null);
+        }
+    }
+
+    private FramesConnection frames(String target) {
+        try {
+            return new FramesConnection(target, factory.epollGroup(target), timer, callbacks);
+        } catch (IOException noEpoll) {
+            return null;  // the gRPC channel to a unix target needs epoll too, and says so
+        }
     }
 
     private static List<ManagedChannel> open(Channels factory, List<String> targets) throws IOException {
@@ -105,27 +142,31 @@ public final class MeshgateClient implements Closeable, AuthorizeCall, Authentic
 
     @Override
     public CompletableFuture<AuthenticateResponse> authenticate(AuthenticateRequest request, Deadline deadline) {
-        return attempt(0, deadline, (channel, lastResort) ->
-                authentication(channel, deadline, lastResort).authenticate(request));
+        return attempt("authenticate", 0, deadline, (channel, lastResort) ->
+                authentication(channel, deadline, lastResort).authenticate(request), null);
     }
 
     @Override
     public CompletableFuture<AuthenticateBatchResponse> authenticateBatch(AuthenticateBatchRequest request,
                                                                           Deadline deadline) {
-        return attempt(0, deadline, (channel, lastResort) ->
-                authentication(channel, deadline, lastResort).authenticateBatch(request));
+        return attempt("authenticate_batch", 0, deadline, (channel, lastResort) ->
+                authentication(channel, deadline, lastResort).authenticateBatch(request), frames -> frames.call(
+                FrameCall.newBuilder().setAuthenticateBatch(request), deadline,
+                FrameReply.ReplyCase.AUTHENTICATE_BATCH, FrameReply::getAuthenticateBatch));
     }
 
     @Override
     public CompletableFuture<AuthorizeBatchResponse> authorizeBatch(AuthorizeBatchRequest request, Deadline deadline) {
-        return attempt(0, deadline, (channel, lastResort) ->
-                authorization(channel, deadline, lastResort).authorizeBatch(request));
+        return attempt("authorize_batch", 0, deadline, (channel, lastResort) ->
+                authorization(channel, deadline, lastResort).authorizeBatch(request), frames -> frames.call(
+                FrameCall.newBuilder().setAuthorizeBatch(request), deadline, FrameReply.ReplyCase.AUTHORIZE_BATCH,
+                FrameReply::getAuthorizeBatch));
     }
 
     @Override
     public CompletableFuture<ReportServedResponse> reportServed(ReportServedRequest request, Deadline deadline) {
-        return attempt(0, deadline, (channel, lastResort) ->
-                authorization(channel, deadline, lastResort).reportServed(request));
+        return attempt("report_served", 0, deadline, (channel, lastResort) ->
+                authorization(channel, deadline, lastResort).reportServed(request), null);
     }
 
     private static AuthenticationGrpc.AuthenticationFutureStub authentication(ManagedChannel channel,
@@ -157,23 +198,39 @@ public final class MeshgateClient implements Closeable, AuthorizeCall, Authentic
     // A target that is down fails fast (UNAVAILABLE) and the next one is asked; the last target waits for
     // a connection up to the deadline (never longer). Any failure resets the reconnect backoff, so a
     // restarted service is used on the next call rather than after gRPC's backoff of up to two minutes.
-    private <R> CompletableFuture<R> attempt(int index, Deadline deadline, Attempt<R> attempt) {
-        ManagedChannel channel = channels.get(index);
+    // A call the frames connection could not carry (lost) is asked over gRPC on the same target.
+    private <R> CompletableFuture<R> attempt(String rpc, int index, Deadline deadline, Attempt<R> attempt,
+                                             Framed<R> framed) {
         boolean last = index == channels.size() - 1;
-        if (channel.getState(false) == ConnectivityState.TRANSIENT_FAILURE) {
-            channel.resetConnectBackoff();
+        FramesConnection connection = framed == null ? null : frames.get(index);
+        CompletableFuture<R> sent = connection == null ? null : framed.start(connection);
+        CompletableFuture<R> result;
+        if (sent == null) {
+            result = grpc(rpc, index, attempt, last);
+        } else {
+            metrics.call(rpc, FRAMES);
+            result = sent.exceptionallyCompose(error -> FramePending.lost(error) && !deadline.isExpired()
+                    ? grpc(rpc, index, attempt, last) : CompletableFuture.failedFuture(error));
         }
-        CompletableFuture<R> result = toCompletable(attempt.start(channel, last));
         if (last) {
             return result.exceptionallyCompose(error -> CompletableFuture.failedFuture(explained(error, index)));
         }
         return result.exceptionallyCompose(error -> {
             Status.Code code = Status.fromThrowable(GrpcErrors.unwrap(error)).getCode();
             if (code == Status.Code.UNAVAILABLE && !deadline.isExpired()) {
-                return attempt(index + 1, deadline, attempt);
+                return attempt(rpc, index + 1, deadline, attempt, framed);
             }
             return CompletableFuture.failedFuture(error);
         });
+    }
+
+    private <R> CompletableFuture<R> grpc(String rpc, int index, Attempt<R> attempt, boolean last) {
+        ManagedChannel channel = channels.get(index);
+        if (channel.getState(false) == ConnectivityState.TRANSIENT_FAILURE) {
+            channel.resetConnectBackoff();
+        }
+        metrics.call(rpc, GRPC);
+        return toCompletable(attempt.start(channel, last));
     }
 
     /**
@@ -185,7 +242,9 @@ public final class MeshgateClient implements Closeable, AuthorizeCall, Authentic
     private Throwable explained(Throwable error, int index) {
         Status status = Status.fromThrowable(GrpcErrors.unwrap(error));
         ConnectivityState state = channels.get(index).getState(false);
-        if (status.getCode() != Status.Code.DEADLINE_EXCEEDED || state == ConnectivityState.READY) {
+        FramesConnection connection = frames.get(index);
+        if (status.getCode() != Status.Code.DEADLINE_EXCEEDED || state == ConnectivityState.READY
+                || connection != null && connection.connected()) {
             return error;
         }
         return Status.DEADLINE_EXCEEDED.withDescription(NO_CONNECTION + targetName(index) + " before the deadline"
@@ -210,6 +269,7 @@ public final class MeshgateClient implements Closeable, AuthorizeCall, Authentic
 
     @Override
     public void close() {
+        frames.stream().filter(connection -> connection != null).forEach(FramesConnection::close);
         timer.shutdownNow();
         channels.forEach(ManagedChannel::shutdown);
         try {
@@ -223,5 +283,8 @@ public final class MeshgateClient implements Closeable, AuthorizeCall, Authentic
             Thread.currentThread().interrupt();
         }
         factory.close();
+        if (callbacks != null) {
+            SharedResourceHolder.release(GrpcUtil.SHARED_CHANNEL_EXECUTOR, callbacks);
+        }
     }
 }

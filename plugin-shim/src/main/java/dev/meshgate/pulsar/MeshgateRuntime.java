@@ -26,7 +26,7 @@ final class MeshgateRuntime implements Closeable {
     private int references;
 
     private MeshgateRuntime(MeshgateConfig config, ShimMetrics metrics) throws IOException {
-        this(config, new MeshgateClient(config), metrics);
+        this(config, new MeshgateClient(config, metrics), metrics);
         watcher.start();
         reporter.start();
     }

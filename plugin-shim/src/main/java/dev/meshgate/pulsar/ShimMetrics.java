@@ -34,6 +34,7 @@ final class ShimMetrics {
     private final Counter queueExpired;
     private final Counter schemaCommands;
     private final Counter retries;
+    private final Counter calls;
     private final Histogram authenticationLatency;
     private final AuditCounters audit;
     private final CacheCollector cache;
@@ -54,9 +55,8 @@ final class ShimMetrics {
     }
 
     ShimMetrics(CollectorRegistry registry) {
-        decisions = Counter.build("meshgate_shim_decisions_total",
-                "Authorization answers given to the broker, by result (allow/deny) and reason.")
-                .labelNames("result", "reason").register(registry);
+        decisions = counter(registry, "meshgate_shim_decisions_total",
+                "Authorization answers given to the broker, by result (allow/deny) and reason.", "result", "reason");
         latency = seconds(registry, "meshgate_shim_decision_seconds",
                 "Time to answer an authorization question, by where the answer came from.", "source");
         errors = Counter.build("meshgate_shim_errors_total",
@@ -88,6 +88,7 @@ final class ShimMetrics {
         retries = counter(registry, "meshgate_shim_retries_total", "Questions asked again because the service "
                 + "could not decide (overloaded, unavailable, deadline exceeded), by call and reason.", "call",
                 "reason");
+        calls = calls(registry);
         authenticationLatency = seconds(registry, "meshgate_shim_authentication_seconds",
                 "Time to answer an authentication (a connect), retries included, by auth method.", "method");
         audit = AuditCounters.register(registry);
@@ -96,6 +97,12 @@ final class ShimMetrics {
 
     private static Counter counter(CollectorRegistry registry, String name, String help, String... labels) {
         return Counter.build(name, help).labelNames(labels).register(registry);
+    }
+
+    private static Counter calls(CollectorRegistry registry) {
+        return counter(registry, "meshgate_shim_calls_total", "Calls to the meshgate service, by RPC and transport"
+                + " (grpc, or frames: the batch calls over a Unix target's frames socket, docs/frames.md); a frames"
+                + " call its connection could not carry counts again as grpc.", "rpc", "transport");
     }
 
     private static Histogram seconds(CollectorRegistry registry, String name, String help, String label) {
@@ -129,6 +136,10 @@ final class ShimMetrics {
 
     void retry(String call, FailureReason reason) {
         retries.labels(call, reason.name().toLowerCase(Locale.ROOT)).inc();
+    }
+
+    void call(String rpc, String transport) {
+        calls.labels(rpc, transport).inc();
     }
 
     synchronized void revision(String active) {

@@ -122,7 +122,8 @@ class AuthenticationBatchingTest {
         String name = InProcessServerBuilder.generateName();
         server = InProcessServerBuilder.forName(name).addService(service).build().start();
         ManagedChannel channel = InProcessChannelBuilder.forName(name).build();
-        MeshgateClient client = new MeshgateClient(ONE_CALL, List.of(channel), new Channels(TlsFiles.NONE));
+        MeshgateClient client = new MeshgateClient(ONE_CALL, List.of(channel), new Channels(TlsFiles.NONE),
+                new ShimMetrics(new CollectorRegistry()));
         runtime = new MeshgateRuntime(ONE_CALL, client, new ShimMetrics(registry));
         MeshgateTokenAuthenticationProvider provider = new MeshgateTokenAuthenticationProvider();
         provider.use(runtime);

@@ -88,7 +88,8 @@ class MeshgateServiceIT {
         try (ServerSocket probe = new ServerSocket(0)) {
             dead = probe.getLocalPort();
         }
-        try (MeshgateClient client = new MeshgateClient(config("127.0.0.1:" + dead + ",unix:" + socket))) {
+        try (MeshgateClient client = new MeshgateClient(config("127.0.0.1:" + dead + ",unix:" + socket),
+                new ShimMetrics(new CollectorRegistry()))) {
             AuthorizeBatchRequest batch = AuthorizeBatchRequest.newBuilder().addRequests(produce(WRITER))
                     .addRequests(produce("spiffe://meshgate.test/ns/x/sa/y")).build();
             AuthorizeBatchResponse response = client.authorizeBatch(batch, Deadline.after(2, TimeUnit.SECONDS)).join();
@@ -102,7 +103,7 @@ class MeshgateServiceIT {
         MeshgateConfig config = config("unix:" + socket);
         ShimMetrics metrics = new ShimMetrics(new CollectorRegistry());
         DecisionCache cache = new DecisionCache(config);
-        try (MeshgateClient client = new MeshgateClient(config);
+        try (MeshgateClient client = new MeshgateClient(config, metrics);
              RevisionWatcher watcher = new RevisionWatcher(client, cache, metrics)) {
             watcher.start();
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
@@ -123,7 +124,7 @@ class MeshgateServiceIT {
             MeshgateConfig config = MeshgateConfig.from(MeshgateConfigTest.conf("meshgateTargets",
                     "127.0.0.1:" + silent.getLocalPort(), "meshgateConnectDeadlineMillis", "500"));
             ShimMetrics metrics = new ShimMetrics(new CollectorRegistry());
-            try (MeshgateClient client = new MeshgateClient(config)) {
+            try (MeshgateClient client = new MeshgateClient(config, metrics)) {
                 Decider decider = decider(config, client, new DecisionCache(config), metrics);
                 long began = System.nanoTime();
                 assertFalse(decider.decide(produce(WRITER)).join());

@@ -71,7 +71,8 @@ class SuperUserLoginTest {
         String name = InProcessServerBuilder.generateName();
         server = InProcessServerBuilder.forName(name).addService(new EchoAuthentication()).build().start();
         ManagedChannel channel = InProcessChannelBuilder.forName(name).build();
-        MeshgateClient client = new MeshgateClient(config, List.of(channel), new Channels(TlsFiles.NONE));
+        MeshgateClient client = new MeshgateClient(config, List.of(channel), new Channels(TlsFiles.NONE),
+                new ShimMetrics(new CollectorRegistry()));
         runtime = new MeshgateRuntime(config, client, new ShimMetrics(new CollectorRegistry()));
         MeshgateTokenAuthenticationProvider provider = new MeshgateTokenAuthenticationProvider();
         provider.use(runtime);

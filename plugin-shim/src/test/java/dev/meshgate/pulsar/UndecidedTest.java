@@ -93,7 +93,8 @@ class UndecidedTest extends DeciderFixture {
     void aCallThatNeverGotAConnectionIsCalledUnreachableNotSlow() throws Exception {
         String name = InProcessServerBuilder.generateName();  // no server by that name: nothing to connect to
         ManagedChannel channel = InProcessChannelBuilder.forName(name).build();
-        try (MeshgateClient client = new MeshgateClient(UNIX, List.of(channel), new Channels(TlsFiles.NONE))) {
+        try (MeshgateClient client = new MeshgateClient(UNIX, List.of(channel), new Channels(TlsFiles.NONE),
+                metrics)) {
             Throwable error = assertThrows(CompletionException.class, () -> client.authorizeBatch(
                     AuthorizeBatchRequest.getDefaultInstance(), Deadline.after(200, TimeUnit.MILLISECONDS)).join());
             assertEquals(FailureReason.DEADLINE_EXCEEDED, GrpcErrors.reason(error), "the retry rules are unchanged");
