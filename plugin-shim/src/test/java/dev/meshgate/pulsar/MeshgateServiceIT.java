@@ -3,6 +3,7 @@ package dev.meshgate.pulsar;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
@@ -132,5 +133,30 @@ class MeshgateServiceIT {
                 assertTrue(millis >= 450 && millis < 1500, "one budget (two attempts) took " + millis + " ms");
             }
         }
+    }
+
+    @Test
+    void theBatchCallsGoOverTheFramesSocketAndAnswerAsOverGrpc() throws IOException {
+        assumeTrue(Files.exists(Path.of(socket + ".frames")), "skipped: this service offers no frames socket");
+        AuthorizeBatchRequest batch = AuthorizeBatchRequest.newBuilder().addRequests(produce(WRITER))
+                .addRequests(produce("spiffe://meshgate.test/ns/x/sa/y")).build();
+        CollectorRegistry registry = new CollectorRegistry();
+        AuthorizeBatchResponse framed;
+        AuthorizeBatchResponse grpc;
+        try (MeshgateClient client = new MeshgateClient(config("unix:" + socket), new ShimMetrics(registry))) {
+            framed = client.authorizeBatch(batch, Deadline.after(2, TimeUnit.SECONDS)).join();
+        }
+        assertEquals(1.0, registry.getSampleValue("meshgate_shim_calls_total", new String[] {"rpc", "transport"},
+                new String[] {"authorize_batch", "frames"}));
+        assertNull(registry.getSampleValue("meshgate_shim_calls_total", new String[] {"rpc", "transport"},
+                new String[] {"authorize_batch", "grpc"}));
+        MeshgateConfig off = MeshgateConfig.from(MeshgateConfigTest.conf("meshgateTargets", "unix:" + socket,
+                "meshgateFrames", "off"));
+        try (MeshgateClient client = new MeshgateClient(off, new ShimMetrics(new CollectorRegistry()))) {
+            grpc = client.authorizeBatch(batch, Deadline.after(2, TimeUnit.SECONDS)).join();
+        }
+        assertEquals(grpc, framed);
+        assertTrue(framed.getDecisions(0).getAllowed());
+        assertFalse(framed.getDecisions(1).getAllowed());
     }
 }
