@@ -114,6 +114,7 @@ def test_unix_socket_with_mutual_tls_carries_every_decision(channel: Channel, pk
     log = channel.broker.log.read_text(errors="replace")
     assert "epoll native transport" not in log, "the broker netty's epoll library did not load"
     assert f"following policy revisions from unix:{channel.socket}" in log
+    assert 'transport="frames"' not in channel.broker.metrics(), "with TLS the shim never uses frames"
 
 
 def test_a_service_that_cannot_prove_itself_gets_no_questions(channel: Channel, pki: dev_pki.DevPki) -> None:

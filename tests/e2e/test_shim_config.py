@@ -17,8 +17,9 @@ pytestmark = pytest.mark.e2e
     [
         ("meshgateDeadlineMillis", "fast", "meshgateDeadlineMillis must be a whole number, got 'fast'"),
         ("meshgateTlsCaFile", "/no/ca.pem", "meshgateTlsCaFile: cannot read file '/no/ca.pem'"),
+        ("meshgateFrames", "on", "meshgateFrames must be one of [auto, off], got 'on'"),
     ],
-    ids=["number", "tls-file"],
+    ids=["number", "tls-file", "frames"],
 )
 def test_bad_value_stops_the_broker_naming_the_key(
     pki: dev_pki.DevPki,

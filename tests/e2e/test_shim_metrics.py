@@ -52,3 +52,6 @@ def test_decisions_latency_cache_and_revision_are_scraped(
     assert _value(page, "meshgate_shim_revision_stream_connected") == 1
     assert _value(page, "meshgate_shim_policy_revision_info", 'revision="') == 1
     assert _value(page, "meshgate_shim_authentications_total", 'method="tls",result="ok"') >= 1
+    # a host:port target: every call over gRPC, none over a frames socket (docs/frames.md)
+    assert _value(page, "meshgate_shim_calls_total", 'rpc="authorize_batch",transport="grpc"') >= 1
+    assert 'transport="frames"' not in page
