@@ -3,6 +3,7 @@ package dev.meshgate.pulsar;
 import io.grpc.ManagedChannel;
 import io.grpc.netty.GrpcSslContexts;
 import io.grpc.netty.NettyChannelBuilder;
+import io.netty.channel.Channel;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.epoll.Epoll;
 import io.netty.channel.epoll.EpollDomainSocketChannel;
@@ -12,6 +13,8 @@ import io.netty.handler.ssl.SslContext;
 import java.io.Closeable;
 import java.io.File;
 import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 
 /**
  * Builds the gRPC channel to one service target: {@code unix:/path} (epoll domain socket, from the broker's
@@ -76,6 +79,24 @@ final class Channels implements Closeable {
             epollGroup = new EpollEventLoopGroup(1, Daemons.named("meshgate-uds"));
         }
         return epollGroup;
+    }
+
+    /**
+     * Why the process behind {@code channel}, a connected Unix socket beside {@code target}, may not be the
+     * service: it must run as the user that owns the target's gRPC socket file. Whoever may create files in that
+     * directory could listen beside the service (the service does not create the frames socket when it has none,
+     * or before it starts), but cannot run as the service's user. Null: it may be the service.
+     */
+    static String notTheService(Channel channel, String target) {
+        String path = unixPath(target);
+        try {
+            int peer = ((EpollDomainSocketChannel) channel).peerCredentials().uid();
+            int owner = (Integer) Files.getAttribute(Path.of(path), "unix:uid");
+            return peer == owner ? null : "its process runs as uid " + peer + ", but " + path + " belongs to uid "
+                    + owner;
+        } catch (IOException | RuntimeException e) {
+            return "cannot compare its process's user with the owner of " + path + ": " + e;
+        }
     }
 
     /** The socket path of a {@code unix:} target. */

@@ -29,8 +29,6 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Function;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * The frames transport to one {@code unix:/path} target (docs/frames.md): the two batch calls as length-prefixed
@@ -47,8 +45,6 @@ final class FramesConnection implements Closeable {
 
     /** The largest reply read, as on the shim's gRPC channel. */
     static final int MAX_FRAME_BYTES = 4 * 1024 * 1024;
-    private static final Logger LOG = LoggerFactory.getLogger(MeshgateClient.class);
-    private static final long INTERVAL_NANOS = TimeUnit.MILLISECONDS.toNanos(FailureLog.INTERVAL_MILLIS);
 
     /** One connection: its channel, its calls in flight and the handler that answers them. */
     private final class Link extends ChannelInboundHandlerAdapter {
@@ -97,19 +93,18 @@ final class FramesConnection implements Closeable {
     private final ScheduledExecutorService timer;
     private final Executor callbacks;
     private final AtomicLong ids = new AtomicLong();
-    private final LogWindow fallbacks = new LogWindow();
+    private final FramesLog log;
     private Link link;
     private ChannelFuture connecting;
     private long retryAt;
     private boolean waiting;
-    private boolean everConnected;
-    private boolean absenceLogged;
     private boolean closed;
 
     /** To {@code target}'s {@code /path.frames}; deadlines on {@code timer}, futures completed on {@code callbacks}. */
     FramesConnection(String target, EventLoopGroup group, ScheduledExecutorService timer, Executor callbacks) {
         this.target = target;
         this.path = Channels.unixPath(target) + ".frames";
+        this.log = new FramesLog(target, path);
         this.timer = timer;
         this.callbacks = callbacks;
         this.bootstrap = new Bootstrap().group(group).channel(EpollDomainSocketChannel.class)
@@ -141,8 +136,7 @@ final class FramesConnection implements Closeable {
             send(ready, frame, deadline, call);
         } else {
             pending.addListener(connect -> {
-                Link connected = connect.isSuccess() ? ((ChannelFuture) connect).channel().pipeline().get(Link.class)
-                        : null;
+                Link connected = accepted(((ChannelFuture) connect).channel());
                 if (connected != null) {
                     send(connected, frame, deadline, call);
                 } else {
@@ -157,6 +151,11 @@ final class FramesConnection implements Closeable {
         return link != null;
     }
 
+    /** The link of {@code channel} if {@link #connected} kept it (it runs before the calls' listeners). */
+    private synchronized Link accepted(Channel channel) {
+        return link != null && link.channel == channel ? link : null;
+    }
+
     private ChannelFuture connectIfDue() {
         if (closed || (connecting == null && waiting && System.nanoTime() - retryAt < 0)) {
             return null;
@@ -169,35 +168,27 @@ final class FramesConnection implements Closeable {
     }
 
     private void connected(ChannelFuture connect) {
-        boolean first;
+        String refused = connect.isSuccess() ? Channels.notTheService(connect.channel(), target) : null;
         boolean kept;
         synchronized (this) {
             connecting = null;
-            first = !everConnected;
-            kept = connect.isSuccess() && !closed;
+            kept = connect.isSuccess() && !closed && refused == null;
             if (kept) {
                 link = connect.channel().pipeline().get(Link.class);
-                everConnected = true;
                 waiting = false;
             } else {
                 backOff();
             }
         }
-        if (connect.isSuccess()) {
-            if (!kept) {  // closed meanwhile
-                connect.channel().close();
-            } else if (first) {
-                LOG.info("meshgate: asking {} its AuthenticateBatch and AuthorizeBatch calls over {} (the frames"
-                        + " transport, {}=auto; docs/frames.md)", target, path, MeshgateConfig.FRAMES);
+        if (kept) {
+            log.used();
+        } else if (connect.isSuccess()) {  // not the service, or closed meanwhile
+            connect.channel().close();
+            if (refused != null) {
+                log.failed("refusing the frames socket " + path + ": " + refused);
             }
-            return;
-        }
-        if (everConnected) {
-            warn("cannot connect to " + path + " (" + connect.cause() + ")");
-        } else if (!absenceLogged) {  // an older service, or grpc.frames: false
-            absenceLogged = true;
-            LOG.info("meshgate: no frames socket at {} ({}): asking {} over gRPC, looking again at most every {} ms",
-                    path, connect.cause(), target, MeshgateClient.RECONNECT_CHECK_MILLIS);
+        } else {
+            log.connectFailed(connect.cause());
         }
     }
 
@@ -222,7 +213,7 @@ final class FramesConnection implements Closeable {
             }
         }
         if (!ours) {
-            warn("the frames connection to " + path + " closed (" + (cause == null ? "by the service" : cause)
+            log.failed("the frames connection to " + path + " closed (" + (cause == null ? "by the service" : cause)
                     + ") with " + calls + " call(s) in flight, asked again over gRPC");
         }
     }
@@ -230,15 +221,6 @@ final class FramesConnection implements Closeable {
     private void backOff() {
         waiting = true;
         retryAt = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(MeshgateClient.RECONNECT_CHECK_MILLIS);
-    }
-
-    private void warn(String what) {
-        long count = fallbacks.due(System.nanoTime(), INTERVAL_NANOS);
-        if (count > 0) {
-            LOG.warn("meshgate: {}; asking {} over gRPC until the frames socket accepts again (looked for at most"
-                    + " every {} ms); {} such failure(s) since the last such line (at most one per {} s)", what, target,
-                    MeshgateClient.RECONNECT_CHECK_MILLIS, count, FailureLog.INTERVAL_MILLIS / 1000);
-        }
     }
 
     private <R> void send(Link to, FrameCall.Builder frame, Deadline deadline, FramePending<R> call) {

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.meshgate.proto.v1.AuthenticateBatchRequest;
 import dev.meshgate.proto.v1.AuthenticateBatchResponse;
@@ -64,12 +65,13 @@ class FramesTransportTest {
     private final ShimMetrics metrics = new ShimMetrics(registry);
     private final GrpcAuthorization grpc = new GrpcAuthorization();
     private Server server;
+    private String name;
     private FakeFramesServer frames;
     private MeshgateClient client;
 
     @BeforeEach
     void startGrpc() throws Exception {
-        String name = InProcessServerBuilder.generateName();
+        name = InProcessServerBuilder.generateName();
         server = InProcessServerBuilder.forName(name).addService(grpc).build().start();
         client = client(name, "meshgateTargets", "unix:" + dir.resolve("meshgate.sock"));
     }
@@ -92,7 +94,11 @@ class FramesTransportTest {
         }
     }
 
+    /** The frames socket, and a file standing for the gRPC socket beside it (its owner is the service's user). */
     private FakeFramesServer listen() throws Exception {
+        if (!Files.exists(dir.resolve("meshgate.sock"))) {
+            Files.createFile(dir.resolve("meshgate.sock"));
+        }
         frames = new FakeFramesServer(dir.resolve("meshgate.sock.frames"));
         return frames;
     }
@@ -256,12 +262,22 @@ class FramesTransportTest {
     }
 
     @Test
+    void aFramesSocketWhoseProcessIsNotTheServiceUserIsRefused() throws Exception {
+        assumeTrue(System.getProperty("user.name").equals("root"), "skipped: changing a file's owner needs root");
+        listen();
+        Files.setAttribute(dir.resolve("meshgate.sock"), "unix:uid", 4242);  // as if another user's service
+        assertEquals("grpc", revision(ask("p", 2000)), "asked over gRPC");
+        assertEquals(1, frames.accepted.get(), "connected, checked, refused");
+        assertTrue(frames.calls.isEmpty(), "no question went to the stranger");
+        Thread.sleep(MeshgateClient.RECONNECT_CHECK_MILLIS + 50);
+        assertEquals("grpc", revision(ask("p", 2000)), "and again after the recheck interval");
+        assertTrue(frames.calls.isEmpty());
+    }
+
+    @Test
     void offMeansGrpcOnly() throws Exception {
         listen();
         client.close();
-        String name = InProcessServerBuilder.generateName();
-        server.shutdownNow();
-        server = InProcessServerBuilder.forName(name).addService(grpc).build().start();
         client = client(name, "meshgateTargets", "unix:" + dir.resolve("meshgate.sock"), "meshgateFrames", "off");
         assertEquals("grpc", revision(ask("p", 2000)));
         assertEquals(0, frames.accepted.get());
@@ -271,9 +287,6 @@ class FramesTransportTest {
     void tlsMeansGrpcOnly() throws Exception {
         listen();
         client.close();
-        String name = InProcessServerBuilder.generateName();
-        server.shutdownNow();
-        server = InProcessServerBuilder.forName(name).addService(grpc).build().start();
         Path pem = Files.writeString(dir.resolve("x.pem"), "unused: the channel is in-process");
         MeshgateConfig plain = MeshgateConfig.from(MeshgateConfigTest.conf("meshgateTargets",
                 "unix:" + dir.resolve("meshgate.sock")));
