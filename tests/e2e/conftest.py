@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import pulsar
 import pytest
 
 from devtools import pki as dev_pki
-from devtools.broker import StandaloneBroker
+from devtools.broker import BrokerSettings, StandaloneBroker
 from devtools.devca import LeafSpec
 from devtools.service import MeshgateProcess, write_config
 from tests.conformance.oidc.mint import jwks_document
@@ -83,6 +86,36 @@ def copy_policies(target: Path) -> Path:
     for extra in TEST_POLICIES.glob("*.yaml"):
         shutil.copy(extra, target / extra.name)
     return target
+
+
+@contextmanager
+def instead_of(session: StandaloneBroker, settings: BrokerSettings) -> Iterator[StandaloneBroker]:
+    """A module's own broker (namespace acme/payments ready) while the session broker is stopped, then the
+    session broker again: one broker at a time on a 2-core machine."""
+    own = StandaloneBroker(settings)
+    session.stop()
+    try:
+        own.start()
+        own.create_namespaces("acme/payments")
+        yield own
+    finally:
+        own.stop()
+        session.start()
+        session.create_namespaces("acme/payments")
+
+
+def produce_once(broker: StandaloneBroker, pki: dev_pki.DevPki, name: str, prefix: str) -> None:
+    """As the dev PKI's `name` over TLS: a producer on a new topic `acme/payments/<prefix>-…`, one message."""
+    client = pulsar.Client(
+        broker.service_url_tls,
+        authentication=pulsar.AuthenticationTLS(str(pki.cert(name)), str(pki.key(name))),
+        tls_trust_certs_file_path=str(pki.ca_file),
+        operation_timeout_seconds=20,  # the first topic of a fresh broker also creates its system topic
+    )
+    try:
+        client.create_producer(f"persistent://acme/payments/{prefix}-{uuid.uuid4().hex[:8]}").send(b"x")
+    finally:
+        client.close()
 
 
 @pytest.fixture(scope="session")

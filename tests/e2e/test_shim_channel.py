@@ -9,7 +9,6 @@ with mTLS, and restarts the session broker afterwards (one broker at a time on a
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +20,7 @@ from devtools import pki as dev_pki
 from devtools.broker import BrokerSettings, StandaloneBroker
 from devtools.devca import DevCA, LeafSpec, write_leaf
 from devtools.service import MeshgateProcess, write_config
-from tests.e2e.conftest import copy_policies
+from tests.e2e.conftest import copy_policies, instead_of, produce_once
 
 pytestmark = pytest.mark.e2e
 UNIX_PORT = 1  # what grpc reports as the bound "port" of a unix: listener
@@ -80,30 +79,15 @@ def channel(
             "meshgateTlsCaFile": str(pki.ca_file),
         },
     )
-    own = StandaloneBroker(settings)
-    broker.stop()
     try:
-        own.start()
-        own.create_namespaces("acme/payments")
-        yield Channel(own, work, socket, service)
+        with instead_of(broker, settings) as own:
+            yield Channel(own, work, socket, service)
     finally:
-        own.stop()
         service.stop()
-        broker.start()
-        broker.create_namespaces("acme/payments")
 
 
 def _produce(channel: Channel, pki: dev_pki.DevPki, name: str) -> None:
-    client = pulsar.Client(
-        channel.broker.service_url_tls,
-        authentication=pulsar.AuthenticationTLS(str(pki.cert(name)), str(pki.key(name))),
-        tls_trust_certs_file_path=str(pki.ca_file),
-        operation_timeout_seconds=20,  # the first topic of a fresh broker also creates its system topic
-    )
-    try:
-        client.create_producer(f"persistent://acme/payments/chan-{uuid.uuid4().hex[:8]}").send(b"x")
-    finally:
-        client.close()
+    produce_once(channel.broker, pki, name, "chan")
 
 
 def test_unix_socket_with_mutual_tls_carries_every_decision(channel: Channel, pki: dev_pki.DevPki) -> None:

@@ -2,15 +2,13 @@
 and a service restart costs no answer: calls go over gRPC until the frames socket accepts again.
 
 The module stops the session broker, runs its own broker whose shim reaches meshgate at `unix:<socket>`
-without TLS, and restarts the session broker afterwards (one broker at a time on a 2-core machine). It is
-skipped when the service offers no frames socket.
+without TLS, and restarts the session broker afterwards (one broker at a time on a 2-core machine).
 """
 
 from __future__ import annotations
 
 import re
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +19,7 @@ import pytest
 from devtools import pki as dev_pki
 from devtools.broker import BrokerSettings, StandaloneBroker
 from devtools.service import MeshgateProcess, write_config
-from tests.e2e.conftest import copy_policies
+from tests.e2e.conftest import copy_policies, instead_of, produce_once
 
 pytestmark = pytest.mark.e2e
 
@@ -48,36 +46,20 @@ def framed(
     )
     service = MeshgateProcess(config, work / "meshgate.log", socket=socket)
     service.start()
-    if not Path(f"{socket}.frames").exists():
-        service.stop()
-        pytest.skip("this service offers no frames socket")
-    settings = BrokerSettings(
-        pki=pki, meshgate_target=service.target, workdir=work / "broker", line=broker.settings.line
-    )
-    own = StandaloneBroker(settings)
-    broker.stop()
     try:
-        own.start()
-        own.create_namespaces("acme/payments")
-        yield Framed(own, socket, service)
+        frames = Path(f"{socket}.frames")
+        assert frames.is_socket(), f"the service offers no frames socket at {frames}"
+        settings = BrokerSettings(
+            pki=pki, meshgate_target=service.target, workdir=work / "broker", line=broker.settings.line
+        )
+        with instead_of(broker, settings) as own:
+            yield Framed(own, socket, service)
     finally:
-        own.stop()
         service.stop()
-        broker.start()
-        broker.create_namespaces("acme/payments")
 
 
 def _produce(framed: Framed, pki: dev_pki.DevPki, name: str) -> None:
-    client = pulsar.Client(
-        framed.broker.service_url_tls,
-        authentication=pulsar.AuthenticationTLS(str(pki.cert(name)), str(pki.key(name))),
-        tls_trust_certs_file_path=str(pki.ca_file),
-        operation_timeout_seconds=20,  # the first topic of a fresh broker also creates its system topic
-    )
-    try:
-        client.create_producer(f"persistent://acme/payments/frames-{uuid.uuid4().hex[:8]}").send(b"x")
-    finally:
-        client.close()
+    produce_once(framed.broker, pki, name, "frames")
 
 
 def _calls(framed: Framed, rpc: str, transport: str) -> float:
