@@ -33,15 +33,21 @@ final class DecisionCache {
     private volatile String active;
     private volatile String lastKnown = "";
 
+    // Both caches do their upkeep (draining read/write buffers, expiring) on the thread that touches them
+    // (`executor(Runnable::run)`) instead of the JVM's common pool: each step is short and nothing here waits,
+    // while the hand-offs ran beside the broker's own async work there (the common pool spent 0.28 CPU-s per
+    // 5,000-client reconnect storm with meshgate against 0.10 with the built-in provider, finding 34).
     DecisionCache(MeshgateConfig config) {
         this.fresh = config.cacheMaxEntries() == 0 ? null : Caffeine.newBuilder()
                 .maximumSize(config.cacheMaxEntries())
                 .expireAfterWrite(Duration.ofSeconds(config.cacheTtlSeconds()))
                 .recordStats(() -> stats)
+                .executor(Runnable::run)
                 .build();
         this.staleAllows = config.failMode() != FailMode.STALE_IF_ERROR ? null : Caffeine.newBuilder()
                 .maximumSize(Math.max(1, config.cacheMaxEntries()))
                 .expireAfterWrite(Duration.ofSeconds(config.staleIfErrorSeconds()))
+                .executor(Runnable::run)
                 .build();
     }
 
