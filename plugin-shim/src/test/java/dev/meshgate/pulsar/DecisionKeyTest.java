@@ -34,4 +34,14 @@ class DecisionKeyTest {
         assertNotEquals(DecisionKey.of(lookup(chain)).follower("topic.produce"),
                 DecisionKey.of(lookup(token)).follower("topic.produce"));
     }
+
+    @Test
+    void aTokenIsKeyedByItsOwnBytesAndNoOtherKindSharesItsHash() {
+        Credential token = Credential.newBuilder().setToken("x.y.z").build();
+        assertEquals(DecisionKey.hash(token), DecisionKey.hash(Credential.newBuilder().setToken("x.y.z").build()));
+        assertNotEquals(DecisionKey.hash(token), DecisionKey.hash(Credential.newBuilder().setToken("x.y.w").build()));
+        Credential header = Credential.newBuilder().setL5DClientId("x.y.z").build();
+        assertNotEquals(DecisionKey.hash(token), DecisionKey.hash(header));
+        assertEquals(64, DecisionKey.hash(token).length());
+    }
 }
