@@ -67,8 +67,11 @@ def _check_entry(where: str, entry: pb.ServedDecision) -> None:
     _check_count(where, entry, allowed)
     _check_question(where, entry)
     _check_decision(where, entry)
-    for name, value in _texts(entry):
-        _check_text(f"{where}.{name}", value)
+    # An entry of at most MAX_TEXT bytes cannot hold a longer string (a character is at least one byte), so
+    # the field-by-field walk (~40 % of an entry's cost) runs only for the rare entry that might.
+    if entry.ByteSize() > MAX_TEXT:
+        for name, value in _texts(entry):
+            _check_text(f"{where}.{name}", value)
 
 
 def _check_decision(where: str, entry: pb.ServedDecision) -> None:
