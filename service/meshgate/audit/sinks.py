@@ -16,6 +16,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol, TextIO
 
+import orjson
+
 from meshgate.audit.events import Record
 
 log = logging.getLogger(__name__)
@@ -195,6 +197,16 @@ _RAW_BREAKS = str.maketrans({"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "
 
 
 def encode(record: Record) -> str:
-    """One compact JSON line, whatever the strings in it hold; keys sorted so equal records read the same."""
-    line = _ENCODER.encode(record)
+    """One compact JSON line, whatever the strings in it hold; keys sorted so equal records read the same.
+
+    orjson writes the line the standard encoder above would, ~8x faster (4.8 -> 0.6 us for a decision
+    record; every decision, login and served answer is encoded once, and encoding was ~11 % of the
+    service's CPU in a reconnect storm, finding 35). The one difference is the exponent of a float
+    (`1e-7` for `1e-07`), and no record holds a float. What orjson refuses (an integer beyond 64 bits, a
+    key that is not a string, a lone surrogate) goes to the standard encoder, so nothing that encoded
+    before fails now."""
+    try:
+        line = orjson.dumps(record, option=orjson.OPT_SORT_KEYS).decode()
+    except TypeError:
+        line = _ENCODER.encode(record)
     return line if line.isascii() else line.translate(_RAW_BREAKS)
