@@ -14,7 +14,7 @@ meshgate, ...): after both modes' creation rounds each broker is stopped on its 
 starts only the broker it measures, restarts it and sends new principals (tokens no storm used before, so
 neither side answers from a cache it kept). One storm moved 16.5-23.0 s between runs with nothing changed
 (finding 22); the goal row is judged on the ratio of the medians. About 35 s per 5,000-client storm
-(restart and stop included), so the repeats add ~5 min to the part.
+(restart and stop included), so the ten pairs take ~12 min.
 """
 
 from __future__ import annotations
@@ -45,8 +45,13 @@ from devtools.broker import SHIM_JAR
 CONCURRENCY = 16
 STORM_PROCESSES = 4
 STORM_THREADS = 16
-WARM_REPEATS = 5
-STORM_REPEATS = 5
+# A warm round of 1,000 creations takes 0.2-0.4 s, so a tenth of a second of the shared machine moves its
+# ratio by 30-40 points: five rounds per mode read 1.23x-1.64x across three runs of the same code (finding
+# 34). Fifteen rounds cost ~6 s per mode.
+WARM_REPEATS = 15
+# Single runs of five storm pairs of the same code read 1.14x-1.22x (finding 34), so the goal row judges
+# ten pairs (~12 min).
+STORM_REPEATS = 10
 MODES = ("meshgate", "builtin")
 
 
@@ -311,6 +316,7 @@ def measure(
             "topics": n,
             "storm_clients": storm_clients,
             "storm_repeats": repeats,
+            "warm_repeats": WARM_REPEATS,
             "concurrency": CONCURRENCY,
             "storm_in_flight": STORM_PROCESSES * STORM_THREADS,
             "modes": {},
