@@ -426,6 +426,33 @@ def test_serve_listens_on_frames_refuses_a_second_serve_and_cleans_up_at_sigterm
     assert not (sockets / "mg.sock.frames").exists() and not (sockets / "mg.sock").exists()
 
 
+def test_a_second_serve_without_frames_does_not_take_over_the_grpc_socket(
+    sockets: Path, tmp_path: Path
+) -> None:
+    """grpcio replaces a `unix:` socket file another process still answers on; with the frames socket off
+    (or TLS on the socket) nothing else stopped a second serve from silently taking the first one's."""
+    config = write_config(tmp_path, {"grpc": _on_unix(sockets, {"frames": False})})
+    first = _serve(config)
+    try:
+        _read_until(first, "meshgate: ready on port")
+        grpc_inode = (sockets / "mg.sock").stat().st_ino
+        second = subprocess.run(
+            [sys.executable, "-m", "meshgate", "serve", "--config", str(config)],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert second.returncode == 2, second.stderr
+        assert (
+            f"grpc.listen: cannot listen on unix:{sockets}/mg.sock: another process answers there"
+            in second.stderr
+        )
+        assert (sockets / "mg.sock").stat().st_ino == grpc_inode
+        with grpc.insecure_channel(f"unix:{sockets}/mg.sock") as channel:
+            grpc.channel_ready_future(channel).result(timeout=WAIT)  # still the first serve's
+    finally:
+        first.send_signal(signal.SIGTERM)
+        assert first.wait(timeout=30) == 0
+
+
 def _big_batch(items: int) -> pb.AuthorizeBatchRequest:
     return pb.AuthorizeBatchRequest(requests=[authorize_request(READER, "topic.produce")] * items)
 

@@ -17,6 +17,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import grpc
 from grpc_health.v1 import health, health_pb2_grpc
@@ -60,6 +61,7 @@ from meshgate.server.revision_feed import RevisionFeed
 from meshgate.server.served import ServedLog
 from meshgate.server.servicer import AuthenticationServicer, AuthorizationServicer
 from meshgate.server.serving_tls import ReloadingServerCredentials
+from meshgate.server.unixsocket import SocketState, socket_state
 from meshgate.v1 import meshgate_pb2_grpc as pb_grpc
 
 log = logging.getLogger("meshgate")
@@ -321,6 +323,7 @@ def _add_servicers(
 
 def _add_port(server: grpc.Server, c: Components) -> int:
     listen = c.config.grpc.listen
+    _refuse_a_live_socket(c.config.grpc.unix_socket, listen)
     try:
         if c.serving_tls is None:
             return server.add_insecure_port(listen)
@@ -330,6 +333,21 @@ def _add_port(server: grpc.Server, c: Components) -> int:
             f"grpc.listen: cannot listen on {listen}: the address is in use (another meshgate serve?) "
             "or not available here; stop the other process or choose another address"
         ) from err
+
+
+def _refuse_a_live_socket(path: Path | None, listen: str) -> None:
+    """grpcio replaces a `unix:` socket file even while another process answers on it (unixsocket.py)."""
+    if path is None:
+        return
+    try:
+        live = socket_state(path) is SocketState.LIVE
+    except OSError as error:
+        raise ConfigError(f"grpc.listen: cannot check {listen}: {error}") from error
+    if live:
+        raise ConfigError(
+            f"grpc.listen: cannot listen on {listen}: another process answers there (another meshgate "
+            "serve?); stop the other process or choose another address"
+        )
 
 
 def _revision_or_empty(policies: PolicyStore) -> tuple[str, str]:

@@ -42,6 +42,7 @@ from meshgate.errors import ConfigError
 from meshgate.server.chain import Behaviour
 from meshgate.server.interceptors import AUTHENTICATE_BATCH, AUTHORIZE_BATCH
 from meshgate.server.status import status_for
+from meshgate.server.unixsocket import SocketState, socket_state
 from meshgate.v1 import meshgate_pb2 as pb
 
 log = logging.getLogger("meshgate.server")
@@ -404,28 +405,20 @@ def bind_socket(path: Path) -> socket.socket:
 
 def _clear_stale(path: Path) -> None:
     try:
-        mode = os.lstat(path).st_mode
-    except FileNotFoundError:
-        return
-    if not stat.S_ISSOCK(mode):
+        state = socket_state(path)
+    except OSError as error:
+        raise ConfigError(f"grpc.listen: cannot check the frames socket {path}: {error}") from error
+    if state is SocketState.NOT_A_SOCKET:
         raise ConfigError(
             f"grpc.listen: the frames socket {path} exists and is not a socket; remove it, choose another "
             "grpc.listen, or set grpc.frames: false"
         )
-    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    probe.settimeout(1.0)
-    try:
-        probe.connect(str(path))
-    except (ConnectionRefusedError, FileNotFoundError):
+    if state is SocketState.STALE:
         log.info("frames: replacing the stale socket %s (no process answers there)", path)
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
-        return
-    except OSError as error:
-        raise ConfigError(f"grpc.listen: cannot check the frames socket {path}: {error}") from error
-    finally:
-        probe.close()
-    raise ConfigError(
-        f"grpc.listen: cannot listen on the frames socket {path}: another process answers there (another "
-        "meshgate serve?); stop the other process, choose another grpc.listen, or set grpc.frames: false"
-    )
+    elif state is SocketState.LIVE:
+        raise ConfigError(
+            f"grpc.listen: cannot listen on the frames socket {path}: another process answers there (another "
+            "meshgate serve?); stop the other process, choose another grpc.listen, or set grpc.frames: false"
+        )
