@@ -1,6 +1,7 @@
 package dev.meshgate.pulsar;
 
 import dev.meshgate.proto.v1.Identity;
+import dev.meshgate.proto.v1.Peer;
 import org.apache.pulsar.broker.authentication.AuthenticationDataSource;
 import org.apache.pulsar.broker.authentication.AuthenticationDataSubscription;
 
@@ -17,6 +18,9 @@ final class Authenticated {
 
     private final String authMethod;
     private volatile Identity identity;
+    // The connection's peer never changes; built once instead of for every question (address formatting
+    // and a message per question showed in the broker's profile of a reconnect storm, finding 35).
+    private volatile Peer peer;
 
     Authenticated(String authMethod) {
         this.authMethod = authMethod;
@@ -36,6 +40,16 @@ final class Authenticated {
 
     String authMethod() {
         return authMethod;
+    }
+
+    /** The peer of every question on {@code data}, the connection this was set on. */
+    Peer peer(AuthenticationDataSource data) {
+        Peer known = peer;
+        if (known == null) {
+            known = Credentials.peer(data, authMethod);
+            peer = known;
+        }
+        return known;
     }
 
     void verified(Identity verified) {

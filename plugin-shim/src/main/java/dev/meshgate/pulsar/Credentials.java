@@ -52,7 +52,9 @@ final class Credentials {
         if (token == null || token.isBlank()) {
             return Optional.empty();
         }
-        return Optional.of(Credential.newBuilder().setToken(token.trim()).build());
+        // As bytes: the token is then encoded once here (String.getBytes, an intrinsic) instead of char by char by
+        // protobuf's encoder each time a message holding it is serialized, and hashed as is (DecisionKey.hash).
+        return Optional.of(Credential.newBuilder().setTokenBytes(ByteString.copyFromUtf8(token.trim())).build());
     }
 
     /** A mesh identity header on an HTTP request (never on the binary protocol). */
@@ -81,7 +83,7 @@ final class Credentials {
      */
     static Peer peerOf(AuthenticationDataSource data) {
         Authenticated known = Authenticated.of(data);
-        return peer(data, known != null ? known.authMethod() : "");
+        return known != null ? known.peer(data) : peer(data, "");
     }
 
     /** The credential kind meshgate verified for {@code role} on this connection, or "" (see {@link Authenticated}). */

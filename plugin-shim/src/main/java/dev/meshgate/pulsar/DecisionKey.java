@@ -2,7 +2,6 @@ package dev.meshgate.pulsar;
 
 import dev.meshgate.proto.v1.AuthorizeRequest;
 import dev.meshgate.proto.v1.Credential;
-import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
@@ -66,7 +65,7 @@ record DecisionKey(AuthorizeRequest question, String credentialHash, String revi
         MessageDigest digest = SHA_256.get();
         if (credential.getKindCase() == Credential.KindCase.TOKEN) {
             digest.update((byte) 't');
-            digest.update(credential.getToken().getBytes(StandardCharsets.UTF_8));
+            digest.update(credential.getTokenBytes().asReadOnlyByteBuffer());
         } else {
             digest.update((byte) 'm');
             digest.update(credential.toByteArray());
