@@ -98,7 +98,8 @@ class PolicyReloader:
 
     def _attempt(self) -> bool:
         self._refused = ("", "", "")
-        source = read_source(self._path)
+        # against the serving snapshot: the texts of unchanged files are not kept (PolicySource)
+        source = read_source(self._path, previous=self._store.get(), naming=self._naming)
         if source.content_hash == self._status.content_hash and self._status.last_error:
             # the folder is back at the serving revision (a refused commit was reverted): nothing is refused
             self._status = replace(

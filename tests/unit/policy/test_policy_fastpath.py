@@ -79,6 +79,31 @@ def test_a_reload_compiles_only_the_files_that_changed(write_policy: WritePolicy
     assert second.rules == fresh.rules and second.revision == fresh.revision
 
 
+def test_a_reload_keeps_the_texts_of_the_changed_files_only(write_policy: WritePolicy) -> None:
+    folder = write_policy({"a.yaml": _policy("a", 3), "b.yaml": _policy("b", 2), "c.yaml": _policy("c", 1)})
+    first = compile_source(read_source(folder))
+    (folder / "b.yaml").write_text(_policy("b", 4), "utf-8")
+    source = read_source(folder, previous=first)
+    assert [name for name, _ in source.files] == ["b.yaml"]
+    assert dict(source.unchanged) == {"a.yaml": first.files["a.yaml"], "c.yaml": first.files["c.yaml"]}
+    assert source.content_hash == read_source(folder).content_hash
+    second = compile_source(source, previous=first)
+    fresh = compile_source(read_source(folder))
+    assert second.rules == fresh.rules and second.revision == fresh.revision
+    assert second.rules[0] is first.rules[0] and second.rules[-1] is first.rules[-1]
+
+
+def test_a_source_read_against_one_snapshot_compiles_against_that_one_only(write_policy: WritePolicy) -> None:
+    folder = write_policy({"a.yaml": _policy("a", 1)})
+    first = compile_source(read_source(folder))
+    source = read_source(folder, previous=first)
+    with pytest.raises(ValueError, match="another snapshot or naming"):
+        compile_source(source)
+    with pytest.raises(ValueError, match="another snapshot or naming"):
+        compile_source(source, previous=first, naming=LinkerdNaming(trust_domain="other.test"))
+    assert compile_source(source, previous=first).rules[0] is first.rules[0]
+
+
 def test_a_reload_under_another_naming_compiles_everything(write_policy: WritePolicy) -> None:
     folder = write_policy({"a.yaml": _policy("a", 2)})
     first = compile_source(read_source(folder))
