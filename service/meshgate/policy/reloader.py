@@ -98,8 +98,9 @@ class PolicyReloader:
 
     def _attempt(self) -> bool:
         self._refused = ("", "", "")
-        # against the serving snapshot: the texts of unchanged files are not kept (PolicySource)
-        source = read_source(self._path, previous=self._store.get(), naming=self._naming)
+        # read and compiled against one serving snapshot: the texts of its unchanged files are not kept
+        serving = self._store.get()
+        source = read_source(self._path, previous=serving, naming=self._naming)
         if source.content_hash == self._status.content_hash and self._status.last_error:
             # the folder is back at the serving revision (a refused commit was reverted): nothing is refused
             self._status = replace(
@@ -112,7 +113,7 @@ class PolicyReloader:
             return False
         if source.content_hash in (self._status.content_hash, self._refused_hash):
             return False
-        snapshot, tests = self._build(source)
+        snapshot, tests = self._build(source, serving)
         expected = source.content_hash
         del source  # its texts go before the folder is read again: a reload holds them once
         if read_content_hash(self._path) != expected:
@@ -138,12 +139,10 @@ class PolicyReloader:
         )
         return True
 
-    def _build(self, source: PolicySource) -> tuple[PolicySnapshot, int]:
+    def _build(self, source: PolicySource, serving: PolicySnapshot | None) -> tuple[PolicySnapshot, int]:
         revision = source.revision(self._superusers, self._naming)
         self._refused = (source.content_hash, revision, source.commit)
-        snapshot = compile_source(
-            source, superusers=self._superusers, naming=self._naming, previous=self._store.get()
-        )
+        snapshot = compile_source(source, superusers=self._superusers, naming=self._naming, previous=serving)
         report = run_suites(snapshot, load_suites(source))
         if not report.ok:
             failed = [
