@@ -88,6 +88,19 @@ def copy_policies(target: Path) -> Path:
     return target
 
 
+def example_service_config(work: Path, ca_file: Path, extra: dict[str, object] | None = None) -> Path:
+    """`work`/meshgate.yaml for a service of its own: the example policies (copied, `copy_policies`), the dev
+    CA's bundle for the trust domain and the broker as super-user, plus `extra` sections."""
+    return write_config(
+        work / "meshgate.yaml",
+        port=0,
+        policy_dir=copy_policies(work / "policies"),
+        trust_bundles=[f"{dev_pki.TRUST_DOMAIN}={ca_file}"],
+        superusers=[dev_pki.BROKER_ID],
+        extra=extra,
+    )
+
+
 @contextmanager
 def instead_of(session: StandaloneBroker, settings: BrokerSettings) -> Iterator[StandaloneBroker]:
     """A module's own broker (namespace acme/payments ready) while the session broker is stopped, then the
@@ -123,14 +136,7 @@ def meshgate(
     tmp_path_factory: pytest.TempPathFactory, pki: dev_pki.DevPki, token_jwks: JwksServer
 ) -> Iterator[MeshgateProcess]:
     work = tmp_path_factory.mktemp("meshgate")
-    config = write_config(
-        work / "meshgate.yaml",
-        port=0,
-        policy_dir=copy_policies(work / "policies"),
-        trust_bundles=[f"{dev_pki.TRUST_DOMAIN}={pki.ca_file}"],
-        superusers=[dev_pki.BROKER_ID],
-        extra=_identity_and_oidc(token_jwks),
-    )
+    config = example_service_config(work, pki.ca_file, _identity_and_oidc(token_jwks))
     service = MeshgateProcess(config, work / "meshgate.log")
     service.start()
     yield service

@@ -28,8 +28,8 @@ from devtools import pki as dev_pki
 from devtools.broker import BrokerSettings, StandaloneBroker
 from devtools.devca import DevCA, LeafSpec, pem_bundle
 from devtools.ports import free_port
-from devtools.service import MeshgateProcess, audit_file, write_config
-from tests.e2e.conftest import SHIM_IDENTITIES, copy_policies
+from devtools.service import MeshgateProcess, audit_file
+from tests.e2e.conftest import SHIM_IDENTITIES, example_service_config
 from tests.support.audit_log import records_about
 
 pytestmark = pytest.mark.e2e
@@ -63,11 +63,7 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
     bundle = work / "bundle.pem"
     shutil.copy(pki.ca_file, bundle)
     http_port = free_port()
-    config = write_config(
-        work / "meshgate.yaml", port=0, policy_dir=copy_policies(work / "policies"),
-        trust_bundles=[f"{dev_pki.TRUST_DOMAIN}={bundle}"], superusers=[dev_pki.BROKER_ID],
-        extra={"http": {"listen": f"127.0.0.1:{http_port}"}},
-    )  # fmt: skip
+    config = example_service_config(work, bundle, {"http": {"listen": f"127.0.0.1:{http_port}"}})
     service = MeshgateProcess(config, work / "meshgate.log")
     service.start()
     broker = StandaloneBroker(

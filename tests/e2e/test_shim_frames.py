@@ -18,8 +18,8 @@ import pytest
 
 from devtools import pki as dev_pki
 from devtools.broker import BrokerSettings, StandaloneBroker
-from devtools.service import MeshgateProcess, write_config
-from tests.e2e.conftest import copy_policies, instead_of, produce_once
+from devtools.service import MeshgateProcess
+from tests.e2e.conftest import example_service_config, instead_of, produce_once
 
 pytestmark = pytest.mark.e2e
 
@@ -37,13 +37,7 @@ def framed(
 ) -> Iterator[Framed]:
     work = tmp_path_factory.mktemp("frames")
     socket = work / "meshgate.sock"
-    config = write_config(
-        work / "meshgate.yaml",
-        port=0,
-        policy_dir=copy_policies(work / "policies"),
-        trust_bundles=[f"{dev_pki.TRUST_DOMAIN}={pki.ca_file}"],
-        superusers=[dev_pki.BROKER_ID],
-    )
+    config = example_service_config(work, pki.ca_file)
     service = MeshgateProcess(config, work / "meshgate.log", socket=socket)
     service.start()
     try:
